@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copyright (C) 2026 The cvol authors.
+ *
+ * Holding new I/O on a range of extents.
+ *
+ * A hold marks its extents CVOL_E_FROZEN; map() sends bios that see the
+ * bit here, where they are parked on one volume-wide list in arrival
+ * order.  Releasing a hold clears the bit on the extents that no other
+ * hold covers and hands the bios of those extents, still in order, to a
+ * worker that maps them again with the map as it is then.
+ */
+#include "cvol.h"
+
+static bool covered_by_other(struct cvol_volume *vol, struct cvol_hold *self,
+			     u64 vext)
+{
+	struct cvol_hold *h;
+
+	list_for_each_entry(h, &vol->holds, node)
+		if (h != self && vext >= h->vext && vext - h->vext < h->count)
+			return true;
+	return false;
+}
+
+/* Caller holds ctl_lock; the hold must stay allocated until released. */
+void cvol_hold_add(struct cvol_volume *vol, struct cvol_hold *h)
+{
+	unsigned long flags;
+	u64 i, *slot;
+
+	spin_lock_irqsave(&vol->slow_lock, flags);
+	list_add_tail(&h->node, &vol->holds);
+	for (i = 0; i < h->count; i++) {
+		slot = &vol->ent[h->vext + i];
+		WRITE_ONCE(*slot, READ_ONCE(*slot) | CVOL_E_FROZEN);
+	}
+	spin_unlock_irqrestore(&vol->slow_lock, flags);
+}
+
+/* Caller holds ctl_lock. */
+void cvol_hold_release(struct cvol_volume *vol, struct cvol_hold *h)
+{
+	struct bio_list still = BIO_EMPTY_LIST;
+	struct cvol_bio *pb;
+	unsigned long flags;
+	struct bio *bio;
+	u64 i, *slot;
+
+	spin_lock_irqsave(&vol->slow_lock, flags);
+	list_del(&h->node);
+	for (i = 0; i < h->count; i++) {
+		if (covered_by_other(vol, h, h->vext + i))
+			continue;
+		slot = &vol->ent[h->vext + i];
+		WRITE_ONCE(*slot, READ_ONCE(*slot) & ~CVOL_E_FROZEN);
+	}
+	while ((bio = bio_list_pop(&vol->held))) {
+		pb = dm_per_bio_data(bio, sizeof(*pb));
+		if (READ_ONCE(vol->ent[pb->vext]) & CVOL_E_FROZEN)
+			bio_list_add(&still, bio);
+		else
+			bio_list_add(&vol->released, bio);
+	}
+	bio_list_merge(&vol->held, &still);
+	if (!bio_list_empty(&vol->released))
+		queue_work(vol->wq, &vol->release_work);
+	spin_unlock_irqrestore(&vol->slow_lock, flags);
+}
+
+/* Parks @bio if its extent is still frozen; false if it was just thawed. */
+bool cvol_hold_bio(struct cvol_volume *vol, struct bio *bio, u64 vext)
+{
+	struct cvol_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+	unsigned long flags;
+	bool held = false;
+
+	spin_lock_irqsave(&vol->slow_lock, flags);
+	if (READ_ONCE(vol->ent[vext]) & CVOL_E_FROZEN) {
+		pb->vext = vext;
+		bio_list_add(&vol->held, bio);
+		held = true;
+	}
+	spin_unlock_irqrestore(&vol->slow_lock, flags);
+	return held;
+}
+
+void cvol_release_work(struct work_struct *ws)
+{
+	struct cvol_volume *vol = container_of(ws, struct cvol_volume,
+					       release_work);
+	struct bio_list bios;
+	struct cvol_bio *pb;
+	struct bio *bio;
+
+	spin_lock_irq(&vol->slow_lock);
+	bios = vol->released;
+	bio_list_init(&vol->released);
+	spin_unlock_irq(&vol->slow_lock);
+
+	while ((bio = bio_list_pop(&bios))) {
+		pb = dm_per_bio_data(bio, sizeof(*pb));
+		switch (cvol_map_extent(pb->tc, bio)) {
+		case DM_MAPIO_REMAPPED:
+			dm_submit_bio_remap(bio, NULL);
+			break;
+		case DM_MAPIO_KILL:
+			bio_io_error(bio);
+			break;
+		default:	/* parked again, or completed by the target */
+			break;
+		}
+	}
+}

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copyright (C) 2026 The cvol authors.
+ *
+ * The extent map and its epochs.
+ *
+ * Entries are changed in place with WRITE_ONCE: a one-extent change never
+ * copies the map.  An unmapped entry may be filled at any time, because no
+ * bio can have reached a location through it.  A mapped entry is changed
+ * only while it is frozen and drained:
+ *
+ *   1. freeze: set CVOL_E_FROZEN on the entries (new bios now park);
+ *   2. publish a new epoch and kill the old one;
+ *   3. wait until every killed epoch has no references: no bio that read
+ *      an entry before step 1 is still in flight;
+ *   4. write the new entries, bump the generation;
+ *   5. thaw: clear CVOL_E_FROZEN and remap the parked bios with the new map.
+ *
+ * The order of 1 and 2 matters: a bio that takes a reference on the new
+ * epoch reads its entry through that epoch (an address dependency), so it
+ * sees the frozen bit.  A bio that took the old epoch is waited for in 3.
+ */
+#include "cvol.h"
+
+#include <linux/mm.h>
+#include <linux/slab.h>
+
+u64 *cvol_map_alloc(u64 nr_extents)
+{
+	u64 *ent, i;
+
+	ent = kvmalloc_array(nr_extents, sizeof(*ent), GFP_KERNEL);
+	if (!ent)
+		return NULL;
+	for (i = 0; i < nr_extents; i++)
+		ent[i] = CVOL_E_UNMAPPED;
+	return ent;
+}
+
+void cvol_map_free(u64 *ent)
+{
+	kvfree(ent);
+}
+
+static void epoch_free_work(struct work_struct *ws)
+{
+	struct cvol_epoch *ep = container_of(ws, struct cvol_epoch, free_work);
+	struct cvol_volume *vol = ep->vol;
+
+	percpu_ref_exit(&ep->io);
+	kfree(ep);
+	/* Last touch of the volume: the destructor waits for this count. */
+	if (atomic_dec_and_test(&vol->undrained))
+		wake_up_all(&vol->drain_wq);
+}
+
+/* Called when a killed epoch's last reference is dropped, in any context. */
+static void epoch_release(struct percpu_ref *ref)
+{
+	struct cvol_epoch *ep = container_of(ref, struct cvol_epoch, io);
+
+	queue_work(ep->vol->wq, &ep->free_work);
+}
+
+struct cvol_epoch *cvol_epoch_alloc(struct cvol_volume *vol)
+{
+	struct cvol_epoch *ep = kzalloc(sizeof(*ep), GFP_KERNEL);
+
+	if (!ep)
+		return NULL;
+	if (percpu_ref_init(&ep->io, epoch_release, 0, GFP_KERNEL)) {
+		kfree(ep);
+		return NULL;
+	}
+	ep->vol = vol;
+	ep->ent = vol->ent;
+	INIT_WORK(&ep->free_work, epoch_free_work);
+	return ep;
+}
+
+/* Frees an epoch that was never published. */
+void cvol_epoch_free_unused(struct cvol_epoch *ep)
+{
+	percpu_ref_exit(&ep->io);
+	kfree(ep);
+}
+
+/*
+ * Publishes @next and kills the current epoch.  The kill waits for an RCU
+ * grace period before it counts, so every reader that found the old epoch
+ * has taken its reference by then.  Caller holds ctl_lock.
+ */
+void cvol_epoch_flip(struct cvol_volume *vol, struct cvol_epoch *next)
+{
+	struct cvol_epoch *old;
+
+	old = rcu_dereference_protected(vol->epoch,
+					lockdep_is_held(&vol->ctl_lock));
+	atomic_inc(&vol->undrained);
+	rcu_assign_pointer(vol->epoch, next);
+	percpu_ref_kill(&old->io);
+}
+
+/* Kills the current epoch for good; used when the volume dies. */
+void cvol_epoch_retire_current(struct cvol_volume *vol)
+{
+	struct cvol_epoch *ep = rcu_dereference_protected(vol->epoch, 1);
+
+	atomic_inc(&vol->undrained);
+	RCU_INIT_POINTER(vol->epoch, NULL);
+	percpu_ref_kill(&ep->io);
+}
+
+/* Waits until no killed epoch has references left; 0 or -ETIMEDOUT. */
+int cvol_wait_drained(struct cvol_volume *vol, unsigned int timeout_ms)
+{
+	long left = wait_event_timeout(vol->drain_wq,
+				       !atomic_read(&vol->undrained),
+				       msecs_to_jiffies(timeout_ms));
+
+	return left ? 0 : -ETIMEDOUT;
+}
+
+static u64 item_entry(const struct cvol_item *it, u64 i)
+{
+	return it->unmap ? CVOL_E_UNMAPPED : cvol_entry(it->dev, it->pext + i);
+}
+
+/* True if applying @it moves an extent that bios may be using now. */
+static bool item_changes_live(const struct cvol_volume *vol,
+			      const struct cvol_item *it)
+{
+	u64 i, cur;
+
+	for (i = 0; i < it->count; i++) {
+		cur = cvol_entry_location(READ_ONCE(vol->ent[it->vext + i]));
+		if (!(cur & CVOL_E_UNMAPPED) && cur != item_entry(it, i))
+			return true;
+	}
+	return false;
+}
+
+/* Writes the entries of @items; returns true if anything changed. */
+static bool write_items(struct cvol_volume *vol, const struct cvol_item *items,
+			unsigned int n)
+{
+	unsigned int k;
+	bool changed = false;
+	u64 i, cur, want;
+
+	for (k = 0; k < n; k++) {
+		const struct cvol_item *it = &items[k];
+
+		for (i = 0; i < it->count; i++) {
+			u64 *slot = &vol->ent[it->vext + i];
+
+			cur = READ_ONCE(*slot);
+			want = item_entry(it, i);
+			if (cvol_entry_location(cur) == want)
+				continue;
+			if (cur & CVOL_E_UNMAPPED)
+				vol->nr_mapped++;
+			if (want & CVOL_E_UNMAPPED)
+				vol->nr_mapped--;
+			/* Keep the frozen bit: the thaw clears it. */
+			WRITE_ONCE(*slot, want | (cur & CVOL_E_FROZEN));
+			changed = true;
+		}
+	}
+	return changed;
+}
+
+/*
+ * Applies a validated, sorted, non-overlapping set of items.  All or
+ * nothing: on any error the map is unchanged.
+ */
+int cvol_map_set(struct cvol_target *tc, u64 expect_gen,
+		 struct cvol_item *items, unsigned int n, u64 *new_gen)
+{
+	struct cvol_volume *vol = tc->vol;
+	struct cvol_hold *holds = NULL;
+	struct cvol_epoch *next = NULL;
+	unsigned int k, nr_holds = 0;
+	int r = 0;
+
+	mutex_lock(&vol->ctl_lock);
+	if (vol->gen != expect_gen) {
+		DMWARN_LIMIT("%s: map_set: generation %llu expected, live is %llu",
+			     vol->uuid, expect_gen, vol->gen);
+		r = -ESTALE;
+		goto out;
+	}
+
+	for (k = 0; k < n; k++)
+		if (item_changes_live(vol, &items[k]))
+			nr_holds++;
+
+	if (nr_holds) {
+		/* Allocate everything before anything is frozen. */
+		holds = kcalloc(nr_holds, sizeof(*holds), GFP_KERNEL);
+		next = cvol_epoch_alloc(vol);
+		if (!holds || !next) {
+			r = -ENOMEM;
+			goto out;
+		}
+		nr_holds = 0;
+		for (k = 0; k < n; k++) {
+			if (!item_changes_live(vol, &items[k]))
+				continue;
+			holds[nr_holds].vext = items[k].vext;
+			holds[nr_holds].count = items[k].count;
+			cvol_hold_add(vol, &holds[nr_holds++]);
+		}
+		cvol_epoch_flip(vol, next);
+		next = NULL;
+		r = cvol_wait_drained(vol, tc->freeze_timeout_ms);
+		if (r)
+			DMWARN_LIMIT("%s: map_set: in-flight I/O did not drain in %u ms; map unchanged",
+				     vol->uuid, tc->freeze_timeout_ms);
+	}
+
+	if (!r && write_items(vol, items, n))
+		vol->gen++;
+
+	for (k = 0; k < nr_holds; k++)
+		cvol_hold_release(vol, &holds[k]);
+out:
+	*new_gen = vol->gen;
+	mutex_unlock(&vol->ctl_lock);
+	if (next)
+		cvol_epoch_free_unused(next);
+	kfree(holds);
+	return r;
+}

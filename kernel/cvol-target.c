@@ -1,0 +1,863 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copyright (C) 2026 The cvol authors.
+ *
+ * dm-cvol: clustered virtual volumes.
+ *
+ * A volume is an array of fixed-size virtual extents, each mapped to a
+ * physical extent on one of several devices, or unmapped.  The mapping
+ * changes online (map_set) without suspending the device: only the bios
+ * of the extents that move are held, for as long as the I/O already in
+ * flight to them takes to drain.  The map lives in a registry object keyed
+ * by the volume uuid, so table reloads keep it.  See docs/target.md.
+ */
+#include "cvol.h"
+
+#include <linux/blkdev.h>
+#include <linux/ctype.h>
+#include <linux/gcd.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+
+/*--------------------------------------------------------------*/
+/* Hot path */
+
+/* Splits a target-relative sector into extent index and offset. */
+static inline u64 vext_of(struct cvol_volume *vol, sector_t voff,
+			  sector_t *ext_off)
+{
+	u64 vext;
+
+	if (likely(vol->extent_shift >= 0)) {
+		*ext_off = voff & (vol->extent_sectors - 1);
+		return voff >> vol->extent_shift;
+	}
+	vext = voff;
+	*ext_off = sector_div(vext, vol->extent_sectors);
+	return vext;
+}
+
+static int map_unmapped(struct cvol_target *tc, struct bio *bio)
+{
+	switch (bio_op(bio)) {
+	case REQ_OP_READ:
+		if (!tc->unmapped_zero)
+			return DM_MAPIO_KILL;
+		zero_fill_bio(bio);
+		break;
+	case REQ_OP_DISCARD:
+		/* Nothing is stored there: discarding it is done. */
+		break;
+	case REQ_OP_WRITE_ZEROES:
+		if (!tc->unmapped_zero)
+			return DM_MAPIO_KILL;
+		break;
+	default:
+		return DM_MAPIO_KILL;
+	}
+	bio_endio(bio);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/*
+ * Maps a bio that lies within one extent.  Called from map() and again for
+ * bios released from a hold.  Returns a DM_MAPIO_* code; a reference on an
+ * epoch is kept in pb->ep only for DM_MAPIO_REMAPPED, because dm core does
+ * not call end_io after KILL.
+ */
+int cvol_map_extent(struct cvol_target *tc, struct bio *bio)
+{
+	struct cvol_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+	struct cvol_volume *vol = tc->vol;
+	struct cvol_epoch *ep;
+	struct cvol_dev *d;
+	sector_t ext_off;
+	unsigned int dev;
+	u64 vext, e;
+
+	vext = vext_of(vol, dm_target_offset(tc->ti, bio->bi_iter.bi_sector),
+		       &ext_off);
+again:
+	rcu_read_lock();
+	ep = rcu_dereference(vol->epoch);
+	percpu_ref_get(&ep->io);
+	e = READ_ONCE(ep->ent[vext]);
+	rcu_read_unlock();
+
+	if (unlikely(e & CVOL_E_SPECIAL)) {
+		/* A parked bio must not keep the epoch being drained alive. */
+		percpu_ref_put(&ep->io);
+		if (e & CVOL_E_FROZEN) {
+			if (bio->bi_opf & REQ_RAHEAD)
+				return DM_MAPIO_KILL;
+			if (cvol_hold_bio(vol, bio, vext))
+				return DM_MAPIO_SUBMITTED;
+			goto again;
+		}
+		return map_unmapped(tc, bio);
+	}
+
+	dev = cvol_entry_dev(e);
+	d = &tc->devs[dev];
+	if (unlikely(dev >= tc->nr_devs || !d->bdev)) {
+		/* preresume refuses such tables; never trust it blindly. */
+		percpu_ref_put(&ep->io);
+		DMERR_LIMIT("%s: extent %llu maps to missing device slot %u",
+			    vol->uuid, vext, dev);
+		return DM_MAPIO_KILL;
+	}
+	pb->ep = ep;
+	pb->dev = dev;
+	bio_set_dev(bio, d->bdev);
+	bio->bi_iter.bi_sector = d->offset +
+				 cvol_entry_pext(e) * vol->extent_sectors +
+				 ext_off;
+	return DM_MAPIO_REMAPPED;
+}
+
+static int cvol_map(struct dm_target *ti, struct bio *bio)
+{
+	struct cvol_target *tc = ti->private;
+	struct cvol_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+	struct cvol_volume *vol = tc->vol;
+	sector_t ext_off, left;
+
+	pb->ep = NULL;
+	pb->tc = tc;
+	pb->dev = -1;
+
+	/* dm core only hands us empty flushes: one per present device. */
+	if (bio->bi_opf & REQ_PREFLUSH) {
+		pb->dev = tc->flush_devs[dm_bio_get_target_bio_nr(bio)];
+		bio_set_dev(bio, tc->devs[pb->dev].bdev);
+		return DM_MAPIO_REMAPPED;
+	}
+
+	/* 6.1 does not split discard and write-zeroes at max_io_len. */
+	if (unlikely(op_is_discard(bio->bi_opf) ||
+		     bio_op(bio) == REQ_OP_WRITE_ZEROES)) {
+		vext_of(vol, dm_target_offset(ti, bio->bi_iter.bi_sector),
+			&ext_off);
+		left = vol->extent_sectors - ext_off;
+		if (bio_sectors(bio) > left)
+			dm_accept_partial_bio(bio, left);
+	}
+	return cvol_map_extent(tc, bio);
+}
+
+static int cvol_end_io(struct dm_target *ti, struct bio *bio,
+		       blk_status_t *error)
+{
+	struct cvol_target *tc = ti->private;
+	struct cvol_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	if (pb->ep) {
+		percpu_ref_put(&pb->ep->io);
+		pb->ep = NULL;
+	}
+	if (unlikely(*error) && pb->dev >= 0 && *error != BLK_STS_NOTSUPP)
+		atomic_inc(&tc->devs[pb->dev].errors);
+	return DM_ENDIO_DONE;
+}
+
+/*--------------------------------------------------------------*/
+/* Constructor */
+
+static bool valid_uuid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > CVOL_UUID_MAX)
+		return false;
+	for (; *s; s++)
+		if (!isalnum(*s) && *s != '-' && *s != '_' && *s != '.')
+			return false;
+	return true;
+}
+
+static int parse_devices(struct cvol_target *tc, struct dm_arg_set *as,
+			 sector_t extent_sectors, char **error)
+{
+	struct dm_target *ti = tc->ti;
+	unsigned int i;
+	const char *path;
+	sector_t size;
+	u64 offset;
+	int r;
+
+	for (i = 0; i < tc->nr_devs; i++) {
+		struct cvol_dev *d = &tc->devs[i];
+
+		path = dm_shift_arg(as);
+		if (!path || cvol_parse_u64(dm_shift_arg(as), &offset)) {
+			*error = "Missing or invalid device offset";
+			return -EINVAL;
+		}
+		atomic_set(&d->errors, 0);
+		if (!strcmp(path, "-")) {
+			if (offset) {
+				*error = "Empty device slot must have offset 0";
+				return -EINVAL;
+			}
+			continue;
+		}
+		if (offset % CVOL_MIN_EXTENT_SECTORS) {
+			*error = "Device offset must be a multiple of 8 sectors";
+			return -EINVAL;
+		}
+		r = dm_get_device(ti, path, dm_table_get_mode(ti->table),
+				  &d->dm_dev);
+		if (r) {
+			*error = "Device lookup failed";
+			return r;
+		}
+		d->bdev = d->dm_dev->bdev;
+		if (bdev_is_zoned(d->bdev)) {
+			*error = "Zoned devices are not supported";
+			return -EINVAL;
+		}
+		size = bdev_nr_sectors(d->bdev);
+		if (offset >= size) {
+			*error = "Device offset beyond end of device";
+			return -EINVAL;
+		}
+		d->offset = offset;
+		d->nr_pext = min_t(u64, div64_u64(size - offset, extent_sectors),
+				   CVOL_MAX_PEXT + 1);
+		tc->flush_devs[tc->nr_present++] = i;
+	}
+	return 0;
+}
+
+/* Parses "map_runs <#runs> <run>..." into @ent. */
+static int parse_map_runs(struct cvol_target *tc, struct dm_arg_set *as,
+			  u64 nr_extents, u64 *ent, char **error)
+{
+	struct cvol_item it;
+	unsigned int nr_runs, k;
+	u64 i;
+	int r;
+
+	if (!as->argc || cvol_parse_uint(dm_shift_arg(as), &nr_runs)) {
+		*error = "Invalid map_runs count";
+		return -EINVAL;
+	}
+	if (nr_runs > as->argc) {
+		*error = "map_runs: fewer runs than its count";
+		return -EINVAL;
+	}
+	for (k = 0; k < nr_runs; k++) {
+		if (cvol_parse_item(dm_shift_arg(as), true, false, &it)) {
+			*error = "map_runs: invalid run (want <vext>:<dev>:<pext>:<count>)";
+			return -EINVAL;
+		}
+		r = cvol_check_item(tc, nr_extents, &it, error);
+		if (r)
+			return r;
+		for (i = 0; i < it.count; i++) {
+			if (!(ent[it.vext + i] & CVOL_E_UNMAPPED)) {
+				*error = "map_runs: runs overlap";
+				return -EINVAL;
+			}
+			ent[it.vext + i] = cvol_entry(it.dev, it.pext + i);
+		}
+	}
+	return 0;
+}
+
+struct ctr_features {
+	bool have_runs, have_gen;
+	u64 gen;
+};
+
+static int parse_features(struct cvol_target *tc, struct dm_arg_set *as,
+			  u64 nr_extents, u64 *ent, struct ctr_features *f,
+			  char **error)
+{
+	static const struct dm_arg _args[] = {
+		{0, UINT_MAX, "Invalid number of feature arguments"},
+	};
+	bool have_region = false, have_timeout = false;
+	struct dm_arg_set group;
+	unsigned int nr;
+	const char *w;
+	u64 v;
+	int r;
+
+	if (!as->argc)
+		return 0;
+	r = dm_read_arg_group(_args, as, &nr, error);
+	if (r)
+		return r;
+	if (as->argc != nr) {
+		*error = "Unexpected arguments after the feature group";
+		return -EINVAL;
+	}
+	group = *as;
+	dm_consume_args(as, nr);
+
+	while (group.argc) {
+		w = dm_shift_arg(&group);
+		if (!strcmp(w, CVOL_FEAT_UNMAPPED_ZERO)) {
+			if (tc->unmapped_zero)
+				goto dup;
+			tc->unmapped_zero = true;
+			continue;
+		}
+		if (!strcmp(w, CVOL_FEAT_MAP_RUNS)) {
+			if (f->have_runs)
+				goto dup;
+			f->have_runs = true;
+			r = parse_map_runs(tc, &group, nr_extents, ent, error);
+			if (r)
+				return r;
+			continue;
+		}
+		/* The remaining features take one number. */
+		if (!group.argc) {
+			*error = "Feature is missing its value";
+			return -EINVAL;
+		}
+		if (cvol_parse_u64(dm_shift_arg(&group), &v)) {
+			*error = "Invalid feature value";
+			return -EINVAL;
+		}
+		if (!strcmp(w, CVOL_FEAT_MAP_GEN)) {
+			if (f->have_gen)
+				goto dup;
+			f->have_gen = true;
+			f->gen = v;
+		} else if (!strcmp(w, CVOL_FEAT_REGION_SECTORS)) {
+			if (have_region)
+				goto dup;
+			have_region = true;
+			if (!v || v % CVOL_MIN_EXTENT_SECTORS ||
+			    v > tc->extent_sectors ||
+			    tc->extent_sectors % v) {
+				*error = "region_sectors must be a multiple of 8 that divides the extent size";
+				return -EINVAL;
+			}
+			tc->region_sectors = v;
+			tc->region_sectors_set = true;
+		} else if (!strcmp(w, CVOL_FEAT_FREEZE_TIMEOUT_MS)) {
+			if (have_timeout)
+				goto dup;
+			have_timeout = true;
+			if (!v || v > CVOL_MAX_FREEZE_TIMEOUT_MS) {
+				*error = "freeze_timeout_ms out of range";
+				return -EINVAL;
+			}
+			tc->freeze_timeout_ms = v;
+		} else {
+			*error = "Unknown feature";
+			return -EINVAL;
+		}
+	}
+	return 0;
+dup:
+	*error = "Duplicate feature";
+	return -EINVAL;
+}
+
+static void free_target(struct cvol_target *tc)
+{
+	unsigned int i;
+
+	for (i = 0; i < tc->nr_devs; i++)
+		if (tc->devs[i].dm_dev)
+			dm_put_device(tc->ti, tc->devs[i].dm_dev);
+	kfree(tc->flush_devs);
+	kfree(tc);
+}
+
+/* Regions must divide the extent; 2048 sectors unless that does not. */
+static sector_t default_region_sectors(sector_t extent_sectors)
+{
+	if (extent_sectors <= CVOL_DEFAULT_REGION_SECTORS)
+		return extent_sectors;
+	return gcd(extent_sectors, CVOL_DEFAULT_REGION_SECTORS);
+}
+
+static bool same_map(struct cvol_volume *vol, const u64 *ent)
+{
+	u64 i;
+
+	for (i = 0; i < vol->nr_extents; i++)
+		if (cvol_entry_location(READ_ONCE(vol->ent[i])) != ent[i])
+			return false;
+	return true;
+}
+
+/*
+ * Joins the live volume of a reload.  The table may restate the live map
+ * (dmsetup table output does) but never change it: changes go through
+ * map_set, which holds and drains.
+ */
+static int adopt_volume(struct cvol_target *tc, struct cvol_volume *vol,
+			const struct ctr_features *f, const u64 *ent,
+			char **error)
+{
+	int r = 0;
+
+	if (vol->md != dm_table_get_md(tc->ti->table)) {
+		*error = "Volume uuid is in use by another device";
+		return -EBUSY;
+	}
+	if (vol->extent_sectors != tc->extent_sectors || vol->len != tc->ti->len) {
+		*error = "Extent size or length differs from the live volume";
+		return -EINVAL;
+	}
+	mutex_lock(&vol->ctl_lock);
+	if (f->have_gen && f->gen != vol->gen) {
+		*error = "Map generation mismatch";
+		r = -ESTALE;
+	} else if (f->have_runs && !same_map(vol, ent)) {
+		*error = "map_runs differ from the live map (change it with map_set)";
+		r = -EINVAL;
+	} else {
+		r = cvol_volume_check_devs(vol, tc, vol->ent, error);
+	}
+	mutex_unlock(&vol->ctl_lock);
+	return r;
+}
+
+/*
+ * <vol_uuid> <extent_sectors> <#devs> (<dev>|- <offset>)...
+ *	[<#feature_args> <feature>...]
+ */
+static int cvol_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	static const struct dm_arg _args[] = {
+		{1, CVOL_MAX_DEVS, "Invalid number of devices"},
+	};
+	struct dm_arg_set as = { .argc = argc, .argv = argv };
+	struct ctr_features f = {};
+	struct cvol_volume *vol;
+	struct cvol_target *tc;
+	unsigned int nr_devs;
+	u64 extent, nr_extents, *ent = NULL;
+	const char *uuid;
+	int r;
+
+	if (argc < 5) {
+		ti->error = "Not enough arguments";
+		return -EINVAL;
+	}
+	uuid = dm_shift_arg(&as);
+	if (!valid_uuid(uuid)) {
+		ti->error = "Invalid volume uuid";
+		return -EINVAL;
+	}
+	if (cvol_parse_u64(dm_shift_arg(&as), &extent) ||
+	    extent < CVOL_MIN_EXTENT_SECTORS || extent % CVOL_MIN_EXTENT_SECTORS ||
+	    extent > CVOL_MAX_EXTENT_SECTORS) {
+		ti->error = "Invalid extent size (a multiple of 8 sectors)";
+		return -EINVAL;
+	}
+	nr_extents = div64_u64(ti->len + extent - 1, extent);
+	if (nr_extents > CVOL_MAX_EXTENTS) {
+		ti->error = "Volume has too many extents";
+		return -EINVAL;
+	}
+	r = dm_read_arg(_args, &as, &nr_devs, &ti->error);
+	if (r)
+		return r;
+	if (as.argc < 2 * nr_devs) {
+		ti->error = "Not enough device arguments";
+		return -EINVAL;
+	}
+
+	tc = kzalloc(struct_size(tc, devs, nr_devs), GFP_KERNEL);
+	if (!tc) {
+		ti->error = "Cannot allocate target";
+		return -ENOMEM;
+	}
+	tc->ti = ti;
+	tc->nr_devs = nr_devs;
+	tc->extent_sectors = extent;
+	tc->freeze_timeout_ms = CVOL_DEFAULT_FREEZE_TIMEOUT_MS;
+	tc->region_sectors = default_region_sectors(extent);
+	tc->flush_devs = kcalloc(nr_devs, sizeof(*tc->flush_devs), GFP_KERNEL);
+	if (!tc->flush_devs) {
+		ti->error = "Cannot allocate target";
+		r = -ENOMEM;
+		goto bad;
+	}
+	r = parse_devices(tc, &as, extent, &ti->error);
+	if (r)
+		goto bad;
+
+	ent = cvol_map_alloc(nr_extents);
+	if (!ent) {
+		ti->error = "Cannot allocate extent map";
+		r = -ENOMEM;
+		goto bad;
+	}
+	r = parse_features(tc, &as, nr_extents, ent, &f, &ti->error);
+	if (r)
+		goto bad;
+
+	vol = cvol_volume_find(uuid);
+	if (vol) {
+		r = adopt_volume(tc, vol, &f, ent, &ti->error);
+		if (r) {
+			cvol_volume_put(vol);
+			goto bad;
+		}
+		cvol_map_free(ent);
+	} else {
+		vol = cvol_volume_create(uuid, dm_table_get_md(ti->table),
+					 ti->len, extent, ent,
+					 f.have_gen ? f.gen : 0, &ti->error);
+		if (IS_ERR(vol)) {
+			r = PTR_ERR(vol);
+			goto bad;
+		}
+	}
+	ent = NULL;
+	tc->vol = vol;
+
+	r = dm_set_target_max_io_len(ti, extent);
+	if (r) {
+		cvol_volume_put(vol);
+		goto bad;
+	}
+	ti->num_flush_bios = tc->nr_present;
+	ti->num_discard_bios = 1;
+	ti->num_write_zeroes_bios = 1;
+	ti->per_io_data_size = sizeof(struct cvol_bio);
+	/* Held bios are accounted when they are finally submitted. */
+	ti->accounts_remapped_io = true;
+	ti->private = tc;
+	return 0;
+
+bad:
+	cvol_map_free(ent);
+	free_target(tc);
+	return r;
+}
+
+static void cvol_dtr(struct dm_target *ti)
+{
+	struct cvol_target *tc = ti->private;
+	struct cvol_volume *vol = tc->vol;
+
+	mutex_lock(&vol->ctl_lock);
+	if (vol->bound == tc)
+		vol->bound = NULL;
+	mutex_unlock(&vol->ctl_lock);
+	cvol_volume_put(vol);
+	free_target(tc);
+}
+
+/*
+ * Binds the instance that is about to serve I/O.  A map_set through the
+ * old table may have used a device this table lacks since it was loaded.
+ */
+static int cvol_preresume(struct dm_target *ti)
+{
+	struct cvol_target *tc = ti->private;
+	struct cvol_volume *vol = tc->vol;
+	char *error;
+	int r;
+
+	mutex_lock(&vol->ctl_lock);
+	r = cvol_volume_check_devs(vol, tc, vol->ent, &error);
+	if (!r)
+		vol->bound = tc;
+	mutex_unlock(&vol->ctl_lock);
+	if (r)
+		DMERR("%s: cannot resume: %s", vol->uuid, error);
+	return r;
+}
+
+/*--------------------------------------------------------------*/
+/* Status */
+
+/*
+ * Calls @fn for each maximal run of the live map inside [vext, vext+count):
+ * consecutive extents on one device at consecutive physical extents.
+ */
+typedef void (*run_fn)(void *arg, u64 vext, u64 e, u64 n);
+
+static void walk_runs(struct cvol_volume *vol, u64 vext, u64 count,
+			 run_fn fn, void *arg)
+{
+	u64 i, end = vext + count, start = 0, first = 0, e;
+	bool open = false;
+
+	for (i = vext; i < end; i++) {
+		e = cvol_entry_location(READ_ONCE(vol->ent[i]));
+		if (open && e == first + (i - start) && !(e & CVOL_E_UNMAPPED))
+			continue;
+		if (open)
+			fn(arg, start, first, i - start);
+		open = !(e & CVOL_E_UNMAPPED);
+		start = i;
+		first = e;
+	}
+	if (open)
+		fn(arg, start, first, end - start);
+}
+
+struct emit_ctx {
+	char *result;
+	unsigned int maxlen;
+	unsigned int sz;
+	u64 nr;
+};
+
+static void count_run(void *arg, u64 vext, u64 e, u64 n)
+{
+	((struct emit_ctx *)arg)->nr++;
+}
+
+static void emit_run(void *arg, u64 vext, u64 e, u64 n)
+{
+	struct emit_ctx *c = arg;
+	char *result = c->result;
+	unsigned int maxlen = c->maxlen, sz = c->sz;
+
+	DMEMIT("%s%llu:%u:%llu:%llu", c->nr++ ? " " : "", vext,
+	       cvol_entry_dev(e), cvol_entry_pext(e), n);
+	c->sz = sz;
+}
+
+static void status_table(struct cvol_target *tc, char *result,
+			 unsigned int maxlen, unsigned int *szp)
+{
+	struct cvol_volume *vol = tc->vol;
+	struct emit_ctx c = { .result = result, .maxlen = maxlen };
+	unsigned int i, sz = *szp, nr_feat;
+
+	DMEMIT("%s %llu %u", vol->uuid, (u64)tc->extent_sectors, tc->nr_devs);
+	for (i = 0; i < tc->nr_devs; i++) {
+		struct cvol_dev *d = &tc->devs[i];
+
+		if (d->dm_dev)
+			DMEMIT(" %s %llu", d->dm_dev->name, (u64)d->offset);
+		else
+			DMEMIT(" - 0");
+	}
+
+	/* Gen and runs together, so the line recreates this very map. */
+	mutex_lock(&vol->ctl_lock);
+	walk_runs(vol, 0, vol->nr_extents, count_run, &c);
+	nr_feat = 4 + c.nr + (tc->region_sectors_set ? 2 : 0) +
+		  (tc->freeze_timeout_ms != CVOL_DEFAULT_FREEZE_TIMEOUT_MS ? 2 : 0) +
+		  tc->unmapped_zero;
+	DMEMIT(" %u %s %llu %s %llu", nr_feat, CVOL_FEAT_MAP_GEN, vol->gen,
+	       CVOL_FEAT_MAP_RUNS, c.nr);
+	c.nr = 1;	/* every run after a separator */
+	c.sz = sz;
+	walk_runs(vol, 0, vol->nr_extents, emit_run, &c);
+	sz = c.sz;
+	mutex_unlock(&vol->ctl_lock);
+
+	if (tc->region_sectors_set)
+		DMEMIT(" %s %llu", CVOL_FEAT_REGION_SECTORS,
+		       (u64)tc->region_sectors);
+	if (tc->freeze_timeout_ms != CVOL_DEFAULT_FREEZE_TIMEOUT_MS)
+		DMEMIT(" %s %u", CVOL_FEAT_FREEZE_TIMEOUT_MS,
+		       tc->freeze_timeout_ms);
+	if (tc->unmapped_zero)
+		DMEMIT(" %s", CVOL_FEAT_UNMAPPED_ZERO);
+	*szp = sz;
+}
+
+static char health_of(struct cvol_dev *d)
+{
+	if (!d->dm_dev)
+		return CVOL_HEALTH_EMPTY;
+	return atomic_read(&d->errors) ? CVOL_HEALTH_ERRORS : CVOL_HEALTH_ALIVE;
+}
+
+static void cvol_status(struct dm_target *ti, status_type_t type,
+			unsigned int status_flags, char *result,
+			unsigned int maxlen)
+{
+	struct cvol_target *tc = ti->private;
+	struct cvol_volume *vol = tc->vol;
+	unsigned int i, sz = 0;
+
+	switch (type) {
+	case STATUSTYPE_INFO:
+		/* Lockless: status must not wait behind a draining map_set. */
+		DMEMIT("%llu %llu/%llu ", READ_ONCE(vol->gen),
+		       READ_ONCE(vol->nr_mapped), vol->nr_extents);
+		for (i = 0; i < tc->nr_devs; i++)
+			DMEMIT("%c", health_of(&tc->devs[i]));
+		break;
+	case STATUSTYPE_TABLE:
+		status_table(tc, result, maxlen, &sz);
+		break;
+	case STATUSTYPE_IMA:
+		DMEMIT_TARGET_NAME_VERSION(ti->type);
+		DMEMIT(",vol_uuid=%s,extent_sectors=%llu,nr_devs=%u", vol->uuid,
+		       (u64)tc->extent_sectors, tc->nr_devs);
+		for (i = 0; i < tc->nr_devs; i++)
+			DMEMIT(",dev_%u=%s", i, tc->devs[i].dm_dev ?
+			       tc->devs[i].dm_dev->name : "-");
+		DMEMIT(";");
+		break;
+	}
+}
+
+/*--------------------------------------------------------------*/
+/* Messages */
+
+/* map_get <vext> <count> */
+static int msg_map_get(struct cvol_target *tc, unsigned int argc, char **argv,
+		       char *result, unsigned int maxlen)
+{
+	struct cvol_volume *vol = tc->vol;
+	struct emit_ctx c = { .result = result, .maxlen = maxlen };
+	u64 vext, count;
+
+	if (argc != 3 || cvol_parse_u64(argv[1], &vext) ||
+	    cvol_parse_u64(argv[2], &count) || !count) {
+		DMWARN_LIMIT("%s: usage: map_get <vext> <count>", vol->uuid);
+		return -EINVAL;
+	}
+	if (vext >= vol->nr_extents || count > vol->nr_extents - vext) {
+		DMWARN_LIMIT("%s: map_get: range beyond the %llu extents",
+			     vol->uuid, vol->nr_extents);
+		return -ERANGE;
+	}
+	mutex_lock(&vol->ctl_lock);
+	walk_runs(vol, vext, count, emit_run, &c);
+	mutex_unlock(&vol->ctl_lock);
+	return 1;
+}
+
+/* map_set <expect_gen> <vext>:<dev>:<pext>[:<count>]... */
+static int msg_map_set(struct cvol_target *tc, unsigned int argc, char **argv,
+		       char *result, unsigned int maxlen)
+{
+	struct cvol_volume *vol = tc->vol;
+	unsigned int i, n = argc - 2, sz = 0;
+	struct cvol_item *items;
+	u64 expect_gen, gen;
+	char *error;
+	int r;
+
+	if (argc < 3 || cvol_parse_u64(argv[1], &expect_gen)) {
+		DMWARN_LIMIT("%s: usage: map_set <expect_gen> <vext>:<dev>:<pext>[:<count>]...",
+			     vol->uuid);
+		return -EINVAL;
+	}
+	items = kvmalloc_array(n, sizeof(*items), GFP_KERNEL);
+	if (!items)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		r = cvol_parse_item(argv[i + 2], false, true, &items[i]);
+		if (r) {
+			DMWARN_LIMIT("%s: map_set: invalid item '%s'", vol->uuid,
+				     argv[i + 2]);
+			goto out;
+		}
+		r = cvol_check_item(tc, vol->nr_extents, &items[i], &error);
+		if (r) {
+			DMWARN_LIMIT("%s: map_set: item '%s': %s", vol->uuid,
+				     argv[i + 2], error);
+			goto out;
+		}
+	}
+	r = cvol_sort_and_check_overlap(items, n);
+	if (r) {
+		DMWARN_LIMIT("%s: map_set: items overlap", vol->uuid);
+		goto out;
+	}
+	r = cvol_map_set(tc, expect_gen, items, n, &gen);
+	if (!r) {
+		DMEMIT("%llu", gen);
+		r = 1;
+	}
+out:
+	kvfree(items);
+	return r;
+}
+
+static int cvol_message(struct dm_target *ti, unsigned int argc, char **argv,
+			char *result, unsigned int maxlen)
+{
+	struct cvol_target *tc = ti->private;
+
+	if (!argc)
+		return -EINVAL;
+	if (!strcmp(argv[0], CVOL_MSG_MAP_GET))
+		return msg_map_get(tc, argc, argv, result, maxlen);
+	if (!strcmp(argv[0], CVOL_MSG_MAP_SET))
+		return msg_map_set(tc, argc, argv, result, maxlen);
+	DMWARN_LIMIT("%s: unrecognised message '%s'", tc->vol->uuid, argv[0]);
+	return -EINVAL;
+}
+
+/*--------------------------------------------------------------*/
+/* Devices and limits */
+
+static int cvol_iterate_devices(struct dm_target *ti,
+				iterate_devices_callout_fn fn, void *data)
+{
+	struct cvol_target *tc = ti->private;
+	unsigned int i;
+	int r = 0;
+
+	for (i = 0; !r && i < tc->nr_devs; i++) {
+		struct cvol_dev *d = &tc->devs[i];
+
+		if (d->dm_dev)
+			r = fn(ti, d->dm_dev, d->offset,
+			       d->nr_pext * tc->extent_sectors, data);
+	}
+	return r;
+}
+
+/*
+ * A discard or write-zeroes never goes to more than one extent, so let the
+ * block layer cut them there instead of us clipping one piece per call.
+ */
+static void cvol_io_hints(struct dm_target *ti, struct queue_limits *limits)
+{
+	struct cvol_target *tc = ti->private;
+	unsigned int ext = min_t(u64, tc->extent_sectors, UINT_MAX);
+
+	if (limits->max_discard_sectors > ext)
+		limits->max_discard_sectors = ext;
+	if (limits->max_hw_discard_sectors > ext)
+		limits->max_hw_discard_sectors = ext;
+	if (limits->max_write_zeroes_sectors > ext)
+		limits->max_write_zeroes_sectors = ext;
+}
+
+static struct target_type cvol_target = {
+	.name = CVOL_TARGET_NAME,
+	.version = {CVOL_VERSION_MAJOR, CVOL_VERSION_MINOR, CVOL_VERSION_PATCH},
+	.module = THIS_MODULE,
+	.ctr = cvol_ctr,
+	.dtr = cvol_dtr,
+	.map = cvol_map,
+	.end_io = cvol_end_io,
+	.preresume = cvol_preresume,
+	.status = cvol_status,
+	.message = cvol_message,
+	.iterate_devices = cvol_iterate_devices,
+	.io_hints = cvol_io_hints,
+};
+
+static int __init dm_cvol_init(void)
+{
+	return dm_register_target(&cvol_target);
+}
+
+static void __exit dm_cvol_exit(void)
+{
+	dm_unregister_target(&cvol_target);
+}
+
+module_init(dm_cvol_init);
+module_exit(dm_cvol_exit);
+
+MODULE_DESCRIPTION(DM_NAME " clustered virtual volume target");
+MODULE_AUTHOR("The cvol authors");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copyright (C) 2026 The cvol authors.
+ *
+ * The registry of volumes.  dm loads a new table while the old one is live
+ * and destroys the old one only after the new one has resumed, so a volume
+ * referenced by both never drops to zero references during a reload: the
+ * map, the epoch and the holds carry over (the dm-thin pool pattern).
+ */
+#include "cvol.h"
+
+#include <linux/slab.h>
+
+static DEFINE_MUTEX(registry_lock);
+static LIST_HEAD(registry);
+
+static struct cvol_volume *__find(const char *uuid)
+{
+	struct cvol_volume *vol;
+
+	list_for_each_entry(vol, &registry, node)
+		if (!strcmp(vol->uuid, uuid))
+			return vol;
+	return NULL;
+}
+
+/* Returns the live volume with an extra reference, or NULL. */
+struct cvol_volume *cvol_volume_find(const char *uuid)
+{
+	struct cvol_volume *vol;
+
+	mutex_lock(&registry_lock);
+	vol = __find(uuid);
+	if (vol)
+		refcount_inc(&vol->ref);
+	mutex_unlock(&registry_lock);
+	return vol;
+}
+
+u64 cvol_map_count_mapped(const u64 *ent, u64 nr_extents)
+{
+	u64 i, n = 0;
+
+	for (i = 0; i < nr_extents; i++)
+		if (!(ent[i] & CVOL_E_UNMAPPED))
+			n++;
+	return n;
+}
+
+/*
+ * Creates a volume that takes ownership of @ent.  Fails if the uuid is
+ * already registered: the caller looks it up first, under no lock, so two
+ * racing loads of one new uuid are told apart here.
+ */
+struct cvol_volume *cvol_volume_create(const char *uuid,
+				       struct mapped_device *md,
+				       sector_t len, sector_t extent_sectors,
+				       u64 *ent, u64 gen, char **error)
+{
+	struct cvol_volume *vol;
+	struct cvol_epoch *ep;
+
+	vol = kzalloc(sizeof(*vol), GFP_KERNEL);
+	if (!vol)
+		goto nomem;
+	strscpy(vol->uuid, uuid, sizeof(vol->uuid));
+	refcount_set(&vol->ref, 1);
+	vol->md = md;
+	vol->len = len;
+	vol->extent_sectors = extent_sectors;
+	vol->extent_shift = is_power_of_2(extent_sectors) ?
+			    __ffs64(extent_sectors) : -1;
+	vol->nr_extents = DIV_ROUND_UP_SECTOR_T(len, extent_sectors);
+	mutex_init(&vol->ctl_lock);
+	vol->gen = gen;
+	vol->ent = ent;
+	vol->nr_mapped = cvol_map_count_mapped(ent, vol->nr_extents);
+	atomic_set(&vol->undrained, 0);
+	init_waitqueue_head(&vol->drain_wq);
+	spin_lock_init(&vol->slow_lock);
+	INIT_LIST_HEAD(&vol->holds);
+	bio_list_init(&vol->held);
+	bio_list_init(&vol->released);
+	INIT_WORK(&vol->release_work, cvol_release_work);
+
+	vol->wq = alloc_workqueue("kcvold", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
+	if (!vol->wq)
+		goto nomem_vol;
+	ep = cvol_epoch_alloc(vol);
+	if (!ep)
+		goto nomem_wq;
+	RCU_INIT_POINTER(vol->epoch, ep);
+
+	mutex_lock(&registry_lock);
+	if (__find(uuid)) {
+		mutex_unlock(&registry_lock);
+		*error = "Volume uuid is being created by another table load";
+		cvol_epoch_free_unused(ep);
+		destroy_workqueue(vol->wq);
+		kfree(vol);
+		return ERR_PTR(-EBUSY);
+	}
+	list_add(&vol->node, &registry);
+	mutex_unlock(&registry_lock);
+	return vol;
+
+nomem_wq:
+	destroy_workqueue(vol->wq);
+nomem_vol:
+	kfree(vol);
+nomem:
+	*error = "Cannot allocate volume";
+	return ERR_PTR(-ENOMEM);
+}
+
+static void volume_destroy(struct cvol_volume *vol)
+{
+	/* No table references us, so no bio is in flight or parked. */
+	WARN_ON_ONCE(!list_empty(&vol->holds) || !bio_list_empty(&vol->held));
+	cvol_epoch_retire_current(vol);
+	wait_event(vol->drain_wq, !atomic_read(&vol->undrained));
+	destroy_workqueue(vol->wq);
+	cvol_map_free(vol->ent);
+	kfree(vol);
+}
+
+void cvol_volume_put(struct cvol_volume *vol)
+{
+	mutex_lock(&registry_lock);
+	if (!refcount_dec_and_test(&vol->ref)) {
+		mutex_unlock(&registry_lock);
+		return;
+	}
+	list_del(&vol->node);
+	mutex_unlock(&registry_lock);
+	volume_destroy(vol);
+}
+
+/*
+ * Checks that every mapped entry of @ent names a present device of @tc and
+ * a physical extent inside its data area.  A table that fails this could
+ * not serve the map, so it is refused at load and at resume.
+ */
+int cvol_volume_check_devs(struct cvol_volume *vol, struct cvol_target *tc,
+			   const u64 *ent, char **error)
+{
+	u64 i, e;
+	unsigned int d;
+
+	for (i = 0; i < vol->nr_extents; i++) {
+		e = READ_ONCE(ent[i]);
+		if (e & CVOL_E_UNMAPPED)
+			continue;
+		d = cvol_entry_dev(e);
+		if (d >= tc->nr_devs || !tc->devs[d].dm_dev) {
+			*error = "Live map uses a device slot this table does not have";
+			return -ENODEV;
+		}
+		if (cvol_entry_pext(e) >= tc->devs[d].nr_pext) {
+			*error = "Live map uses an extent beyond a device's data area";
+			return -ERANGE;
+		}
+	}
+	return 0;
+}

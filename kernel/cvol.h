@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Copyright (C) 2026 The cvol authors.
+ *
+ * cvol: clustered virtual volumes.  Internal interfaces shared by the files
+ * of dm-cvol.ko.  The user-visible formats are in Documentation-style prose
+ * in docs/target.md; the ABI constants are in include/uapi/linux/dm-cvol.h.
+ */
+#ifndef DM_CVOL_H
+#define DM_CVOL_H
+
+#include <linux/bio.h>
+#include <linux/device-mapper.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/percpu-refcount.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include <uapi/linux/dm-cvol.h>
+
+#define DM_MSG_PREFIX "cvol"
+
+/*--------------------------------------------------------------*/
+/*
+ * Map entries
+ *
+ * One 64-bit word per virtual extent, read on the hot path with a single
+ * READ_ONCE so that the device, the physical extent and the state bits are
+ * always seen together.  Any state bit sends the bio to the slow path.
+ */
+#define CVOL_E_UNMAPPED		BIT_ULL(63)
+#define CVOL_E_FROZEN		BIT_ULL(62)
+#define CVOL_E_SPECIAL		(CVOL_E_UNMAPPED | CVOL_E_FROZEN)
+#define CVOL_E_DEV_SHIFT	40
+#define CVOL_E_DEV_MASK		(CVOL_MAX_DEVS - 1)
+#define CVOL_E_PEXT_MASK	GENMASK_ULL(CVOL_E_DEV_SHIFT - 1, 0)
+
+static inline u64 cvol_entry(unsigned int dev, u64 pext)
+{
+	return ((u64)dev << CVOL_E_DEV_SHIFT) | pext;
+}
+
+static inline unsigned int cvol_entry_dev(u64 e)
+{
+	return (e >> CVOL_E_DEV_SHIFT) & CVOL_E_DEV_MASK;
+}
+
+static inline u64 cvol_entry_pext(u64 e)
+{
+	return e & CVOL_E_PEXT_MASK;
+}
+
+/* The mapping part of an entry, without transient state. */
+static inline u64 cvol_entry_location(u64 e)
+{
+	return e & ~CVOL_E_FROZEN;
+}
+
+/*--------------------------------------------------------------*/
+/*
+ * Epochs
+ *
+ * Every mapped bio holds a reference on the epoch that was current when
+ * it looked up its entry.  Changing a live entry publishes a new epoch and
+ * kills the old one: once the old epoch's references are gone, no bio that
+ * could have seen the old entry is still in flight.  The hot path pays one
+ * per-CPU increment; nothing is shared between CPUs until an epoch dies.
+ */
+struct cvol_volume;
+
+struct cvol_epoch {
+	struct percpu_ref io;
+	/* The map, reached through the epoch: the entry load depends on it. */
+	u64 *ent;
+	struct cvol_volume *vol;
+	struct work_struct free_work;
+};
+
+/*--------------------------------------------------------------*/
+/* Holds: a range of extents whose new I/O is parked until thawed. */
+struct cvol_hold {
+	struct list_head node;
+	u64 vext;
+	u64 count;
+};
+
+/*--------------------------------------------------------------*/
+/*
+ * The volume: runtime state that outlives table instances.  Found in a
+ * module-global registry by uuid, refcounted by the table instances that
+ * name it, so a reload keeps the map, the holds and the epoch.
+ */
+struct cvol_volume {
+	struct list_head node;		/* registry list, under registry lock */
+	refcount_t ref;
+	char uuid[CVOL_UUID_MAX + 1];
+	struct mapped_device *md;	/* a uuid serves exactly one dm device */
+
+	sector_t len;
+	sector_t extent_sectors;
+	int extent_shift;		/* -1 if extent_sectors is not 2^n */
+	u64 nr_extents;
+
+	/* Serialises every change of the map and of the holds. */
+	struct mutex ctl_lock;
+	u64 gen;			/* map generation, under ctl_lock */
+	u64 nr_mapped;			/* under ctl_lock */
+	u64 *ent;			/* kvmalloc'ed, nr_extents entries */
+	struct cvol_epoch __rcu *epoch;
+	atomic_t undrained;		/* killed epochs not yet released */
+	wait_queue_head_t drain_wq;
+
+	/* Irq-safe: taken by map and, later, by completion handlers. */
+	spinlock_t slow_lock;
+	struct list_head holds;		/* struct cvol_hold */
+	struct bio_list held;		/* parked bios, in arrival order */
+	struct bio_list released;	/* thawed bios waiting to be remapped */
+
+	struct workqueue_struct *wq;
+	struct work_struct release_work;
+
+	/* The table instance that was last resumed (preresume binds it). */
+	struct cvol_target *bound;
+};
+
+/*--------------------------------------------------------------*/
+/* A table instance. */
+struct cvol_dev {
+	struct dm_dev *dm_dev;		/* NULL for an empty slot ("-") */
+	struct block_device *bdev;	/* the hot path's copy of dm_dev->bdev */
+	sector_t offset;		/* start of the data area */
+	u64 nr_pext;			/* whole extents in the data area */
+	atomic_t errors;
+};
+
+struct cvol_target {
+	struct dm_target *ti;
+	struct cvol_volume *vol;
+
+	sector_t extent_sectors;
+	unsigned int freeze_timeout_ms;
+	sector_t region_sectors;
+	bool region_sectors_set;
+	bool unmapped_zero;
+
+	unsigned int nr_devs;
+	unsigned int nr_present;
+	unsigned int *flush_devs;	/* flush bio n goes to slot flush_devs[n] */
+	struct cvol_dev devs[];
+};
+
+/* Per-bio data (ti->per_io_data_size). */
+struct cvol_bio {
+	struct cvol_epoch *ep;		/* reference held until end_io, or NULL */
+	struct cvol_target *tc;		/* the instance to remap a held bio with */
+	u64 vext;
+	int dev;			/* slot the bio was sent to, or -1 */
+};
+
+/*--------------------------------------------------------------*/
+/* cvol-parse.c: strict decimal parsing shared by ctr and messages. */
+struct cvol_item {
+	u64 vext;
+	u64 count;
+	u64 pext;
+	unsigned int dev;
+	bool unmap;			/* "-" device: make the extents unmapped */
+};
+
+int cvol_parse_u64(const char *s, u64 *v);
+int cvol_parse_uint(const char *s, unsigned int *v);
+int cvol_parse_item(const char *s, bool count_required, bool allow_unmap,
+		    struct cvol_item *it);
+int cvol_check_item(struct cvol_target *tc, u64 nr_extents,
+		    const struct cvol_item *it, char **error);
+int cvol_sort_and_check_overlap(struct cvol_item *items, unsigned int n);
+
+/*--------------------------------------------------------------*/
+/* cvol-map.c: epochs and map changes. */
+u64 *cvol_map_alloc(u64 nr_extents);
+void cvol_map_free(u64 *ent);
+struct cvol_epoch *cvol_epoch_alloc(struct cvol_volume *vol);
+void cvol_epoch_free_unused(struct cvol_epoch *ep);
+void cvol_epoch_retire_current(struct cvol_volume *vol);
+void cvol_epoch_flip(struct cvol_volume *vol, struct cvol_epoch *next);
+int cvol_wait_drained(struct cvol_volume *vol, unsigned int timeout_ms);
+int cvol_map_set(struct cvol_target *tc, u64 expect_gen,
+		 struct cvol_item *items, unsigned int n, u64 *new_gen);
+
+/*--------------------------------------------------------------*/
+/* cvol-hold.c: holding and releasing bios on ranges. */
+void cvol_hold_add(struct cvol_volume *vol, struct cvol_hold *h);
+void cvol_hold_release(struct cvol_volume *vol, struct cvol_hold *h);
+bool cvol_hold_bio(struct cvol_volume *vol, struct bio *bio, u64 vext);
+void cvol_release_work(struct work_struct *ws);
+
+/*--------------------------------------------------------------*/
+/* cvol-volume.c: the registry. */
+struct cvol_volume *cvol_volume_create(const char *uuid,
+				       struct mapped_device *md,
+				       sector_t len, sector_t extent_sectors,
+				       u64 *ent, u64 gen, char **error);
+struct cvol_volume *cvol_volume_find(const char *uuid);
+void cvol_volume_put(struct cvol_volume *vol);
+int cvol_volume_check_devs(struct cvol_volume *vol, struct cvol_target *tc,
+			   const u64 *ent, char **error);
+u64 cvol_map_count_mapped(const u64 *ent, u64 nr_extents);
+
+/*--------------------------------------------------------------*/
+/* cvol-target.c */
+int cvol_map_extent(struct cvol_target *tc, struct bio *bio);
+
+#endif
