@@ -68,37 +68,43 @@ void cvol_hold_release(struct cvol_volume *vol, struct cvol_hold *h)
 	spin_unlock_irqrestore(&vol->slow_lock, flags);
 }
 
-/* Parks @bio if its extent is still frozen; false if it was just thawed. */
+/*
+ * Parks @bio if its extent is still frozen.  If it was thawed a moment ago,
+ * the bio goes behind the released ones so that it cannot overtake them.
+ * Returns false only if the caller may map the bio itself.
+ */
 bool cvol_hold_bio(struct cvol_volume *vol, struct bio *bio, u64 vext)
 {
 	struct cvol_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 	unsigned long flags;
-	bool held = false;
+	bool held = true;
 
+	pb->vext = vext;
 	spin_lock_irqsave(&vol->slow_lock, flags);
-	if (READ_ONCE(vol->ent[vext]) & CVOL_E_FROZEN) {
-		pb->vext = vext;
+	if (READ_ONCE(vol->ent[vext]) & CVOL_E_FROZEN)
 		bio_list_add(&vol->held, bio);
-		held = true;
-	}
+	else if (!bio_list_empty(&vol->released))
+		bio_list_add(&vol->released, bio);
+	else
+		held = false;
 	spin_unlock_irqrestore(&vol->slow_lock, flags);
 	return held;
 }
 
+/* Maps released bios again, oldest first, one at a time (see above). */
 void cvol_release_work(struct work_struct *ws)
 {
 	struct cvol_volume *vol = container_of(ws, struct cvol_volume,
 					       release_work);
-	struct bio_list bios;
 	struct cvol_bio *pb;
 	struct bio *bio;
 
-	spin_lock_irq(&vol->slow_lock);
-	bios = vol->released;
-	bio_list_init(&vol->released);
-	spin_unlock_irq(&vol->slow_lock);
-
-	while ((bio = bio_list_pop(&bios))) {
+	for (;;) {
+		spin_lock_irq(&vol->slow_lock);
+		bio = bio_list_pop(&vol->released);
+		spin_unlock_irq(&vol->slow_lock);
+		if (!bio)
+			break;
 		pb = dm_per_bio_data(bio, sizeof(*pb));
 		switch (cvol_map_extent(pb->tc, bio)) {
 		case DM_MAPIO_REMAPPED:
