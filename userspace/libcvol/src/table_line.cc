@@ -159,13 +159,24 @@ absl::Status TableLine::Validate() const {
                                 " between ", CVOL_MIN_EXTENT_SECTORS, " and ",
                                 CVOL_MAX_EXTENT_SECTORS));
   }
-  if (devices.size() > CVOL_MAX_DEVS) {
-    return Invalid(absl::StrCat("#devs \"", devices.size(), "\": at most ",
-                                CVOL_MAX_DEVS, " devices"));
+  if (devices.empty() || devices.size() > CVOL_MAX_DEVS) {
+    return Invalid(absl::StrCat("#devs \"", devices.size(), "\": must be 1 to ",
+                                CVOL_MAX_DEVS));
   }
   for (size_t i = 0; i < devices.size(); ++i) {
     const DeviceSlot& slot = devices[i];
-    if (slot.is_empty()) continue;
+    if (slot.offset % CVOL_MIN_EXTENT_SECTORS != 0) {
+      return Invalid(absl::StrCat("device ", i, " offset \"", slot.offset,
+                                  "\": must be a multiple of ",
+                                  CVOL_MIN_EXTENT_SECTORS, " sectors"));
+    }
+    if (slot.is_empty()) {
+      if (slot.offset != 0) {
+        return Invalid(absl::StrCat("device ", i, " offset \"", slot.offset,
+                                    "\": an empty slot must have offset 0"));
+      }
+      continue;
+    }
     const std::string& path = *slot.path;
     bool has_space = false;
     for (char c : path) has_space |= absl::ascii_isspace(static_cast<unsigned char>(c));
@@ -176,9 +187,9 @@ absl::Status TableLine::Validate() const {
     }
   }
   if (region_sectors.has_value() &&
-      (*region_sectors == 0 || *region_sectors > CVOL_MAX_EXTENT_SECTORS)) {
+      (*region_sectors == 0 || extent_sectors % *region_sectors != 0)) {
     return Invalid(absl::StrCat("region_sectors \"", *region_sectors,
-                                "\": must be between 1 and ", CVOL_MAX_EXTENT_SECTORS));
+                                "\": must divide extent_sectors (", extent_sectors, ")"));
   }
   if (freeze_timeout_ms.has_value() &&
       (*freeze_timeout_ms == 0 || *freeze_timeout_ms > CVOL_MAX_FREEZE_TIMEOUT_MS)) {
