@@ -65,6 +65,8 @@ expect_out $'1:1:7:2\n3:-:0' "$tool" diff --from "$tmp/from" --to "$tmp/to" --it
 expect_out $'map_set 3 1:1:7:2\nmap_set 4 3:-:0' \
 	"$tool" diff --from "$tmp/from" --to "$tmp/to" --gen 3 --max-bytes 40
 expect_out "" "$tool" diff --from "$tmp/from" --to "$tmp/from" --gen 3
+echo "0 32 cvol v 8 2 /dev/a 0 /dev/b 0 5 map_gen 7 map_runs 1 0:0:0:4" >"$tmp/from_table"
+expect_out "map_set 7 1:1:7:2 3:-:0" "$tool" diff --from "$tmp/from_table" --to "$tmp/to"
 
 # linear-equivalent.
 expect_out $'0 16 linear /dev/a 24\n16 8 error\n24 8 linear /dev/a 40\n32 16 error' \

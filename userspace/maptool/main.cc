@@ -303,7 +303,7 @@ int RunRuns(const std::vector<std::string>& args) {
 }
 
 int RunDiff(const std::vector<std::string>& args) {
-  Command cmd("diff", "--from FILE --to FILE (--gen G | --items-only) [options]",
+  Command cmd("diff", "--from FILE --to FILE [--gen G | --items-only] [options]",
               "Prints the map_set messages that change the map in --from into the map in\n"
               "--to, one message per line, each within --max-bytes. Message k carries\n"
               "expect_gen G+k: each applied map_set advances the generation by one. With\n"
@@ -313,7 +313,8 @@ int RunDiff(const std::vector<std::string>& args) {
       ("from", po::value<std::string>(), "current map: table line, params or runs ('-': stdin)")
       ("to", po::value<std::string>(), "wanted map, same forms")
       ("extents", po::value<std::string>(), "map size (default: the larger of the two)")
-      ("gen", po::value<std::string>(), "expect_gen of the first message")
+      ("gen", po::value<std::string>(),
+       "expect_gen of the first message (default: --from's map_gen)")
       ("items-only", "print the items of each message without \"map_set <gen>\"")
       ("max-bytes", po::value<std::string>()->default_value(
           std::to_string(MapSetLimits::kDefaultMaxBytes)), "bound on each message's length")
@@ -328,7 +329,6 @@ int RunDiff(const std::vector<std::string>& args) {
   absl::StatusOr<std::optional<uint64_t>> gen = cmd.Number("gen");
   if (!gen.ok()) return cmd.Usage(gen.status().message());
   const bool items_only = cmd.Has("items-only");
-  if (!gen->has_value() && !items_only) return cmd.Usage("give --gen G or --items-only");
   absl::StatusOr<std::optional<uint64_t>> extents = cmd.Number("extents");
   if (!extents.ok()) return cmd.Usage(extents.status().message());
   absl::StatusOr<std::optional<uint64_t>> max_bytes = cmd.Number("max-bytes");
@@ -351,6 +351,12 @@ int RunDiff(const std::vector<std::string>& args) {
     to = ParseMapInput(*to_text, size);
     if (!from.ok()) return cmd.Fail(from.status());
     if (!to.ok()) return cmd.Fail(to.status());
+  }
+
+  // `dmsetup table` output carries the live generation: use it by default.
+  if (!gen->has_value() && from->table.has_value()) *gen = from->table->map_gen;
+  if (!gen->has_value() && !items_only) {
+    return cmd.Usage("give --gen G or --items-only (--from has no map_gen)");
   }
 
   absl::StatusOr<std::vector<MapSetItem>> items = Diff(from->map, to->map);
