@@ -22,6 +22,9 @@ userspace:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
+unit: userspace
+	ctest --test-dir $(BUILD) --output-on-failure
+
 checkpatch:
 	@$(CHECKPATCH) --no-tree --quiet --terse -f kernel/*.c kernel/*.h include/uapi/linux/dm-cvol.h
 
