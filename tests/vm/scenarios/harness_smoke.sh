@@ -40,7 +40,7 @@ check "second half landed on the loop device" -- cmp -n 524288 \
 
 check "fio crc32c verify over dm-linear (O_DIRECT, libaio)" -- fio --name=smoke \
 	--filename=/dev/mapper/smoke_lin --ioengine=libaio --direct=1 --rw=randwrite \
-	--bs=4k --iodepth=8 --size=32M --offset=48M --verify=crc32c --do_verify=1 \
+	--bs=4k --iodepth=8 --size=16M --offset=56M --verify=crc32c --do_verify=1 \
 	--verify_fatal=1 --output="$CVOL_OUT/fio-linear.txt"
 assert_match "fio reported no errors" 'err= *0' "$(cat "$CVOL_OUT/fio-linear.txt")"
 assert_no_kernel_warning "no kernel warnings from the linear steps" --since-mark
