@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# THE test command (`make test`, CI's .ci/run). Runs, in order, and counts
+# each item as one test:
+#   1. scripts/install-deps.sh                      (1 test)
+#   2. make module                                  (1 test)
+#   3. make userspace                               (1 test)
+#   4. make checkpatch: no ERROR lines              (1 test; warnings allowed)
+#   5. ctest in build/                              (1 test per ctest test)
+#   6. if CMakeLists.txt has CVOL_SANITIZE: build build-san with
+#      -DCVOL_SANITIZE=ON (1 test) and its ctest    (1 test per ctest test)
+#   7. tests/vm/run.sh, every VM scenario           (1 test per scenario)
+# A failing step does not stop the later ones. The last line of output is
+# exactly "N passed, N failed" (", N skipped" appended only when a test was
+# really skipped, e.g. GTEST_SKIP); the exit status is 1 if anything failed.
+# Logs of the build steps: build-logs/.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+logs=$root/build-logs # matches .gitignore's /build-*/
+mkdir -p "$logs"
+jobs=$(nproc)
+
+passed=0
+failed=0
+skipped=0
+failures=()
+
+pass() { passed=$((passed + 1)); echo "PASS $*"; }
+failt() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL $*"; }
+skip() { skipped=$((skipped + 1)); echo "SKIP $*"; }
+
+now() { echo "$EPOCHREALTIME"; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
+phase_t0=
+phase() {
+	phase_t0=$(now)
+	echo
+	echo "=== $*"
+}
+phase_end() { echo "--- $1 done in $(since "$phase_t0")s"; }
+
+# Runs a command with its output in build-logs/NAME.log; one test NAME.
+# On failure the log's tail is printed (CI keeps only stdout). Sets step_ok.
+step_ok=
+step() {
+	local name=$1 log=$logs/$1.log rc=0
+	shift
+	"$@" >"$log" 2>&1 || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		step_ok=1
+		pass "$name"
+	else
+		step_ok=
+		failt "$name (exit $rc; log: ${log#"$root"/})"
+		tail -n 60 "$log" | sed 's/^/    /'
+	fi
+}
+
+# checkpatch exits 1 on warnings too: only ERROR lines fail the test. A
+# nonzero exit with neither errors nor warnings means checkpatch itself broke
+# (e.g. no kernel sources yet), which also fails.
+checkpatch() {
+	local log=$logs/checkpatch.log rc=0 errors warnings
+	make --no-print-directory checkpatch >"$log" 2>&1 || rc=$?
+	errors=$(grep -c 'ERROR:' "$log" || true)
+	warnings=$(grep -c 'WARNING:' "$log" || true)
+	if [ "$errors" -gt 0 ]; then
+		failt "checkpatch: $errors ERROR(s) in kernel/ (log: build-logs/checkpatch.log)"
+		grep 'ERROR:' "$log" | head -n 30 | sed 's/^/    /'
+	elif [ "$rc" -ne 0 ] && [ "$warnings" -eq 0 ]; then
+		failt "checkpatch: did not run (exit $rc)"
+		tail -n 20 "$log" | sed 's/^/    /'
+	else
+		pass "checkpatch: no ERRORs ($warnings warning(s))"
+	fi
+}
+
+# Runs ctest in build dir $1 and counts its tests from the JUnit report,
+# names prefixed with $2.
+ctest_dir() {
+	local dir=$1 prefix=$2 junit=$logs/$2-junit.xml line verdict name
+	rm -f "$junit"
+	if [ ! -f "$dir/CTestTestfile.cmake" ]; then
+		failt "$prefix: no ctest tests in $dir"
+		return
+	fi
+	ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600 \
+		--output-junit "$junit" >"$logs/$prefix.log" 2>&1 || true
+	if [ ! -s "$junit" ]; then
+		failt "$prefix: ctest produced no report (log: build-logs/$prefix.log)"
+		tail -n 40 "$logs/$prefix.log" | sed 's/^/    /'
+		return
+	fi
+	# Passing tests are only counted (there are hundreds); failed and skipped
+	# ones are listed by name.
+	local total=0 np=0 nf=0 ns=0
+	while IFS=$'\t' read -r verdict name; do
+		total=$((total + 1))
+		case "$verdict" in
+		pass) passed=$((passed + 1)); np=$((np + 1)) ;;
+		skip) skip "$prefix: $name"; ns=$((ns + 1)) ;;
+		*) failt "$prefix: $name"; nf=$((nf + 1)) ;;
+		esac
+	done < <(junit_results "$junit")
+	echo "$prefix: $total ctest tests: $np passed, $nf failed, $ns skipped"
+	if [ "$total" -eq 0 ]; then
+		failt "$prefix: ctest found no tests"
+	elif [ "$nf" -gt 0 ]; then
+		# The parallel log interleaves tests: rerun the failed ones alone to
+		# show their output (they stay counted as failed either way).
+		echo "    rerunning the failed tests serially (full log: build-logs/$prefix.log):"
+		ctest --test-dir "$dir" --rerun-failed --output-on-failure --timeout 600 2>&1 |
+			tail -n 200 | sed 's/^/    /' || true
+	fi
+}
+
+# Prints "pass|fail|skip<TAB>name" for each testcase of a ctest JUnit file.
+junit_results() {
+	python3 - "$1" <<'EOF'
+import sys
+import xml.etree.ElementTree as ET
+for tc in ET.parse(sys.argv[1]).getroot().iter("testcase"):
+    status = tc.get("status", "run")
+    if tc.find("failure") is not None or tc.find("error") is not None or status == "fail":
+        v = "fail"
+    elif tc.find("skipped") is not None or status in ("notrun", "disabled"):
+        v = "skip"
+    else:
+        v = "pass"
+    print(f"{v}\t{tc.get('name')}")
+EOF
+}
+
+sanitizer_build() {
+	cmake -S . -B build-san -DCVOL_SANITIZE=ON >/dev/null &&
+		cmake --build build-san -j "$jobs"
+}
+
+# Streams run.sh's output; its PASS/FAIL lines are the tests.
+vm_scenarios() {
+	local line n=0
+	while IFS= read -r line; do
+		echo "$line"
+		case "$line" in
+		"PASS "*) passed=$((passed + 1)); n=$((n + 1)) ;;
+		"FAIL "*) failed=$((failed + 1)); n=$((n + 1)); failures+=("vm: ${line#FAIL }") ;;
+		esac
+	done < <(bash tests/vm/run.sh 2>&1 || true)
+	# run.sh exits 2 before running anything when the host cannot run VMs.
+	if [ "$n" -eq 0 ]; then
+		failt "vm: tests/vm/run.sh ran no scenario"
+	fi
+}
+
+main() {
+	local t0
+	t0=$(now)
+
+	phase "dependencies"
+	step deps bash scripts/install-deps.sh
+	phase_end dependencies
+
+	phase "build"
+	step "build-module" make --no-print-directory module
+	step "build-userspace" make --no-print-directory userspace
+	local userspace_ok=$step_ok
+	phase_end build
+
+	phase "hygiene"
+	checkpatch
+	phase_end hygiene
+
+	phase "unit tests"
+	if [ -n "$userspace_ok" ]; then
+		ctest_dir build unit
+	else
+		failt "unit: not run, userspace build failed"
+	fi
+	phase_end "unit tests"
+
+	if grep -q CVOL_SANITIZE CMakeLists.txt 2>/dev/null; then
+		phase "unit tests under ASan/UBSan (build-san)"
+		step "build-userspace-sanitize" sanitizer_build
+		if [ -n "$step_ok" ]; then
+			ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
+			UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+				ctest_dir build-san unit-san
+		else
+			failt "unit-san: not run, sanitizer build failed"
+		fi
+		phase_end "sanitizer unit tests"
+	fi
+
+	phase "VM scenarios (QEMU TCG)"
+	vm_scenarios
+	phase_end "VM scenarios"
+
+	echo
+	echo "=== total time $(since "$t0")s"
+	if [ ${#failures[@]} -gt 0 ]; then
+		echo "Failed:"
+		printf '  %s\n' "${failures[@]}"
+	fi
+	if [ "$skipped" -gt 0 ]; then
+		echo "$passed passed, $failed failed, $skipped skipped"
+	else
+		echo "$passed passed, $failed failed"
+	fi
+	[ "$failed" -eq 0 ]
+}
+
+main "$@"
