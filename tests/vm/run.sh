@@ -112,7 +112,7 @@ boot() {
 		# RCU/soft-lockup detectors for real stalls only.
 		rcupdate.rcu_cpu_stall_timeout=60 watchdog_thresh=30
 		mitigations=off 8250.nr_uarts=1
-		"cvol.out=$out"
+		"cvol.root=$root" "cvol.out=$out"
 		${CVOL_VM_APPEND:-}
 	)
 	local qemu=(
