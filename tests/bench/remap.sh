@@ -7,6 +7,7 @@
 # timeout: 1500
 # mem: 3072
 source "$CVOL_ROOT/tests/vm/lib.sh"
+cd /tmp
 
 ROUNDS=${CVOL_BENCH_ROUNDS:-5}
 RUNTIME=${CVOL_BENCH_RUNTIME:-4}

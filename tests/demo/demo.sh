@@ -2,6 +2,7 @@
 # volume over three devices, live data, a live remap of an extent.
 # timeout: 600
 source "$CVOL_ROOT/tests/vm/lib.sh"
+cd /tmp		# fio keeps its verify state files in the working directory
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -11,7 +12,7 @@ a=$(mk_loop 64); b=$(mk_loop 64); c=$(mk_loop 64)
 echo "devices: $a $b $c"
 
 step "a 48 MiB volume, 1 MiB extents, striped over the three devices"
-table=$("$CVOL_BUILD/cvol-maptool" table --uuid demo --extent-sectors 2048 \
+table=$("$CVOL_BUILD/bin/cvol-maptool" table --uuid demo --extent-sectors 2048 \
 	--extents 48 --dev "$a:2048" --dev "$b:2048" --dev "$c:2048" --layout striped)
 echo "$table"
 dmsetup create demo --table "$table"
