@@ -116,7 +116,7 @@ bench_map_set() {	# <name> <extents> <extent_sectors> <device>
 }
 
 say ""
-say "one-extent map_set on a mapped extent (hold, drain, switch, release), 21 samples"
+say "one-extent map_set on a mapped extent (hold, drain, switch, release), 22 samples"
 big_nb=$(mk_nullb 4100)		# memory-backed: pages appear only when written
 bench_map_set ms1k 1024 8 "$nb"
 bench_map_set ms1m 1048576 8 "$big_nb"
