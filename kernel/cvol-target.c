@@ -542,17 +542,13 @@ static void cvol_dtr(struct dm_target *ti)
 	struct cvol_target *tc = ti->private;
 	struct cvol_volume *vol = tc->vol;
 
-	mutex_lock(&vol->ctl_lock);
-	if (vol->bound == tc)
-		vol->bound = NULL;
-	mutex_unlock(&vol->ctl_lock);
 	cvol_volume_put(vol);
 	free_target(tc);
 }
 
 /*
- * Binds the instance that is about to serve I/O.  A map_set through the
- * old table may have used a device this table lacks since it was loaded.
+ * A map_set through the old table may have used a device slot this table
+ * lacks since it was loaded: such a table must not serve I/O.
  */
 static int cvol_preresume(struct dm_target *ti)
 {
@@ -563,8 +559,6 @@ static int cvol_preresume(struct dm_target *ti)
 
 	mutex_lock(&vol->ctl_lock);
 	r = cvol_volume_check_devs(vol, tc, vol->ent, &error);
-	if (!r)
-		vol->bound = tc;
 	mutex_unlock(&vol->ctl_lock);
 	if (r)
 		DMERR("%s: cannot resume: %s", vol->uuid, error);

@@ -120,9 +120,6 @@ struct cvol_volume {
 
 	struct workqueue_struct *wq;
 	struct work_struct release_work;
-
-	/* The table instance that was last resumed (preresume binds it). */
-	struct cvol_target *bound;
 };
 
 /*--------------------------------------------------------------*/
