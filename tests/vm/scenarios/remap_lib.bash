@@ -158,10 +158,17 @@ is_zero() {
 # this first.
 drop_cache() { blockdev --flushbufs "$@"; }
 
+# sysfs_dir DEV: /sys/dev/block/MAJ:MIN of a block device node (works for
+# /dev/mapper nodes, which are not symlinks without udev).
+sysfs_dir() {
+	local mm
+	mm=$(stat -L -c '%t %T' "$1") || return 1
+	set -- $mm
+	echo "/sys/dev/block/$((16#$1)):$((16#$2))"
+}
+
 # flush_count DEV: completed flush requests of a block device (field 16 of
 # /sys/block/X/stat, 6.1).
 flush_count() {
-	local b
-	b=$(basename "$(readlink -f "$1")")
-	awk '{ print ($16 == "" ? "none" : $16) }' "/sys/block/$b/stat"
+	awk '{ print ($16 == "" ? "none" : $16) }' "$(sysfs_dir "$1")/stat"
 }
