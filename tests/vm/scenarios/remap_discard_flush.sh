@@ -8,8 +8,8 @@
 # for signatures, reading its start and end, which fails on a volume whose
 # last extent is unmapped.
 #
-# Backing: loop devices on tmpfs files (they support discard: a punched
-# hole reads back as zeroes). Volume A: extent 64 sectors, 300 extents, the
+# Backing: loop devices on files of an ext4 (they support discard: a punched
+# hole reads back as zeroes, and write-zeroes). Volume A: extent 64 sectors, 300 extents, the
 # last one partial (40 of 64 sectors), 4 slots with slot 1 empty, fully
 # mapped with a shuffled map, filled with random data.
 #   * blkdiscard -f -o/-l over 4 extents starting and ending mid-extent, and
@@ -32,10 +32,25 @@ source "$CVOL_ROOT/tests/vm/lib.sh"
 source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
 
 load_cvol
-L0=$(mk_loop 16)
-L1=$(mk_loop 16)
-L2=$(mk_loop 16)
-L3=$(mk_loop 16) # not in any table: must never see a flush from us
+# Loop devices over files on ext4 (on a null_blk): ext4 implements both
+# PUNCH_HOLE (discard) and ZERO_RANGE (write-zeroes with NOUNMAP, which
+# BLKZEROOUT sends); tmpfs lacks ZERO_RANGE, and the block layer would then
+# fall back to writing zero pages, leaving WRITE_ZEROES through cvol untested.
+modprobe ext4
+EXT_DEV=$(mk_nullb 128)
+mkfs.ext4 -q -F "$EXT_DEV"
+mkdir -p /tmp/ext4
+mount -t ext4 "$EXT_DEV" /tmp/ext4
+mk_ext4_loop() {
+	local f
+	f=$(mktemp /tmp/ext4/loop.XXXXXX)
+	truncate -s "${1}M" "$f"
+	losetup -f --show --direct-io=on "$f"
+}
+L0=$(mk_ext4_loop 16)
+L1=$(mk_ext4_loop 16)
+L2=$(mk_ext4_loop 16)
+L3=$(mk_ext4_loop 16) # not in any table: must never see a flush from us
 W=$CVOL_OUT/work
 T=/tmp/df
 mkdir -p "$W" "$T"
@@ -209,5 +224,7 @@ assert_eq "fsync of B: one flush to L0, one to L1, none to L2/L3" "1 1 0 0" \
 	"$(for d in "$L0" "$L1" "$L2" "$L3"; do echo -n "$(($(flush_count "$d") - FC0[$d])) "; done | sed 's/ $//')"
 
 for v in a b c; do check "remove v$v" -- dmsetup remove v$v; done
+check "detach the ext4-backed loop devices and unmount" -- sh -c \
+	"losetup -d $L0 $L1 $L2 $L3 && umount /tmp/ext4"
 assert_no_kernel_warning
 finish
