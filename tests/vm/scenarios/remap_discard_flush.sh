@@ -223,7 +223,51 @@ sync /dev/mapper/vb
 assert_eq "fsync of B: one flush to L0, one to L1, none to L2/L3" "1 1 0 0" \
 	"$(for d in "$L0" "$L1" "$L2" "$L3"; do echo -n "$(($(flush_count "$d") - FC0[$d])) "; done | sed 's/ $//')"
 
-for v in a b c; do check "remove v$v" -- dmsetup remove v$v; done
+# --- unmapping a live extent (map_set to "-") ---
+check "B: read extent 5 before unmapping it" -- dd if=/dev/mapper/vb of=/dev/null bs=32k skip=5 count=1 iflag=direct status=none
+assert_eq "B: map_set 5:-:0 unmaps a mapped extent (gen 1)" 1 "$(msg vb map_set 0 "5:-:0")"
+assert_eq "B: status 19/64" "1 19/64 AA" "$(dmsetup status vb | cut -d' ' -f4-)"
+assert_eq "B: map_get shows the hole" "4:0:4:1 6:0:6:4" "$(msg vb map_get 4 6)"
+check_fail "B: the unmapped extent 5 now fails to read" -- \
+	dd if=/dev/mapper/vb of=/dev/null bs=32k skip=5 count=1 iflag=direct status=none
+assert_eq "C: map_set 5:-:0 on C" 1 "$(msg vc map_set 0 "5:-:0")"
+check "C: extent 5 now reads as zeroes" -- is_zero /dev/mapper/vc $((5 * E)) $E
+C5=$(sum_region "$L0" $((24576 + 5 * E)) $E)
+assert_eq "C: map it back to the same place (gen 2)" 2 "$(msg vc map_set 1 "5:0:5")"
+assert_eq "C: the data is back (the physical extent was not touched)" "$C5" \
+	"$(sum_region /dev/mapper/vc $((5 * E)) $E)"
+
+# --- discard / write-zeroes on a non-power-of-2 extent size ---
+# Volume N: extent 24 sectors, 100 extents, slots L1/L2 at sector 13312
+# (between A's and B's areas), shuffled map.
+gen_map 13 100 "60 60" 4 0.3 | runs_of >"$W/runsN"
+cvol_table 2400 df-n 24 "$L1 13312 $L2 13312" "$W/runsN" >"$W/tableN"
+check "create N (extent 24 sectors)" -- dmsetup create vn "$W/tableN"
+check "fill N" -- dd if=/dev/urandom of=/dev/mapper/vn bs=1200k count=1 oflag=direct status=none
+drop_cache /dev/mapper/vn
+dd if=/dev/mapper/vn of=$T/vn bs=1200k iflag=direct status=none
+S=$((10 * 24 + 8))
+N=$((5 * 24))
+check "N: blkdiscard over 6 extents of 24 sectors" -- blkdiscard -f -o $((S * 512)) -l $((N * 512)) /dev/mapper/vn
+dd if=/dev/zero of=$T/vn bs=512 seek=$S count=$N conv=notrunc status=none
+S=$((50 * 24 + 16))
+N=$((3 * 24 + 8))
+check "N: blkdiscard -z over 5 extents of 24 sectors" -- blkdiscard -f -z -o $((S * 512)) -l $((N * 512)) /dev/mapper/vn
+dd if=/dev/zero of=$T/vn bs=512 seek=$S count=$N conv=notrunc status=none
+drop_cache /dev/mapper/vn
+check "N: the volume reads back with exactly those ranges zeroed" -- \
+	cmp <(dd if=/dev/mapper/vn bs=1200k iflag=direct status=none) $T/vn
+
+# --- a volume whose only slot is empty ---
+check "create E: one empty slot, nothing mapped, unmapped_zero" -- \
+	dmsetup create ve --table "0 1024 cvol df-e 64 1 - 0 1 unmapped_zero"
+assert_eq "E: status" "0 0/16 -" "$(dmsetup status ve | cut -d' ' -f4-)"
+check "E: fsync (no device to flush)" -- sync /dev/mapper/ve
+check "E: reads zeroes" -- is_zero /dev/mapper/ve 0 1024
+check_fail "E: write fails" -- dd if=/dev/zero of=/dev/mapper/ve bs=4k count=1 oflag=direct status=none
+check_fail "E: map_set onto the empty slot fails" -- msg ve map_set 0 "0:0:0"
+
+for v in a b c n e; do check "remove v$v" -- dmsetup remove v$v; done
 check "detach the ext4-backed loop devices and unmount" -- sh -c \
 	"losetup -d $L0 $L1 $L2 $L3 && umount /tmp/ext4"
 assert_no_kernel_warning
