@@ -304,7 +304,7 @@ assert_eq "control: ... and keeps the generation" 1 "$(status_gen live)"
 # Observation only (the design does not say whether two virtual extents may
 # share one physical extent; the kernel does not check it): recorded in the
 # output, not asserted.
-if dmsetup create alias --table "0 $L cvol bi-alias 64 $DV3 3 map_runs 2 0:0:500:1 1:0:500:1" >/dev/null 2>&1; then
+if dmsetup create alias --table "0 $L cvol bi-alias 64 $DV3 4 map_runs 2 0:0:500:1 1:0:500:1" >/dev/null 2>&1; then
 	plan_note "OBSERVATION: map_runs mapping two virtual extents to one physical extent is ACCEPTED"
 	dmsetup remove alias
 else
