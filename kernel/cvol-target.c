@@ -155,7 +155,9 @@ static int cvol_end_io(struct dm_target *ti, struct bio *bio,
 		percpu_ref_put(&pb->ep->io);
 		pb->ep = NULL;
 	}
-	if (unlikely(*error) && pb->dev >= 0 && *error != BLK_STS_NOTSUPP)
+	/* A would-block answer to a REQ_NOWAIT bio is not a device fault. */
+	if (unlikely(*error) && pb->dev >= 0 && *error != BLK_STS_NOTSUPP &&
+	    *error != BLK_STS_AGAIN)
 		atomic_inc(&tc->devs[pb->dev].errors);
 	return DM_ENDIO_DONE;
 }
@@ -229,14 +231,17 @@ static int parse_devices(struct cvol_target *tc, struct dm_arg_set *as,
 	return 0;
 }
 
-/* Parses "map_runs <#runs> <run>..." into @ent. */
-static int parse_map_runs(struct cvol_target *tc, struct dm_arg_set *as,
-			  u64 nr_extents, u64 *ent, char **error)
+struct ctr_features {
+	bool have_runs, have_gen;
+	u64 gen;
+	struct dm_arg_set runs;		/* the words of map_runs, parsed later */
+};
+
+/* Records "map_runs <#runs> <run>..."; the runs are parsed by walk_runs_arg. */
+static int take_map_runs(struct dm_arg_set *as, struct ctr_features *f,
+			 char **error)
 {
-	struct cvol_item it;
-	unsigned int nr_runs, k;
-	u64 i;
-	int r;
+	unsigned int nr_runs;
 
 	if (!as->argc || cvol_parse_uint(dm_shift_arg(as), &nr_runs)) {
 		*error = "Invalid map_runs count";
@@ -246,33 +251,108 @@ static int parse_map_runs(struct cvol_target *tc, struct dm_arg_set *as,
 		*error = "map_runs: fewer runs than its count";
 		return -EINVAL;
 	}
-	for (k = 0; k < nr_runs; k++) {
-		if (cvol_parse_item(dm_shift_arg(as), true, false, &it)) {
+	f->runs.argc = nr_runs;
+	f->runs.argv = as->argv;
+	dm_consume_args(as, nr_runs);
+	return 0;
+}
+
+typedef int (*run_visit_fn)(void *arg, const struct cvol_item *it, u64 i,
+			    char **error);
+
+/* Calls @fn for each extent of each checked run of the map_runs feature. */
+static int walk_runs_arg(struct cvol_target *tc, const struct ctr_features *f,
+			 u64 nr_extents, run_visit_fn fn, void *arg,
+			 char **error)
+{
+	struct dm_arg_set as = f->runs;
+	struct cvol_item it;
+	u64 i;
+	int r;
+
+	while (as.argc) {
+		if (cvol_parse_item(dm_shift_arg(&as), true, false, &it)) {
 			*error = "map_runs: invalid run (want <vext>:<dev>:<pext>:<count>)";
 			return -EINVAL;
 		}
 		r = cvol_check_item(tc, nr_extents, &it, error);
+		for (i = 0; !r && i < it.count; i++)
+			r = fn(arg, &it, i, error);
 		if (r)
 			return r;
-		for (i = 0; i < it.count; i++) {
-			if (!(ent[it.vext + i] & CVOL_E_UNMAPPED)) {
-				*error = "map_runs: runs overlap";
-				return -EINVAL;
-			}
-			ent[it.vext + i] = cvol_entry(it.dev, it.pext + i);
-		}
 	}
 	return 0;
 }
 
-struct ctr_features {
-	bool have_runs, have_gen;
-	u64 gen;
+/* A new volume: the runs fill a fresh map. */
+static int fill_extent(void *arg, const struct cvol_item *it, u64 i,
+		       char **error)
+{
+	u64 *ent = arg;
+
+	if (!(ent[it->vext + i] & CVOL_E_UNMAPPED)) {
+		*error = "map_runs: runs overlap";
+		return -EINVAL;
+	}
+	ent[it->vext + i] = cvol_entry(it->dev, it->pext + i);
+	return 0;
+}
+
+/*
+ * A reload: the runs must restate the live map.  A bitmap of the extents
+ * seen (1/64 of the map) catches overlaps without a second full map; runs
+ * that match the live map, do not overlap and cover as many extents as are
+ * mapped cover exactly the mapped ones.
+ */
+struct match_ctx {
+	struct cvol_volume *vol;
+	unsigned long *seen;
+	u64 covered;
 };
 
+static int match_extent(void *arg, const struct cvol_item *it, u64 i,
+			char **error)
+{
+	struct match_ctx *m = arg;
+	u64 v = it->vext + i;
+
+	if (test_and_set_bit(v, m->seen)) {
+		*error = "map_runs: runs overlap";
+		return -EINVAL;
+	}
+	if (cvol_entry_location(READ_ONCE(m->vol->ent[v])) !=
+	    cvol_entry(it->dev, it->pext + i)) {
+		*error = "map_runs differ from the live map (change it with map_set)";
+		return -EINVAL;
+	}
+	m->covered++;
+	return 0;
+}
+
+/* Caller holds vol->ctl_lock. */
+static int match_live_map(struct cvol_target *tc, struct cvol_volume *vol,
+			  const struct ctr_features *f, char **error)
+{
+	struct match_ctx m = { .vol = vol };
+	int r;
+
+	m.seen = kvcalloc(BITS_TO_LONGS(vol->nr_extents), sizeof(long),
+			  GFP_KERNEL);
+	if (!m.seen) {
+		*error = "Cannot allocate map_runs check";
+		return -ENOMEM;
+	}
+	r = walk_runs_arg(tc, f, vol->nr_extents, match_extent, &m, error);
+	if (!r && m.covered != vol->nr_mapped) {
+		*error = "map_runs differ from the live map (change it with map_set)";
+		r = -EINVAL;
+	}
+	kvfree(m.seen);
+	return r;
+}
+
 static int parse_features(struct cvol_target *tc, struct dm_arg_set *as,
-			  u64 nr_extents, u64 *ent, struct ctr_features *f,
-			  char **error)
+			  struct ctr_features *f, char **error)
 {
 	static const struct dm_arg _args[] = {
 		{0, UINT_MAX, "Invalid number of feature arguments"},
@@ -308,7 +388,7 @@ static int parse_features(struct cvol_target *tc, struct dm_arg_set *as,
 			if (f->have_runs)
 				goto dup;
 			f->have_runs = true;
-			r = parse_map_runs(tc, &group, nr_extents, ent, error);
+			r = take_map_runs(&group, f, error);
 			if (r)
 				return r;
 			continue;
@@ -378,24 +458,13 @@ static sector_t default_region_sectors(sector_t extent_sectors)
 	return gcd(extent_sectors, CVOL_DEFAULT_REGION_SECTORS);
 }
 
-static bool same_map(struct cvol_volume *vol, const u64 *ent)
-{
-	u64 i;
-
-	for (i = 0; i < vol->nr_extents; i++)
-		if (cvol_entry_location(READ_ONCE(vol->ent[i])) != ent[i])
-			return false;
-	return true;
-}
-
 /*
  * Joins the live volume of a reload.  The table may restate the live map
  * (dmsetup table output does) but never change it: changes go through
  * map_set, which holds and drains.
  */
 static int adopt_volume(struct cvol_target *tc, struct cvol_volume *vol,
-			const struct ctr_features *f, const u64 *ent,
-			char **error)
+			const struct ctr_features *f, char **error)
 {
 	int r = 0;
 
@@ -411,11 +480,10 @@ static int adopt_volume(struct cvol_target *tc, struct cvol_volume *vol,
 	if (f->have_gen && f->gen != vol->gen) {
 		*error = "Map generation mismatch";
 		r = -ESTALE;
-	} else if (f->have_runs && !same_map(vol, ent)) {
-		*error = "map_runs differ from the live map (change it with map_set)";
-		r = -EINVAL;
 	} else {
-		r = cvol_volume_check_devs(vol, tc, vol->ent, error);
+		r = f->have_runs ? match_live_map(tc, vol, f, error) : 0;
+		if (!r)
+			r = cvol_volume_check_devs(vol, tc, vol->ent, error);
 	}
 	mutex_unlock(&vol->ctl_lock);
 	return r;
@@ -487,25 +555,28 @@ static int cvol_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad;
 
-	ent = cvol_map_alloc(nr_extents);
-	if (!ent) {
-		ti->error = "Cannot allocate extent map";
-		r = -ENOMEM;
-		goto bad;
-	}
-	r = parse_features(tc, &as, nr_extents, ent, &f, &ti->error);
+	r = parse_features(tc, &as, &f, &ti->error);
 	if (r)
 		goto bad;
 
 	vol = cvol_volume_find(uuid);
 	if (vol) {
-		r = adopt_volume(tc, vol, &f, ent, &ti->error);
+		r = adopt_volume(tc, vol, &f, &ti->error);
 		if (r) {
 			cvol_volume_put(vol);
 			goto bad;
 		}
-		cvol_map_free(ent);
 	} else {
+		ent = cvol_map_alloc(nr_extents);
+		if (!ent) {
+			ti->error = "Cannot allocate extent map";
+			r = -ENOMEM;
+			goto bad;
+		}
+		r = walk_runs_arg(tc, &f, nr_extents, fill_extent, ent,
+				  &ti->error);
+		if (r)
+			goto bad;
 		vol = cvol_volume_create(uuid, dm_table_get_md(ti->table),
 					 ti->len, extent, ent,
 					 f.have_gen ? f.gen : 0, &ti->error);

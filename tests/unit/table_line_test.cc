@@ -101,7 +101,7 @@ TEST(TableLineTest, AcceptsMaximumSizes) {
   params += " 3 map_runs 1 0:4095:0:1";
   EXPECT_TRUE(TableLine::Parse(params).ok()) << ErrorOf(TableLine::Parse(params));
   EXPECT_TRUE(TableLine::Parse("v 8 1 /dev/a 0 3 map_runs 1 0:0:1099511627775:1").ok());
-  EXPECT_TRUE(TableLine::Parse("v 8 1 /dev/a 0 3 map_runs 1 268435455:0:0:1").ok());
+  EXPECT_TRUE(TableLine::Parse("v 8 1 /dev/a 0 3 map_runs 1 134217727:0:0:1").ok());
   EXPECT_TRUE(TableLine::Parse(std::string("v") + std::string(63, 'u') + " 8 1 /dev/a 0").ok());
 }
 
@@ -179,8 +179,8 @@ const Malformed kMalformed[] = {
     {"v 8 1 /dev/a 0 3 map_runs 1 0:-:0:1", "run \"0:-:0:1\": dev \"-\""},
     {"v 8 1 /dev/a 0 3 map_runs 1 1:0:0:18446744073709551615",
      "runs past the end of the extent space"},
-    {"v 8 1 /dev/a 0 3 map_runs 1 0:0:0:268435457", "past the maximum of 268435456 extents"},
-    {"v 8 1 /dev/a 0 3 map_runs 1 268435456:0:0:1", "past the maximum of 268435456 extents"},
+    {"v 8 1 /dev/a 0 3 map_runs 1 0:0:0:134217729", "past the maximum of 134217728 extents"},
+    {"v 8 1 /dev/a 0 3 map_runs 1 134217728:0:0:1", "past the maximum of 134217728 extents"},
     {"v 8 1 /dev/a 0 3 map_runs 1 0:0:1099511627775:2", "physical extent beyond the maximum"},
     {"v 8 1 /dev/a 0 4 map_runs 2 0:0:0:4 3:0:10:2", "runs \"0:0:0:4\" and \"3:0:10:2\" overlap"},
     {"v 8 1 /dev/a 0 4 map_runs 2 5:0:10:2 0:0:0:6", "overlap"},

@@ -271,7 +271,7 @@ int RunTable(const std::vector<std::string>& args) {
   absl::StatusOr<std::optional<uint64_t>> len = cmd.Number("len");
   if (!len.ok()) return cmd.Usage(len.status().message());
   const uint64_t extents = layout->map.size();
-  // extents <= 2^28 and extent_sectors <= 2^30 (checked above): no overflow.
+  // extents <= CVOL_MAX_EXTENTS and extent_sectors <= 2^30 (checked above): no overflow.
   const uint64_t length = len->value_or(extents * table.extent_sectors);
   if (length == 0) return cmd.Usage("the length is 0; give --extents or --len above 0");
   std::cout << DmLine{**start, length, CVOL_TARGET_NAME, table.Format()}.Format() << "\n";

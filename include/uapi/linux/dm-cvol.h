@@ -18,7 +18,7 @@
 /* Limits of the table line. */
 #define CVOL_UUID_MAX		64		/* [A-Za-z0-9._-]{1,64} */
 #define CVOL_MAX_DEVS		4096		/* device slots per volume */
-#define CVOL_MAX_EXTENTS	(1ULL << 28)	/* extents per volume */
+#define CVOL_MAX_EXTENTS	(1ULL << 27)	/* extents per volume: a 1 GiB map */
 #define CVOL_MIN_EXTENT_SECTORS	8		/* and a multiple of this */
 #define CVOL_MAX_EXTENT_SECTORS	(1ULL << 30)
 #define CVOL_MAX_PEXT		((1ULL << 40) - 1)
