@@ -114,6 +114,42 @@ assert_eq "the shortened table has one run less" "$(($(table_runs cv | wc -l) - 
 kmsg_mark "missing run"
 check_fail "reload with one run missing fails" -- dmsetup reload cv --table "$dropped"
 assert_match "kernel log: map_runs differ" 'cvol: map_runs differ from the live map' "$(kmsg_since_mark)"
+# The same map written with one run split in two (not maximal, same
+# extents): it restates the live map, so it loads.
+split=$(echo "$T0" | awk '{
+	out = ""; done = 0
+	for (i = 1; i <= NF; i++) {
+		w = $i
+		if ($(i + 1) == "map_gen") w = w + 1
+		if ($(i - 1) == "map_runs") w = w + 1
+		if (!done && split(w, a, ":") == 4 && a[4] >= 2) {
+			h = int(a[4] / 2)
+			w = a[1] ":" a[2] ":" a[3] ":" h " " (a[1] + h) ":" a[2] ":" (a[3] + h) ":" (a[4] - h)
+			done = 1
+		}
+		out = out (i > 1 ? " " : "") w
+	}
+	print out
+}')
+assert_eq "the split table has one run more" "$(($(table_runs cv | wc -l) + 1))" \
+	"$(echo "$split" | tr ' ' '\n' | grep -cE '^[0-9]+:[0-9]+:[0-9]+:[0-9]+$')"
+check "reload with one run split in two (same map) works" -- \
+	sh -c "dmsetup reload cv --table '$split' && dmsetup suspend cv && dmsetup resume cv"
+assert_eq "the table prints maximal runs again" "$T0" "$(live_table)"
+# The live table with its first run listed twice: overlapping runs.
+dup=$(echo "$T0" | awk -v r="$first" '{
+	out = ""
+	for (i = 1; i <= NF; i++) {
+		w = $i
+		if ($(i + 1) == "map_gen") w = w + 1
+		if ($(i - 1) == "map_runs") w = (w + 1) " " r
+		out = out (i > 1 ? " " : "") w
+	}
+	print out
+}')
+kmsg_mark "dup run"
+check_fail "reload with the first run listed twice fails" -- dmsetup reload cv --table "$dup"
+assert_match "kernel log: runs overlap" 'cvol: map_runs: runs overlap' "$(kmsg_since_mark)"
 check_fail "reload with map_runs 0 (an empty map) fails" -- \
 	dmsetup reload cv --table "0 $LEN cvol $UUID $E 4 $DEVS 2 map_runs 0"
 check_fail "reload with another extent size fails" -- \
