@@ -12,13 +12,13 @@
  */
 #include "cvol.h"
 
-static bool covered_by_other(struct cvol_volume *vol, struct cvol_hold *self,
-			     u64 vext)
+/* True if a hold still on the list covers @vext. */
+static bool covered_by_other(struct cvol_volume *vol, u64 vext)
 {
 	struct cvol_hold *h;
 
 	list_for_each_entry(h, &vol->holds, node)
-		if (h != self && vext >= h->vext && vext - h->vext < h->count)
+		if (vext >= h->vext && vext - h->vext < h->count)
 			return true;
 	return false;
 }
@@ -38,22 +38,31 @@ void cvol_hold_add(struct cvol_volume *vol, struct cvol_hold *h)
 	spin_unlock_irqrestore(&vol->slow_lock, flags);
 }
 
-/* Caller holds ctl_lock. */
-void cvol_hold_release(struct cvol_volume *vol, struct cvol_hold *h)
+/*
+ * Releases @n holds taken together.  Caller holds ctl_lock.  One pass over
+ * the extents and one over the parked bios, whatever @n is: a map_set of
+ * many items must not keep its extents frozen for n^2 steps.
+ */
+void cvol_hold_release(struct cvol_volume *vol, struct cvol_hold *holds,
+		       unsigned int n)
 {
 	struct bio_list still = BIO_EMPTY_LIST;
 	struct cvol_bio *pb;
 	unsigned long flags;
 	struct bio *bio;
+	unsigned int k;
 	u64 i, *slot;
 
 	spin_lock_irqsave(&vol->slow_lock, flags);
-	list_del(&h->node);
-	for (i = 0; i < h->count; i++) {
-		if (covered_by_other(vol, h, h->vext + i))
-			continue;
-		slot = &vol->ent[h->vext + i];
-		WRITE_ONCE(*slot, READ_ONCE(*slot) & ~CVOL_E_FROZEN);
+	for (k = 0; k < n; k++)
+		list_del(&holds[k].node);
+	for (k = 0; k < n; k++) {
+		for (i = 0; i < holds[k].count; i++) {
+			if (covered_by_other(vol, holds[k].vext + i))
+				continue;
+			slot = &vol->ent[holds[k].vext + i];
+			WRITE_ONCE(*slot, READ_ONCE(*slot) & ~CVOL_E_FROZEN);
+		}
 	}
 	while ((bio = bio_list_pop(&vol->held))) {
 		pb = dm_per_bio_data(bio, sizeof(*pb));

@@ -222,8 +222,8 @@ int cvol_map_set(struct cvol_target *tc, u64 expect_gen,
 	if (!r && write_items(vol, items, n))
 		vol->gen++;
 
-	for (k = 0; k < nr_holds; k++)
-		cvol_hold_release(vol, &holds[k]);
+	if (nr_holds)
+		cvol_hold_release(vol, holds, nr_holds);
 out:
 	*new_gen = vol->gen;
 	mutex_unlock(&vol->ctl_lock);

@@ -189,7 +189,8 @@ int cvol_map_set(struct cvol_target *tc, u64 expect_gen,
 /*--------------------------------------------------------------*/
 /* cvol-hold.c: holding and releasing bios on ranges. */
 void cvol_hold_add(struct cvol_volume *vol, struct cvol_hold *h);
-void cvol_hold_release(struct cvol_volume *vol, struct cvol_hold *h);
+void cvol_hold_release(struct cvol_volume *vol, struct cvol_hold *holds,
+		       unsigned int n);
 bool cvol_hold_bio(struct cvol_volume *vol, struct bio *bio, u64 vext);
 void cvol_release_work(struct work_struct *ws);
 
