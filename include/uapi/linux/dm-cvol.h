@@ -12,7 +12,7 @@
 
 #define CVOL_TARGET_NAME	"cvol"
 #define CVOL_VERSION_MAJOR	1
-#define CVOL_VERSION_MINOR	0
+#define CVOL_VERSION_MINOR	1
 #define CVOL_VERSION_PATCH	0
 
 /* Limits of the table line. */
@@ -27,6 +27,10 @@
 #define CVOL_DEFAULT_REGION_SECTORS	2048
 #define CVOL_DEFAULT_FREEZE_TIMEOUT_MS	30000
 #define CVOL_MAX_FREEZE_TIMEOUT_MS	3600000
+#define CVOL_MAX_FREEZES		1024		/* concurrent freezes per volume */
+#define CVOL_MAX_LEASE_MS		3600000
+#define CVOL_EVENT_RING		256		/* events buffered per volume */
+#define CVOL_MAX_STATS_ENTRIES	(1U << 20)	/* per-extent counters per volume */
 
 /* Feature words of the table line. */
 #define CVOL_FEAT_MAP_RUNS		"map_runs"
@@ -38,11 +42,85 @@
 /* Message verbs (dmsetup message <dev> 0 <verb> ...). */
 #define CVOL_MSG_MAP_SET	"map_set"
 #define CVOL_MSG_MAP_GET	"map_get"
+#define CVOL_MSG_FREEZE		"freeze"	/* <vext> <count> [timeout_ms] -> <id> */
+#define CVOL_MSG_FREEZE_WAIT	"freeze_wait"	/* <id> <timeout_ms> -> drained */
+#define CVOL_MSG_THAW		"thaw"		/* <id> */
+#define CVOL_MSG_STATS		"stats"		/* <vext> <count> [clear] */
+#define CVOL_MSG_DEV_STATS	"dev_stats"	/* [clear] */
+#define CVOL_MSG_LEASE		"lease"		/* <ms> [hold|error]; 0 disarms */
+#define CVOL_MSG_FENCE		"fence"
+#define CVOL_MSG_UNFENCE	"unfence"	/* <epoch> */
+#define CVOL_MSG_EVENTS_SEQ	"events_seq"	/* -> <seq> <lost> */
+
+#define CVOL_ARG_CLEAR		"clear"
+#define CVOL_LEASE_HOLD		"hold"		/* fenced I/O is held (default) */
+#define CVOL_LEASE_ERROR	"error"		/* fenced I/O fails */
+
+/* Words of the INFO status. */
+#define CVOL_FREEZE_DRAINING	"draining"
+#define CVOL_FREEZE_DRAINED	"drained"
+#define CVOL_LEASE_STATE_NONE	"none"
+#define CVOL_LEASE_STATE_ARMED	"armed"
+#define CVOL_LEASE_STATE_FENCED	"fenced"
 
 /* One health character per device slot in the INFO status. */
 #define CVOL_HEALTH_ALIVE	'A'
 #define CVOL_HEALTH_ERRORS	'D'
 #define CVOL_HEALTH_DST_ERRORS	'W'
 #define CVOL_HEALTH_EMPTY	'-'
+
+/*
+ * Events: generic netlink family CVOL_GENL_NAME, multicast group
+ * CVOL_GENL_EVENTS_GROUP, in every network namespace.  Each event is one
+ * CVOL_CMD_EVENT message; attributes that do not apply are left out.
+ * Sequence numbers are per volume and have no gaps unless events were
+ * lost (CVOL_ATTR_LOST counts them; resynchronise from the status).
+ */
+#define CVOL_GENL_NAME		"cvol"
+#define CVOL_GENL_VERSION	1
+#define CVOL_GENL_EVENTS_GROUP	"events"
+
+enum cvol_genl_cmd {
+	CVOL_CMD_UNSPEC,
+	CVOL_CMD_EVENT,
+	__CVOL_CMD_MAX,
+};
+
+enum cvol_genl_attr {
+	CVOL_ATTR_UNSPEC,
+	CVOL_ATTR_PAD,
+	CVOL_ATTR_VOL_UUID,	/* string */
+	CVOL_ATTR_DM_NAME,	/* string: the dm device's name */
+	CVOL_ATTR_DM_DEV,	/* u32: the dm device, new_encode_dev() */
+	CVOL_ATTR_SEQ,		/* u64: per-volume event sequence, from 1 */
+	CVOL_ATTR_TYPE,		/* u32: enum cvol_event_type */
+	CVOL_ATTR_TIME_NS,	/* u64: CLOCK_REALTIME when raised */
+	CVOL_ATTR_ID,		/* u64: freeze id */
+	CVOL_ATTR_VEXT,		/* u64 */
+	CVOL_ATTR_COUNT,	/* u64: extents */
+	CVOL_ATTR_DEV_SLOT,	/* u32: device slot */
+	CVOL_ATTR_VALUE,	/* u64: type-specific (see below) */
+	CVOL_ATTR_LOST,		/* u64: events lost so far on this volume */
+	__CVOL_ATTR_MAX,
+};
+#define CVOL_ATTR_MAX (__CVOL_ATTR_MAX - 1)
+
+enum cvol_event_type {
+	CVOL_EV_UNSPEC,
+	CVOL_EV_FREEZE_DRAINED,	/* id vext count; value: ms from freeze */
+	CVOL_EV_FREEZE_TIMEOUT,	/* id vext count: thawed itself */
+	CVOL_EV_FREEZE_BROKEN,	/* id vext count: thawed by a dm suspend */
+	CVOL_EV_LEASE_EXPIRED,	/* value: the lease in ms; the volume fenced */
+	CVOL_EV_FENCED,		/* by the fence message */
+	CVOL_EV_UNFENCED,	/* value: the epoch */
+	CVOL_EV_DEV_ERROR,	/* dev_slot; value: errors so far */
+	CVOL_EV_MAP_CHANGED,	/* value: the new map generation */
+	CVOL_EV_MIGRATE_READY,	/* vext */
+	CVOL_EV_MIGRATE_DONE,	/* vext */
+	CVOL_EV_MIGRATE_FAILED,	/* vext */
+	CVOL_EV_DST_WRITE_ERROR,	/* vext dev_slot */
+	CVOL_EV_HELD_FAILED,	/* value: held bios failed by a dm suspend */
+	__CVOL_EV_MAX,
+};
 
 #endif /* _UAPI_LINUX_DM_CVOL_H */
