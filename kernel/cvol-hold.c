@@ -5,8 +5,8 @@
  * Holding new I/O on a range of extents.
  *
  * A hold marks its extents CVOL_E_FROZEN; map() sends bios that see the
- * bit here, where they are parked on one volume-wide list in arrival
- * order.  Releasing a hold clears the bit on the extents that no other
+ * bit (or a fenced volume) here, where they are parked on one volume-wide
+ * list in arrival order.  Releasing a hold clears the bit on the extents that no other
  * hold covers and hands the bios of those extents, still in order, to a
  * worker that maps them again with the map as it is then.
  */
@@ -39,6 +39,30 @@ void cvol_hold_add(struct cvol_volume *vol, struct cvol_hold *h)
 }
 
 /*
+ * Moves the parked bios that nothing blocks any more to the released list,
+ * in order, and kicks the worker.  Caller holds slow_lock.
+ */
+void cvol_release_unblocked_locked(struct cvol_volume *vol)
+{
+	struct bio_list still = BIO_EMPTY_LIST;
+	struct cvol_bio *pb;
+	struct bio *bio;
+
+	if (vol->fenced)
+		return;
+	while ((bio = bio_list_pop(&vol->held))) {
+		pb = dm_per_bio_data(bio, sizeof(*pb));
+		if (READ_ONCE(vol->ent[pb->vext]) & CVOL_E_FROZEN)
+			bio_list_add(&still, bio);
+		else
+			bio_list_add(&vol->released, bio);
+	}
+	bio_list_merge(&vol->held, &still);
+	if (!bio_list_empty(&vol->released))
+		queue_work(vol->wq, &vol->release_work);
+}
+
+/*
  * Releases @n holds taken together.  Caller holds ctl_lock.  One pass over
  * the extents and one over the parked bios, whatever @n is: a map_set of
  * many items must not keep its extents frozen for n^2 steps.
@@ -46,10 +70,7 @@ void cvol_hold_add(struct cvol_volume *vol, struct cvol_hold *h)
 void cvol_hold_release(struct cvol_volume *vol, struct cvol_hold *holds,
 		       unsigned int n)
 {
-	struct bio_list still = BIO_EMPTY_LIST;
-	struct cvol_bio *pb;
 	unsigned long flags;
-	struct bio *bio;
 	unsigned int k;
 	u64 i, *slot;
 
@@ -64,40 +85,95 @@ void cvol_hold_release(struct cvol_volume *vol, struct cvol_hold *holds,
 			WRITE_ONCE(*slot, READ_ONCE(*slot) & ~CVOL_E_FROZEN);
 		}
 	}
-	while ((bio = bio_list_pop(&vol->held))) {
-		pb = dm_per_bio_data(bio, sizeof(*pb));
-		if (READ_ONCE(vol->ent[pb->vext]) & CVOL_E_FROZEN)
-			bio_list_add(&still, bio);
-		else
-			bio_list_add(&vol->released, bio);
-	}
-	bio_list_merge(&vol->held, &still);
-	if (!bio_list_empty(&vol->released))
-		queue_work(vol->wq, &vol->release_work);
+	cvol_release_unblocked_locked(vol);
 	spin_unlock_irqrestore(&vol->slow_lock, flags);
 }
 
 /*
- * Parks @bio if its extent is still frozen.  If it was thawed a moment ago,
- * the bio goes behind the released ones so that it cannot overtake them.
- * Returns false only if the caller may map the bio itself.
+ * Decides, under slow_lock, what happens to a bio that map() found fenced
+ * or frozen: the state may have changed since it looked.  A bio whose
+ * extent was thawed a moment ago goes behind the released ones so that it
+ * cannot overtake them.
  */
-bool cvol_hold_bio(struct cvol_volume *vol, struct bio *bio, u64 vext)
+int cvol_park_bio(struct cvol_volume *vol, struct bio *bio, u64 vext)
 {
 	struct cvol_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 	unsigned long flags;
-	bool held = true;
+	int r = CVOL_PARKED;
+	bool blocked;
 
 	pb->vext = vext;
 	spin_lock_irqsave(&vol->slow_lock, flags);
-	if (READ_ONCE(vol->ent[vext]) & CVOL_E_FROZEN)
-		bio_list_add(&vol->held, bio);
-	else if (!bio_list_empty(&vol->released))
-		bio_list_add(&vol->released, bio);
-	else
-		held = false;
+	if (vol->fenced) {
+		blocked = true;
+		if (vol->fence_error || vol->suspending)
+			r = CVOL_KILL;
+	} else {
+		blocked = READ_ONCE(vol->ent[vext]) & CVOL_E_FROZEN;
+		/* dm core fails readahead while suspending, too. */
+		if (blocked && (bio->bi_opf & REQ_RAHEAD))
+			r = CVOL_KILL;
+	}
+	if (r == CVOL_PARKED) {
+		if (blocked && vol->requeue)
+			r = CVOL_REQUEUE;
+		else if (blocked)
+			bio_list_add(&vol->held, bio);
+		else if (!bio_list_empty(&vol->released))
+			bio_list_add(&vol->released, bio);
+		else
+			r = CVOL_MAP_AGAIN;
+	}
 	spin_unlock_irqrestore(&vol->slow_lock, flags);
-	return held;
+	return r;
+}
+
+/*
+ * A noflush suspend: hand every parked bio back to dm core, which keeps
+ * it until resume and then maps it again through the new live table.
+ * Bios that arrive until dm blocks I/O are pushed back too (park_bio).
+ */
+void cvol_requeue_parked(struct cvol_volume *vol)
+{
+	struct bio_list list;
+	struct bio *bio;
+
+	spin_lock_irq(&vol->slow_lock);
+	vol->requeue = true;
+	list = vol->held;
+	bio_list_init(&vol->held);
+	spin_unlock_irq(&vol->slow_lock);
+
+	while ((bio = bio_list_pop(&list))) {
+		bio->bi_status = BLK_STS_DM_REQUEUE;
+		bio_endio(bio);
+	}
+}
+
+/*
+ * A normal suspend of a fenced volume: dm waits for every bio, and a
+ * fenced volume must not write, so the parked bios fail.  Returns how
+ * many did.
+ */
+unsigned int cvol_fail_fenced(struct cvol_volume *vol)
+{
+	struct bio_list list = BIO_EMPTY_LIST;
+	unsigned int n = 0;
+	struct bio *bio;
+
+	spin_lock_irq(&vol->slow_lock);
+	vol->suspending = true;
+	if (vol->fenced) {
+		list = vol->held;
+		bio_list_init(&vol->held);
+	}
+	spin_unlock_irq(&vol->slow_lock);
+
+	while ((bio = bio_list_pop(&list))) {
+		bio_io_error(bio);
+		n++;
+	}
+	return n;
 }
 
 /* Maps released bios again, oldest first, one at a time (see above). */
@@ -121,6 +197,10 @@ void cvol_release_work(struct work_struct *ws)
 			break;
 		case DM_MAPIO_KILL:
 			bio_io_error(bio);
+			break;
+		case DM_MAPIO_REQUEUE:
+			bio->bi_status = BLK_STS_DM_REQUEUE;
+			bio_endio(bio);
 			break;
 		default:	/* parked again, or completed by the target */
 			break;

@@ -9,12 +9,15 @@
  * bio can have reached a location through it.  A mapped entry is changed
  * only while it is frozen and drained:
  *
- *   1. freeze: set CVOL_E_FROZEN on the entries (new bios now park);
+ *   1. hold: set CVOL_E_FROZEN on the entries (new bios now park);
  *   2. publish a new epoch and kill the old one;
  *   3. wait until every killed epoch has no references: no bio that read
  *      an entry before step 1 is still in flight;
  *   4. write the new entries, bump the generation;
- *   5. thaw: clear CVOL_E_FROZEN and remap the parked bios with the new map.
+ *   5. release: clear CVOL_E_FROZEN, remap the parked bios with the new map.
+ *
+ * Extents under a drained freeze have done 1-3 already: map_set only
+ * writes them, and the thaw does 5.
  *
  * The order of 1 and 2 matters: a bio that takes a reference on the new
  * epoch reads its entry through that epoch (an address dependency), so it
@@ -42,15 +45,45 @@ void cvol_map_free(u64 *ent)
 	kvfree(ent);
 }
 
+/*
+ * Runs when a killed epoch has no references left.  Epochs drain in any
+ * order but are reported in publication order: drained_seq moves past an
+ * epoch only when every older one has drained too, which is what a freeze
+ * or map_set waiting for "everything before my flip" needs.
+ */
 static void epoch_free_work(struct work_struct *ws)
 {
 	struct cvol_epoch *ep = container_of(ws, struct cvol_epoch, free_work);
 	struct cvol_volume *vol = ep->vol;
+	struct cvol_epoch *first, *tmp;
+	LIST_HEAD(dead);
+	int n = 0;
 
-	percpu_ref_exit(&ep->io);
-	kfree(ep);
-	/* Last touch of the volume: the destructor waits for this count. */
-	if (atomic_dec_and_test(&vol->undrained))
+	spin_lock_irq(&vol->slow_lock);
+	ep->released = true;
+	while ((first = list_first_entry_or_null(&vol->killed,
+						 struct cvol_epoch, node)) &&
+	       first->released) {
+		list_move_tail(&first->node, &dead);
+		vol->drained_seq = first->seq;
+	}
+	if (!list_empty(&dead))
+		cvol_freezes_drained_locked(vol);
+	spin_unlock_irq(&vol->slow_lock);
+
+	list_for_each_entry_safe(first, tmp, &dead, node) {
+		percpu_ref_exit(&first->io);
+		kfree(first);
+		n++;
+	}
+	if (!n)
+		return;
+	wake_up_all(&vol->drain_wq);
+	/*
+	 * Last touch of the volume: the destructor waits for this count and
+	 * then destroys vol->wq, which waits for this work item to return.
+	 */
+	if (atomic_sub_and_test(n, &vol->undrained))
 		wake_up_all(&vol->drain_wq);
 }
 
@@ -74,6 +107,8 @@ struct cvol_epoch *cvol_epoch_alloc(struct cvol_volume *vol)
 	}
 	ep->vol = vol;
 	ep->ent = vol->ent;
+	ep->seq = 1;
+	INIT_LIST_HEAD(&ep->node);
 	INIT_WORK(&ep->free_work, epoch_free_work);
 	return ep;
 }
@@ -85,37 +120,53 @@ void cvol_epoch_free_unused(struct cvol_epoch *ep)
 	kfree(ep);
 }
 
-/*
- * Publishes @next and kills the current epoch.  The kill waits for an RCU
- * grace period before it counts, so every reader that found the old epoch
- * has taken its reference by then.  Caller holds ctl_lock.
- */
-void cvol_epoch_flip(struct cvol_volume *vol, struct cvol_epoch *next)
+/* Caller holds slow_lock.  Returns the killed epoch's number. */
+static u64 kill_current(struct cvol_volume *vol, struct cvol_epoch *next)
 {
 	struct cvol_epoch *old;
 
 	old = rcu_dereference_protected(vol->epoch,
-					lockdep_is_held(&vol->ctl_lock));
+					lockdep_is_held(&vol->slow_lock));
+	if (next)
+		next->seq = old->seq + 1;
+	list_add_tail(&old->node, &vol->killed);
 	atomic_inc(&vol->undrained);
 	rcu_assign_pointer(vol->epoch, next);
 	percpu_ref_kill(&old->io);
+	return old->seq;
+}
+
+/*
+ * Publishes @next and kills the current epoch.  The kill waits for an RCU
+ * grace period before it counts, so every reader that found the old epoch
+ * has taken its reference by then.  Returns the ticket to wait for: the
+ * number of the killed epoch.
+ */
+u64 cvol_epoch_flip(struct cvol_volume *vol, struct cvol_epoch *next)
+{
+	unsigned long flags;
+	u64 ticket;
+
+	spin_lock_irqsave(&vol->slow_lock, flags);
+	ticket = kill_current(vol, next);
+	spin_unlock_irqrestore(&vol->slow_lock, flags);
+	return ticket;
 }
 
 /* Kills the current epoch for good; used when the volume dies. */
 void cvol_epoch_retire_current(struct cvol_volume *vol)
 {
-	struct cvol_epoch *ep = rcu_dereference_protected(vol->epoch, 1);
-
-	atomic_inc(&vol->undrained);
-	RCU_INIT_POINTER(vol->epoch, NULL);
-	percpu_ref_kill(&ep->io);
+	spin_lock_irq(&vol->slow_lock);
+	kill_current(vol, NULL);
+	spin_unlock_irq(&vol->slow_lock);
 }
 
-/* Waits until no killed epoch has references left; 0 or -ETIMEDOUT. */
-int cvol_wait_drained(struct cvol_volume *vol, unsigned int timeout_ms)
+/* Waits until epoch @ticket and all older ones drained; 0 or -ETIMEDOUT. */
+int cvol_wait_drained(struct cvol_volume *vol, u64 ticket,
+		      unsigned int timeout_ms)
 {
 	long left = wait_event_timeout(vol->drain_wq,
-				       !atomic_read(&vol->undrained),
+				       READ_ONCE(vol->drained_seq) >= ticket,
 				       msecs_to_jiffies(timeout_ms));
 
 	return left ? 0 : -ETIMEDOUT;
@@ -126,8 +177,11 @@ static u64 item_entry(const struct cvol_item *it, u64 i)
 	return it->unmap ? CVOL_E_UNMAPPED : cvol_entry(it->dev, it->pext + i);
 }
 
-/* True if applying @it moves an extent that bios may be using now. */
-static bool item_changes_live(const struct cvol_volume *vol,
+/*
+ * True if applying @it moves an extent that bios may be using now: it is
+ * mapped elsewhere and no drained freeze keeps its I/O parked.
+ */
+static bool item_changes_live(struct cvol_volume *vol,
 			      const struct cvol_item *it)
 {
 	u64 i, cur;
@@ -135,7 +189,7 @@ static bool item_changes_live(const struct cvol_volume *vol,
 	for (i = 0; i < it->count; i++) {
 		cur = cvol_entry_location(READ_ONCE(vol->ent[it->vext + i]));
 		if (!(cur & CVOL_E_UNMAPPED) && cur != item_entry(it, i))
-			return true;
+			return !cvol_range_drained(vol, it->vext, it->count);
 	}
 	return false;
 }
@@ -181,6 +235,7 @@ int cvol_map_set(struct cvol_target *tc, u64 expect_gen,
 	struct cvol_hold *holds = NULL;
 	struct cvol_epoch *next = NULL;
 	unsigned int k, nr_holds = 0;
+	u64 ticket;
 	int r = 0;
 
 	mutex_lock(&vol->ctl_lock);
@@ -211,16 +266,20 @@ int cvol_map_set(struct cvol_target *tc, u64 expect_gen,
 			holds[nr_holds].count = items[k].count;
 			cvol_hold_add(vol, &holds[nr_holds++]);
 		}
-		cvol_epoch_flip(vol, next);
+		ticket = cvol_epoch_flip(vol, next);
 		next = NULL;
-		r = cvol_wait_drained(vol, tc->freeze_timeout_ms);
+		r = cvol_wait_drained(vol, ticket, tc->freeze_timeout_ms);
 		if (r)
 			DMWARN_LIMIT("%s: map_set: in-flight I/O did not drain in %u ms; map unchanged",
 				     vol->uuid, tc->freeze_timeout_ms);
 	}
 
-	if (!r && write_items(vol, items, n))
+	if (!r && write_items(vol, items, n)) {
 		vol->gen++;
+		cvol_event(vol, CVOL_EV_MAP_CHANGED, 0, items[0].vext,
+			   items[n - 1].vext + items[n - 1].count - items[0].vext,
+			   0, vol->gen);
+	}
 
 	if (nr_holds)
 		cvol_hold_release(vol, holds, nr_holds);

@@ -84,15 +84,21 @@ again:
 	e = READ_ONCE(ep->ent[vext]);
 	rcu_read_unlock();
 
-	if (unlikely(e & CVOL_E_SPECIAL)) {
+	/* vol->fenced shares a cache line with vol->epoch. */
+	if (unlikely((e & CVOL_E_SPECIAL) || READ_ONCE(vol->fenced))) {
 		/* A parked bio must not keep the epoch being drained alive. */
 		percpu_ref_put(&ep->io);
-		if (e & CVOL_E_FROZEN) {
-			if (bio->bi_opf & REQ_RAHEAD)
-				return DM_MAPIO_KILL;
-			if (cvol_hold_bio(vol, bio, vext))
+		if ((e & CVOL_E_FROZEN) || READ_ONCE(vol->fenced)) {
+			switch (cvol_park_bio(vol, bio, vext)) {
+			case CVOL_PARKED:
 				return DM_MAPIO_SUBMITTED;
-			goto again;
+			case CVOL_REQUEUE:
+				return DM_MAPIO_REQUEUE;
+			case CVOL_KILL:
+				return DM_MAPIO_KILL;
+			default:
+				goto again;
+			}
 		}
 		return map_unmapped(tc, bio);
 	}
@@ -108,6 +114,7 @@ again:
 	}
 	pb->ep = ep;
 	pb->dev = dev;
+	cvol_account(tc, pb, bio, vext, ext_off);
 	bio_set_dev(bio, d->bdev);
 	bio->bi_iter.bi_sector = d->offset +
 				 cvol_entry_pext(e) * vol->extent_sectors +
@@ -125,6 +132,7 @@ static int cvol_map(struct dm_target *ti, struct bio *bio)
 	pb->ep = NULL;
 	pb->tc = tc;
 	pb->dev = -1;
+	pb->start_ns = 0;
 
 	/* dm core only hands us empty flushes: one per present device. */
 	if (bio->bi_opf & REQ_PREFLUSH) {
@@ -150,15 +158,24 @@ static int cvol_end_io(struct dm_target *ti, struct bio *bio,
 {
 	struct cvol_target *tc = ti->private;
 	struct cvol_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+	int errors;
 
 	if (pb->ep) {
 		percpu_ref_put(&pb->ep->io);
 		pb->ep = NULL;
 	}
+	if (pb->start_ns)
+		this_cpu_add(tc->dstats[pb->dev].ns[op_is_write(bio_op(bio))],
+			     ktime_get_ns() - pb->start_ns);
 	/* A would-block answer to a REQ_NOWAIT bio is not a device fault. */
 	if (unlikely(*error) && pb->dev >= 0 && *error != BLK_STS_NOTSUPP &&
-	    *error != BLK_STS_AGAIN)
-		atomic_inc(&tc->devs[pb->dev].errors);
+	    *error != BLK_STS_AGAIN) {
+		errors = atomic_inc_return(&tc->devs[pb->dev].errors);
+		/* Once per device and instance; the count is in dev_stats. */
+		if (errors == 1)
+			cvol_event(tc->vol, CVOL_EV_DEV_ERROR, 0, 0, 0, pb->dev,
+				   errors);
+	}
 	return DM_ENDIO_DONE;
 }
 
@@ -446,6 +463,7 @@ static void free_target(struct cvol_target *tc)
 	for (i = 0; i < tc->nr_devs; i++)
 		if (tc->devs[i].dm_dev)
 			dm_put_device(tc->ti, tc->devs[i].dm_dev);
+	cvol_dev_stats_free(tc);
 	kfree(tc->flush_devs);
 	kfree(tc);
 }
@@ -546,7 +564,7 @@ static int cvol_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	tc->freeze_timeout_ms = CVOL_DEFAULT_FREEZE_TIMEOUT_MS;
 	tc->region_sectors = default_region_sectors(extent);
 	tc->flush_devs = kcalloc(nr_devs, sizeof(*tc->flush_devs), GFP_KERNEL);
-	if (!tc->flush_devs) {
+	if (!tc->flush_devs || cvol_dev_stats_alloc(tc)) {
 		ti->error = "Cannot allocate target";
 		r = -ENOMEM;
 		goto bad;
@@ -613,6 +631,10 @@ static void cvol_dtr(struct dm_target *ti)
 	struct cvol_target *tc = ti->private;
 	struct cvol_volume *vol = tc->vol;
 
+	mutex_lock(&vol->bind_lock);
+	if (vol->bound_ti == ti)
+		vol->bound_ti = NULL;
+	mutex_unlock(&vol->bind_lock);
 	cvol_volume_put(vol);
 	free_target(tc);
 }
@@ -634,6 +656,65 @@ static int cvol_preresume(struct dm_target *ti)
 	if (r)
 		DMERR("%s: cannot resume: %s", vol->uuid, error);
 	return r;
+}
+
+/*
+ * Held bios block dm suspend (it waits for every bio) and a held bio must
+ * not outlive the table it was mapped by.  A noflush suspend, which
+ * reloads use, pushes them back to dm core: they are mapped again after
+ * resume, and the freezes stay.  A normal suspend ends the freezes; the
+ * bios run and FREEZE_BROKEN says so.  Fenced bios fail instead: a fenced
+ * volume must not write.
+ */
+static void cvol_presuspend(struct dm_target *ti)
+{
+	struct cvol_target *tc = ti->private;
+	struct cvol_volume *vol = tc->vol;
+	unsigned int failed;
+
+	if (dm_noflush_suspending(ti)) {
+		cvol_requeue_parked(vol);
+		return;
+	}
+	failed = cvol_fail_fenced(vol);
+	if (failed) {
+		DMWARN("%s: suspend of a fenced volume failed %u held bios",
+		       vol->uuid, failed);
+		cvol_event(vol, CVOL_EV_HELD_FAILED, 0, 0, 0, 0, failed);
+	}
+	cvol_freeze_break_all(vol, CVOL_EV_FREEZE_BROKEN);
+}
+
+static void end_suspend(struct cvol_volume *vol)
+{
+	spin_lock_irq(&vol->slow_lock);
+	vol->requeue = false;
+	vol->suspending = false;
+	spin_unlock_irq(&vol->slow_lock);
+}
+
+static void cvol_presuspend_undo(struct dm_target *ti)
+{
+	struct cvol_target *tc = ti->private;
+
+	end_suspend(tc->vol);
+}
+
+/*
+ * This instance is live now (I/O is still blocked): it takes over the
+ * device counters of the one it replaces and receives the dm events.
+ */
+static void cvol_resume(struct dm_target *ti)
+{
+	struct cvol_target *tc = ti->private;
+	struct cvol_volume *vol = tc->vol;
+
+	mutex_lock(&vol->bind_lock);
+	if (vol->bound_ti && vol->bound_ti != ti)
+		cvol_dev_stats_inherit(tc, vol->bound_ti->private);
+	vol->bound_ti = ti;
+	mutex_unlock(&vol->bind_lock);
+	end_suspend(vol);
 }
 
 /*--------------------------------------------------------------*/
@@ -737,6 +818,21 @@ static char health_of(struct cvol_dev *d)
 	return atomic_read(&d->errors) ? CVOL_HEALTH_ERRORS : CVOL_HEALTH_ALIVE;
 }
 
+static void status_freezes(struct cvol_volume *vol, char *result,
+			   unsigned int maxlen, unsigned int *szp)
+{
+	struct cvol_freeze *f;
+	unsigned int sz = *szp;
+
+	spin_lock_irq(&vol->slow_lock);
+	DMEMIT(" %u", vol->nr_freezes);
+	list_for_each_entry(f, &vol->freezes, node)
+		DMEMIT(" %llu:%llu:%llu:%s", f->id, f->hold.vext, f->hold.count,
+		       f->drained ? CVOL_FREEZE_DRAINED : CVOL_FREEZE_DRAINING);
+	spin_unlock_irq(&vol->slow_lock);
+	*szp = sz;
+}
+
 static void cvol_status(struct dm_target *ti, status_type_t type,
 			unsigned int status_flags, char *result,
 			unsigned int maxlen)
@@ -744,6 +840,7 @@ static void cvol_status(struct dm_target *ti, status_type_t type,
 	struct cvol_target *tc = ti->private;
 	struct cvol_volume *vol = tc->vol;
 	unsigned int i, sz = 0;
+	u64 seq, lost;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
@@ -752,6 +849,10 @@ static void cvol_status(struct dm_target *ti, status_type_t type,
 		       READ_ONCE(vol->nr_mapped), vol->nr_extents);
 		for (i = 0; i < tc->nr_devs; i++)
 			DMEMIT("%c", health_of(&tc->devs[i]));
+		status_freezes(vol, result, maxlen, &sz);
+		cvol_events_seq(vol, &seq, &lost);
+		/* No migrations yet: the count keeps the format stable. */
+		DMEMIT(" 0 %llu %llu %s", seq, lost, cvol_lease_state(vol));
 		break;
 	case STATUSTYPE_TABLE:
 		status_table(tc, result, maxlen, &sz);
@@ -843,17 +944,208 @@ out:
 	return r;
 }
 
+/* Parses <vext> <count> at @argv and checks the range. */
+static int parse_range(struct cvol_volume *vol, char **argv, u64 *vext,
+		       u64 *count)
+{
+	if (cvol_parse_u64(argv[0], vext) || cvol_parse_u64(argv[1], count) ||
+	    !*count)
+		return -EINVAL;
+	if (*vext >= vol->nr_extents || *count > vol->nr_extents - *vext)
+		return -ERANGE;
+	return 0;
+}
+
+static int parse_timeout(const char *s, unsigned int *ms)
+{
+	if (cvol_parse_uint(s, ms) || !*ms || *ms > CVOL_MAX_FREEZE_TIMEOUT_MS)
+		return -EINVAL;
+	return 0;
+}
+
+/* freeze <vext> <count> [timeout_ms] */
+static int msg_freeze(struct cvol_target *tc, unsigned int argc, char **argv,
+		      char *result, unsigned int maxlen)
+{
+	struct cvol_volume *vol = tc->vol;
+	unsigned int timeout = tc->freeze_timeout_ms, sz = 0;
+	u64 vext, count, id;
+	int r;
+
+	if (argc < 3 || argc > 4)
+		return -EINVAL;
+	r = parse_range(vol, argv + 1, &vext, &count);
+	if (!r && argc == 4)
+		r = parse_timeout(argv[3], &timeout);
+	if (r)
+		return r;
+	r = cvol_freeze(vol, vext, count, timeout, &id);
+	if (r)
+		return r;
+	DMEMIT("%llu", id);
+	return 1;
+}
+
+/* freeze_wait <id> <timeout_ms> */
+static int msg_freeze_wait(struct cvol_target *tc, unsigned int argc,
+			   char **argv, char *result, unsigned int maxlen)
+{
+	unsigned int timeout, sz = 0;
+	u64 id;
+	int r;
+
+	if (argc != 3 || cvol_parse_u64(argv[1], &id) ||
+	    parse_timeout(argv[2], &timeout))
+		return -EINVAL;
+	r = cvol_freeze_wait(tc->vol, id, timeout);
+	if (r)
+		return r;
+	DMEMIT("%s", CVOL_FREEZE_DRAINED);
+	return 1;
+}
+
+/* thaw <id> */
+static int msg_thaw(struct cvol_target *tc, unsigned int argc, char **argv,
+		    char *result, unsigned int maxlen)
+{
+	u64 id;
+
+	if (argc != 2 || cvol_parse_u64(argv[1], &id))
+		return -EINVAL;
+	return cvol_thaw(tc->vol, id);
+}
+
+static int parse_clear(const char *s, bool *clear)
+{
+	if (strcmp(s, CVOL_ARG_CLEAR))
+		return -EINVAL;
+	*clear = true;
+	return 0;
+}
+
+/* stats <vext> <count> [clear] */
+static int msg_stats(struct cvol_target *tc, unsigned int argc, char **argv,
+		     char *result, unsigned int maxlen)
+{
+	bool clear = false;
+	u64 vext, count;
+	int r;
+
+	if (argc < 3 || argc > 4)
+		return -EINVAL;
+	r = parse_range(tc->vol, argv + 1, &vext, &count);
+	if (!r && argc == 4)
+		r = parse_clear(argv[3], &clear);
+	if (r)
+		return r;
+	return cvol_stats_msg(tc, vext, count, clear, result, maxlen);
+}
+
+/* dev_stats [clear] */
+static int msg_dev_stats(struct cvol_target *tc, unsigned int argc,
+			 char **argv, char *result, unsigned int maxlen)
+{
+	bool clear = false;
+
+	if (argc > 2 || (argc == 2 && parse_clear(argv[1], &clear)))
+		return -EINVAL;
+	return cvol_dev_stats_msg(tc, clear, result, maxlen);
+}
+
+/* lease <ms> [hold|error] */
+static int msg_lease(struct cvol_target *tc, unsigned int argc, char **argv,
+		     char *result, unsigned int maxlen)
+{
+	bool fence_error = false;
+	unsigned int ms;
+
+	if (argc < 2 || argc > 3 || cvol_parse_uint(argv[1], &ms) ||
+	    ms > CVOL_MAX_LEASE_MS)
+		return -EINVAL;
+	if (argc == 3) {
+		if (!strcmp(argv[2], CVOL_LEASE_ERROR))
+			fence_error = true;
+		else if (strcmp(argv[2], CVOL_LEASE_HOLD))
+			return -EINVAL;
+	}
+	return cvol_lease(tc->vol, ms, fence_error);
+}
+
+static int msg_fence(struct cvol_target *tc, unsigned int argc, char **argv,
+		     char *result, unsigned int maxlen)
+{
+	if (argc != 1)
+		return -EINVAL;
+	cvol_fence(tc->vol, CVOL_EV_FENCED, 0);
+	return 0;
+}
+
+/* unfence <epoch> */
+static int msg_unfence(struct cvol_target *tc, unsigned int argc,
+		       char **argv, char *result, unsigned int maxlen)
+{
+	u64 epoch;
+
+	if (argc != 2 || cvol_parse_u64(argv[1], &epoch))
+		return -EINVAL;
+	return cvol_unfence(tc->vol, epoch);
+}
+
+static int msg_events_seq(struct cvol_target *tc, unsigned int argc,
+			  char **argv, char *result, unsigned int maxlen)
+{
+	unsigned int sz = 0;
+	u64 seq, lost;
+
+	if (argc != 1)
+		return -EINVAL;
+	cvol_events_seq(tc->vol, &seq, &lost);
+	DMEMIT("%llu %llu", seq, lost);
+	return 1;
+}
+
+typedef int (*msg_fn)(struct cvol_target *tc, unsigned int argc, char **argv,
+		      char *result, unsigned int maxlen);
+
+static const struct {
+	const char *verb;
+	msg_fn fn;
+	const char *usage;
+} messages[] = {
+	{ CVOL_MSG_MAP_SET, msg_map_set, NULL },
+	{ CVOL_MSG_MAP_GET, msg_map_get, NULL },
+	{ CVOL_MSG_FREEZE, msg_freeze, "<vext> <count> [timeout_ms]" },
+	{ CVOL_MSG_FREEZE_WAIT, msg_freeze_wait, "<id> <timeout_ms>" },
+	{ CVOL_MSG_THAW, msg_thaw, "<id>" },
+	{ CVOL_MSG_STATS, msg_stats, "<vext> <count> [clear]" },
+	{ CVOL_MSG_DEV_STATS, msg_dev_stats, "[clear]" },
+	{ CVOL_MSG_LEASE, msg_lease, "<ms> [hold|error]" },
+	{ CVOL_MSG_FENCE, msg_fence, "" },
+	{ CVOL_MSG_UNFENCE, msg_unfence, "<epoch>" },
+	{ CVOL_MSG_EVENTS_SEQ, msg_events_seq, "" },
+};
+
 static int cvol_message(struct dm_target *ti, unsigned int argc, char **argv,
 			char *result, unsigned int maxlen)
 {
 	struct cvol_target *tc = ti->private;
+	unsigned int i;
+	int r;
 
 	if (!argc)
 		return -EINVAL;
-	if (!strcmp(argv[0], CVOL_MSG_MAP_GET))
-		return msg_map_get(tc, argc, argv, result, maxlen);
-	if (!strcmp(argv[0], CVOL_MSG_MAP_SET))
-		return msg_map_set(tc, argc, argv, result, maxlen);
+	for (i = 0; i < ARRAY_SIZE(messages); i++) {
+		if (strcmp(argv[0], messages[i].verb))
+			continue;
+		r = messages[i].fn(tc, argc, argv, result, maxlen);
+		/* map_set and map_get explain their own errors. */
+		if (messages[i].usage && (r == -EINVAL || r == -ERANGE))
+			DMWARN_LIMIT("%s: %s: %s; usage: %s %s", tc->vol->uuid,
+				     argv[0], r == -EINVAL ? "invalid arguments" :
+				     "range beyond the volume", argv[0],
+				     messages[i].usage);
+		return r;
+	}
 	DMWARN_LIMIT("%s: unrecognised message '%s'", tc->vol->uuid, argv[0]);
 	return -EINVAL;
 }
@@ -909,7 +1201,10 @@ static struct target_type cvol_target = {
 	.dtr = cvol_dtr,
 	.map = cvol_map,
 	.end_io = cvol_end_io,
+	.presuspend = cvol_presuspend,
+	.presuspend_undo = cvol_presuspend_undo,
 	.preresume = cvol_preresume,
+	.resume = cvol_resume,
 	.status = cvol_status,
 	.message = cvol_message,
 	.iterate_devices = cvol_iterate_devices,
@@ -918,12 +1213,20 @@ static struct target_type cvol_target = {
 
 static int __init dm_cvol_init(void)
 {
-	return dm_register_target(&cvol_target);
+	int r = cvol_events_init();
+
+	if (r)
+		return r;
+	r = dm_register_target(&cvol_target);
+	if (r)
+		cvol_events_exit();
+	return r;
 }
 
 static void __exit dm_cvol_exit(void)
 {
 	dm_unregister_target(&cvol_target);
+	cvol_events_exit();
 }
 
 module_init(dm_cvol_init);

@@ -78,11 +78,20 @@ struct cvol_volume *cvol_volume_create(const char *uuid,
 	atomic_set(&vol->undrained, 0);
 	init_waitqueue_head(&vol->drain_wq);
 	spin_lock_init(&vol->slow_lock);
+	INIT_LIST_HEAD(&vol->killed);
 	INIT_LIST_HEAD(&vol->holds);
 	bio_list_init(&vol->held);
 	bio_list_init(&vol->released);
+	INIT_LIST_HEAD(&vol->freezes);
+	INIT_DELAYED_WORK(&vol->lease_work, cvol_lease_work);
+	spin_lock_init(&vol->event_lock);
+	INIT_WORK(&vol->event_work, cvol_event_work);
+	mutex_init(&vol->bind_lock);
 	INIT_WORK(&vol->release_work, cvol_release_work);
 
+	vol->ring = kcalloc(CVOL_EVENT_RING, sizeof(*vol->ring), GFP_KERNEL);
+	if (!vol->ring || cvol_xstats_alloc(vol))
+		goto nomem_vol;
 	vol->wq = alloc_workqueue("kcvold", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
 	if (!vol->wq)
 		goto nomem_vol;
@@ -97,6 +106,8 @@ struct cvol_volume *cvol_volume_create(const char *uuid,
 		*error = "Volume uuid is being created by another table load";
 		cvol_epoch_free_unused(ep);
 		destroy_workqueue(vol->wq);
+		kvfree(vol->xstats);
+		kfree(vol->ring);
 		kfree(vol);
 		return ERR_PTR(-EBUSY);
 	}
@@ -107,6 +118,8 @@ struct cvol_volume *cvol_volume_create(const char *uuid,
 nomem_wq:
 	destroy_workqueue(vol->wq);
 nomem_vol:
+	kvfree(vol->xstats);
+	kfree(vol->ring);
 	kfree(vol);
 nomem:
 	*error = "Cannot allocate volume";
@@ -115,12 +128,17 @@ nomem:
 
 static void volume_destroy(struct cvol_volume *vol)
 {
+	/* A noflush-suspended device can be removed with freezes in place. */
+	cvol_freeze_break_all(vol, 0);
+	cancel_delayed_work_sync(&vol->lease_work);
 	/* No table references us, so no bio is in flight or parked. */
 	WARN_ON_ONCE(!list_empty(&vol->holds) || !bio_list_empty(&vol->held));
 	cvol_epoch_retire_current(vol);
 	wait_event(vol->drain_wq, !atomic_read(&vol->undrained));
 	destroy_workqueue(vol->wq);
 	cvol_map_free(vol->ent);
+	kvfree(vol->xstats);
+	kfree(vol->ring);
 	kfree(vol);
 }
 

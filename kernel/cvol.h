@@ -13,8 +13,10 @@
 #include <linux/device-mapper.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/percpu-refcount.h>
 #include <linux/spinlock.h>
+#include <linux/timekeeping.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
@@ -75,6 +77,14 @@ struct cvol_epoch {
 	/* The map, reached through the epoch: the entry load depends on it. */
 	u64 *ent;
 	struct cvol_volume *vol;
+	/*
+	 * Epochs are numbered in publication order.  Once killed, an epoch
+	 * waits on vol->killed until it and every older one have drained;
+	 * vol->drained_seq then tells a freeze whose drain it waited for.
+	 */
+	u64 seq;
+	bool released;			/* under slow_lock */
+	struct list_head node;		/* vol->killed */
 	struct work_struct free_work;
 };
 
@@ -84,6 +94,54 @@ struct cvol_hold {
 	struct list_head node;
 	u64 vext;
 	u64 count;
+};
+
+/*
+ * A freeze: a hold made by the freeze message, drained asynchronously,
+ * ended by thaw, by its timeout or by a dm suspend.
+ */
+struct cvol_freeze {
+	struct cvol_hold hold;
+	struct list_head node;		/* vol->freezes, under ctl_lock + slow_lock */
+	struct cvol_volume *vol;
+	u64 id;
+	u64 ticket;			/* drained once drained_seq reaches it */
+	bool drained;			/* under slow_lock */
+	u64 start_ns;
+	struct delayed_work timeout_work;
+};
+
+/* One buffered event; see enum cvol_event_type for the fields used. */
+struct cvol_event_rec {
+	u64 seq;
+	u64 time_ns;
+	u64 id;
+	u64 vext;
+	u64 count;
+	u64 value;
+	u32 type;
+	u32 slot;
+};
+
+/*
+ * Load counters of one extent (or of 2^stats_shift extents on very large
+ * volumes).  Relaxed atomics: the hot path adds, a stats message reads a
+ * snapshot and subtracts exactly what it printed, so nothing counted
+ * between the two is lost.
+ */
+struct cvol_xstats {
+	atomic_t ios[2];		/* indexed by op_is_write() */
+	atomic_t sectors[2];
+	atomic_t seq_ios;		/* started where the previous one ended */
+	atomic_t next_off;		/* offset in the extent a sequential bio has */
+};
+
+/* Per-CPU load counters of one device slot. */
+struct cvol_dev_stats {
+	u64 ios[2];
+	u64 sectors[2];
+	u64 ns[2];			/* sum of completion latencies */
+	u64 seq_ios;
 };
 
 /*--------------------------------------------------------------*/
@@ -109,14 +167,47 @@ struct cvol_volume {
 	u64 nr_mapped;			/* under ctl_lock */
 	u64 *ent;			/* kvmalloc'ed, nr_extents entries */
 	struct cvol_epoch __rcu *epoch;
-	atomic_t undrained;		/* killed epochs not yet released */
-	wait_queue_head_t drain_wq;
+	/* Read on the hot path: new I/O goes to the slow path while set. */
+	bool fenced;			/* written under slow_lock */
+	atomic_t undrained;		/* killed epochs not yet freed */
+	wait_queue_head_t drain_wq;	/* drains, freezes, the destructor */
 
-	/* Irq-safe: taken by map and, later, by completion handlers. */
+	/* Irq-safe: taken by map and by completion handlers. */
 	spinlock_t slow_lock;
+	struct list_head killed;	/* killed epochs, oldest first */
+	u64 drained_seq;		/* epochs up to this one have drained */
 	struct list_head holds;		/* struct cvol_hold */
 	struct bio_list held;		/* parked bios, in arrival order */
 	struct bio_list released;	/* thawed bios waiting to be remapped */
+	bool requeue;			/* noflush suspend: push held I/O back */
+	bool suspending;		/* normal suspend: fail fenced I/O */
+
+	/* Freezes: the list changes under ctl_lock and slow_lock. */
+	struct list_head freezes;
+	unsigned int nr_freezes;
+	u64 last_freeze_id;
+
+	/* The kernel lease, under slow_lock. */
+	unsigned int lease_ms;		/* 0: not armed */
+	unsigned long lease_deadline;	/* jiffies */
+	bool fence_error;		/* fail fenced I/O instead of holding it */
+	u64 fence_epoch;		/* highest epoch unfence was given */
+	struct delayed_work lease_work;
+
+	/* Events: a ring drained to netlink by event_work. */
+	spinlock_t event_lock;
+	struct cvol_event_rec *ring;	/* CVOL_EVENT_RING entries */
+	unsigned int ev_head, ev_tail;	/* free-running indices */
+	u64 event_seq;
+	u64 events_lost;
+	struct work_struct event_work;
+	struct mutex bind_lock;
+	struct dm_target *bound_ti;	/* the live instance, for dm events */
+
+	/* Per-extent load counters. */
+	struct cvol_xstats *xstats;
+	unsigned int stats_shift;
+	u64 nr_xstats;
 
 	struct workqueue_struct *wq;
 	struct work_struct release_work;
@@ -145,6 +236,7 @@ struct cvol_target {
 	unsigned int nr_devs;
 	unsigned int nr_present;
 	unsigned int *flush_devs;	/* flush bio n goes to slot flush_devs[n] */
+	struct cvol_dev_stats __percpu *dstats;	/* nr_devs per CPU */
 	struct cvol_dev devs[];
 };
 
@@ -153,6 +245,7 @@ struct cvol_bio {
 	struct cvol_epoch *ep;		/* reference held until end_io, or NULL */
 	struct cvol_target *tc;		/* the instance to remap a held bio with */
 	u64 vext;
+	u64 start_ns;			/* when remapped, for the latency sum */
 	int dev;			/* slot the bio was sent to, or -1 */
 };
 
@@ -181,8 +274,9 @@ void cvol_map_free(u64 *ent);
 struct cvol_epoch *cvol_epoch_alloc(struct cvol_volume *vol);
 void cvol_epoch_free_unused(struct cvol_epoch *ep);
 void cvol_epoch_retire_current(struct cvol_volume *vol);
-void cvol_epoch_flip(struct cvol_volume *vol, struct cvol_epoch *next);
-int cvol_wait_drained(struct cvol_volume *vol, unsigned int timeout_ms);
+u64 cvol_epoch_flip(struct cvol_volume *vol, struct cvol_epoch *next);
+int cvol_wait_drained(struct cvol_volume *vol, u64 ticket,
+		      unsigned int timeout_ms);
 int cvol_map_set(struct cvol_target *tc, u64 expect_gen,
 		 struct cvol_item *items, unsigned int n, u64 *new_gen);
 
@@ -191,8 +285,78 @@ int cvol_map_set(struct cvol_target *tc, u64 expect_gen,
 void cvol_hold_add(struct cvol_volume *vol, struct cvol_hold *h);
 void cvol_hold_release(struct cvol_volume *vol, struct cvol_hold *holds,
 		       unsigned int n);
-bool cvol_hold_bio(struct cvol_volume *vol, struct bio *bio, u64 vext);
+enum cvol_park {
+	CVOL_PARKED,			/* the bio is ours now */
+	CVOL_MAP_AGAIN,			/* nothing blocks it any more */
+	CVOL_REQUEUE,			/* noflush suspend: push it back */
+	CVOL_KILL,			/* fail it */
+};
+
+int cvol_park_bio(struct cvol_volume *vol, struct bio *bio, u64 vext);
+void cvol_release_unblocked_locked(struct cvol_volume *vol);
+void cvol_requeue_parked(struct cvol_volume *vol);
+unsigned int cvol_fail_fenced(struct cvol_volume *vol);
 void cvol_release_work(struct work_struct *ws);
+
+/*--------------------------------------------------------------*/
+/* cvol-freeze.c: the freeze, freeze_wait and thaw messages. */
+int cvol_freeze(struct cvol_volume *vol, u64 vext, u64 count,
+		unsigned int timeout_ms, u64 *id);
+int cvol_freeze_wait(struct cvol_volume *vol, u64 id, unsigned int timeout_ms);
+int cvol_thaw(struct cvol_volume *vol, u64 id);
+void cvol_freezes_drained_locked(struct cvol_volume *vol);
+bool cvol_range_drained(struct cvol_volume *vol, u64 vext, u64 count);
+void cvol_freeze_break_all(struct cvol_volume *vol, u32 why);
+
+/*--------------------------------------------------------------*/
+/* cvol-lease.c: the kernel lease and fencing. */
+int cvol_lease(struct cvol_volume *vol, unsigned int ms, bool fence_error);
+void cvol_fence(struct cvol_volume *vol, u32 why, u64 value);
+int cvol_unfence(struct cvol_volume *vol, u64 epoch);
+void cvol_lease_work(struct work_struct *ws);
+const char *cvol_lease_state(struct cvol_volume *vol);
+
+/*--------------------------------------------------------------*/
+/* cvol-events.c: the event ring and the generic netlink family. */
+int cvol_events_init(void);
+void cvol_events_exit(void);
+void cvol_event(struct cvol_volume *vol, u32 type, u64 id, u64 vext,
+		u64 count, u32 slot, u64 value);
+void cvol_event_work(struct work_struct *ws);
+void cvol_events_seq(struct cvol_volume *vol, u64 *seq, u64 *lost);
+
+/*--------------------------------------------------------------*/
+/* cvol-stats.c: load counters. */
+int cvol_xstats_alloc(struct cvol_volume *vol);
+int cvol_dev_stats_alloc(struct cvol_target *tc);
+void cvol_dev_stats_free(struct cvol_target *tc);
+void cvol_dev_stats_inherit(struct cvol_target *to, struct cvol_target *from);
+int cvol_stats_msg(struct cvol_target *tc, u64 vext, u64 count, bool clear,
+		   char *result, unsigned int maxlen);
+int cvol_dev_stats_msg(struct cvol_target *tc, bool clear, char *result,
+		       unsigned int maxlen);
+
+/* Counts a bio remapped to @dev at @ext_off of @vext; the hot path. */
+static inline void cvol_account(struct cvol_target *tc, struct cvol_bio *pb,
+				struct bio *bio, u64 vext, sector_t ext_off)
+{
+	struct cvol_volume *vol = tc->vol;
+	struct cvol_xstats *xs = &vol->xstats[vext >> vol->stats_shift];
+	unsigned int rw = op_is_write(bio_op(bio));
+	unsigned int sectors = bio_sectors(bio);
+	bool seq = atomic_read(&xs->next_off) == (int)ext_off;
+
+	atomic_set(&xs->next_off, ext_off + sectors);
+	atomic_inc(&xs->ios[rw]);
+	atomic_add(sectors, &xs->sectors[rw]);
+	this_cpu_inc(tc->dstats[pb->dev].ios[rw]);
+	this_cpu_add(tc->dstats[pb->dev].sectors[rw], sectors);
+	if (seq) {
+		atomic_inc(&xs->seq_ios);
+		this_cpu_inc(tc->dstats[pb->dev].seq_ios);
+	}
+	pb->start_ns = ktime_get_ns();
+}
 
 /*--------------------------------------------------------------*/
 /* cvol-volume.c: the registry. */

@@ -179,7 +179,7 @@ assert_eq "4b: map_set, read and write all succeeded" "0 0 0" "$(cat $W/ms5.rc) 
 check "4b: the parked write landed at the new place" -- first4k_is_p 1 23
 check_fail "4b: not at the old place" -- first4k_is_p 0 6
 
-assert_eq "X: status" "5 16/16 AA" "$(dmsetup status x | cut -d' ' -f4-)"
+assert_eq "X: status" "5 16/16 AA" "$(dmsetup status x | cut -d' ' -f4-6)"
 check "remove" -- dmsetup remove x y slow
 assert_no_kernel_warning
 finish

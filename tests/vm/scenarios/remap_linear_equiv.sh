@@ -64,7 +64,7 @@ for spec in "${VOLS[@]}"; do
 	assert_eq "$name: cvol size" "$len" "$(dev_sectors /dev/mapper/cv_$name)"
 	assert_eq "$name: linear size" "$len" "$(dev_sectors /dev/mapper/lin_$name)"
 	assert_eq "$name: status: gen 0, all extents mapped, 3 devices alive" \
-		"0 $nv/$nv AAA" "$(dmsetup status cv_$name | cut -d' ' -f4-)"
+		"0 $nv/$nv AAA" "$(dmsetup status cv_$name | cut -d' ' -f4-6)"
 	assert_eq "$name: map_get of the whole volume equals the runs loaded" \
 		"$(tr '\n' ' ' <"$W/$name.runs" | sed 's/ $//')" \
 		"$(msg cv_$name map_get 0 "$nv")"

@@ -38,11 +38,11 @@ load() { # ENGINE
 }
 check "libaio, iodepth 128: fio succeeds" -- load libaio
 assert_match "libaio: fio reports no error" 'err= *0' "$(cat "$CVOL_OUT/fio-libaio.txt")"
-assert_eq "libaio: health stays A" "0 2048/2048 A" "$(dmsetup status v | cut -d' ' -f4-)"
+assert_eq "libaio: health stays A" "0 2048/2048 A" "$(dmsetup status v | cut -d' ' -f4-6)"
 check "io_uring, iodepth 128: fio succeeds" -- load io_uring
 assert_match "io_uring: fio reports no error" 'err= *0' "$(cat "$CVOL_OUT/fio-io_uring.txt")"
 assert_eq "io_uring: health stays A (BLK_STS_AGAIN is not a device error)" "0 2048/2048 A" \
-	"$(dmsetup status v | cut -d' ' -f4-)"
+	"$(dmsetup status v | cut -d' ' -f4-6)"
 check "remove" -- dmsetup remove v
 assert_no_kernel_warning
 finish

@@ -166,7 +166,7 @@ check_fail "  ... and left no device behind" -- dmsetup info cv_dup
 assert_eq "after all refused reloads: no inactive table" "LIVE" "$(tables_present)"
 assert_eq "after all refused reloads: live table unchanged" "$T0" "$(live_table)"
 assert_eq "after all refused reloads: data unchanged" "$SUM" "$(vol_sum)"
-assert_eq "after all refused reloads: status" "0 $NV/$NV A-AA" "$(dmsetup status cv | cut -d' ' -f4-)"
+assert_eq "after all refused reloads: status" "0 $NV/$NV A-AA" "$(dmsetup status cv | cut -d' ' -f4-6)"
 
 # --- map_set bumps the generation; the old table no longer loads ---
 # Move the first run's first extent to pext 310 of its slot, data copied
@@ -192,7 +192,7 @@ assert_eq "map_set of the current mapping keeps gen 1" 1 "$(msg cv map_set 1 "$f
 # --- filling and emptying a device slot by reload ---
 check "reload filling empty slot 1 with a device" -- sh -c \
 	"dmsetup reload cv --table '0 $LEN cvol $UUID $E 4 $DEVS_SLOT1' && dmsetup suspend cv && dmsetup resume cv"
-assert_eq "status shows 4 alive devices, gen 1" "1 $NV/$NV AAAA" "$(dmsetup status cv | cut -d' ' -f4-)"
+assert_eq "status shows 4 alive devices, gen 1" "1 $NV/$NV AAAA" "$(dmsetup status cv | cut -d' ' -f4-6)"
 assert_eq "runs unchanged by the slot reload" "$(echo "$T1" | tr ' ' '\n' | grep -E '^[0-9]+:[0-9]+:[0-9]+:[0-9]+$')" \
 	"$(table_runs cv)"
 assert_eq "data unchanged by the slot reload" "$SUM" "$(vol_sum)"
@@ -217,7 +217,7 @@ assert_match "kernel log: cannot resume" 'cvol: rl-vol: cannot resume: Live map 
 check "recover: load a table with slot 1 and resume" -- sh -c \
 	"dmsetup reload cv --table '0 $LEN cvol $UUID $E 4 $DEVS_SLOT1' && dmsetup resume cv"
 assert_match "device active again" '^State: +ACTIVE' "$(dmsetup info cv)"
-assert_eq "status after recovery" "4 $NV/$NV AAAA" "$(dmsetup status cv | cut -d' ' -f4-)"
+assert_eq "status after recovery" "4 $NV/$NV AAAA" "$(dmsetup status cv | cut -d' ' -f4-6)"
 assert_eq "data unchanged through the refused resume" "$SUM" "$(vol_sum)"
 assert_match "map_get shows extent $v2 on slot 1" "^$v2:1:0:1$" "$(msg cv map_get "$v2" 1)"
 
@@ -227,7 +227,7 @@ check "remove the device" -- dmsetup remove cv
 check "recreate it from the saved dmsetup table" -- dmsetup create cv --table "$T2"
 assert_eq "recreated: same table (map, gen 4)" "$T2" "$(live_table)"
 assert_eq "recreated: same data" "$SUM" "$(vol_sum)"
-assert_eq "recreated: status" "4 $NV/$NV AAAA" "$(dmsetup status cv | cut -d' ' -f4-)"
+assert_eq "recreated: status" "4 $NV/$NV AAAA" "$(dmsetup status cv | cut -d' ' -f4-6)"
 assert_eq "recreated: map_get equals the table's runs" "$(table_runs cv | runs_line)" "$(msg cv map_get 0 $NV)"
 check_fail "recreated: map_set with the pre-recreate stale gen 3 fails" -- msg cv map_set 3 "$v2:1:1"
 
