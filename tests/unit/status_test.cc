@@ -1,5 +1,6 @@
 #include "cvol/status.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test_util.h"
@@ -45,6 +46,117 @@ TEST(TargetStatusTest, RejectsMalformedStatus) {
   EXPECT_THAT(ErrorOf(TargetStatus::Parse("3 3/2 A")), HasSubstr("more extents mapped"));
   EXPECT_THAT(ErrorOf(TargetStatus::Parse("3 1/2 AxA")), HasSubstr("unknown character 'x'"));
   EXPECT_THAT(ErrorOf(TargetStatus::Parse("3 1/2 a")), HasSubstr("unknown character 'a'"));
+}
+
+TEST(TargetStatusTest, ParsesVersion1_1) {
+  const char* line =
+      "4 10/16 AW- 2 7:0:1:draining 8:4:2:drained 1 3:copy:5/8:1 42 3 armed\n";
+  for (StatusFormat format : {StatusFormat::kAny, StatusFormat::kV1_1}) {
+    absl::StatusOr<TargetStatus> status = TargetStatus::Parse(line, format);
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_EQ(status->map_gen, 4u);
+    ASSERT_TRUE(status->v1_1.has_value());
+    EXPECT_THAT(status->v1_1->freezes,
+                ElementsAre(FreezeStatus{7, 0, 1, FreezeState::kDraining},
+                            FreezeStatus{8, 4, 2, FreezeState::kDrained}));
+    EXPECT_THAT(status->v1_1->migrations, ElementsAre(MigrationStatus{3, "copy", 5, 8, 1}));
+    EXPECT_EQ(status->v1_1->event_seq, 42u);
+    EXPECT_EQ(status->v1_1->events_lost, 3u);
+    EXPECT_EQ(status->v1_1->lease, LeaseState::kArmed);
+    EXPECT_THAT(status->trailing_fields, IsEmpty());
+  }
+}
+
+TEST(TargetStatusTest, ParsesEmptyVersion1_1Fields) {
+  absl::StatusOr<TargetStatus> status =
+      TargetStatus::Parse("0 0/4 A 0 0 0 0 none", StatusFormat::kV1_1);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->v1_1, StatusV1_1{});
+  EXPECT_EQ(TargetStatus::Parse("0 0/4 A 0 0 9 1 fenced")->v1_1->lease, LeaseState::kFenced);
+  EXPECT_EQ(TargetStatus::Parse("0 0/4 A 0 0 9 1 none")->v1_1->event_seq, 9u);
+}
+
+TEST(TargetStatusTest, KeepsFieldsAfterVersion1_1) {
+  absl::StatusOr<TargetStatus> status =
+      TargetStatus::Parse("0 0/4 A 0 0 5 0 none later:field 7", StatusFormat::kV1_1);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->v1_1->event_seq, 5u);
+  EXPECT_THAT(status->trailing_fields, ElementsAre("later:field", "7"));
+  // kAny also takes the 1.1 fields and keeps the rest.
+  status = TargetStatus::Parse("0 0/4 A 0 0 5 0 none later:field 7");
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_TRUE(status->v1_1.has_value());
+  EXPECT_THAT(status->trailing_fields, ElementsAre("later:field", "7"));
+}
+
+TEST(TargetStatusTest, Version1_0LinesHaveNoVersion1_1Fields) {
+  for (StatusFormat format : {StatusFormat::kAny, StatusFormat::kV1_0}) {
+    absl::StatusOr<TargetStatus> status = TargetStatus::Parse("3 10/16 AD-W", format);
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_FALSE(status->v1_1.has_value());
+    EXPECT_THAT(status->trailing_fields, IsEmpty());
+  }
+  // kV1_0 interprets nothing after the health characters.
+  absl::StatusOr<TargetStatus> status =
+      TargetStatus::Parse("3 10/16 A 0 0 5 0 none", StatusFormat::kV1_0);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_FALSE(status->v1_1.has_value());
+  EXPECT_THAT(status->trailing_fields, ElementsAre("0", "0", "5", "0", "none"));
+  // kAny falls back to trailing fields when the words are no 1.1 fields.
+  status = TargetStatus::Parse("3 10/16 A 0 0 5 0 maybe");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_FALSE(status->v1_1.has_value());
+  EXPECT_THAT(status->trailing_fields, ElementsAre("0", "0", "5", "0", "maybe"));
+}
+
+TEST(TargetStatusTest, RejectsMalformedVersion1_1Fields) {
+  auto err = [](absl::string_view tail) {
+    return ErrorOf(TargetStatus::Parse(absl::StrCat("1 4/16 AA ", tail), StatusFormat::kV1_1));
+  };
+  EXPECT_THAT(err(""), HasSubstr("missing number of freezes"));
+  EXPECT_THAT(err("x"), HasSubstr("number of freezes \"x\""));
+  EXPECT_THAT(err("1025 0 0 0 none"), HasSubstr("out of range (maximum 1024)"));
+  EXPECT_THAT(err("9 1:0:1:drained 0 0 0 none"), HasSubstr("number of freezes 9: only 5 words"));
+  EXPECT_THAT(err("3 1:0:1:drained 0 0 0 none"), HasSubstr("status freeze \"0\""));
+  EXPECT_THAT(err("1"), HasSubstr("number of freezes 1: only 0 words"));
+  // Freeze entries.
+  EXPECT_THAT(err("1 1:0:1 0 0 0 none"), HasSubstr("state \"1\": expected draining or drained"));
+  EXPECT_THAT(err("1 drained 0 0 0 none"), HasSubstr("expected <id>:<vext>:<count>"));
+  EXPECT_THAT(err("1 1:0:1:frozen 0 0 0 none"), HasSubstr("state \"frozen\""));
+  EXPECT_THAT(err("1 1:0:drained 0 0 0 none"), HasSubstr("expected <id>:<vext>:<count>"));
+  EXPECT_THAT(err("1 1:0:1:1:drained 0 0 0 none"), HasSubstr("expected <id>:<vext>:<count>"));
+  EXPECT_THAT(err("1 1:x:1:drained 0 0 0 none"), HasSubstr("vext \"x\""));
+  EXPECT_THAT(err("1 1:0:0:drained 0 0 0 none"), HasSubstr("count must be at least 1"));
+  EXPECT_THAT(err("1 1:15:2:drained 0 0 0 none"), HasSubstr("runs past the volume's 16 extents"));
+  EXPECT_THAT(err("1 1:0:18446744073709551615:drained 0 0 0 none"), HasSubstr("runs past"));
+  // Migration entries.
+  EXPECT_THAT(err("0"), HasSubstr("missing number of migrations"));
+  EXPECT_THAT(err("0 1 3:copy:5/8 0 0 none"),
+              HasSubstr("expected <vext>:<state>:<copied>/<regions>:<errors>"));
+  EXPECT_THAT(err("0 1 3:copy:5:1 0 0 none"), HasSubstr("expected <vext>:<state>"));
+  EXPECT_THAT(err("0 1 3:copy:5/8/9:1 0 0 none"), HasSubstr("expected <vext>:<state>"));
+  EXPECT_THAT(err("0 1 3:Copy:5/8:1 0 0 none"), HasSubstr("state \"Copy\": not a word"));
+  EXPECT_THAT(err("0 1 3::5/8:1 0 0 none"), HasSubstr("empty state"));
+  EXPECT_THAT(err("0 1 3:copy:9/8:1 0 0 none"), HasSubstr("more regions copied than exist"));
+  EXPECT_THAT(err("0 1 16:copy:5/8:1 0 0 none"), HasSubstr("vext beyond"));
+  EXPECT_THAT(err("0 1 3:copy:5/x:1 0 0 none"), HasSubstr("regions \"x\""));
+  EXPECT_THAT(err("0 1 3:copy:5/8:-1 0 0 none"), HasSubstr("negative"));
+  // Sequence and lease.
+  EXPECT_THAT(err("0 0"), HasSubstr("missing event_seq"));
+  EXPECT_THAT(err("0 0 5"), HasSubstr("missing events_lost"));
+  EXPECT_THAT(err("0 0 5 0"), HasSubstr("missing lease state"));
+  EXPECT_THAT(err("0 0 0x5 0 none"), HasSubstr("hex"));
+  EXPECT_THAT(err("0 0 5 18446744073709551616 none"), HasSubstr("out of range"));
+  EXPECT_THAT(err("0 0 5 0 held"), HasSubstr("lease state \"held\": expected none, armed or fenced"));
+}
+
+TEST(TargetStatusTest, FormatOfVersion) {
+  EXPECT_EQ(StatusFormatOf(1, 0), StatusFormat::kV1_0);
+  EXPECT_EQ(StatusFormatOf(1, 1), StatusFormat::kV1_1);
+  EXPECT_EQ(StatusFormatOf(1, 7), StatusFormat::kV1_1);
+  EXPECT_EQ(StatusFormatOf(2, 0), StatusFormat::kAny);
+  EXPECT_STREQ(FreezeStateName(FreezeState::kDrained), "drained");
+  EXPECT_STREQ(LeaseStateName(LeaseState::kFenced), "fenced");
 }
 
 }  // namespace

@@ -48,6 +48,14 @@ absl::StatusOr<std::vector<Run>> ParseMapGetResponse(absl::string_view response)
   return runs;
 }
 
+absl::Status ParseEmptyResponse(absl::string_view verb, absl::string_view response) {
+  if (!WordReader(response).AtEnd()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        verb, " response \"", response, "\": expected no response"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<std::vector<MapSetItem>>> SplitMapSet(
     absl::Span<const MapSetItem> items, const MapSetLimits& limits) {
   std::vector<std::vector<MapSetItem>> batches;

@@ -1,12 +1,16 @@
 #include "cvol/status.h"
 
+#include <limits>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "cvol/colon_fields.h"
 #include "cvol/decimal.h"
 #include "cvol/word_reader.h"
+#include "linux/dm-cvol.h"
 
 namespace cvol {
 namespace {
@@ -24,9 +28,151 @@ absl::StatusOr<DeviceHealth> ParseHealth(char c, absl::string_view token) {
   }
 }
 
+absl::Status Invalid(absl::string_view kind, absl::string_view token, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(kind, " \"", token, "\": ", why));
+}
+
+// A count of entries that follow; more than there are words left is
+// refused before anything is reserved.
+absl::StatusOr<uint64_t> NextEntryCount(WordReader& reader, absl::string_view what,
+                                        uint64_t max) {
+  absl::StatusOr<uint64_t> n = reader.NextDecimal(what, max);
+  if (!n.ok()) return n.status();
+  if (*n > reader.Remaining()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " ", *n, ": only ", reader.Remaining(), " words follow"));
+  }
+  return *n;
+}
+
+absl::StatusOr<FreezeStatus> ParseFreeze(absl::string_view token, uint64_t total_extents) {
+  constexpr absl::string_view kKind = "status freeze";
+  const size_t last = token.rfind(':');
+  if (last == absl::string_view::npos) {
+    return Invalid(kKind, token, "expected <id>:<vext>:<count>:<draining|drained>");
+  }
+  const absl::string_view state_word = token.substr(last + 1);
+  FreezeStatus freeze;
+  if (state_word == CVOL_FREEZE_DRAINING) {
+    freeze.state = FreezeState::kDraining;
+  } else if (state_word == CVOL_FREEZE_DRAINED) {
+    freeze.state = FreezeState::kDrained;
+  } else {
+    return Invalid(kKind, token,
+                   absl::StrCat("state \"", state_word, "\": expected draining or drained"));
+  }
+  absl::StatusOr<std::vector<uint64_t>> f =
+      ParseColonFields(kKind, token.substr(0, last), {"id", "vext", "count"});
+  if (!f.ok()) return f.status();
+  freeze.id = (*f)[0];
+  freeze.vext = (*f)[1];
+  freeze.count = (*f)[2];
+  if (freeze.count == 0) return Invalid(kKind, token, "count must be at least 1");
+  if (freeze.vext > total_extents || freeze.count > total_extents - freeze.vext) {
+    return Invalid(kKind, token,
+                   absl::StrCat("range runs past the volume's ", total_extents, " extents"));
+  }
+  return freeze;
+}
+
+absl::StatusOr<MigrationStatus> ParseMigration(absl::string_view token,
+                                               uint64_t total_extents) {
+  constexpr absl::string_view kKind = "status migration";
+  const std::vector<absl::string_view> parts = absl::StrSplit(token, ':');
+  const std::vector<absl::string_view> progress =
+      parts.size() == 4 ? absl::StrSplit(parts[2], '/') : std::vector<absl::string_view>{};
+  if (parts.size() != 4 || progress.size() != 2) {
+    return Invalid(kKind, token, "expected <vext>:<state>:<copied>/<regions>:<errors>");
+  }
+  MigrationStatus m;
+  absl::StatusOr<uint64_t> vext = ParseDecimal(parts[0], "vext");
+  if (!vext.ok()) return Invalid(kKind, token, vext.status().message());
+  if (*vext >= total_extents) {
+    return Invalid(kKind, token, absl::StrCat("vext beyond the volume's ", total_extents,
+                                              " extents"));
+  }
+  m.vext = *vext;
+  if (parts[1].empty()) return Invalid(kKind, token, "empty state");
+  for (char c : parts[1]) {
+    if (!absl::ascii_islower(static_cast<unsigned char>(c)) && c != '_') {
+      return Invalid(kKind, token, absl::StrCat("state \"", parts[1], "\": not a word"));
+    }
+  }
+  m.state = std::string(parts[1]);
+  absl::StatusOr<uint64_t> copied = ParseDecimal(progress[0], "copied regions");
+  if (!copied.ok()) return Invalid(kKind, token, copied.status().message());
+  absl::StatusOr<uint64_t> regions = ParseDecimal(progress[1], "regions");
+  if (!regions.ok()) return Invalid(kKind, token, regions.status().message());
+  if (*copied > *regions) return Invalid(kKind, token, "more regions copied than exist");
+  absl::StatusOr<uint64_t> errors = ParseDecimal(parts[3], "errors");
+  if (!errors.ok()) return Invalid(kKind, token, errors.status().message());
+  m.copied_regions = *copied;
+  m.regions = *regions;
+  m.errors = *errors;
+  return m;
+}
+
+absl::StatusOr<StatusV1_1> ParseV1_1(WordReader& reader, uint64_t total_extents) {
+  StatusV1_1 out;
+  absl::StatusOr<uint64_t> freezes =
+      NextEntryCount(reader, "number of freezes", CVOL_MAX_FREEZES);
+  if (!freezes.ok()) return freezes.status();
+  for (uint64_t i = 0; i < *freezes; ++i) {
+    absl::StatusOr<FreezeStatus> f = ParseFreeze(*reader.Next("freeze"), total_extents);
+    if (!f.ok()) return f.status();
+    out.freezes.push_back(*f);
+  }
+  absl::StatusOr<uint64_t> migrations = NextEntryCount(reader, "number of migrations",
+                                                       std::numeric_limits<uint64_t>::max());
+  if (!migrations.ok()) return migrations.status();
+  for (uint64_t i = 0; i < *migrations; ++i) {
+    absl::StatusOr<MigrationStatus> m =
+        ParseMigration(*reader.Next("migration"), total_extents);
+    if (!m.ok()) return m.status();
+    out.migrations.push_back(*m);
+  }
+  absl::StatusOr<uint64_t> seq = reader.NextDecimal("event_seq");
+  if (!seq.ok()) return seq.status();
+  absl::StatusOr<uint64_t> lost = reader.NextDecimal("events_lost");
+  if (!lost.ok()) return lost.status();
+  out.event_seq = *seq;
+  out.events_lost = *lost;
+  absl::StatusOr<absl::string_view> lease = reader.Next("lease state");
+  if (!lease.ok()) return lease.status();
+  if (*lease == CVOL_LEASE_STATE_NONE) {
+    out.lease = LeaseState::kNone;
+  } else if (*lease == CVOL_LEASE_STATE_ARMED) {
+    out.lease = LeaseState::kArmed;
+  } else if (*lease == CVOL_LEASE_STATE_FENCED) {
+    out.lease = LeaseState::kFenced;
+  } else {
+    return Invalid("lease state", *lease, "expected none, armed or fenced");
+  }
+  return out;
+}
+
 }  // namespace
 
-absl::StatusOr<TargetStatus> TargetStatus::Parse(absl::string_view info) {
+StatusFormat StatusFormatOf(uint32_t major, uint32_t minor) {
+  if (major == 1 && minor == 0) return StatusFormat::kV1_0;
+  if (major == 1) return StatusFormat::kV1_1;
+  return StatusFormat::kAny;  // a major version this library predates
+}
+
+const char* FreezeStateName(FreezeState state) {
+  return state == FreezeState::kDrained ? CVOL_FREEZE_DRAINED : CVOL_FREEZE_DRAINING;
+}
+
+const char* LeaseStateName(LeaseState state) {
+  switch (state) {
+    case LeaseState::kNone: return CVOL_LEASE_STATE_NONE;
+    case LeaseState::kArmed: return CVOL_LEASE_STATE_ARMED;
+    case LeaseState::kFenced: return CVOL_LEASE_STATE_FENCED;
+  }
+  return "?";
+}
+
+absl::StatusOr<TargetStatus> TargetStatus::Parse(absl::string_view info, StatusFormat format) {
   WordReader reader(info);
   TargetStatus status;
 
@@ -58,6 +204,28 @@ absl::StatusOr<TargetStatus> TargetStatus::Parse(absl::string_view info) {
     absl::StatusOr<DeviceHealth> h = ParseHealth(c, *health);
     if (!h.ok()) return h.status();
     status.health.push_back(*h);
+  }
+
+  switch (format) {
+    case StatusFormat::kV1_0:
+      break;
+    case StatusFormat::kV1_1: {
+      absl::StatusOr<StatusV1_1> v11 = ParseV1_1(reader, status.total_extents);
+      if (!v11.ok()) return v11.status();
+      status.v1_1 = std::move(*v11);
+      break;
+    }
+    case StatusFormat::kAny: {
+      if (reader.AtEnd()) break;
+      // On a copy, so that words which are not 1.1 fields stay unconsumed.
+      WordReader attempt = reader;
+      absl::StatusOr<StatusV1_1> v11 = ParseV1_1(attempt, status.total_extents);
+      if (v11.ok()) {
+        status.v1_1 = std::move(*v11);
+        reader = attempt;
+      }
+      break;
+    }
   }
 
   for (absl::string_view word : reader.Rest()) status.trailing_fields.emplace_back(word);

@@ -30,6 +30,11 @@ absl::StatusOr<uint64_t> ParseMapSetResponse(absl::string_view response);
 // possibly none. Runs must not overlap.
 absl::StatusOr<std::vector<Run>> ParseMapGetResponse(absl::string_view response);
 
+// For messages that answer nothing (thaw, lease, fence, unfence): anything
+// but whitespace in the response means the kernel and this library
+// disagree about the verb, which the caller should hear about.
+absl::Status ParseEmptyResponse(absl::string_view verb, absl::string_view response);
+
 // Bounds for one map_set message. Messages run under the live table and
 // travel in one ioctl buffer, so a large diff goes as several messages.
 struct MapSetLimits {
