@@ -11,7 +11,7 @@ pkgs=(
 	libnl-3-dev libnl-genl-3-dev
 	libboost-program-options-dev libboost-dev libabsl-dev
 	libgtest-dev libgmock-dev
-	fio e2fsprogs util-linux xxd python3 perl
+	fio e2fsprogs util-linux xxd python3 perl jq iproute2
 )
 
 missing=()
