@@ -89,6 +89,11 @@ class Operation {
     } else {
       absl::StrAppend(&text, "libdevmapper failed without saying why");
     }
+    // The kernel logs why a target refused a table (ti->error) or a
+    // message; the ioctl only carries the errno.
+    if (err == EINVAL || err == ESTALE) {
+      absl::StrAppend(&text, " (the reason is in the kernel log)");
+    }
     return absl::Status(err != 0 ? absl::ErrnoToStatusCode(err) : absl::StatusCode::kUnknown,
                         text);
   }
