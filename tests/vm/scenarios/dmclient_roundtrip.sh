@@ -228,7 +228,7 @@ expect_dmctl_error "reload of an unknown device" 'dm reload "nosuch": ' \
 	reload nosuch --table "$(head -1 "$W/table")"
 expect_dmctl_error "create with a missing device path" 'dm create "bad": .*' \
 	create bad --table "0 $LEN cvol bad-vol $E 1 /dev/nonexistent 0"
-expect_dmctl_error "create with a bad extent size" 'dm create "bad": .*Invalid argument' \
+expect_dmctl_error "create with a bad extent size" 'dm create "bad": .*Invalid argument \(the reason is in the kernel log\)' \
 	create bad --table "0 $LEN cvol bad-vol 63 1 $D0 0"
 expect_dmctl_error "create with an unknown target type" 'dm create "bad": .*' \
 	create bad --table "0 $LEN no_such_target x"

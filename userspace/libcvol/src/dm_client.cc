@@ -39,13 +39,22 @@ __attribute__((format(printf, 5, 6))) void CaptureLog(int level, const char* /*f
   // Debug and notice messages are noise for a caller that gets a Status;
   // errors are the reason of the failure it is about to see.
   if ((level & kLogLevelMask) > kLogErr) return;
+  // The ioctl failure is logged with errno still set but without passing
+  // it (a create's inner load is a task of its own, so dm_task_get_errno
+  // on ours says 0): keep the first one seen.
+  const int saved_errno = errno;
   char buf[1024];
   va_list ap;
   va_start(ap, format);
   std::vsnprintf(buf, sizeof(buf), format, ap);
   va_end(ap);
   g_capture.errors.emplace_back(buf);
-  if (dm_errno_or_class > 0) g_capture.last_errno = dm_errno_or_class;
+  if (dm_errno_or_class > 0) {
+    g_capture.last_errno = dm_errno_or_class;
+  } else if (g_capture.last_errno == 0) {
+    g_capture.last_errno = saved_errno;
+  }
+  errno = saved_errno;
 }
 
 void InstallOnce() {
