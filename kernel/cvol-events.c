@@ -15,6 +15,7 @@
  */
 #include "cvol.h"
 
+#include <linux/dm-ioctl.h>
 #include <linux/kdev_t.h>
 #include <net/genetlink.h>
 
@@ -90,12 +91,12 @@ static bool has_range(u32 type)
 }
 
 static int put_event(struct sk_buff *skb, struct cvol_volume *vol,
-		     const struct cvol_event_rec *ev, u64 lost)
+		     const struct cvol_event_rec *ev, const char *name, u64 lost)
 {
 	struct mapped_device *md = vol->md;
 
 	if (nla_put_string(skb, CVOL_ATTR_VOL_UUID, vol->uuid) ||
-	    nla_put_string(skb, CVOL_ATTR_DM_NAME, dm_device_name(md)) ||
+	    nla_put_string(skb, CVOL_ATTR_DM_NAME, name) ||
 	    nla_put_u32(skb, CVOL_ATTR_DM_DEV,
 			new_encode_dev(disk_devt(dm_disk(md)))) ||
 	    nla_put_u64_64bit(skb, CVOL_ATTR_SEQ, ev->seq, CVOL_ATTR_PAD) ||
@@ -120,7 +121,7 @@ static int put_event(struct sk_buff *skb, struct cvol_volume *vol,
 }
 
 static void send_event(struct cvol_volume *vol,
-		       const struct cvol_event_rec *ev, u64 lost)
+		       const struct cvol_event_rec *ev, const char *name, u64 lost)
 {
 	struct sk_buff *skb;
 	void *hdr;
@@ -129,7 +130,7 @@ static void send_event(struct cvol_volume *vol,
 	if (!skb)
 		return;		/* a gap in seq: the daemon resynchronises */
 	hdr = genlmsg_put(skb, 0, 0, &cvol_genl_family, 0, CVOL_CMD_EVENT);
-	if (!hdr || put_event(skb, vol, ev, lost)) {
+	if (!hdr || put_event(skb, vol, ev, name, lost)) {
 		nlmsg_free(skb);
 		return;
 	}
@@ -145,10 +146,14 @@ void cvol_event_work(struct work_struct *ws)
 	struct cvol_volume *vol = container_of(ws, struct cvol_volume,
 					       event_work);
 	struct cvol_event_rec batch[EVENT_BATCH];
+	char name[DM_NAME_LEN];
 	unsigned int i, n;
 	bool any = false;
 	u64 lost;
 
+	/* The name may change (dmsetup rename); dm_device_name is "maj:min". */
+	if (dm_copy_name_and_uuid(vol->md, name, NULL))
+		strscpy(name, dm_device_name(vol->md), sizeof(name));
 	do {
 		spin_lock_irq(&vol->event_lock);
 		for (n = 0; n < EVENT_BATCH && vol->ev_tail != vol->ev_head; n++)
@@ -156,7 +161,7 @@ void cvol_event_work(struct work_struct *ws)
 		lost = vol->events_lost;
 		spin_unlock_irq(&vol->event_lock);
 		for (i = 0; i < n; i++)
-			send_event(vol, &batch[i], lost);
+			send_event(vol, &batch[i], name, lost);
 		any |= n;
 	} while (n == EVENT_BATCH);
 
