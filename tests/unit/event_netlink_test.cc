@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "linux/dm-cvol.h"
@@ -87,6 +88,24 @@ TEST(EventNetlinkTest, DecodesAllAttributes) {
   EXPECT_EQ(e->lost, 2u);
   EXPECT_EQ(EventToJson(*e).substr(0, 60),
             R"({"seq":18446744073709551615,"type":"freeze_drained","uuid":")");
+}
+
+// What cvol-events prints for a migration event as the kernel sends it:
+// the attributes vext, dev_slot and value, nothing invented.
+TEST(EventNetlinkTest, DecodesMigrationEvents) {
+  for (uint32_t type : {CVOL_EV_MIGRATE_STARTED, CVOL_EV_MIGRATE_ABORTED}) {
+    MsgPtr msg = MinimalEvent(8, type, "vol-1");
+    ASSERT_EQ(nla_put_u64(msg.get(), CVOL_ATTR_VEXT, 5), 0);
+    ASSERT_EQ(nla_put_u32(msg.get(), CVOL_ATTR_DEV_SLOT, 0), 0);
+    ASSERT_EQ(nla_put_u64(msg.get(), CVOL_ATTR_VALUE, 64), 0);
+    absl::StatusOr<Event> e = DecodeEventMessage(msg.get());
+    ASSERT_TRUE(e.ok()) << e.status();
+    EXPECT_EQ(static_cast<uint32_t>(e->type), type);
+    EXPECT_EQ(EventToJson(*e),
+              absl::StrCat(R"({"seq":8,"type":")",
+                           type == CVOL_EV_MIGRATE_STARTED ? "migrate_started" : "migrate_aborted",
+                           R"(","uuid":"vol-1","vext":5,"dev_slot":0,"value":64})"));
+  }
 }
 
 TEST(EventNetlinkTest, RejectsMissingRequiredAttributes) {

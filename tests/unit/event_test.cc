@@ -13,7 +13,8 @@ TEST(EventTest, TypeNames) {
       {EventType::kDevError, "dev_error"},           {EventType::kMapChanged, "map_changed"},
       {EventType::kMigrateReady, "migrate_ready"},   {EventType::kMigrateDone, "migrate_done"},
       {EventType::kMigrateFailed, "migrate_failed"}, {EventType::kDstWriteError, "dst_write_error"},
-      {EventType::kHeldFailed, "held_failed"},
+      {EventType::kHeldFailed, "held_failed"},       {EventType::kMigrateStarted, "migrate_started"},
+      {EventType::kMigrateAborted, "migrate_aborted"},
   };
   for (const auto& [type, name] : names) {
     EXPECT_EQ(EventTypeName(type), name);
@@ -21,6 +22,10 @@ TEST(EventTest, TypeNames) {
   }
   EXPECT_EQ(static_cast<uint32_t>(EventType::kFreezeDrained), 1u);
   EXPECT_EQ(static_cast<uint32_t>(EventType::kHeldFailed), 13u);
+  // Appended after held_failed: the values of older types stay.
+  EXPECT_EQ(static_cast<uint32_t>(EventType::kMigrateStarted), 14u);
+  EXPECT_EQ(static_cast<uint32_t>(EventType::kMigrateAborted), 15u);
+  EXPECT_EQ(EventTypeName(static_cast<EventType>(16)), "unknown_16");
   EXPECT_EQ(EventTypeName(EventType::kUnspec), "unknown_0");
   EXPECT_EQ(EventTypeName(static_cast<EventType>(99)), "unknown_99");
   EXPECT_EQ(EventTypeFromName("gap"), std::nullopt);
@@ -66,6 +71,41 @@ TEST(EventTest, JsonOmitsAbsentFieldsAndEscapes) {
   e.dev_slot.reset();
   e.type = static_cast<EventType>(40);
   EXPECT_EQ(EventToJson(e), R"({"seq":1,"type":"unknown_40","uuid":"u"})");
+}
+
+// The migration events carry vext, dev_slot and value (docs/target.md,
+// events table); dev_slot 0 and value 0 are real values, not absent ones.
+TEST(EventTest, JsonOfMigrationEvents) {
+  struct Case {
+    EventType type;
+    uint32_t dev_slot;
+    uint64_t value;
+    const char* json;
+  };
+  const Case cases[] = {
+      {EventType::kMigrateStarted, 1, 64,
+       R"({"seq":3,"type":"migrate_started","uuid":"vol1","vext":5,"dev_slot":1,"value":64})"},
+      {EventType::kMigrateReady, 1, 600,
+       R"({"seq":3,"type":"migrate_ready","uuid":"vol1","vext":5,"dev_slot":1,"value":600})"},
+      {EventType::kMigrateDone, 0, 0,
+       R"({"seq":3,"type":"migrate_done","uuid":"vol1","vext":5,"dev_slot":0,"value":0})"},
+      {EventType::kMigrateFailed, 2, 10,
+       R"({"seq":3,"type":"migrate_failed","uuid":"vol1","vext":5,"dev_slot":2,"value":10})"},
+      {EventType::kMigrateAborted, 4095, 7,
+       R"({"seq":3,"type":"migrate_aborted","uuid":"vol1","vext":5,"dev_slot":4095,"value":7})"},
+      {EventType::kDstWriteError, 1, 31,
+       R"({"seq":3,"type":"dst_write_error","uuid":"vol1","vext":5,"dev_slot":1,"value":31})"},
+  };
+  for (const Case& c : cases) {
+    Event e;
+    e.seq = 3;
+    e.type = c.type;
+    e.uuid = "vol1";
+    e.vext = 5;
+    e.dev_slot = c.dev_slot;
+    e.value = c.value;
+    EXPECT_EQ(EventToJson(e), c.json);
+  }
 }
 
 }  // namespace

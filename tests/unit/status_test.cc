@@ -1,5 +1,8 @@
 #include "cvol/status.h"
 
+#include <string>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -49,9 +52,8 @@ TEST(TargetStatusTest, RejectsMalformedStatus) {
 }
 
 TEST(TargetStatusTest, ParsesVersion1_1) {
-  const char* line =
-      "4 10/16 AW- 2 7:0:1:draining 8:4:2:drained 1 3:copy:5/8:1 42 3 armed\n";
-  for (StatusFormat format : {StatusFormat::kAny, StatusFormat::kV1_1}) {
+  const char* line = "4 10/16 AW- 2 7:0:1:draining 8:4:2:drained 0 42 3 armed\n";
+  for (StatusFormat format : {StatusFormat::kAny, StatusFormat::kV1_1, StatusFormat::kV1_2}) {
     absl::StatusOr<TargetStatus> status = TargetStatus::Parse(line, format);
     ASSERT_TRUE(status.ok()) << status.status();
     EXPECT_EQ(status->map_gen, 4u);
@@ -59,7 +61,26 @@ TEST(TargetStatusTest, ParsesVersion1_1) {
     EXPECT_THAT(status->v1_1->freezes,
                 ElementsAre(FreezeStatus{7, 0, 1, FreezeState::kDraining},
                             FreezeStatus{8, 4, 2, FreezeState::kDrained}));
-    EXPECT_THAT(status->v1_1->migrations, ElementsAre(MigrationStatus{3, "copy", 5, 8, 1}));
+    EXPECT_THAT(status->v1_1->migrations, IsEmpty());
+    EXPECT_EQ(status->v1_1->event_seq, 42u);
+    EXPECT_EQ(status->v1_1->events_lost, 3u);
+    EXPECT_EQ(status->v1_1->lease, LeaseState::kArmed);
+    EXPECT_THAT(status->trailing_fields, IsEmpty());
+  }
+}
+
+TEST(TargetStatusTest, ParsesVersion1_2) {
+  const char* line =
+      "4 10/16 AW- 2 7:0:1:draining 8:4:2:drained 1 3:copy:5/8:1 42 3 armed\n";
+  for (StatusFormat format : {StatusFormat::kAny, StatusFormat::kV1_2}) {
+    absl::StatusOr<TargetStatus> status = TargetStatus::Parse(line, format);
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_EQ(status->map_gen, 4u);
+    ASSERT_TRUE(status->v1_1.has_value());
+    EXPECT_THAT(status->v1_1->freezes,
+                ElementsAre(FreezeStatus{7, 0, 1, FreezeState::kDraining},
+                            FreezeStatus{8, 4, 2, FreezeState::kDrained}));
+    EXPECT_THAT(status->v1_1->migrations, ElementsAre(MigrationStatus{3, MigrationState::kCopy, 5, 8, 1}));
     EXPECT_EQ(status->v1_1->event_seq, 42u);
     EXPECT_EQ(status->v1_1->events_lost, 3u);
     EXPECT_EQ(status->v1_1->lease, LeaseState::kArmed);
@@ -129,18 +150,12 @@ TEST(TargetStatusTest, RejectsMalformedVersion1_1Fields) {
   EXPECT_THAT(err("1 1:0:0:drained 0 0 0 none"), HasSubstr("count must be at least 1"));
   EXPECT_THAT(err("1 1:15:2:drained 0 0 0 none"), HasSubstr("runs past the volume's 16 extents"));
   EXPECT_THAT(err("1 1:0:18446744073709551615:drained 0 0 0 none"), HasSubstr("runs past"));
-  // Migration entries.
+  // Migration entries (ParsesMigrationEntries has more).
   EXPECT_THAT(err("0"), HasSubstr("missing number of migrations"));
-  EXPECT_THAT(err("0 1 3:copy:5/8 0 0 none"),
-              HasSubstr("expected <vext>:<state>:<copied>/<regions>:<errors>"));
-  EXPECT_THAT(err("0 1 3:copy:5:1 0 0 none"), HasSubstr("expected <vext>:<state>"));
-  EXPECT_THAT(err("0 1 3:copy:5/8/9:1 0 0 none"), HasSubstr("expected <vext>:<state>"));
-  EXPECT_THAT(err("0 1 3:Copy:5/8:1 0 0 none"), HasSubstr("state \"Copy\": not a word"));
-  EXPECT_THAT(err("0 1 3::5/8:1 0 0 none"), HasSubstr("empty state"));
-  EXPECT_THAT(err("0 1 3:copy:9/8:1 0 0 none"), HasSubstr("more regions copied than exist"));
-  EXPECT_THAT(err("0 1 16:copy:5/8:1 0 0 none"), HasSubstr("vext beyond"));
-  EXPECT_THAT(err("0 1 3:copy:5/x:1 0 0 none"), HasSubstr("regions \"x\""));
-  EXPECT_THAT(err("0 1 3:copy:5/8:-1 0 0 none"), HasSubstr("negative"));
+  // A 1.1 target has no migrations; entries mean the caller has the
+  // version wrong.
+  EXPECT_THAT(err("0 1 3:copy:5/8:1 0 0 none"),
+              HasSubstr("number of migrations 1: a target 1.1 status has none"));
   // Sequence and lease.
   EXPECT_THAT(err("0 0"), HasSubstr("missing event_seq"));
   EXPECT_THAT(err("0 0 5"), HasSubstr("missing events_lost"));
@@ -153,10 +168,164 @@ TEST(TargetStatusTest, RejectsMalformedVersion1_1Fields) {
 TEST(TargetStatusTest, FormatOfVersion) {
   EXPECT_EQ(StatusFormatOf(1, 0), StatusFormat::kV1_0);
   EXPECT_EQ(StatusFormatOf(1, 1), StatusFormat::kV1_1);
-  EXPECT_EQ(StatusFormatOf(1, 7), StatusFormat::kV1_1);
+  EXPECT_EQ(StatusFormatOf(1, 2), StatusFormat::kV1_2);
+  EXPECT_EQ(StatusFormatOf(1, 7), StatusFormat::kV1_2);
   EXPECT_EQ(StatusFormatOf(2, 0), StatusFormat::kAny);
   EXPECT_STREQ(FreezeStateName(FreezeState::kDrained), "drained");
   EXPECT_STREQ(LeaseStateName(LeaseState::kFenced), "fenced");
+}
+
+// --- Target 1.2: migration entries. ---
+
+// The status of a 16-extent volume with `migrations` (the count and its
+// entries) between a freeze and the event fields.
+std::string Line1_2(absl::string_view migrations) {
+  return absl::StrCat("5 12/16 AAW 1 9:2:1:drained ", migrations, " 77 0 none");
+}
+
+absl::StatusOr<TargetStatus> Parse1_2(absl::string_view migrations) {
+  return TargetStatus::Parse(Line1_2(migrations), StatusFormat::kV1_2);
+}
+
+TEST(TargetStatusMigrationTest, NoMigrations) {
+  absl::StatusOr<TargetStatus> status = Parse1_2("0");
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_TRUE(status->v1_1.has_value());
+  EXPECT_THAT(status->v1_1->migrations, IsEmpty());
+  EXPECT_THAT(status->v1_1->freezes, ElementsAre(FreezeStatus{9, 2, 1, FreezeState::kDrained}));
+  EXPECT_EQ(status->v1_1->event_seq, 77u);
+  EXPECT_THAT(status->trailing_fields, IsEmpty());
+}
+
+TEST(TargetStatusMigrationTest, OneMigration) {
+  absl::StatusOr<TargetStatus> status = Parse1_2("1 15:start:0/64:0");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_THAT(status->v1_1->migrations,
+              ElementsAre(MigrationStatus{15, MigrationState::kStart, 0, 64, 0}));
+  EXPECT_EQ(status->v1_1->event_seq, 77u);
+  EXPECT_EQ(status->v1_1->lease, LeaseState::kNone);
+}
+
+TEST(TargetStatusMigrationTest, SeveralMigrationsInEveryState) {
+  absl::StatusOr<TargetStatus> status = Parse1_2(
+      "5 0:start:0/8:0 1:copy:3/8:2 2:ready:8/8:0 3:failed:2/8:10 4:abort:8/8:1");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_THAT(status->v1_1->migrations,
+              ElementsAre(MigrationStatus{0, MigrationState::kStart, 0, 8, 0},
+                          MigrationStatus{1, MigrationState::kCopy, 3, 8, 2},
+                          MigrationStatus{2, MigrationState::kReady, 8, 8, 0},
+                          MigrationStatus{3, MigrationState::kFailed, 2, 8, 10},
+                          MigrationStatus{4, MigrationState::kAbort, 8, 8, 1}));
+  // The event fields after the entries are still read at their place.
+  EXPECT_EQ(status->v1_1->event_seq, 77u);
+  EXPECT_EQ(status->v1_1->events_lost, 0u);
+  EXPECT_THAT(status->trailing_fields, IsEmpty());
+}
+
+TEST(TargetStatusMigrationTest, LargestValues) {
+  absl::StatusOr<TargetStatus> status =
+      Parse1_2("1 15:copy:18446744073709551615/18446744073709551615:18446744073709551615");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_THAT(status->v1_1->migrations,
+              ElementsAre(MigrationStatus{15, MigrationState::kCopy, 18446744073709551615u,
+                                          18446744073709551615u, 18446744073709551615u}));
+}
+
+TEST(TargetStatusMigrationTest, KeepsTrailingFieldsOfLaterVersions) {
+  for (StatusFormat format : {StatusFormat::kAny, StatusFormat::kV1_2}) {
+    absl::StatusOr<TargetStatus> status =
+        TargetStatus::Parse(Line1_2("1 3:ready:4/4:0") + " later:field 7", format);
+    ASSERT_TRUE(status.ok()) << status.status();
+    ASSERT_TRUE(status->v1_1.has_value());
+    EXPECT_THAT(status->v1_1->migrations,
+                ElementsAre(MigrationStatus{3, MigrationState::kReady, 4, 4, 0}));
+    EXPECT_EQ(status->v1_1->lease, LeaseState::kNone);
+    EXPECT_THAT(status->trailing_fields, ElementsAre("later:field", "7"));
+  }
+}
+
+TEST(TargetStatusMigrationTest, AnyFallsBackOnABadEntry) {
+  // kAny is for display: a line it cannot read as 1.1/1.2 fields keeps
+  // every word after the health characters, and nothing half-parsed.
+  absl::StatusOr<TargetStatus> status =
+      TargetStatus::Parse(Line1_2("2 3:copy:1/4:0 4:moving:1/4:0"));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_FALSE(status->v1_1.has_value());
+  EXPECT_THAT(status->trailing_fields,
+              ElementsAre("1", "9:2:1:drained", "2", "3:copy:1/4:0", "4:moving:1/4:0", "77",
+                          "0", "none"));
+}
+
+TEST(TargetStatusMigrationTest, RejectsMalformedEntries) {
+  auto err = [](absl::string_view migrations) { return ErrorOf(Parse1_2(migrations)); };
+  // Missing fields.
+  EXPECT_THAT(err("1 3:copy:5/8"),
+              HasSubstr("status migration \"3:copy:5/8\": expected "
+                        "<vext>:<state>:<copied>/<regions>:<errors>"));
+  EXPECT_THAT(err("1 3:copy:5:1"), HasSubstr("expected <vext>:<state>"));
+  EXPECT_THAT(err("1 3:copy:/8:1"), HasSubstr("copied regions \"\": empty number"));
+  EXPECT_THAT(err("1 3:copy:5/:1"), HasSubstr("regions \"\": empty number"));
+  EXPECT_THAT(err("1 :copy:5/8:1"), HasSubstr("vext \"\": empty number"));
+  EXPECT_THAT(err("1 3:copy:5/8:"), HasSubstr("errors \"\": empty number"));
+  EXPECT_THAT(err("1 3:copy:5/8/9:1"), HasSubstr("expected <vext>:<state>"));
+  EXPECT_THAT(err("1 3:copy:5/8:1:0"), HasSubstr("expected <vext>:<state>"));
+  EXPECT_THAT(err("1 copy"), HasSubstr("expected <vext>:<state>"));
+  // Fewer entries than the count says: refused before reading any.
+  EXPECT_THAT(err("9 3:copy:5/8:1"), HasSubstr("number of migrations 9: only 4 words follow"));
+  // One entry short: the next word is read as an entry and fails.
+  EXPECT_THAT(err("2 3:copy:5/8:1"), HasSubstr("status migration \"77\""));
+  // Bad state words.
+  EXPECT_THAT(err("1 3::5/8:1"),
+              HasSubstr("migration state \"\": expected start, copy, ready, failed or abort"));
+  EXPECT_THAT(err("1 3:Copy:5/8:1"), HasSubstr("migration state \"Copy\""));
+  EXPECT_THAT(err("1 3:copying:5/8:1"), HasSubstr("migration state \"copying\""));
+  EXPECT_THAT(err("1 3:done:5/8:1"), HasSubstr("migration state \"done\""));
+  EXPECT_THAT(err("1 3:draining:5/8:1"), HasSubstr("migration state \"draining\""));
+  // Impossible progress.
+  EXPECT_THAT(err("1 3:copy:9/8:1"), HasSubstr("more regions copied than exist"));
+  EXPECT_THAT(err("1 3:copy:0/0:0"), HasSubstr("at least one region"));
+  // Not decimal.
+  EXPECT_THAT(err("1 3:copy:5/x:1"), HasSubstr("regions \"x\": not a decimal number"));
+  EXPECT_THAT(err("1 3:copy:0x5/8:1"), HasSubstr("hex"));
+  EXPECT_THAT(err("1 3:copy:5/8:-1"), HasSubstr("negative"));
+  EXPECT_THAT(err("1 +3:copy:5/8:1"), HasSubstr("sign"));
+  EXPECT_THAT(err("1 03:copy:5/8:1"), HasSubstr("leading zeros"));
+  EXPECT_THAT(err("1 3:copy:5/8:1e3"), HasSubstr("not a decimal number"));
+  // Overflow.
+  EXPECT_THAT(err("1 3:copy:5/18446744073709551616:1"), HasSubstr("out of range"));
+  EXPECT_THAT(err("1 3:copy:5/8:18446744073709551616"), HasSubstr("out of range"));
+  EXPECT_THAT(err("1 18446744073709551616:copy:5/8:1"), HasSubstr("out of range"));
+  EXPECT_THAT(err("18446744073709551616"), HasSubstr("number of migrations"));
+  // Outside the volume, or twice the same extent.
+  EXPECT_THAT(err("1 16:copy:5/8:1"), HasSubstr("vext beyond the volume's 16 extents"));
+  EXPECT_THAT(err("2 3:copy:5/8:1 3:ready:8/8:0"), HasSubstr("a second migration of vext 3"));
+  // A bad count.
+  EXPECT_THAT(err("x"), HasSubstr("number of migrations \"x\""));
+  EXPECT_THAT(err("-1"), HasSubstr("negative"));
+}
+
+TEST(TargetStatusMigrationTest, ErrorsLeaveNothingHalfParsed) {
+  // The first entry is fine, the second is not: the result is an error,
+  // not a status with one migration.
+  absl::StatusOr<TargetStatus> status = Parse1_2("2 3:copy:5/8:1 4:copy:9/8:1");
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(ErrorOf(status), HasSubstr("status migration \"4:copy:9/8:1\""));
+}
+
+TEST(TargetStatusMigrationTest, StateNames) {
+  const std::pair<MigrationState, const char*> names[] = {
+      {MigrationState::kStart, "start"},   {MigrationState::kCopy, "copy"},
+      {MigrationState::kReady, "ready"},   {MigrationState::kFailed, "failed"},
+      {MigrationState::kAbort, "abort"},
+  };
+  for (const auto& [state, name] : names) {
+    EXPECT_STREQ(MigrationStateName(state), name);
+    absl::StatusOr<MigrationState> parsed = ParseMigrationState(name);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(*parsed, state);
+  }
+  EXPECT_THAT(ErrorOf(ParseMigrationState("aborted")), HasSubstr("migration state \"aborted\""));
+  EXPECT_THAT(ErrorOf(ParseMigrationState("")), HasSubstr("expected start, copy"));
 }
 
 }  // namespace

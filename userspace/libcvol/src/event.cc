@@ -25,6 +25,8 @@ constexpr TypeName kTypeNames[] = {
     {EventType::kMigrateFailed, "migrate_failed"},
     {EventType::kDstWriteError, "dst_write_error"},
     {EventType::kHeldFailed, "held_failed"},
+    {EventType::kMigrateStarted, "migrate_started"},
+    {EventType::kMigrateAborted, "migrate_aborted"},
 };
 static_assert(std::size(kTypeNames) == __CVOL_EV_MAX - 1,
               "every enum cvol_event_type value needs a name");

@@ -3,8 +3,8 @@
 #include <limits>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cvol/colon_fields.h"
@@ -75,6 +75,8 @@ absl::StatusOr<FreezeStatus> ParseFreeze(absl::string_view token, uint64_t total
   return freeze;
 }
 
+// <vext>:<state>:<copied>/<regions>:<errors>. All of it is checked before
+// anything is returned, so a caller never sees half an entry.
 absl::StatusOr<MigrationStatus> ParseMigration(absl::string_view token,
                                                uint64_t total_extents) {
   constexpr absl::string_view kKind = "status migration";
@@ -92,17 +94,15 @@ absl::StatusOr<MigrationStatus> ParseMigration(absl::string_view token,
                                               " extents"));
   }
   m.vext = *vext;
-  if (parts[1].empty()) return Invalid(kKind, token, "empty state");
-  for (char c : parts[1]) {
-    if (!absl::ascii_islower(static_cast<unsigned char>(c)) && c != '_') {
-      return Invalid(kKind, token, absl::StrCat("state \"", parts[1], "\": not a word"));
-    }
-  }
-  m.state = std::string(parts[1]);
+  absl::StatusOr<MigrationState> state = ParseMigrationState(parts[1]);
+  if (!state.ok()) return Invalid(kKind, token, state.status().message());
+  m.state = *state;
   absl::StatusOr<uint64_t> copied = ParseDecimal(progress[0], "copied regions");
   if (!copied.ok()) return Invalid(kKind, token, copied.status().message());
   absl::StatusOr<uint64_t> regions = ParseDecimal(progress[1], "regions");
   if (!regions.ok()) return Invalid(kKind, token, regions.status().message());
+  // An extent is at least one region (region_sectors divides it).
+  if (*regions == 0) return Invalid(kKind, token, "an extent has at least one region");
   if (*copied > *regions) return Invalid(kKind, token, "more regions copied than exist");
   absl::StatusOr<uint64_t> errors = ParseDecimal(parts[3], "errors");
   if (!errors.ok()) return Invalid(kKind, token, errors.status().message());
@@ -112,7 +112,10 @@ absl::StatusOr<MigrationStatus> ParseMigration(absl::string_view token,
   return m;
 }
 
-absl::StatusOr<StatusV1_1> ParseV1_1(WordReader& reader, uint64_t total_extents) {
+// The words after the health characters, for a target that may
+// (`allow_migrations`, 1.2) or may not (1.1) report migrations.
+absl::StatusOr<StatusV1_1> ParseV1_1(WordReader& reader, uint64_t total_extents,
+                                     bool allow_migrations) {
   StatusV1_1 out;
   absl::StatusOr<uint64_t> freezes =
       NextEntryCount(reader, "number of freezes", CVOL_MAX_FREEZES);
@@ -125,10 +128,21 @@ absl::StatusOr<StatusV1_1> ParseV1_1(WordReader& reader, uint64_t total_extents)
   absl::StatusOr<uint64_t> migrations = NextEntryCount(reader, "number of migrations",
                                                        std::numeric_limits<uint64_t>::max());
   if (!migrations.ok()) return migrations.status();
+  if (*migrations != 0 && !allow_migrations) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "number of migrations ", *migrations, ": a target 1.1 status has none"));
+  }
+  // The target refuses a second migration of a migrating extent, so a
+  // repeated vext means the line is not what the target printed.
+  absl::flat_hash_set<uint64_t> vexts;
   for (uint64_t i = 0; i < *migrations; ++i) {
-    absl::StatusOr<MigrationStatus> m =
-        ParseMigration(*reader.Next("migration"), total_extents);
+    const absl::string_view token = *reader.Next("migration");
+    absl::StatusOr<MigrationStatus> m = ParseMigration(token, total_extents);
     if (!m.ok()) return m.status();
+    if (!vexts.insert(m->vext).second) {
+      return Invalid("status migration", token,
+                     absl::StrCat("a second migration of vext ", m->vext));
+    }
     out.migrations.push_back(*m);
   }
   absl::StatusOr<uint64_t> seq = reader.NextDecimal("event_seq");
@@ -155,7 +169,9 @@ absl::StatusOr<StatusV1_1> ParseV1_1(WordReader& reader, uint64_t total_extents)
 
 StatusFormat StatusFormatOf(uint32_t major, uint32_t minor) {
   if (major == 1 && minor == 0) return StatusFormat::kV1_0;
-  if (major == 1) return StatusFormat::kV1_1;
+  if (major == 1 && minor == 1) return StatusFormat::kV1_1;
+  // Later 1.x versions only append words, which land in trailing_fields.
+  if (major == 1) return StatusFormat::kV1_2;
   return StatusFormat::kAny;  // a major version this library predates
 }
 
@@ -170,6 +186,27 @@ const char* LeaseStateName(LeaseState state) {
     case LeaseState::kFenced: return CVOL_LEASE_STATE_FENCED;
   }
   return "?";
+}
+
+const char* MigrationStateName(MigrationState state) {
+  switch (state) {
+    case MigrationState::kStart: return CVOL_MIG_STATE_START;
+    case MigrationState::kCopy: return CVOL_MIG_STATE_COPY;
+    case MigrationState::kReady: return CVOL_MIG_STATE_READY;
+    case MigrationState::kFailed: return CVOL_MIG_STATE_FAILED;
+    case MigrationState::kAbort: return CVOL_MIG_STATE_ABORT;
+  }
+  return "?";
+}
+
+absl::StatusOr<MigrationState> ParseMigrationState(absl::string_view word) {
+  for (MigrationState state : {MigrationState::kStart, MigrationState::kCopy,
+                               MigrationState::kReady, MigrationState::kFailed,
+                               MigrationState::kAbort}) {
+    if (word == MigrationStateName(state)) return state;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "migration state \"", word, "\": expected start, copy, ready, failed or abort"));
 }
 
 absl::StatusOr<TargetStatus> TargetStatus::Parse(absl::string_view info, StatusFormat format) {
@@ -209,8 +246,10 @@ absl::StatusOr<TargetStatus> TargetStatus::Parse(absl::string_view info, StatusF
   switch (format) {
     case StatusFormat::kV1_0:
       break;
-    case StatusFormat::kV1_1: {
-      absl::StatusOr<StatusV1_1> v11 = ParseV1_1(reader, status.total_extents);
+    case StatusFormat::kV1_1:
+    case StatusFormat::kV1_2: {
+      absl::StatusOr<StatusV1_1> v11 = ParseV1_1(reader, status.total_extents,
+                                                 format == StatusFormat::kV1_2);
       if (!v11.ok()) return v11.status();
       status.v1_1 = std::move(*v11);
       break;
@@ -219,7 +258,8 @@ absl::StatusOr<TargetStatus> TargetStatus::Parse(absl::string_view info, StatusF
       if (reader.AtEnd()) break;
       // On a copy, so that words which are not 1.1 fields stay unconsumed.
       WordReader attempt = reader;
-      absl::StatusOr<StatusV1_1> v11 = ParseV1_1(attempt, status.total_extents);
+      absl::StatusOr<StatusV1_1> v11 =
+          ParseV1_1(attempt, status.total_extents, /*allow_migrations=*/true);
       if (v11.ok()) {
         status.v1_1 = std::move(*v11);
         reader = attempt;

@@ -5,7 +5,11 @@
 //    "dm_dev":"253:0","time_ns":...,"id":3,"vext":0,"count":1,"value":2}
 //
 // Attributes the kernel left out (they do not apply to the type) are
-// absent here and in the JSON.
+// absent here and in the JSON. The migration events carry vext, dev_slot
+// (the destination; for migrate_done the old source) and a value:
+//
+//   {"seq":9,"type":"migrate_ready","uuid":"vol1",...,"vext":5,
+//    "dev_slot":1,"value":600}
 #ifndef CVOL_EVENT_H_
 #define CVOL_EVENT_H_
 
@@ -34,6 +38,8 @@ enum class EventType : uint32_t {
   kMigrateFailed = CVOL_EV_MIGRATE_FAILED,
   kDstWriteError = CVOL_EV_DST_WRITE_ERROR,
   kHeldFailed = CVOL_EV_HELD_FAILED,
+  kMigrateStarted = CVOL_EV_MIGRATE_STARTED,
+  kMigrateAborted = CVOL_EV_MIGRATE_ABORTED,
 };
 
 // "freeze_drained", ...; "unknown_<n>" for a value not in the list.

@@ -5,6 +5,8 @@
 //   1.1: ... <#freezes> [<id>:<vext>:<count>:<draining|drained>]...
 //            <#migrations> [<vext>:<state>:<copied>/<regions>:<errors>]...
 //            <event_seq> <events_lost> <none|armed|fenced>
+//   1.2: the same words; <#migrations> may now be non-zero (a 1.1 target
+//        always prints 0), state is start|copy|ready|failed|abort.
 //
 // Later target versions append fields at the end only, so unknown trailing
 // words are kept but not interpreted.
@@ -40,9 +42,18 @@ struct FreezeStatus {
   friend bool operator==(const FreezeStatus&, const FreezeStatus&) = default;
 };
 
+// Where a migration of one extent stands (docs/target.md, migrate_start).
+enum class MigrationState {
+  kStart,   // marked migrating, draining the I/O from before it
+  kCopy,    // copying regions; writes to copied regions are dual-written
+  kReady,   // every region copied and the destination flushed
+  kFailed,  // ending after too many copy errors; the source is authoritative
+  kAbort,   // ending after migrate_abort
+};
+
 struct MigrationStatus {
   uint64_t vext = 0;
-  std::string state;  // a lower-case word; the set grows with the target
+  MigrationState state = MigrationState::kStart;
   uint64_t copied_regions = 0;
   uint64_t regions = 0;
   uint64_t errors = 0;
@@ -52,7 +63,7 @@ struct MigrationStatus {
 
 enum class LeaseState { kNone, kArmed, kFenced };
 
-// The fields target 1.1 appended.
+// The fields target 1.1 appended (1.2 fills `migrations`).
 struct StatusV1_1 {
   std::vector<FreezeStatus> freezes;
   std::vector<MigrationStatus> migrations;
@@ -65,12 +76,16 @@ struct StatusV1_1 {
 
 // Which fields Parse expects after the health characters.
 enum class StatusFormat {
-  // The 1.1 fields when the words there form them; otherwise (a 1.0 line,
-  // or a version this library does not know) they all stay in
-  // trailing_fields and v1_1 is empty. For display, not for decisions.
+  // The 1.1 fields (migrations allowed, as in 1.2) when the words there
+  // form them; otherwise (a 1.0 line, or a version this library does not
+  // know) they all stay in trailing_fields and v1_1 is empty. For
+  // display, not for decisions.
   kAny,
   kV1_0,  // nothing: every further word goes to trailing_fields
-  kV1_1,  // the 1.1 fields are required; a malformed one is an error
+  kV1_1,  // the 1.1 fields are required; a malformed one is an error, and
+          // so is a migration (a 1.1 target has none: a caller that says
+          // 1.1 about a 1.2 target should hear it)
+  kV1_2,  // as kV1_1, migration entries allowed
 };
 
 // The format a target of this version prints (from `dmsetup targets`).
@@ -92,6 +107,9 @@ struct TargetStatus {
 
 const char* FreezeStateName(FreezeState state);
 const char* LeaseStateName(LeaseState state);
+const char* MigrationStateName(MigrationState state);
+// The inverse of MigrationStateName; an unknown word is an error.
+absl::StatusOr<MigrationState> ParseMigrationState(absl::string_view word);
 
 }  // namespace cvol
 
