@@ -87,9 +87,10 @@ dd if=/dev/zero of=/dev/mapper/v bs=4k seek=$((7 * EB / 4096)) count=1 oflag=dir
 	fail "A: a write to the error device succeeded" || ok "A: a write to the error device failed"
 msg v fence
 dd if=/dev/zero of=/dev/mapper/v bs=4k count=1 oflag=direct status=none 2>/dev/null &
+DDPID=$!
 sleep 1
 dmsetup suspend v
-wait || true
+wait $DDPID || true	# not a bare wait: the listeners run in the background
 dmsetup resume v
 msg v unfence 9
 check "A: 15 events arrived" -- wait_events a he-v 15
