@@ -1,14 +1,24 @@
 #include "cvol/status.h"
 
+#include <ostream>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "linux/dm-cvol.h"
 #include "test_util.h"
 
 namespace cvol {
+
+// Readable GoogleTest failures for migration entries (found by ADL).
+void PrintTo(const MigrationStatus& m, std::ostream* os);
+void PrintTo(const MigrationStatus& m, std::ostream* os) {
+  *os << m.vext << ":" << MigrationStateName(m.state) << ":" << m.copied_regions << "/"
+      << m.regions << ":" << m.errors;
+}
+
 namespace {
 
 using ::cvol::testing::ErrorOf;
@@ -222,6 +232,19 @@ TEST(TargetStatusMigrationTest, SeveralMigrationsInEveryState) {
   EXPECT_THAT(status->trailing_fields, IsEmpty());
 }
 
+TEST(TargetStatusMigrationTest, AsManyMigrationsAsTheCap) {
+  std::string entries = absl::StrCat(CVOL_MAX_MIGRATIONS);
+  for (int i = 0; i < CVOL_MAX_MIGRATIONS; ++i) {
+    absl::StrAppend(&entries, " ", i, ":copy:", i % 9, "/8:0");
+  }
+  absl::StatusOr<TargetStatus> status = TargetStatus::Parse(
+      absl::StrCat("0 64/64 A 0 ", entries, " 1 0 none"), StatusFormat::kV1_2);
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_EQ(status->v1_1->migrations.size(), size_t{CVOL_MAX_MIGRATIONS});
+  EXPECT_EQ(status->v1_1->migrations[63], (MigrationStatus{63, MigrationState::kCopy, 0, 8, 0}));
+  EXPECT_EQ(status->v1_1->event_seq, 1u);
+}
+
 TEST(TargetStatusMigrationTest, LargestValues) {
   absl::StatusOr<TargetStatus> status =
       Parse1_2("1 15:copy:18446744073709551615/18446744073709551615:18446744073709551615");
@@ -296,6 +319,7 @@ TEST(TargetStatusMigrationTest, RejectsMalformedEntries) {
   EXPECT_THAT(err("1 3:copy:5/8:18446744073709551616"), HasSubstr("out of range"));
   EXPECT_THAT(err("1 18446744073709551616:copy:5/8:1"), HasSubstr("out of range"));
   EXPECT_THAT(err("18446744073709551616"), HasSubstr("number of migrations"));
+  EXPECT_THAT(err("65"), HasSubstr("number of migrations \"65\": out of range (maximum 64)"));
   // Outside the volume, or twice the same extent.
   EXPECT_THAT(err("1 16:copy:5/8:1"), HasSubstr("vext beyond the volume's 16 extents"));
   EXPECT_THAT(err("2 3:copy:5/8:1 3:ready:8/8:0"), HasSubstr("a second migration of vext 3"));

@@ -47,6 +47,11 @@ expect_rc 1 'dm status "cvol-cli-test-nonexistent"' "$dmctl" status cvol-cli-tes
 expect_rc 1 'dm remove "cvol-cli-test-nonexistent"' "$dmctl" remove cvol-cli-test-nonexistent
 expect_rc 1 'dm message "map_get 0 1" to "cvol-cli-test-nonexistent"' \
 	"$dmctl" message cvol-cli-test-nonexistent map_get 0 1
+# The migration verbs (target 1.2) go through as they are written.
+expect_rc 1 'dm message "migrate_start 3 1 600" to "cvol-cli-test-nonexistent"' \
+	"$dmctl" message cvol-cli-test-nonexistent migrate_start 3 1 600
+expect_rc 1 'dm message "migrate_throttle 16 8" to "cvol-cli-test-nonexistent"' \
+	"$dmctl" message cvol-cli-test-nonexistent -- migrate_throttle 16 8
 
 # cvol-events.
 expect_rc 2 '--count "-1"' "$events" --count -1

@@ -1,6 +1,5 @@
 #include "cvol/status.h"
 
-#include <limits>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -125,8 +124,10 @@ absl::StatusOr<StatusV1_1> ParseV1_1(WordReader& reader, uint64_t total_extents,
     if (!f.ok()) return f.status();
     out.freezes.push_back(*f);
   }
-  absl::StatusOr<uint64_t> migrations = NextEntryCount(reader, "number of migrations",
-                                                       std::numeric_limits<uint64_t>::max());
+  // CVOL_MAX_MIGRATIONS is a hard cap: the target keeps its migrations,
+  // ending ones included, in that many slots.
+  absl::StatusOr<uint64_t> migrations =
+      NextEntryCount(reader, "number of migrations", CVOL_MAX_MIGRATIONS);
   if (!migrations.ok()) return migrations.status();
   if (*migrations != 0 && !allow_migrations) {
     return absl::InvalidArgumentError(absl::StrCat(
