@@ -84,10 +84,18 @@ static bool has_id(u32 type)
 	       type == CVOL_EV_FREEZE_BROKEN;
 }
 
+static bool is_migration(u32 type)
+{
+	return (type >= CVOL_EV_MIGRATE_READY &&
+		type <= CVOL_EV_DST_WRITE_ERROR) ||
+	       type == CVOL_EV_MIGRATE_STARTED ||
+	       type == CVOL_EV_MIGRATE_ABORTED;
+}
+
 static bool has_range(u32 type)
 {
 	return has_id(type) || type == CVOL_EV_MAP_CHANGED ||
-	       (type >= CVOL_EV_MIGRATE_READY && type <= CVOL_EV_DST_WRITE_ERROR);
+	       is_migration(type);
 }
 
 static int put_event(struct sk_buff *skb, struct cvol_volume *vol,
@@ -113,8 +121,7 @@ static int put_event(struct sk_buff *skb, struct cvol_volume *vol,
 	    (nla_put_u64_64bit(skb, CVOL_ATTR_VEXT, ev->vext, CVOL_ATTR_PAD) ||
 	     nla_put_u64_64bit(skb, CVOL_ATTR_COUNT, ev->count, CVOL_ATTR_PAD)))
 		return -EMSGSIZE;
-	if ((ev->type == CVOL_EV_DEV_ERROR ||
-	     ev->type == CVOL_EV_DST_WRITE_ERROR) &&
+	if ((ev->type == CVOL_EV_DEV_ERROR || is_migration(ev->type)) &&
 	    nla_put_u32(skb, CVOL_ATTR_DEV_SLOT, ev->slot))
 		return -EMSGSIZE;
 	return 0;

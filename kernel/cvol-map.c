@@ -70,6 +70,9 @@ static void epoch_free_work(struct work_struct *ws)
 	if (!list_empty(&dead))
 		cvol_freezes_drained_locked(vol);
 	spin_unlock_irq(&vol->slow_lock);
+	/* Migrations wait for drains to start and to end. */
+	if (!list_empty(&dead) && READ_ONCE(vol->nr_migs))
+		cvol_migrate_kick(vol);
 
 	list_for_each_entry_safe(first, tmp, &dead, node) {
 		percpu_ref_exit(&first->io);
@@ -246,9 +249,16 @@ int cvol_map_set(struct cvol_target *tc, u64 expect_gen,
 		goto out;
 	}
 
-	for (k = 0; k < n; k++)
+	for (k = 0; k < n; k++) {
+		if (cvol_range_migrating(vol, items[k].vext, items[k].count)) {
+			DMWARN_LIMIT("%s: map_set: extent in %llu+%llu is migrating (commit or abort it first)",
+				     vol->uuid, items[k].vext, items[k].count);
+			r = -EBUSY;
+			goto out;
+		}
 		if (item_changes_live(vol, &items[k]))
 			nr_holds++;
+	}
 
 	if (nr_holds) {
 		/* Allocate everything before anything is frozen. */

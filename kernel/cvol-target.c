@@ -77,6 +77,7 @@ int cvol_map_extent(struct cvol_target *tc, struct bio *bio)
 
 	vext = vext_of(vol, dm_target_offset(tc->ti, bio->bi_iter.bi_sector),
 		       &ext_off);
+	pb->mig = NULL;
 again:
 	rcu_read_lock();
 	ep = rcu_dereference(vol->epoch);
@@ -86,6 +87,13 @@ again:
 
 	/* vol->fenced shares a cache line with vol->epoch. */
 	if (unlikely((e & CVOL_E_SPECIAL) || READ_ONCE(vol->fenced))) {
+		if ((e & CVOL_E_SPECIAL) == CVOL_E_MIGRATING &&
+		    !READ_ONCE(vol->fenced)) {
+			if (!cvol_migrate_map(tc, bio, vext, e, ext_off))
+				goto remap;
+			percpu_ref_put(&ep->io);
+			return DM_MAPIO_SUBMITTED;
+		}
 		/* A parked bio must not keep the epoch being drained alive. */
 		percpu_ref_put(&ep->io);
 		if ((e & CVOL_E_FROZEN) || READ_ONCE(vol->fenced)) {
@@ -102,7 +110,7 @@ again:
 		}
 		return map_unmapped(tc, bio);
 	}
-
+remap:
 	dev = cvol_entry_dev(e);
 	d = &tc->devs[dev];
 	if (unlikely(dev >= tc->nr_devs || !d->bdev)) {
@@ -133,6 +141,7 @@ static int cvol_map(struct dm_target *ti, struct bio *bio)
 	pb->tc = tc;
 	pb->dev = -1;
 	pb->start_ns = 0;
+	pb->mig = NULL;
 
 	/* dm core only hands us empty flushes: one per present device. */
 	if (bio->bi_opf & REQ_PREFLUSH) {
@@ -160,6 +169,11 @@ static int cvol_end_io(struct dm_target *ti, struct bio *bio,
 	struct cvol_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 	int errors;
 
+	/* Before the epoch reference: that keeps the migration alive. */
+	if (pb->mig) {
+		cvol_migrate_end_io(pb);
+		pb->mig = NULL;
+	}
 	if (pb->ep) {
 		percpu_ref_put(&pb->ep->io);
 		pb->ep = NULL;
@@ -502,6 +516,8 @@ static int adopt_volume(struct cvol_target *tc, struct cvol_volume *vol,
 		r = f->have_runs ? match_live_map(tc, vol, f, error) : 0;
 		if (!r)
 			r = cvol_volume_check_devs(vol, tc, vol->ent, error);
+		if (!r)
+			r = cvol_migrate_check_devs(vol, tc, error);
 	}
 	mutex_unlock(&vol->ctl_lock);
 	return r;
@@ -652,6 +668,8 @@ static int cvol_preresume(struct dm_target *ti)
 
 	mutex_lock(&vol->ctl_lock);
 	r = cvol_volume_check_devs(vol, tc, vol->ent, &error);
+	if (!r)
+		r = cvol_migrate_check_devs(vol, tc, &error);
 	mutex_unlock(&vol->ctl_lock);
 	if (r)
 		DMERR("%s: cannot resume: %s", vol->uuid, error);
@@ -672,6 +690,7 @@ static void cvol_presuspend(struct dm_target *ti)
 	struct cvol_volume *vol = tc->vol;
 	unsigned int failed;
 
+	cvol_migrate_stop(vol);
 	if (dm_noflush_suspending(ti)) {
 		cvol_requeue_parked(vol);
 		return;
@@ -685,12 +704,21 @@ static void cvol_presuspend(struct dm_target *ti)
 	cvol_freeze_break_all(vol, CVOL_EV_FREEZE_BROKEN);
 }
 
+/* Copies in flight finish; writes waiting for them are released then. */
+static void cvol_postsuspend(struct dm_target *ti)
+{
+	struct cvol_target *tc = ti->private;
+
+	cvol_migrate_wait_copies(tc->vol);
+}
+
 static void end_suspend(struct cvol_volume *vol)
 {
 	spin_lock_irq(&vol->slow_lock);
 	vol->requeue = false;
 	vol->suspending = false;
 	spin_unlock_irq(&vol->slow_lock);
+	cvol_migrate_restart(vol);
 }
 
 static void cvol_presuspend_undo(struct dm_target *ti)
@@ -815,7 +843,11 @@ static char health_of(struct cvol_dev *d)
 {
 	if (!d->dm_dev)
 		return CVOL_HEALTH_EMPTY;
-	return atomic_read(&d->errors) ? CVOL_HEALTH_ERRORS : CVOL_HEALTH_ALIVE;
+	if (atomic_read(&d->errors))
+		return CVOL_HEALTH_ERRORS;
+	if (atomic_read(&d->dst_errors))
+		return CVOL_HEALTH_DST_ERRORS;
+	return CVOL_HEALTH_ALIVE;
 }
 
 static void status_freezes(struct cvol_volume *vol, char *result,
@@ -850,9 +882,9 @@ static void cvol_status(struct dm_target *ti, status_type_t type,
 		for (i = 0; i < tc->nr_devs; i++)
 			DMEMIT("%c", health_of(&tc->devs[i]));
 		status_freezes(vol, result, maxlen, &sz);
+		cvol_migrate_status(vol, result, maxlen, &sz);
 		cvol_events_seq(vol, &seq, &lost);
-		/* No migrations yet: the count keeps the format stable. */
-		DMEMIT(" 0 %llu %llu %s", seq, lost, cvol_lease_state(vol));
+		DMEMIT(" %llu %llu %s", seq, lost, cvol_lease_state(vol));
 		break;
 	case STATUSTYPE_TABLE:
 		status_table(tc, result, maxlen, &sz);
@@ -1104,6 +1136,74 @@ static int msg_events_seq(struct cvol_target *tc, unsigned int argc,
 	return 1;
 }
 
+/* migrate_start <vext> <dst_dev> <dst_pext> */
+static int msg_migrate_start(struct cvol_target *tc, unsigned int argc,
+			     char **argv, char *result, unsigned int maxlen)
+{
+	unsigned int dev;
+	u64 vext, pext;
+
+	if (argc != 4 || cvol_parse_u64(argv[1], &vext) ||
+	    cvol_parse_uint(argv[2], &dev) || cvol_parse_u64(argv[3], &pext))
+		return -EINVAL;
+	if (vext >= tc->vol->nr_extents)
+		return -ERANGE;
+	return cvol_migrate_start(tc, vext, dev, pext);
+}
+
+static int parse_vext(struct cvol_target *tc, unsigned int argc, char **argv,
+		      u64 *vext)
+{
+	if (argc != 2 || cvol_parse_u64(argv[1], vext))
+		return -EINVAL;
+	return *vext < tc->vol->nr_extents ? 0 : -ERANGE;
+}
+
+/* migrate_commit <vext> */
+static int msg_migrate_commit(struct cvol_target *tc, unsigned int argc,
+			      char **argv, char *result, unsigned int maxlen)
+{
+	unsigned int sz = 0;
+	u64 vext, gen;
+	int r;
+
+	r = parse_vext(tc, argc, argv, &vext);
+	if (!r)
+		r = cvol_migrate_commit(tc, vext, &gen);
+	if (r)
+		return r;
+	DMEMIT("%llu", gen);
+	return 1;
+}
+
+/* migrate_abort <vext> */
+static int msg_migrate_abort(struct cvol_target *tc, unsigned int argc,
+			     char **argv, char *result, unsigned int maxlen)
+{
+	u64 vext;
+	int r;
+
+	r = parse_vext(tc, argc, argv, &vext);
+	return r ? r : cvol_migrate_abort(tc, vext);
+}
+
+/* migrate_throttle <regions_in_flight> [<max_migrations>] */
+static int msg_migrate_throttle(struct cvol_target *tc, unsigned int argc,
+				char **argv, char *result, unsigned int maxlen)
+{
+	unsigned int regions, migs = 0, sz = 0;
+
+	if (argc < 2 || argc > 3 || cvol_parse_uint(argv[1], &regions) ||
+	    (argc == 3 && cvol_parse_uint(argv[2], &migs)))
+		return -EINVAL;
+	if (!regions || regions > CVOL_MAX_COPY_REGIONS ||
+	    (argc == 3 && (!migs || migs > CVOL_MAX_MIGRATIONS)))
+		return -ERANGE;
+	cvol_migrate_throttle(tc->vol, regions, migs);
+	DMEMIT("%u %u", regions, READ_ONCE(tc->vol->max_migs));
+	return 1;
+}
+
 typedef int (*msg_fn)(struct cvol_target *tc, unsigned int argc, char **argv,
 		      char *result, unsigned int maxlen);
 
@@ -1123,6 +1223,12 @@ static const struct {
 	{ CVOL_MSG_FENCE, msg_fence, "" },
 	{ CVOL_MSG_UNFENCE, msg_unfence, "<epoch>" },
 	{ CVOL_MSG_EVENTS_SEQ, msg_events_seq, "" },
+	{ CVOL_MSG_MIGRATE_START, msg_migrate_start,
+	  "<vext> <dst_dev> <dst_pext>" },
+	{ CVOL_MSG_MIGRATE_COMMIT, msg_migrate_commit, "<vext>" },
+	{ CVOL_MSG_MIGRATE_ABORT, msg_migrate_abort, "<vext>" },
+	{ CVOL_MSG_MIGRATE_THROTTLE, msg_migrate_throttle,
+	  "<regions_in_flight> [<max_migrations>]" },
 };
 
 static int cvol_message(struct dm_target *ti, unsigned int argc, char **argv,
@@ -1203,6 +1309,7 @@ static struct target_type cvol_target = {
 	.end_io = cvol_end_io,
 	.presuspend = cvol_presuspend,
 	.presuspend_undo = cvol_presuspend_undo,
+	.postsuspend = cvol_postsuspend,
 	.preresume = cvol_preresume,
 	.resume = cvol_resume,
 	.status = cvol_status,

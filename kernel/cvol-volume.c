@@ -90,7 +90,7 @@ struct cvol_volume *cvol_volume_create(const char *uuid,
 	INIT_WORK(&vol->release_work, cvol_release_work);
 
 	vol->ring = kcalloc(CVOL_EVENT_RING, sizeof(*vol->ring), GFP_KERNEL);
-	if (!vol->ring || cvol_xstats_alloc(vol))
+	if (!vol->ring || cvol_xstats_alloc(vol) || cvol_migrate_init(vol))
 		goto nomem_vol;
 	vol->wq = alloc_workqueue("kcvold", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
 	if (!vol->wq)
@@ -106,6 +106,7 @@ struct cvol_volume *cvol_volume_create(const char *uuid,
 		*error = "Volume uuid is being created by another table load";
 		cvol_epoch_free_unused(ep);
 		destroy_workqueue(vol->wq);
+		bioset_exit(&vol->dual_bs);
 		kvfree(vol->xstats);
 		kfree(vol->ring);
 		kfree(vol);
@@ -118,6 +119,7 @@ struct cvol_volume *cvol_volume_create(const char *uuid,
 nomem_wq:
 	destroy_workqueue(vol->wq);
 nomem_vol:
+	bioset_exit(&vol->dual_bs);
 	kvfree(vol->xstats);
 	kfree(vol->ring);
 	kfree(vol);
@@ -128,6 +130,8 @@ nomem:
 
 static void volume_destroy(struct cvol_volume *vol)
 {
+	/* First: an ending migration would flip the epoch retired below. */
+	cvol_migrate_destroy(vol);
 	/* A noflush-suspended device can be removed with freezes in place. */
 	cvol_freeze_break_all(vol, 0);
 	cancel_delayed_work_sync(&vol->lease_work);

@@ -34,7 +34,14 @@
  */
 #define CVOL_E_UNMAPPED		BIT_ULL(63)
 #define CVOL_E_FROZEN		BIT_ULL(62)
-#define CVOL_E_SPECIAL		(CVOL_E_UNMAPPED | CVOL_E_FROZEN)
+#define CVOL_E_MIGRATING	BIT_ULL(61)
+#define CVOL_E_SPECIAL		(CVOL_E_UNMAPPED | CVOL_E_FROZEN | \
+				 CVOL_E_MIGRATING)
+/* A migrating entry names its migration: vol->migs[slot]. */
+#define CVOL_E_MIG_SHIFT	52
+#define CVOL_E_MIG_MASK		GENMASK_ULL(57, CVOL_E_MIG_SHIFT)
+#define CVOL_E_STATE		(CVOL_E_FROZEN | CVOL_E_MIGRATING | \
+				 CVOL_E_MIG_MASK)
 #define CVOL_E_DEV_SHIFT	40
 #define CVOL_E_DEV_MASK		(CVOL_MAX_DEVS - 1)
 #define CVOL_E_PEXT_MASK	GENMASK_ULL(CVOL_E_DEV_SHIFT - 1, 0)
@@ -57,7 +64,12 @@ static inline u64 cvol_entry_pext(u64 e)
 /* The mapping part of an entry, without transient state. */
 static inline u64 cvol_entry_location(u64 e)
 {
-	return e & ~CVOL_E_FROZEN;
+	return e & ~CVOL_E_STATE;
+}
+
+static inline unsigned int cvol_entry_mig(u64 e)
+{
+	return (e & CVOL_E_MIG_MASK) >> CVOL_E_MIG_SHIFT;
 }
 
 /*--------------------------------------------------------------*/
@@ -146,6 +158,48 @@ struct cvol_dev_stats {
 
 /*--------------------------------------------------------------*/
 /*
+ * An online migration of one extent (cvol-migrate.c).  Regions of
+ * region_sectors are copied by kcopyd; writes to copied regions go to both
+ * places.  The per-region state is under @lock, which is irq-safe and is
+ * never held while taking slow_lock.
+ */
+enum cvol_mig_state {
+	CVOL_MIG_START,			/* draining I/O from before the start */
+	CVOL_MIG_COPY,
+	CVOL_MIG_READY,			/* all copied, destination flushed */
+	CVOL_MIG_FAILED,		/* ending: too many copy errors */
+	CVOL_MIG_ABORT,			/* ending: migrate_abort */
+};
+
+struct cvol_migration {
+	struct cvol_volume *vol;
+	unsigned int slot;		/* in vol->migs and in the entry */
+	u64 vext;
+	u64 src;			/* the entry's location */
+	unsigned int dst_dev;
+	u64 dst_pext;
+	sector_t region_sectors;
+	u32 nr_regions;
+	u64 ticket;			/* START and ending: epoch to drain */
+	bool flipped;			/* ending: entry restored, epoch flipped */
+
+	spinlock_t lock;
+	enum cvol_mig_state state;
+	unsigned long *copied;
+	unsigned long *busy;		/* claimed by a copy: writes wait */
+	u32 *pending;			/* writes in flight per region */
+	u32 nr_copied;
+	u32 cursor;			/* where the next claim looks first */
+	u64 errors;			/* copy and destination-write errors */
+	unsigned int failures;		/* consecutive copy errors */
+	unsigned long retry_at;		/* jiffies: no copy before */
+	struct list_head jobs;		/* claimed regions, issued or not */
+	unsigned int issued;		/* jobs given to kcopyd */
+	struct bio_list waiters;	/* writes to busy regions */
+};
+
+/*--------------------------------------------------------------*/
+/*
  * The volume: runtime state that outlives table instances.  Found in a
  * module-global registry by uuid, refcounted by the table instances that
  * name it, so a reload keeps the map, the holds and the epoch.
@@ -209,6 +263,21 @@ struct cvol_volume {
 	unsigned int stats_shift;
 	u64 nr_xstats;
 
+	/*
+	 * Migrations: migs[] and nr_migs change under ctl_lock and slow_lock;
+	 * map() finds a migration through the slot in its entry.
+	 */
+	struct cvol_migration *migs[CVOL_MAX_MIGRATIONS];
+	unsigned int nr_migs;
+	unsigned int max_migs;		/* under ctl_lock */
+	unsigned int copy_limit;	/* regions claimed at once */
+	atomic_t copy_regions;		/* regions claimed now */
+	atomic_t copies_in_flight;	/* kcopyd jobs and flushes */
+	bool copy_stopped;		/* suspended, or never resumed */
+	struct dm_kcopyd_client *kc;	/* made by the first migrate_start */
+	struct bio_set dual_bs;		/* destination clones of dual-writes */
+	struct delayed_work mig_work;
+
 	struct workqueue_struct *wq;
 	struct work_struct release_work;
 };
@@ -221,6 +290,7 @@ struct cvol_dev {
 	sector_t offset;		/* start of the data area */
 	u64 nr_pext;			/* whole extents in the data area */
 	atomic_t errors;
+	atomic_t dst_errors;		/* failed migration writes to it */
 };
 
 struct cvol_target {
@@ -247,6 +317,9 @@ struct cvol_bio {
 	u64 vext;
 	u64 start_ns;			/* when remapped, for the latency sum */
 	int dev;			/* slot the bio was sent to, or -1 */
+	/* A write to a migrating extent: regions r0..r1 count it pending. */
+	struct cvol_migration *mig;
+	u32 r0, r1;
 };
 
 /*--------------------------------------------------------------*/
@@ -307,6 +380,29 @@ int cvol_thaw(struct cvol_volume *vol, u64 id);
 void cvol_freezes_drained_locked(struct cvol_volume *vol);
 bool cvol_range_drained(struct cvol_volume *vol, u64 vext, u64 count);
 void cvol_freeze_break_all(struct cvol_volume *vol, u32 why);
+
+/*--------------------------------------------------------------*/
+/* cvol-migrate.c: online migration of extents. */
+int cvol_migrate_init(struct cvol_volume *vol);
+void cvol_migrate_destroy(struct cvol_volume *vol);
+int cvol_migrate_map(struct cvol_target *tc, struct bio *bio, u64 vext,
+		     u64 e, sector_t ext_off);
+void cvol_migrate_end_io(struct cvol_bio *pb);
+int cvol_migrate_start(struct cvol_target *tc, u64 vext, unsigned int dst_dev,
+		       u64 dst_pext);
+int cvol_migrate_commit(struct cvol_target *tc, u64 vext, u64 *new_gen);
+int cvol_migrate_abort(struct cvol_target *tc, u64 vext);
+int cvol_migrate_throttle(struct cvol_volume *vol, unsigned int regions,
+			  unsigned int migs);
+void cvol_migrate_kick(struct cvol_volume *vol);
+void cvol_migrate_stop(struct cvol_volume *vol);
+void cvol_migrate_wait_copies(struct cvol_volume *vol);
+void cvol_migrate_restart(struct cvol_volume *vol);
+bool cvol_range_migrating(struct cvol_volume *vol, u64 vext, u64 count);
+int cvol_migrate_check_devs(struct cvol_volume *vol, struct cvol_target *tc,
+			    char **error);
+void cvol_migrate_status(struct cvol_volume *vol, char *result,
+			 unsigned int maxlen, unsigned int *szp);
 
 /*--------------------------------------------------------------*/
 /* cvol-lease.c: the kernel lease and fencing. */

@@ -12,6 +12,7 @@ pkgs=(
 	libboost-program-options-dev libboost-dev libabsl-dev
 	libgtest-dev libgmock-dev
 	fio e2fsprogs util-linux xxd python3 perl jq iproute2
+	stress-ng lvm2
 )
 
 missing=()

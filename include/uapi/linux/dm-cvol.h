@@ -12,7 +12,7 @@
 
 #define CVOL_TARGET_NAME	"cvol"
 #define CVOL_VERSION_MAJOR	1
-#define CVOL_VERSION_MINOR	1
+#define CVOL_VERSION_MINOR	2
 #define CVOL_VERSION_PATCH	0
 
 /* Limits of the table line. */
@@ -31,6 +31,11 @@
 #define CVOL_MAX_LEASE_MS		3600000
 #define CVOL_EVENT_RING		256		/* events buffered per volume */
 #define CVOL_MAX_STATS_ENTRIES	(1U << 20)	/* per-extent counters per volume */
+#define CVOL_MAX_MIGRATIONS	64		/* hard cap of concurrent migrations */
+#define CVOL_DEFAULT_MIGRATIONS	8		/* default cap (migrate_throttle) */
+#define CVOL_DEFAULT_COPY_REGIONS	16	/* regions in flight per volume */
+#define CVOL_MAX_COPY_REGIONS	1024
+#define CVOL_MIGRATE_MAX_RETRIES	10	/* consecutive copy errors */
 
 /* Feature words of the table line. */
 #define CVOL_FEAT_MAP_RUNS		"map_runs"
@@ -51,6 +56,11 @@
 #define CVOL_MSG_FENCE		"fence"
 #define CVOL_MSG_UNFENCE	"unfence"	/* <epoch> */
 #define CVOL_MSG_EVENTS_SEQ	"events_seq"	/* -> <seq> <lost> */
+#define CVOL_MSG_MIGRATE_START	"migrate_start"	/* <vext> <dst_dev> <dst_pext> */
+#define CVOL_MSG_MIGRATE_COMMIT	"migrate_commit"	/* <vext> -> <gen> */
+#define CVOL_MSG_MIGRATE_ABORT	"migrate_abort"	/* <vext> */
+/* <regions_in_flight> [<max_migrations>] -> <regions> <migrations> */
+#define CVOL_MSG_MIGRATE_THROTTLE	"migrate_throttle"
 
 #define CVOL_ARG_CLEAR		"clear"
 #define CVOL_LEASE_HOLD		"hold"		/* fenced I/O is held (default) */
@@ -62,6 +72,12 @@
 #define CVOL_LEASE_STATE_NONE	"none"
 #define CVOL_LEASE_STATE_ARMED	"armed"
 #define CVOL_LEASE_STATE_FENCED	"fenced"
+/* Migration states: <vext>:<state>:<copied>/<regions>:<errors>. */
+#define CVOL_MIG_STATE_START	"start"		/* draining I/O from before it */
+#define CVOL_MIG_STATE_COPY	"copy"		/* copying, writes dual-written */
+#define CVOL_MIG_STATE_READY	"ready"		/* all copied, dst flushed */
+#define CVOL_MIG_STATE_FAILED	"failed"	/* ending: source authoritative */
+#define CVOL_MIG_STATE_ABORT	"abort"		/* ending: migrate_abort */
 
 /* One health character per device slot in the INFO status. */
 #define CVOL_HEALTH_ALIVE	'A'
@@ -115,11 +131,13 @@ enum cvol_event_type {
 	CVOL_EV_UNFENCED,	/* value: the epoch */
 	CVOL_EV_DEV_ERROR,	/* dev_slot; value: errors so far */
 	CVOL_EV_MAP_CHANGED,	/* value: the new map generation */
-	CVOL_EV_MIGRATE_READY,	/* vext */
-	CVOL_EV_MIGRATE_DONE,	/* vext */
-	CVOL_EV_MIGRATE_FAILED,	/* vext */
-	CVOL_EV_DST_WRITE_ERROR,	/* vext dev_slot */
+	CVOL_EV_MIGRATE_READY,	/* vext dev_slot (dst); value: dst pext */
+	CVOL_EV_MIGRATE_DONE,	/* vext dev_slot (old src); value: old pext, free now */
+	CVOL_EV_MIGRATE_FAILED,	/* vext dev_slot (dst); value: copy errors */
+	CVOL_EV_DST_WRITE_ERROR,	/* vext dev_slot (dst); value: first region */
 	CVOL_EV_HELD_FAILED,	/* value: held bios failed by a dm suspend */
+	CVOL_EV_MIGRATE_STARTED,	/* vext dev_slot (dst); value: regions */
+	CVOL_EV_MIGRATE_ABORTED,	/* vext dev_slot (dst); value: copied regions */
 	__CVOL_EV_MAX,
 };
 
