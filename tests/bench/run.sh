@@ -4,14 +4,16 @@
 # benchmark interleaves the devices it compares and reports medians.
 #   tests/bench/run.sh [benchmark...]
 # Default: remap (hot path, map_set), pause (the pause of a one-extent move
-# against a dm-linear suspend/resume, and I/O outside a frozen range), then
-# any other tests/bench/*.sh but run.sh. Each benchmark is one VM boot; the
+# against a dm-linear suspend/resume, and I/O outside a frozen range),
+# migrate (online migration of 32 extents: copy MB/s against dd and LVM
+# pvmove, foreground fio IOPS/latency during it), then any other
+# tests/bench/*.sh but run.sh. Each benchmark is one VM boot; the
 # tables are in tests/vm/out/<benchmark>/bench.txt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 benches=("$@")
 if [ ${#benches[@]} -eq 0 ]; then
-	benches=(remap pause)
+	benches=(remap pause migrate)
 	for f in "$here"/*.sh; do
 		b=$(basename "$f" .sh)
 		case " run ${benches[*]} " in *" $b "*) ;; *) benches+=("$b") ;; esac
