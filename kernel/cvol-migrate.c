@@ -143,8 +143,8 @@ static void dual_endio(struct bio *clone)
 /*
  * Maps a bio that found its extent migrating (and not frozen).  Reads and
  * writes go to the source; a write to a copied region is also cloned to
- * the destination.  Returns 0 to remap @bio to the source, or
- * DM_MAPIO_SUBMITTED if the bio waits for a copy or was completed here.
+ * the destination.  Returns DM_MAPIO_REMAPPED to remap @bio to the source,
+ * or DM_MAPIO_SUBMITTED if the bio waits for a copy or was completed here.
  */
 int cvol_migrate_map(struct cvol_target *tc, struct bio *bio, u64 vext,
 		     u64 e, sector_t ext_off)
@@ -158,7 +158,7 @@ int cvol_migrate_map(struct cvol_target *tc, struct bio *bio, u64 vext,
 	u32 r0, r1, r;
 
 	if (!op_is_write(bio_op(bio)))
-		return 0;
+		return DM_MAPIO_REMAPPED;
 	/* Published before the entry bit; freed only after a drain. */
 	mig = READ_ONCE(vol->migs[cvol_entry_mig(e)]);
 	r0 = div_u64(ext_off, mig->region_sectors);
@@ -184,7 +184,7 @@ int cvol_migrate_map(struct cvol_target *tc, struct bio *bio, u64 vext,
 	pb->r0 = r0;
 	pb->r1 = r1;
 	if (!dual)
-		return 0;
+		return DM_MAPIO_REMAPPED;
 
 	clone = bio_alloc_clone(tc->devs[mig->dst_dev].bdev, bio,
 				(bio->bi_opf & REQ_NOWAIT) ? GFP_NOWAIT : GFP_NOIO,
@@ -201,7 +201,7 @@ int cvol_migrate_map(struct cvol_target *tc, struct bio *bio, u64 vext,
 	clone->bi_private = bio;
 	bio_inc_remaining(bio);
 	submit_bio_noacct(clone);
-	return 0;
+	return DM_MAPIO_REMAPPED;
 }
 
 /* The write of @pb completed on every device it went to. */
@@ -447,6 +447,7 @@ static void ready_step(struct cvol_target *tc, struct cvol_migration *mig)
 	if (r) {
 		mig->errors++;
 		mig->failures++;
+		mig->retry_at = jiffies + msecs_to_jiffies(RETRY_MAX_MS);
 		if (mig->failures >= CVOL_MIGRATE_MAX_RETRIES)
 			mig->state = CVOL_MIG_FAILED;
 		ready = false;
@@ -598,6 +599,9 @@ static void mig_step(struct cvol_target *tc, struct cvol_migration *mig,
 		ready_step(tc, mig);
 	else
 		copy_step(tc, mig);
+	/* A failed flush sets a retry time that nothing else would wake. */
+	if (time_before(jiffies, mig->retry_at))
+		*delay = min(*delay, mig->retry_at - jiffies);
 }
 
 static void mig_work(struct work_struct *ws)

@@ -89,7 +89,8 @@ again:
 	if (unlikely((e & CVOL_E_SPECIAL) || READ_ONCE(vol->fenced))) {
 		if ((e & CVOL_E_SPECIAL) == CVOL_E_MIGRATING &&
 		    !READ_ONCE(vol->fenced)) {
-			if (!cvol_migrate_map(tc, bio, vext, e, ext_off))
+			if (cvol_migrate_map(tc, bio, vext, e, ext_off) ==
+			    DM_MAPIO_REMAPPED)
 				goto remap;
 			percpu_ref_put(&ep->io);
 			return DM_MAPIO_SUBMITTED;
