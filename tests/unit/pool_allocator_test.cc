@@ -1,0 +1,1 @@
+#include "cvol/pool/allocator.h"
