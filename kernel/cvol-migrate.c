@@ -40,7 +40,7 @@
 #include <linux/dm-kcopyd.h>
 #include <linux/slab.h>
 
-#define COPY_BATCH		8	/* regions per kcopyd job, at most */
+#define COPY_BATCH		4	/* regions per kcopyd job: writes to them wait for all */
 #define RETRY_MIN_MS		50
 #define RETRY_MAX_MS		1600
 #define MAX_REGIONS		(1U << 20)
@@ -133,6 +133,8 @@ static void dual_endio(struct bio *clone)
 				     pb->r0);
 			cvol_event(mig->vol, CVOL_EV_DST_WRITE_ERROR, 0,
 				   mig->vext, 1, mig->dst_dev, pb->r0);
+			/* Nothing else would wake the copier for them. */
+			cvol_migrate_kick(mig->vol);
 		}
 	}
 	bio_put(clone);
