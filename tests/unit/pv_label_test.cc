@@ -562,6 +562,23 @@ TEST(PvLabelDeviceTest, ReadReportsAShrunkDevice) {
   EXPECT_TRUE(WritePvLabel(dev, LabelFor(32 * kMiB), {.force = true}).ok());
 }
 
+TEST(PvLabelDeviceTest, ReadsAFileShorterThanTheBlock) {
+  TempDir dir;
+  const std::string path = dir.path() + "/tiny";
+  const PvLabelBlock xfs = WithSignature(PvLabelBlock{}, ForeignSignatures()[4]);
+  ASSERT_EQ(std::string(reinterpret_cast<const char*>(xfs.data()), 4), "XFSB");
+  {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, xfs.data(), 1000, 0), 1000);
+    ::close(fd);
+  }
+  const absl::StatusOr<PvLabel> label = ReadPvLabel(path);
+  EXPECT_EQ(CodeOf(label), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(ErrorOf(label),
+            path + ": not a cvol device: it holds an XFS file system (\"XFSB\" at byte 0)");
+}
+
 TEST(PvLabelDeviceTest, MissingDeviceIsNotReportedAsNoLabel) {
   TempDir dir;
   const absl::StatusOr<PvLabel> label = ReadPvLabel(dir.path() + "/absent");

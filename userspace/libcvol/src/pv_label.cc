@@ -462,22 +462,18 @@ absl::StatusOr<uint64_t> DeviceBytes(int fd, const std::string& path) {
       absl::StrCat(path, ": neither a block device nor a regular file"));
 }
 
-// The first 4 KiB; a shorter file reads as zeroes past its end.
+// The first 4 KiB; a shorter file reads as zeroes past its end. One read:
+// it is short only at the end of the file (and a second O_DIRECT read at an
+// unaligned offset would fail anyway).
 absl::Status ReadBlock(int fd, bool direct, const std::string& path, AlignedBlock& block) {
   block.bytes.fill(0);
-  size_t got = 0;
-  while (got < block.bytes.size()) {
-    const ssize_t n = ::pread(fd, block.bytes.data() + got, block.bytes.size() - got,
-                              static_cast<off_t>(got));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoAt(errno, path, direct ? "read of the label block (O_DIRECT)"
-                                         : "read of the label block");
-    }
-    // Short only at the end of the file (and a second O_DIRECT read at an
-    // unaligned offset would fail anyway).
-    got += static_cast<size_t>(n);
-    break;
+  ssize_t n;
+  do {
+    n = ::pread(fd, block.bytes.data(), block.bytes.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    return ErrnoAt(errno, path, direct ? "read of the label block (O_DIRECT)"
+                                       : "read of the label block");
   }
   return absl::OkStatus();
 }
