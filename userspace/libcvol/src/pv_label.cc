@@ -98,7 +98,7 @@ absl::Status Damaged(absl::string_view what) {
 
 // A byte-flipped magic is still our label, damaged, and must not read as
 // "no label" (which would let a write go ahead without --force). Six of
-// eight bytes matching by chance is about 2^-42 for random data.
+// eight bytes matching by chance is 28 x 2^-48, about 2^-43, for random data.
 constexpr int kMagicNearMatch = 6;
 
 int MagicBytesMatching(absl::Span<const uint8_t> block) {
