@@ -898,8 +898,8 @@ int cvol_migrate_abort(struct cvol_target *tc, u64 vext)
 	return left ? 0 : -ETIMEDOUT;
 }
 
-int cvol_migrate_throttle(struct cvol_volume *vol, unsigned int regions,
-			  unsigned int migs)
+void cvol_migrate_throttle(struct cvol_volume *vol, unsigned int regions,
+			   unsigned int migs)
 {
 	mutex_lock(&vol->ctl_lock);
 	WRITE_ONCE(vol->copy_limit, regions);
@@ -907,7 +907,6 @@ int cvol_migrate_throttle(struct cvol_volume *vol, unsigned int regions,
 		vol->max_migs = migs;
 	mutex_unlock(&vol->ctl_lock);
 	cvol_migrate_kick(vol);
-	return 0;
 }
 
 /*--------------------------------------------------------------*/

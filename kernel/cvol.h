@@ -392,8 +392,8 @@ int cvol_migrate_start(struct cvol_target *tc, u64 vext, unsigned int dst_dev,
 		       u64 dst_pext);
 int cvol_migrate_commit(struct cvol_target *tc, u64 vext, u64 *new_gen);
 int cvol_migrate_abort(struct cvol_target *tc, u64 vext);
-int cvol_migrate_throttle(struct cvol_volume *vol, unsigned int regions,
-			  unsigned int migs);
+void cvol_migrate_throttle(struct cvol_volume *vol, unsigned int regions,
+			   unsigned int migs);
 void cvol_migrate_kick(struct cvol_volume *vol);
 void cvol_migrate_stop(struct cvol_volume *vol);
 void cvol_migrate_wait_copies(struct cvol_volume *vol);
