@@ -1,0 +1,98 @@
+// The configuration database as cvold sees it: a revisioned key-value store
+// with etcd v3 semantics (ranges, multi-key guarded transactions, leases).
+// Implementations: EtcdKvStore (the real etcd through its v3 JSON gateway)
+// and MemKvStore (an in-memory fake for unit tests). Both must pass the same
+// contract tests (tests/unit/kv_store_contract.h).
+#ifndef CVOL_STORE_KV_STORE_H_
+#define CVOL_STORE_KV_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace cvol::store {
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+  int64_t create_revision = 0;
+  int64_t mod_revision = 0;
+  int64_t version = 0;  // 1 on creation, +1 per put; 0 never stored
+  int64_t lease = 0;
+
+  friend bool operator==(const KeyValue&, const KeyValue&) = default;
+};
+
+struct RangeResult {
+  std::vector<KeyValue> kvs;  // sorted by key
+  int64_t revision = 0;       // the store's revision when read
+};
+
+// One condition of a transaction, as etcd's Compare. A key that does not
+// exist has version, create_revision and mod_revision 0 and no value (a
+// kValue compare on it is false).
+struct Compare {
+  enum class Target { kVersion, kCreateRevision, kModRevision, kValue };
+  enum class Result { kEqual, kNotEqual, kLess, kGreater };
+
+  std::string key;
+  Target target = Target::kModRevision;
+  Result result = Result::kEqual;
+  int64_t number = 0;  // for the revision/version targets
+  std::string value;   // for kValue
+
+  static Compare ModRevisionIs(std::string key, int64_t revision);
+  static Compare VersionIs(std::string key, int64_t version);
+  static Compare Absent(std::string key) { return VersionIs(std::move(key), 0); }
+  static Compare ValueIs(std::string key, std::string value);
+};
+
+struct Op {
+  enum class Kind { kPut, kDelete, kDeletePrefix };
+
+  Kind kind = Kind::kPut;
+  std::string key;    // kDeletePrefix: the prefix
+  std::string value;  // kPut
+  int64_t lease = 0;  // kPut: 0 = none
+
+  static Op Put(std::string key, std::string value, int64_t lease = 0);
+  static Op Delete(std::string key);
+  static Op DeletePrefix(std::string prefix);
+};
+
+struct TxnResult {
+  bool succeeded = false;  // every compare held; the success ops ran
+  int64_t revision = 0;    // the store's revision after the transaction
+};
+
+class KvStore {
+ public:
+  virtual ~KvStore() = default;
+
+  // One key; nullopt if absent.
+  virtual absl::StatusOr<std::optional<KeyValue>> Get(const std::string& key) = 0;
+
+  // Every key starting with prefix, sorted, as of one revision.
+  virtual absl::StatusOr<RangeResult> Range(const std::string& prefix) = 0;
+
+  // Atomically: if every compare holds, run success ops, else failure ops.
+  // A failed compare is not an error (succeeded = false); an unreachable
+  // store is (kUnavailable), as is a malformed request (kInvalidArgument).
+  virtual absl::StatusOr<TxnResult> Txn(absl::Span<const Compare> compares,
+                                        absl::Span<const Op> success,
+                                        absl::Span<const Op> failure = {}) = 0;
+
+  // Leases (for membership, issue 6). ttl in seconds.
+  virtual absl::StatusOr<int64_t> LeaseGrant(int64_t ttl_seconds) = 0;
+  virtual absl::Status LeaseKeepAlive(int64_t lease) = 0;  // kNotFound if expired
+  virtual absl::Status LeaseRevoke(int64_t lease) = 0;
+};
+
+}  // namespace cvol::store
+
+#endif  // CVOL_STORE_KV_STORE_H_
