@@ -6,9 +6,11 @@
 #ifndef CVOL_STORE_KV_STORE_H_
 #define CVOL_STORE_KV_STORE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -64,6 +66,10 @@ struct Op {
   static Op Delete(std::string key);
   static Op DeletePrefix(std::string prefix);
 };
+
+// etcd refuses a transaction with more compares, or more ops in a branch,
+// than this (its --max-txn-ops default) with kInvalidArgument.
+inline constexpr size_t kMaxTxnOps = 128;
 
 struct TxnResult {
   bool succeeded = false;  // every compare held; the success ops ran

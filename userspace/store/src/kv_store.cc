@@ -1,0 +1,57 @@
+#include "cvol/store/kv_store.h"
+
+#include <utility>
+
+namespace cvol::store {
+
+Compare Compare::ModRevisionIs(std::string key, int64_t revision) {
+  Compare c;
+  c.key = std::move(key);
+  c.target = Target::kModRevision;
+  c.result = Result::kEqual;
+  c.number = revision;
+  return c;
+}
+
+Compare Compare::VersionIs(std::string key, int64_t version) {
+  Compare c;
+  c.key = std::move(key);
+  c.target = Target::kVersion;
+  c.result = Result::kEqual;
+  c.number = version;
+  return c;
+}
+
+Compare Compare::ValueIs(std::string key, std::string value) {
+  Compare c;
+  c.key = std::move(key);
+  c.target = Target::kValue;
+  c.result = Result::kEqual;
+  c.value = std::move(value);
+  return c;
+}
+
+Op Op::Put(std::string key, std::string value, int64_t lease) {
+  Op op;
+  op.kind = Kind::kPut;
+  op.key = std::move(key);
+  op.value = std::move(value);
+  op.lease = lease;
+  return op;
+}
+
+Op Op::Delete(std::string key) {
+  Op op;
+  op.kind = Kind::kDelete;
+  op.key = std::move(key);
+  return op;
+}
+
+Op Op::DeletePrefix(std::string prefix) {
+  Op op;
+  op.kind = Kind::kDeletePrefix;
+  op.key = std::move(prefix);
+  return op;
+}
+
+}  // namespace cvol::store
