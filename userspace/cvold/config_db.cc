@@ -1,0 +1,156 @@
+#include "config_db.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+
+namespace cvol::daemon {
+
+using store::Compare;
+using store::Op;
+
+std::vector<const PvRecord*> Snapshot::PvsOf(const std::string& pool) const {
+  std::vector<const PvRecord*> out;
+  for (const auto& [uuid, pv] : pvs) {
+    if (pv.record.pool == pool) out.push_back(&pv.record);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PvRecord* a, const PvRecord* b) { return a->slot < b->slot; });
+  return out;
+}
+
+std::vector<const VolumeRecord*> Snapshot::VolumesOf(const std::string& pool) const {
+  std::vector<const VolumeRecord*> out;
+  for (const auto& [key, volume] : volumes) {
+    if (key.first == pool) out.push_back(&volume.record);
+  }
+  return out;
+}
+
+std::vector<const MoveRecord*> Snapshot::MovesOf(const std::string& pool) const {
+  std::vector<const MoveRecord*> out;
+  for (const auto& [key, move] : moves) {
+    if (move.record.pool == pool) out.push_back(&move.record);
+  }
+  return out;
+}
+
+const VolumeRecord* Snapshot::FindVolume(const std::string& pool,
+                                         const std::string& name) const {
+  auto it = volumes.find({pool, name});
+  return it == volumes.end() ? nullptr : &it->second.record;
+}
+
+void ChangeSet::ChangeAllocation(const Versioned<PoolRecord>& pool) {
+  compares_.push_back(Compare::ModRevisionIs(db_.PoolKey(pool.record.name), pool.mod_revision));
+  PoolRecord bumped = pool.record;
+  ++bumped.alloc_gen;
+  ops_.push_back(Op::Put(db_.PoolKey(bumped.name), EncodePool(bumped)));
+}
+
+void ChangeSet::CreatePool(const PoolRecord& pool) {
+  compares_.push_back(Compare::Absent(db_.PoolKey(pool.name)));
+  ops_.push_back(Op::Put(db_.PoolKey(pool.name), EncodePool(pool)));
+}
+
+void ChangeSet::CreatePv(const PvRecord& pv) {
+  compares_.push_back(Compare::Absent(db_.PvKey(pv.uuid)));
+  ops_.push_back(Op::Put(db_.PvKey(pv.uuid), EncodePv(pv)));
+}
+
+void ChangeSet::DeletePv(const Versioned<PvRecord>& pv) {
+  compares_.push_back(Compare::ModRevisionIs(db_.PvKey(pv.record.uuid), pv.mod_revision));
+  ops_.push_back(Op::Delete(db_.PvKey(pv.record.uuid)));
+}
+
+void ChangeSet::CreateVolume(const VolumeRecord& volume) {
+  const std::string key = db_.VolumeKey(volume.pool, volume.name);
+  compares_.push_back(Compare::Absent(key));
+  ops_.push_back(Op::Put(key, EncodeVolume(volume)));
+}
+
+void ChangeSet::UpdateVolume(const Versioned<VolumeRecord>& old, const VolumeRecord& updated) {
+  const std::string key = db_.VolumeKey(old.record.pool, old.record.name);
+  compares_.push_back(Compare::ModRevisionIs(key, old.mod_revision));
+  ops_.push_back(Op::Put(key, EncodeVolume(updated)));
+}
+
+void ChangeSet::DeleteVolume(const Versioned<VolumeRecord>& volume) {
+  const std::string key = db_.VolumeKey(volume.record.pool, volume.record.name);
+  compares_.push_back(Compare::ModRevisionIs(key, volume.mod_revision));
+  ops_.push_back(Op::Delete(key));
+}
+
+void ChangeSet::CreateMove(const MoveRecord& move) {
+  compares_.push_back(Compare::Absent(db_.MoveKey(move)));
+  ops_.push_back(Op::Put(db_.MoveKey(move), EncodeMove(move)));
+}
+
+void ChangeSet::UpdateMove(const Versioned<MoveRecord>& old, const MoveRecord& updated) {
+  compares_.push_back(Compare::ModRevisionIs(db_.MoveKey(old.record), old.mod_revision));
+  ops_.push_back(Op::Put(db_.MoveKey(updated), EncodeMove(updated)));
+}
+
+void ChangeSet::DeleteMove(const Versioned<MoveRecord>& move) {
+  compares_.push_back(Compare::ModRevisionIs(db_.MoveKey(move.record), move.mod_revision));
+  ops_.push_back(Op::Delete(db_.MoveKey(move.record)));
+}
+
+std::string ConfigDb::PoolKey(const std::string& pool) const {
+  return absl::StrCat(prefix_, "pools/", pool);
+}
+std::string ConfigDb::PvKey(const std::string& uuid) const {
+  return absl::StrCat(prefix_, "pvs/", uuid);
+}
+std::string ConfigDb::VolumeKey(const std::string& pool, const std::string& name) const {
+  return absl::StrCat(prefix_, "volumes/", pool, "/", name);
+}
+std::string ConfigDb::MoveKey(const std::string& pool, const std::string& volume,
+                              uint64_t vext) const {
+  return absl::StrFormat("%smoves/%s/%s/%020u", prefix_, pool, volume, vext);
+}
+
+absl::StatusOr<Snapshot> ConfigDb::Load() const {
+  absl::StatusOr<store::RangeResult> range = kv_.Range(prefix_);
+  if (!range.ok()) return range.status();
+  Snapshot snap;
+  snap.revision = range->revision;
+  for (const store::KeyValue& kv : range->kvs) {
+    const std::string rest = kv.key.substr(prefix_.size());
+    const int64_t rev = kv.mod_revision;
+    if (absl::StartsWith(rest, "pools/")) {
+      absl::StatusOr<PoolRecord> r = DecodePool(kv.value);
+      if (!r.ok()) return r.status();
+      snap.pools[r->name] = {*std::move(r), rev};
+    } else if (absl::StartsWith(rest, "pvs/")) {
+      absl::StatusOr<PvRecord> r = DecodePv(kv.value);
+      if (!r.ok()) return r.status();
+      snap.pvs[r->uuid] = {*std::move(r), rev};
+    } else if (absl::StartsWith(rest, "volumes/")) {
+      absl::StatusOr<VolumeRecord> r = DecodeVolume(kv.value);
+      if (!r.ok()) return r.status();
+      std::pair<std::string, std::string> name{r->pool, r->name};
+      snap.volumes[name] = {*std::move(r), rev};
+    } else if (absl::StartsWith(rest, "moves/")) {
+      absl::StatusOr<MoveRecord> r = DecodeMove(kv.value);
+      if (!r.ok()) return r.status();
+      snap.moves[kv.key] = {*std::move(r), rev};
+    }
+    // Other keys (members, the cluster's own records) are not ours to read.
+  }
+  return snap;
+}
+
+absl::Status ConfigDb::Commit(const ChangeSet& change) {
+  absl::StatusOr<store::TxnResult> result = kv_.Txn(change.compares_, change.ops_);
+  if (!result.ok()) return result.status();
+  if (!result->succeeded) {
+    return absl::AbortedError("the configuration changed meanwhile (another change won the race)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cvol::daemon

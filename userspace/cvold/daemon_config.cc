@@ -1,0 +1,70 @@
+#include "daemon_config.h"
+
+#include <exception>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "boost/program_options.hpp"
+
+namespace cvol::daemon {
+
+namespace po = boost::program_options;
+
+absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& args) {
+  DaemonConfig c;
+  po::options_description options("cvold options (also settable in the config file as name = value)");
+  options.add_options()
+      ("help,h", "print this help and exit")
+      ("config", po::value(&c.config_file)->default_value(c.config_file),
+       "config file; a missing default file is fine, a missing named one is an error")
+      ("etcd-endpoints", po::value(&c.etcd_endpoints)->default_value(c.etcd_endpoints),
+       "etcd client URLs, comma-separated")
+      ("etcd-prefix", po::value(&c.etcd_prefix)->default_value(c.etcd_prefix),
+       "key prefix of this cluster's records in etcd")
+      ("etcd-timeout", po::value(&c.etcd_timeout_s)->default_value(c.etcd_timeout_s),
+       "seconds before an etcd request is given up")
+      ("socket", po::value(&c.socket)->default_value(c.socket), "control socket path")
+      ("sys-block-dir", po::value(&c.sys_block_dir)->default_value(c.sys_block_dir),
+       "where block devices are listed (pv scan)")
+      ("dev-dir", po::value(&c.dev_dir)->default_value(c.dev_dir), "device node directory");
+  try {
+    std::vector<const char*> argv{"cvold"};
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    po::variables_map vm;
+    po::store(po::command_line_parser(static_cast<int>(argv.size()),
+                                      const_cast<char**>(argv.data()))
+                  .options(options)
+                  .run(),
+              vm);
+    if (vm.count("help")) {
+      std::ostringstream out;
+      out << "usage: cvold [options]\n\nThe cvol daemon: owns this host's cvol volumes, keeps "
+             "their configuration in etcd,\nand serves clusterctl on a Unix socket. Runs in the "
+             "foreground (systemd).\n\n"
+          << options;
+      c.help = true;
+      c.help_text = out.str();
+      return c;
+    }
+    const bool named = !vm["config"].defaulted();
+    const std::string file = vm["config"].as<std::string>();
+    std::ifstream in(file);
+    if (in) {
+      po::store(po::parse_config_file(in, options), vm);
+    } else if (named) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot read config file ", file));
+    }
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(e.what());
+  }
+  if (c.etcd_prefix.empty() || c.etcd_prefix.back() != '/') {
+    return absl::InvalidArgumentError("--etcd-prefix must end with '/'");
+  }
+  if (!(c.etcd_timeout_s > 0)) return absl::InvalidArgumentError("--etcd-timeout must be > 0");
+  return c;
+}
+
+}  // namespace cvol::daemon

@@ -1,0 +1,29 @@
+// cvold's settings: command line over /etc/cvol/cvold.conf over defaults.
+#ifndef CVOL_CVOLD_DAEMON_CONFIG_H_
+#define CVOL_CVOLD_DAEMON_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace cvol::daemon {
+
+struct DaemonConfig {
+  std::string config_file = "/etc/cvol/cvold.conf";
+  std::string etcd_endpoints = "http://127.0.0.1:2379";
+  std::string etcd_prefix = "/cvol/";
+  double etcd_timeout_s = 2.0;
+  std::string socket = "/run/cvol/cvold.sock";
+  std::string sys_block_dir = "/sys/class/block";
+  std::string dev_dir = "/dev";
+  bool help = false;
+  std::string help_text;
+};
+
+// kInvalidArgument with a message naming the bad option or config line.
+absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& args);
+
+}  // namespace cvol::daemon
+
+#endif  // CVOL_CVOLD_DAEMON_CONFIG_H_

@@ -1,0 +1,382 @@
+// volume.move and the worker that drives each recorded move through the
+// kernel migration (docs/cvold.md, "Moves"):
+//
+//   copying     record says: map = src, dst reserved.  Kernel: migrate_start,
+//               copy, dual-write, until ready.
+//   committing  record says: map = dst, src reserved.  Written BEFORE the
+//               kernel switches, so etcd never lags the kernel: a crash after
+//               migrate_commit finds dst in etcd, which is where writes go.
+//   done        the record is deleted, which frees src.
+//
+// Every step is re-derived from etcd plus the kernel's state, so a worker
+// restarted after a crash (or a daemon restart) simply continues.
+#include <time.h>
+
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "cvol/control/args.h"
+#include "cvol/control/names.h"
+#include "cvol/messages.h"
+#include "cvol/migrate_messages.h"
+#include "cvol/status.h"
+#include "log.h"
+#include "pool_view.h"
+#include "service.h"
+#include "status_macros.h"
+
+namespace cvol::daemon {
+namespace {
+
+using control::ArgReader;
+
+uint64_t NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
+}
+
+struct KernelView {
+  std::optional<MigrationStatus> migration;
+  std::optional<Location> location;  // slot, pext
+};
+
+Location Relocated(const VolumeRecord& v, uint64_t vext) {
+  for (const Run& run : v.runs) {
+    if (vext >= run.vext && vext - run.vext < run.count) {
+      return Location{run.dev, run.pext + (vext - run.vext)};
+    }
+  }
+  return Location{};
+}
+
+// The volume's runs with one extent pointed elsewhere.
+std::vector<Run> Remap(const std::vector<Run>& runs, uint64_t vext, Location to) {
+  std::vector<Run> out;
+  for (const Run& run : runs) {
+    if (vext < run.vext || vext - run.vext >= run.count) {
+      out.push_back(run);
+      continue;
+    }
+    const uint64_t k = vext - run.vext;
+    if (k > 0) out.push_back(Run{run.vext, run.dev, run.pext, k});
+    out.push_back(Run{vext, to.dev, to.pext, 1});
+    if (k + 1 < run.count) {
+      out.push_back(Run{vext + 1, run.dev, run.pext + k + 1, run.count - k - 1});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Service::Json> Service::VolumeMove(const Json& args, const Progress& progress) {
+  ArgReader reader(args);
+  ASSIGN_OR_RETURN(std::string text, reader.String("volume"));
+  ASSIGN_OR_RETURN(uint64_t vext, reader.Uint("vext"));
+  ASSIGN_OR_RETURN(std::optional<uint64_t> count_arg, reader.OptionalUint("count"));
+  ASSIGN_OR_RETURN(std::optional<std::string> to_pv, reader.OptionalString("to_pv"));
+  ASSIGN_OR_RETURN(bool wait, reader.Bool("wait", false));
+  RETURN_IF_ERROR(reader.Finish());
+  ASSIGN_OR_RETURN(control::VolumeName name, control::ParseVolumeName(text));
+  const uint64_t count = count_arg.value_or(1);
+  if (count == 0 || count > 1024) {
+    return absl::InvalidArgumentError("count must be 1 to 1024 extents");
+  }
+
+  std::vector<std::string> keys;
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(RetryOnConflict([&]() -> absl::Status {
+      keys.clear();
+      ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
+      const VolumeRecord* volume = snap.FindVolume(name.pool, name.volume);
+      if (volume == nullptr) {
+        return absl::NotFoundError(absl::StrCat("volume '", name.full(), "' does not exist"));
+      }
+      if (vext >= volume->extents || count > volume->extents - vext) {
+        return absl::OutOfRangeError(absl::StrCat("extents ", vext, "-", vext + count - 1,
+                                                  " are outside '", name.full(), "' (0-",
+                                                  volume->extents - 1, ")"));
+      }
+      ASSIGN_OR_RETURN(PoolView view, PoolView::Build(snap, name.pool));
+      std::optional<uint32_t> target;
+      if (to_pv) {
+        for (uint32_t i = 0; i < view.pvs().size(); ++i) {
+          if (view.pvs()[i]->name == *to_pv || view.pvs()[i]->uuid == *to_pv) target = i;
+        }
+        if (!target) {
+          return absl::NotFoundError(
+              absl::StrCat("pool '", name.pool, "' has no pv '", *to_pv, "'"));
+        }
+      }
+      ChangeSet change(db_);
+      change.ChangeAllocation(snap.pools.at(name.pool));
+      for (uint64_t e = vext; e < vext + count; ++e) {
+        MoveRecord move;
+        move.pool = name.pool;
+        move.volume = name.volume;
+        move.volume_uuid = volume->uuid;
+        move.vext = e;
+        if (snap.moves.contains(db_.MoveKey(move))) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("extent ", e, " of '", name.full(), "' is moving already"));
+        }
+        move.src = Relocated(*volume, e);
+        ASSIGN_OR_RETURN(uint32_t src_index, view.IndexOfSlot(move.src.dev));
+        absl::StatusOr<Location> dst =
+            target ? view.allocator().AllocateOne(pool::PvHint::kPrefer, *target)
+                   : view.allocator().AllocateOne(pool::PvHint::kExclude, src_index);
+        if (!target && !dst.ok()) dst = view.allocator().AllocateOne(pool::PvHint::kAny);
+        if (!dst.ok() || (target && dst->dev != *target)) {
+          return absl::ResourceExhaustedError(absl::StrCat(
+              "no free extent for extent ", e, to_pv ? absl::StrCat(" on pv '", *to_pv, "'") : "",
+              " in pool '", name.pool, "'"));
+        }
+        move.dst = view.ToSlot(*dst);
+        move.phase = MoveRecord::Phase::kCopying;
+        move.started_ns = NowNs();
+        change.CreateMove(move);
+        keys.push_back(db_.MoveKey(move));
+      }
+      return db_.Commit(change);
+    }));
+    // The tables must list the destination slots (a pv added since).
+    ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
+    RETURN_IF_ERROR(ActivateVolume(snap, *snap.FindVolume(name.pool, name.volume)));
+    for (const std::string& key : keys) {
+      {
+        absl::MutexLock mlock(&moves_mu_);
+        move_states_[key] = MoveState{};
+      }
+      const MoveRecord& m = snap.moves.at(key).record;
+      events_.Publish({{"type", "move_started"},
+                       {"volume", name.full()},
+                       {"vext", m.vext},
+                       {"src", {{"slot", m.src.dev}, {"pext", m.src.pext}}},
+                       {"dst", {{"slot", m.dst.dev}, {"pext", m.dst.pext}}}});
+      StartMoveWorker(key);
+    }
+  }
+
+  auto report = [&]() {
+    Json moves = Json::array();
+    bool all_finished = true;
+    std::vector<std::string> failures;
+    for (const std::string& key : keys) {
+      Json m = MoveProgress(key);
+      if (!m.value("finished", false)) all_finished = false;
+      if (m.value("phase", "") == "failed" || m.value("phase", "") == "rolled_back") {
+        failures.push_back(absl::StrCat("extent ", m.value("vext", 0), ": ",
+                                        m.value("error", std::string("failed"))));
+      }
+      moves.push_back(std::move(m));
+    }
+    return std::make_tuple(Json{{"moves", moves}}, all_finished, failures);
+  };
+  if (!wait) return std::get<0>(report());
+  while (true) {
+    auto [moves, finished, failures] = report();
+    if (finished) {
+      if (!failures.empty()) {
+        return absl::AbortedError(absl::StrCat("move of '", name.full(),
+                                               "' did not complete: ", failures.front()));
+      }
+      return moves;
+    }
+    if (progress) progress(moves);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+Service::Json Service::MoveProgress(const std::string& key) {
+  Json j;
+  absl::MutexLock lock(&moves_mu_);
+  const MoveState& s = move_states_[key];
+  j["key"] = key;
+  j["vext"] = std::stoull(key.substr(key.rfind('/') + 1));
+  j["phase"] = s.phase;
+  j["copied_regions"] = s.copied;
+  j["regions"] = s.regions;
+  j["finished"] = s.finished;
+  if (!s.error.empty()) j["error"] = s.error;
+  return j;
+}
+
+void Service::StartMoveWorker(const std::string& key) {
+  absl::MutexLock lock(&moves_mu_);
+  if (stopping_) return;
+  auto it = move_threads_.find(key);
+  if (it != move_threads_.end()) {
+    if (!move_states_[key].finished) return;  // running
+    it->second.join();
+    move_threads_.erase(it);
+  }
+  if (!move_states_.contains(key)) move_states_[key] = MoveState{};
+  move_states_[key].finished = false;
+  move_threads_[key] = std::thread([this, key] { RunMove(key); });
+}
+
+void Service::RunMove(const std::string& key) {
+  absl::Status s = DriveMove(key);
+  absl::MutexLock lock(&moves_mu_);
+  MoveState& state = move_states_[key];
+  if (!s.ok()) {
+    if (state.phase != "rolled_back") state.phase = stopping_ ? state.phase : "failed";
+    state.error = std::string(s.message());
+    LogError(absl::StrCat("move ", key, ": ", s.message()));
+  }
+  state.finished = true;
+}
+
+absl::Status Service::DriveMove(const std::string& key) {
+  auto set_phase = [&](const std::string& phase, uint64_t copied, uint64_t regions) {
+    absl::MutexLock lock(&moves_mu_);
+    MoveState& s = move_states_[key];
+    s.phase = phase;
+    if (regions) {
+      s.copied = copied;
+      s.regions = regions;
+    }
+  };
+  auto stopping = [&]() {
+    absl::MutexLock lock(&moves_mu_);
+    return stopping_;
+  };
+  const absl::Time deadline = absl::Now() + options_.move_timeout;
+  bool started_here = false;
+  while (true) {
+    if (stopping()) return absl::CancelledError("daemon stopping; the move resumes at restart");
+    if (absl::Now() > deadline) return absl::DeadlineExceededError("the move took too long");
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
+    auto mit = snap.moves.find(key);
+    if (mit == snap.moves.end()) {
+      set_phase("done", 0, 0);
+      return absl::OkStatus();
+    }
+    const Versioned<MoveRecord>& move = mit->second;
+    auto vit = snap.volumes.find({move.record.pool, move.record.volume});
+    if (vit == snap.volumes.end()) return absl::DataLossError("the move's volume is gone");
+    const Versioned<VolumeRecord>& volume = vit->second;
+    const Versioned<PoolRecord>& pool = snap.pools.at(move.record.pool);
+    const uint64_t es = pool.record.extent_sectors;
+    const std::string full = absl::StrCat(move.record.pool, "/", move.record.volume);
+    ASSIGN_OR_RETURN(ExtentAddress at, Locate(volume.record, move.record.vext, es));
+    const std::string dm_name = control::DmName(move.record.pool, move.record.volume);
+
+    // The kernel's view of this extent.
+    KernelView kernel;
+    ASSIGN_OR_RETURN(std::vector<DmLine> status, dm_.Status(dm_name));
+    if (at.segment >= status.size()) return absl::InternalError("the device lacks a segment");
+    ASSIGN_OR_RETURN(TargetStatus ts, TargetStatus::Parse(status[at.segment].params,
+                                                          StatusFormat::kV1_2));
+    if (!ts.v1_1.has_value()) return absl::InternalError("cvol status without migrations");
+    for (const MigrationStatus& m : ts.v1_1.value().migrations) {
+      if (m.vext == at.local_vext) kernel.migration = m;
+    }
+    ASSIGN_OR_RETURN(std::string got, dm_.Message(dm_name, at.sector,
+                                                  FormatMapGet(at.local_vext, 1)));
+    ASSIGN_OR_RETURN(std::vector<Run> where, ParseMapGetResponse(got));
+    if (!where.empty()) kernel.location = Location{where[0].dev, where[0].pext};
+    const bool at_src = kernel.location == move.record.src;
+    const bool at_dst = kernel.location == move.record.dst;
+
+    // Finish: the kernel switched and etcd says so; free src.
+    auto finish = [&]() -> absl::Status {
+      ChangeSet change(db_);
+      change.ChangeAllocation(pool);
+      change.DeleteMove(move);
+      RETURN_IF_ERROR(db_.Commit(change));
+      set_phase("done", 0, 0);
+      events_.Publish({{"type", "move_done"}, {"volume", full}, {"vext", move.record.vext},
+                       {"generation", volume.record.generation}});
+      return absl::OkStatus();
+    };
+    // Roll back: the source is authoritative; etcd goes back to it.
+    auto roll_back = [&](const std::string& why) -> absl::Status {
+      ChangeSet change(db_);
+      change.ChangeAllocation(pool);
+      if (move.record.phase == MoveRecord::Phase::kCommitting) {
+        VolumeRecord back = volume.record;
+        back.runs = Remap(back.runs, move.record.vext, move.record.src);
+        ++back.generation;
+        change.UpdateVolume(volume, back);
+      }
+      change.DeleteMove(move);
+      RETURN_IF_ERROR(db_.Commit(change));
+      {
+        absl::MutexLock mlock(&moves_mu_);
+        move_states_[key].phase = "rolled_back";
+      }
+      events_.Publish({{"type", "move_failed"}, {"volume", full}, {"vext", move.record.vext},
+                       {"reason", why}});
+      return absl::AbortedError(absl::StrCat("rolled back to the source: ", why));
+    };
+
+    if (move.record.phase == MoveRecord::Phase::kCopying) {
+      if (!at_src && !at_dst) {
+        return absl::DataLossError(absl::StrCat("extent ", move.record.vext, " of ", full,
+                                                " is neither at the source nor at the destination"));
+      }
+      if (kernel.migration) {
+        started_here = true;
+        set_phase("copying", kernel.migration->copied_regions, kernel.migration->regions);
+      }
+      // at_dst: the kernel is ahead of the record (nothing in this protocol
+      // does that, but a person with dmsetup can); etcd follows the kernel.
+      if (at_dst || (kernel.migration && kernel.migration->state == MigrationState::kReady)) {
+        // Persist the new location before the kernel switches to it.
+        MoveRecord committing = move.record;
+        committing.phase = MoveRecord::Phase::kCommitting;
+        VolumeRecord updated = volume.record;
+        updated.runs = Remap(updated.runs, move.record.vext, move.record.dst);
+        ++updated.generation;
+        ChangeSet change(db_);
+        change.ChangeAllocation(pool);
+        change.UpdateVolume(volume, updated);
+        change.UpdateMove(move, committing);
+        RETURN_IF_ERROR(db_.Commit(change));
+        set_phase("committing", 0, 0);
+        continue;
+      }
+      if (!kernel.migration) {
+        if (started_here) {
+          // It was running and the kernel ended it: copy errors (migrate_failed).
+          return roll_back("the kernel ended the migration (see the migrate_failed event)");
+        }
+        ASSIGN_OR_RETURN(std::string msg, FormatMigrateStart(at.local_vext, move.record.dst));
+        absl::StatusOr<std::string> r = dm_.Message(dm_name, at.sector, msg);
+        if (!r.ok()) return roll_back(absl::StrCat("migrate_start: ", r.status().message()));
+        started_here = true;
+        set_phase("copying", 0, 0);
+        continue;
+      }
+    } else {  // kCommitting: etcd already says dst
+      if (at_dst) return finish();
+      if (!at_src) {
+        return absl::DataLossError(absl::StrCat("extent ", move.record.vext, " of ", full,
+                                                " is neither at the source nor at the destination"));
+      }
+      if (!kernel.migration) {
+        // The kernel migration is gone (failed, or the device was made
+        // again from an older map): the source has every write.
+        return roll_back("the kernel migration ended before the commit");
+      }
+      if (kernel.migration->state == MigrationState::kReady) {
+        ASSIGN_OR_RETURN(std::string msg, FormatMigrateCommit(at.local_vext));
+        absl::StatusOr<std::string> r = dm_.Message(dm_name, at.sector, msg);
+        if (r.ok()) continue;  // the next pass sees dst and finishes
+        LogWarning(absl::StrCat("move ", key, ": migrate_commit: ", r.status().message(),
+                                "; retrying"));
+      }
+    }
+    // Wait (without the lock) for the kernel to make progress.
+    mu_.Unlock();
+    absl::SleepFor(options_.move_poll);
+    mu_.Lock();
+  }
+}
+
+}  // namespace cvol::daemon

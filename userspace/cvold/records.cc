@@ -1,0 +1,184 @@
+#include "records.h"
+
+#include <algorithm>
+#include <exception>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace cvol::daemon {
+namespace {
+
+using nlohmann::json;
+
+// Records are written by cvold only, but etcd is shared and outlives
+// versions: anything unexpected is reported as data loss, never trusted.
+template <typename T, typename Fn>
+absl::StatusOr<T> Decode(const std::string& text, const char* what, Fn fn) {
+  try {
+    json j = json::parse(text);
+    T record;
+    fn(j, record);
+    return record;
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat("malformed ", what, " record: ", e.what()));
+  }
+}
+
+json LocationJson(const Location& l) { return json::array({l.dev, l.pext}); }
+
+Location LocationFrom(const json& j) {
+  return Location{j.at(0).get<uint32_t>(), j.at(1).get<uint64_t>()};
+}
+
+}  // namespace
+
+std::string PhaseName(MoveRecord::Phase phase) {
+  return phase == MoveRecord::Phase::kCopying ? "copying" : "committing";
+}
+
+std::string EncodePool(const PoolRecord& r) {
+  return json{{"name", r.name},
+              {"uuid", r.uuid},
+              {"extent_sectors", r.extent_sectors},
+              {"alloc_gen", r.alloc_gen},
+              {"created_ns", r.created_ns}}
+      .dump();
+}
+
+std::string EncodePv(const PvRecord& r) {
+  return json{{"uuid", r.uuid},
+              {"name", r.name},
+              {"pool", r.pool},
+              {"slot", r.slot},
+              {"extents", r.extents},
+              {"data_offset", r.data_offset},
+              {"device_sectors", r.device_sectors}}
+      .dump();
+}
+
+std::string EncodeVolume(const VolumeRecord& r) {
+  json segments = json::array();
+  for (const Segment& s : r.segments) segments.push_back(json::array({s.first_vext, s.extents}));
+  json runs = json::array();
+  for (const Run& run : r.runs) runs.push_back(json::array({run.vext, run.dev, run.pext, run.count}));
+  return json{{"pool", r.pool},
+              {"name", r.name},
+              {"uuid", r.uuid},
+              {"extents", r.extents},
+              {"generation", r.generation},
+              {"segments", segments},
+              {"runs", runs},
+              {"created_ns", r.created_ns}}
+      .dump();
+}
+
+std::string EncodeMove(const MoveRecord& r) {
+  return json{{"pool", r.pool},
+              {"volume", r.volume},
+              {"volume_uuid", r.volume_uuid},
+              {"vext", r.vext},
+              {"src", LocationJson(r.src)},
+              {"dst", LocationJson(r.dst)},
+              {"phase", PhaseName(r.phase)},
+              {"started_ns", r.started_ns}}
+      .dump();
+}
+
+absl::StatusOr<PoolRecord> DecodePool(const std::string& text) {
+  return Decode<PoolRecord>(text, "pool", [](const json& j, PoolRecord& r) {
+    j.at("name").get_to(r.name);
+    j.at("uuid").get_to(r.uuid);
+    j.at("extent_sectors").get_to(r.extent_sectors);
+    j.at("alloc_gen").get_to(r.alloc_gen);
+    j.at("created_ns").get_to(r.created_ns);
+  });
+}
+
+absl::StatusOr<PvRecord> DecodePv(const std::string& text) {
+  return Decode<PvRecord>(text, "pv", [](const json& j, PvRecord& r) {
+    j.at("uuid").get_to(r.uuid);
+    j.at("name").get_to(r.name);
+    j.at("pool").get_to(r.pool);
+    j.at("slot").get_to(r.slot);
+    j.at("extents").get_to(r.extents);
+    j.at("data_offset").get_to(r.data_offset);
+    j.at("device_sectors").get_to(r.device_sectors);
+  });
+}
+
+absl::StatusOr<VolumeRecord> DecodeVolume(const std::string& text) {
+  absl::StatusOr<VolumeRecord> record =
+      Decode<VolumeRecord>(text, "volume", [](const json& j, VolumeRecord& r) {
+        j.at("pool").get_to(r.pool);
+        j.at("name").get_to(r.name);
+        j.at("uuid").get_to(r.uuid);
+        j.at("extents").get_to(r.extents);
+        j.at("generation").get_to(r.generation);
+        for (const json& s : j.at("segments")) {
+          r.segments.push_back(Segment{s.at(0).get<uint64_t>(), s.at(1).get<uint64_t>()});
+        }
+        for (const json& run : j.at("runs")) {
+          r.runs.push_back(Run{run.at(0).get<uint64_t>(), run.at(1).get<uint32_t>(),
+                               run.at(2).get<uint64_t>(), run.at(3).get<uint64_t>()});
+        }
+        j.at("created_ns").get_to(r.created_ns);
+      });
+  if (!record.ok()) return record;
+  if (absl::Status s = CheckVolume(*record); !s.ok()) {
+    return absl::DataLossError(absl::StrCat("volume record ", record->pool, "/", record->name,
+                                            ": ", s.message()));
+  }
+  return record;
+}
+
+absl::StatusOr<MoveRecord> DecodeMove(const std::string& text) {
+  return Decode<MoveRecord>(text, "move", [](const json& j, MoveRecord& r) {
+    j.at("pool").get_to(r.pool);
+    j.at("volume").get_to(r.volume);
+    j.at("volume_uuid").get_to(r.volume_uuid);
+    j.at("vext").get_to(r.vext);
+    r.src = LocationFrom(j.at("src"));
+    r.dst = LocationFrom(j.at("dst"));
+    const std::string phase = j.at("phase").get<std::string>();
+    if (phase == "copying") {
+      r.phase = MoveRecord::Phase::kCopying;
+    } else if (phase == "committing") {
+      r.phase = MoveRecord::Phase::kCommitting;
+    } else {
+      throw std::runtime_error("unknown phase '" + phase + "'");
+    }
+    j.at("started_ns").get_to(r.started_ns);
+  });
+}
+
+absl::Status CheckVolume(const VolumeRecord& r) {
+  uint64_t next = 0;
+  for (const Segment& s : r.segments) {
+    if (s.first_vext != next || s.extents == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("segment at extent ", s.first_vext, " does not follow extent ", next));
+    }
+    next += s.extents;
+  }
+  if (next != r.extents) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("segments cover ", next, " extents, the volume has ", r.extents));
+  }
+  std::vector<Run> runs = r.runs;
+  std::sort(runs.begin(), runs.end(),
+            [](const Run& a, const Run& b) { return a.vext < b.vext; });
+  uint64_t end = 0;
+  for (const Run& run : runs) {
+    if (run.count == 0 || run.vext < end || run.vext > r.extents ||
+        run.count > r.extents - run.vext) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("run ", ToString(run), " overlaps another or lies outside the volume"));
+    }
+    end = run.vext + run.count;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cvol::daemon

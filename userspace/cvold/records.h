@@ -1,0 +1,105 @@
+// The configuration records cvold keeps in etcd, and their JSON form. A
+// record is the whole truth about one object; every change to it is one
+// guarded etcd transaction (config_db.h).
+#ifndef CVOL_CVOLD_RECORDS_H_
+#define CVOL_CVOLD_RECORDS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "cvol/map_types.h"
+
+namespace cvol::daemon {
+
+struct PoolRecord {
+  std::string name;
+  std::string uuid;
+  uint64_t extent_sectors = 0;
+  // Bumped by every transaction that changes the pool's allocation (pvs,
+  // volume maps, moves). Such transactions compare the pool record's
+  // mod_revision, so two of them can never both succeed on the same view of
+  // the free space: this is what rules out double allocation across hosts.
+  uint64_t alloc_gen = 0;
+  uint64_t created_ns = 0;
+
+  friend bool operator==(const PoolRecord&, const PoolRecord&) = default;
+};
+
+struct PvRecord {
+  std::string uuid;
+  std::string name;
+  std::string pool;
+  uint32_t slot = 0;  // the device slot in every table line of the pool
+  uint64_t extents = 0;
+  uint64_t data_offset = 0;  // sectors
+  uint64_t device_sectors = 0;
+
+  friend bool operator==(const PvRecord&, const PvRecord&) = default;
+};
+
+// A volume's address space is cut into segments, one cvol target each: a
+// grow appends a segment (as lvextend appends a dm segment), so the live
+// segments keep their maps and never need resizing.
+struct Segment {
+  uint64_t first_vext = 0;
+  uint64_t extents = 0;
+
+  friend bool operator==(const Segment&, const Segment&) = default;
+};
+
+struct VolumeRecord {
+  std::string pool;
+  std::string name;
+  std::string uuid;
+  uint64_t extents = 0;
+  uint64_t generation = 1;  // +1 per map change
+  std::vector<Segment> segments;
+  std::vector<Run> runs;  // vext over the whole volume; dev = pv slot
+  uint64_t created_ns = 0;
+
+  friend bool operator==(const VolumeRecord&, const VolumeRecord&) = default;
+};
+
+// One extent moving from src to dst. While kCopying the volume map still
+// says src and dst is reserved by this record; the new location is written to
+// the volume map (phase kCommitting) before the kernel switches, and then src
+// is reserved by this record until the move is done and the record deleted.
+struct MoveRecord {
+  enum class Phase { kCopying, kCommitting };
+
+  std::string pool;
+  std::string volume;  // name within the pool
+  std::string volume_uuid;
+  uint64_t vext = 0;
+  Location src;  // dev = pv slot
+  Location dst;
+  Phase phase = Phase::kCopying;
+  uint64_t started_ns = 0;
+
+  // The extent this record keeps allocated beside the volume map.
+  Location reserved() const { return phase == Phase::kCopying ? dst : src; }
+
+  friend bool operator==(const MoveRecord&, const MoveRecord&) = default;
+};
+
+std::string PhaseName(MoveRecord::Phase phase);
+
+std::string EncodePool(const PoolRecord& record);
+std::string EncodePv(const PvRecord& record);
+std::string EncodeVolume(const VolumeRecord& record);
+std::string EncodeMove(const MoveRecord& record);
+
+absl::StatusOr<PoolRecord> DecodePool(const std::string& text);
+absl::StatusOr<PvRecord> DecodePv(const std::string& text);
+absl::StatusOr<VolumeRecord> DecodeVolume(const std::string& text);
+absl::StatusOr<MoveRecord> DecodeMove(const std::string& text);
+
+// The checks every decoded or new volume record must pass: segments tile
+// [0, extents), runs lie inside it and do not overlap.
+absl::Status CheckVolume(const VolumeRecord& record);
+
+}  // namespace cvol::daemon
+
+#endif  // CVOL_CVOLD_RECORDS_H_

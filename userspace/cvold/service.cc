@@ -1,0 +1,209 @@
+#include "service.h"
+
+#include <unistd.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cvol/control/args.h"
+#include "cvol/control/names.h"
+#include "cvol/pv_scan.h"
+#include "cvol/status.h"
+#include "log.h"
+#include "pool_view.h"
+#include "status_macros.h"
+
+namespace cvol::daemon {
+
+using control::DmName;
+using control::DmUuid;
+
+Service::Service(ServiceOptions options, store::KvStore& kv, const std::string& prefix,
+                 DmClient& dm, EventHub& events)
+    : options_(std::move(options)),
+      kv_(kv),
+      db_(kv, prefix),
+      dm_(dm),
+      events_(events),
+      started_(absl::Now()) {}
+
+Service::~Service() { Stop(); }
+
+absl::Status Service::RetryOnConflict(const std::function<absl::Status()>& attempt) {
+  absl::Status status;
+  for (int i = 0; i < 8; ++i) {
+    status = attempt();
+    if (status.code() != absl::StatusCode::kAborted) return status;
+  }
+  return status;
+}
+
+absl::Status Service::RescanPvs() {
+  PvScanOptions scan;
+  scan.sys_block_dir = options_.sys_block_dir;
+  scan.dev_dir = options_.dev_dir;
+  ASSIGN_OR_RETURN(PvScanResult result, ScanPvs(scan));
+  paths_.clear();
+  for (const auto& [uuid, pv] : result.pvs) paths_[FormatUuid(uuid)] = pv.path;
+  for (const PvScanProblem& p : result.problems) {
+    LogWarning(absl::StrCat("pv scan: ", p.path, ": ", p.status.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Service::Start() {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(RescanPvs());
+  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
+  LogInfo(absl::StrCat("found ", paths_.size(), " pv(s) here; etcd has ", snap.pools.size(),
+                       " pool(s), ", snap.volumes.size(), " volume(s), ", snap.moves.size(),
+                       " move(s) in progress"));
+  int failed = 0;
+  for (const auto& [name, volume] : snap.volumes) {
+    if (absl::Status s = ActivateVolume(snap, volume.record); !s.ok()) {
+      ++failed;
+      LogError(absl::StrCat("volume ", name.first, "/", name.second, " not activated: ",
+                            s.message()));
+    }
+  }
+  LogInfo(absl::StrCat("activated ", snap.volumes.size() - failed, " volume(s)"));
+  for (const auto& [key, move] : snap.moves) StartMoveWorker(key);
+  return absl::OkStatus();
+}
+
+void Service::Stop() {
+  std::map<std::string, std::thread> threads;
+  {
+    absl::MutexLock lock(&moves_mu_);
+    stopping_ = true;
+    threads.swap(move_threads_);
+  }
+  for (auto& [key, thread] : threads) thread.join();
+}
+
+absl::StatusOr<Service::Json> Service::Handle(const std::string& command, const Json& args,
+                                              const Progress& progress) {
+  if (command == "status") {
+    control::ArgReader reader(args);
+    RETURN_IF_ERROR(reader.Finish());
+    return Status();
+  }
+  if (command == "pv.create") return PvCreate(args);
+  if (command == "pv.list") return PvList(args);
+  if (command == "pv.show") return PvShow(args);
+  if (command == "pv.remove") return PvRemove(args);
+  if (command == "pool.create") return PoolCreate(args);
+  if (command == "pool.list") return PoolList(args);
+  if (command == "pool.show") return PoolShow(args);
+  if (command == "volume.create") return VolumeCreate(args);
+  if (command == "volume.list") return VolumeList(args);
+  if (command == "volume.show") return VolumeShow(args);
+  if (command == "volume.resize") return VolumeResize(args);
+  if (command == "volume.remove") return VolumeRemove(args);
+  if (command == "volume.move") return VolumeMove(args, progress);
+  return absl::UnimplementedError(absl::StrCat("unknown command '", command,
+                                               "'; see docs/control-protocol.md"));
+}
+
+absl::StatusOr<Service::Json> Service::Status() {
+  absl::StatusOr<Snapshot> snap = db_.Load();
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  Json out;
+  out["daemon"] = {{"version", "0.5.0"},
+                   {"pid", static_cast<int64_t>(getpid())},
+                   {"uptime_s", absl::ToDoubleSeconds(absl::Now() - started_)},
+                   {"host", host},
+                   {"protocol", 1}};
+  out["etcd"] = {{"endpoints", options_.etcd_endpoints},
+                 {"reachable", snap.ok()},
+                 {"revision", snap.ok() ? snap->revision : 0}};
+  if (!snap.ok()) out["etcd"]["error"] = std::string(snap.status().message());
+  out["pools"] = Json::array();
+  out["moves"] = Json::array();
+  out["volumes"] = 0;
+  if (snap.ok()) {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, pool] : snap->pools) out["pools"].push_back(PoolJson(*snap, pool.record));
+    for (const auto& [key, move] : snap->moves) out["moves"].push_back(MoveJson(*snap, move.record));
+    out["volumes"] = snap->volumes.size();
+  }
+  return out;
+}
+
+absl::Status Service::ActivateVolume(const Snapshot& snap, const VolumeRecord& volume) {
+  const PoolRecord& pool = snap.pools.at(volume.pool).record;
+  const std::vector<const PvRecord*> pvs = snap.PvsOf(volume.pool);
+  for (const Run& run : volume.runs) {
+    for (const PvRecord* pv : pvs) {
+      if (pv->slot == run.dev && !paths_.contains(pv->uuid)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("it uses pv ", pv->name, " (", pv->uuid,
+                         "), which is not found on this host"));
+      }
+    }
+  }
+  for (size_t i = 0; i < volume.segments.size(); ++i) {
+    volume_of_kernel_uuid_[SegmentUuid(volume, i)] = absl::StrCat(volume.pool, "/", volume.name);
+  }
+  const std::vector<TableLine> lines =
+      BuildTableLines(volume, pool.extent_sectors, pvs, paths_);
+  const std::vector<DmLine> table = ToDmLines(volume, pool.extent_sectors, lines);
+  const std::string name = DmName(volume.pool, volume.name);
+  ASSIGN_OR_RETURN(bool exists, dm_.Exists(name));
+  if (!exists) {
+    RETURN_IF_ERROR(dm_.Create(name, DmUuid(volume.uuid), table));
+    LogInfo(absl::StrCat("created /dev/mapper/", name));
+    return absl::OkStatus();
+  }
+  // Live already (a daemon restart): leave it alone unless the slots or the
+  // segments changed. A reload restating map_runs is refused by the kernel
+  // unless the live map is exactly etcd's, which is the check we want.
+  ASSIGN_OR_RETURN(std::vector<DmLine> live, dm_.Table(name));
+  bool same = live.size() == table.size();
+  for (size_t i = 0; same && i < live.size(); ++i) {
+    absl::StatusOr<TableLine> parsed = TableLine::Parse(live[i].params);
+    if (!parsed.ok()) return parsed.status();
+    same = live[i].start == table[i].start && live[i].length == table[i].length &&
+           parsed->vol_uuid == lines[i].vol_uuid && parsed->devices == lines[i].devices &&
+           parsed->map_runs == lines[i].map_runs;
+  }
+  if (same) return absl::OkStatus();
+  RETURN_IF_ERROR(dm_.Reload(name, table));
+  LogInfo(absl::StrCat("reloaded /dev/mapper/", name));
+  return absl::OkStatus();
+}
+
+absl::Status Service::ReloadPoolVolumes(const Snapshot& snap, const std::string& pool) {
+  absl::Status first;
+  for (const VolumeRecord* volume : snap.VolumesOf(pool)) {
+    absl::StatusOr<bool> exists = dm_.Exists(DmName(volume->pool, volume->name));
+    if (!exists.ok() || !*exists) continue;
+    absl::Status s = ActivateVolume(snap, *volume);
+    if (!s.ok() && first.ok()) first = s;
+  }
+  return first;
+}
+
+absl::StatusOr<std::string> Service::SendMessage(const VolumeRecord& volume,
+                                                 uint64_t extent_sectors, uint64_t vext,
+                                                 const std::string& text) {
+  ASSIGN_OR_RETURN(ExtentAddress at, Locate(volume, vext, extent_sectors));
+  return dm_.Message(DmName(volume.pool, volume.name), at.sector, text);
+}
+
+void Service::OnKernelEvent(const Event& event) {
+  Json j = Json::parse(EventToJson(event), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = volume_of_kernel_uuid_.find(event.uuid);
+    if (it == volume_of_kernel_uuid_.end()) return;  // not one of ours
+    j["volume"] = it->second;
+  }
+  j["source"] = "kernel";
+  events_.Publish(std::move(j));
+}
+
+}  // namespace cvol::daemon

@@ -1,0 +1,73 @@
+#include "volume_layout.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace cvol::daemon {
+
+std::string SegmentUuid(const VolumeRecord& volume, size_t segment) {
+  return segment == 0 ? volume.uuid : absl::StrCat(volume.uuid, ".", segment);
+}
+
+absl::StatusOr<ExtentAddress> Locate(const VolumeRecord& volume, uint64_t vext,
+                                     uint64_t extent_sectors) {
+  for (size_t i = 0; i < volume.segments.size(); ++i) {
+    const Segment& s = volume.segments[i];
+    if (vext >= s.first_vext && vext - s.first_vext < s.extents) {
+      return ExtentAddress{i, s.first_vext * extent_sectors, vext - s.first_vext};
+    }
+  }
+  return absl::OutOfRangeError(absl::StrCat("extent ", vext, " is outside volume ", volume.pool,
+                                            "/", volume.name, " (", volume.extents,
+                                            " extents: 0-", volume.extents - 1, ")"));
+}
+
+std::vector<Run> SegmentRuns(const VolumeRecord& volume, size_t segment) {
+  const Segment& s = volume.segments[segment];
+  const uint64_t end = s.first_vext + s.extents;
+  std::vector<Run> out;
+  for (const Run& run : volume.runs) {
+    const uint64_t a = std::max(run.vext, s.first_vext);
+    const uint64_t b = std::min(run.vext + run.count, end);
+    if (a >= b) continue;
+    out.push_back(Run{a - s.first_vext, run.dev, run.pext + (a - run.vext), b - a});
+  }
+  std::sort(out.begin(), out.end(), [](const Run& x, const Run& y) { return x.vext < y.vext; });
+  return out;
+}
+
+std::vector<TableLine> BuildTableLines(const VolumeRecord& volume, uint64_t extent_sectors,
+                                       const std::vector<const PvRecord*>& pvs,
+                                       const PvPaths& paths) {
+  uint32_t slots = 0;
+  for (const PvRecord* pv : pvs) slots = std::max(slots, pv->slot + 1);
+  std::vector<DeviceSlot> devices(slots);
+  for (const PvRecord* pv : pvs) {
+    auto it = paths.find(pv->uuid);
+    if (it != paths.end()) devices[pv->slot] = DeviceSlot{it->second, pv->data_offset};
+  }
+  std::vector<TableLine> lines;
+  for (size_t i = 0; i < volume.segments.size(); ++i) {
+    TableLine line;
+    line.vol_uuid = SegmentUuid(volume, i);
+    line.extent_sectors = extent_sectors;
+    line.devices = devices;
+    line.map_runs = SegmentRuns(volume, i);
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+std::vector<DmLine> ToDmLines(const VolumeRecord& volume, uint64_t extent_sectors,
+                              const std::vector<TableLine>& lines) {
+  std::vector<DmLine> out;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const Segment& s = volume.segments[i];
+    out.push_back(DmLine{s.first_vext * extent_sectors, s.extents * extent_sectors, "cvol",
+                         lines[i].Format()});
+  }
+  return out;
+}
+
+}  // namespace cvol::daemon

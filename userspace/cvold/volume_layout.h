@@ -1,0 +1,46 @@
+// How a volume record becomes device-mapper tables: one cvol target per
+// segment, every pool slot listed in pv-slot order, the map as runs.
+#ifndef CVOL_CVOLD_VOLUME_LAYOUT_H_
+#define CVOL_CVOLD_VOLUME_LAYOUT_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "cvol/dm_line.h"
+#include "cvol/table_line.h"
+#include "records.h"
+
+namespace cvol::daemon {
+
+// pv uuid -> this host's device path.
+using PvPaths = std::map<std::string, std::string>;
+
+// The kernel's volume uuid of one segment.
+std::string SegmentUuid(const VolumeRecord& volume, size_t segment);
+
+struct ExtentAddress {
+  size_t segment = 0;
+  uint64_t sector = 0;  // the segment's first sector: where its messages go
+  uint64_t local_vext = 0;
+};
+
+absl::StatusOr<ExtentAddress> Locate(const VolumeRecord& volume, uint64_t vext,
+                                     uint64_t extent_sectors);
+
+// The runs of one segment, rebased to the segment's first extent.
+std::vector<Run> SegmentRuns(const VolumeRecord& volume, size_t segment);
+
+// The table of the whole volume. Every slot up to the pool's highest is
+// listed; a pv with no path here (or no pv in a slot) is an empty slot "-".
+std::vector<TableLine> BuildTableLines(const VolumeRecord& volume, uint64_t extent_sectors,
+                                       const std::vector<const PvRecord*>& pvs,
+                                       const PvPaths& paths);
+std::vector<DmLine> ToDmLines(const VolumeRecord& volume, uint64_t extent_sectors,
+                              const std::vector<TableLine>& lines);
+
+}  // namespace cvol::daemon
+
+#endif  // CVOL_CVOLD_VOLUME_LAYOUT_H_
