@@ -1,0 +1,464 @@
+#include "cvol/store/etcd_kv_store.h"
+
+#include <curl/curl.h>
+
+#include <exception>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "nlohmann/json.hpp"
+
+namespace cvol::store {
+namespace {
+
+using Json = nlohmann::json;
+
+// curl_global_init is not thread-safe and must run once per process; the
+// matching cleanup runs at exit (so LeakSanitizer sees TLS state freed). A
+// function-local static is destroyed after every store constructed after it.
+class CurlGlobal {
+ public:
+  static bool Init() {
+    static CurlGlobal global;
+    return global.ok_;
+  }
+  ~CurlGlobal() {
+    if (ok_) curl_global_cleanup();
+  }
+
+ private:
+  CurlGlobal() : ok_(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) {}
+  bool ok_;
+};
+
+size_t AppendToString(char* data, size_t size, size_t count, void* out) {
+  static_cast<std::string*>(out)->append(data, size * count);
+  return size * count;
+}
+
+std::string B64(absl::string_view bytes) { return absl::Base64Escape(bytes); }
+
+// etcd's int64 fields: JSON strings through the gateway, absent when zero
+// (proto3). Numbers are accepted too.
+absl::Status ReadInt64(const Json& obj, const char* name, int64_t* out) {
+  *out = 0;
+  auto it = obj.find(name);
+  if (it == obj.end() || it->is_null()) return absl::OkStatus();
+  if (it->is_number_integer()) {
+    *out = it->get<int64_t>();
+    return absl::OkStatus();
+  }
+  if (it->is_string() && absl::SimpleAtoi(it->get_ref<const std::string&>(), out)) {
+    return absl::OkStatus();
+  }
+  return absl::InternalError(absl::StrCat("etcd response: field ", name, " is not an int64: ",
+                                          it->dump()));
+}
+
+absl::Status ReadBytes(const Json& obj, const char* name, std::string* out) {
+  out->clear();
+  auto it = obj.find(name);
+  if (it == obj.end() || it->is_null()) return absl::OkStatus();
+  if (!it->is_string() || !absl::Base64Unescape(it->get_ref<const std::string&>(), out)) {
+    return absl::InternalError(absl::StrCat("etcd response: field ", name, " is not base64"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Json> ParseObject(const std::string& body) {
+  Json json = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return absl::InternalError(
+        absl::StrCat("etcd response is not a JSON object: ", body.substr(0, 200)));
+  }
+  return json;
+}
+
+absl::StatusCode CodeFromGrpc(int64_t code) {
+  // absl::StatusCode uses gRPC's numbering.
+  if (code <= 0 || code > 16) return absl::StatusCode::kUnknown;
+  return static_cast<absl::StatusCode>(code);
+}
+
+// An error object from the gateway: {"error": "...", "code": N, "message":
+// "..."} for unary calls, {"error": {"grpc_code": N, "message": ...}} inside
+// a streaming call's 200 answer. OK if obj is neither.
+absl::Status ErrorFromObject(const Json& obj) {
+  const Json* err = &obj;
+  auto e = obj.find("error");
+  if (e != obj.end() && e->is_object()) err = &*e;
+  int64_t code = 0;
+  if (!ReadInt64(*err, "grpc_code", &code).ok() || code == 0) {
+    if (!ReadInt64(*err, "code", &code).ok()) code = 0;
+  }
+  std::string message;
+  for (const char* field : {"message", "error"}) {
+    auto m = err->find(field);
+    if (m != err->end() && m->is_string() && !m->get_ref<const std::string&>().empty()) {
+      message = m->get<std::string>();
+      break;
+    }
+  }
+  if (code == 0 && message.empty()) return absl::OkStatus();
+  if (code == 0) return absl::UnknownError(absl::StrCat("etcd: ", message));
+  return absl::Status(CodeFromGrpc(code), message);
+}
+
+absl::StatusOr<KeyValue> ParseKeyValue(const Json& kv) {
+  if (!kv.is_object()) return absl::InternalError("etcd response: kv is not an object");
+  KeyValue out;
+  absl::Status s = ReadBytes(kv, "key", &out.key);
+  if (s.ok()) s = ReadBytes(kv, "value", &out.value);
+  if (s.ok()) s = ReadInt64(kv, "create_revision", &out.create_revision);
+  if (s.ok()) s = ReadInt64(kv, "mod_revision", &out.mod_revision);
+  if (s.ok()) s = ReadInt64(kv, "version", &out.version);
+  if (s.ok()) s = ReadInt64(kv, "lease", &out.lease);
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status ReadHeaderRevision(const Json& response, int64_t* revision) {
+  auto header = response.find("header");
+  if (header == response.end() || !header->is_object()) {
+    return absl::InternalError("etcd response has no header");
+  }
+  return ReadInt64(*header, "revision", revision);
+}
+
+absl::StatusOr<RangeResult> ParseRange(const std::string& body) {
+  absl::StatusOr<Json> json = ParseObject(body);
+  if (!json.ok()) return json.status();
+  RangeResult result;
+  if (absl::Status s = ReadHeaderRevision(*json, &result.revision); !s.ok()) return s;
+  auto kvs = json->find("kvs");
+  if (kvs != json->end() && !kvs->is_null()) {
+    if (!kvs->is_array()) return absl::InternalError("etcd response: kvs is not an array");
+    for (const Json& kv : *kvs) {
+      absl::StatusOr<KeyValue> parsed = ParseKeyValue(kv);
+      if (!parsed.ok()) return parsed.status();
+      result.kvs.push_back(*std::move(parsed));
+    }
+  }
+  auto more = json->find("more");
+  if (more != json->end() && more->is_boolean() && more->get<bool>()) {
+    // Only possible with a limit, which we never set.
+    return absl::InternalError("etcd returned a partial range");
+  }
+  return result;
+}
+
+const char* TargetName(Compare::Target target) {
+  switch (target) {
+    case Compare::Target::kVersion:
+      return "VERSION";
+    case Compare::Target::kCreateRevision:
+      return "CREATE";
+    case Compare::Target::kModRevision:
+      return "MOD";
+    case Compare::Target::kValue:
+      return "VALUE";
+  }
+  return "VERSION";
+}
+
+const char* ResultName(Compare::Result result) {
+  switch (result) {
+    case Compare::Result::kEqual:
+      return "EQUAL";
+    case Compare::Result::kNotEqual:
+      return "NOT_EQUAL";
+    case Compare::Result::kLess:
+      return "LESS";
+    case Compare::Result::kGreater:
+      return "GREATER";
+  }
+  return "EQUAL";
+}
+
+Json CompareJson(const Compare& c) {
+  Json j = {{"key", B64(c.key)}, {"target", TargetName(c.target)},
+            {"result", ResultName(c.result)}};
+  switch (c.target) {
+    case Compare::Target::kVersion:
+      j["version"] = absl::StrCat(c.number);
+      break;
+    case Compare::Target::kCreateRevision:
+      j["create_revision"] = absl::StrCat(c.number);
+      break;
+    case Compare::Target::kModRevision:
+      j["mod_revision"] = absl::StrCat(c.number);
+      break;
+    case Compare::Target::kValue:
+      j["value"] = B64(c.value);
+      break;
+  }
+  return j;
+}
+
+// The [key, range_end) of a prefix; the empty prefix is the whole keyspace
+// ("\0" to "\0", since etcd refuses an empty key).
+std::pair<std::string, std::string> PrefixRange(const std::string& prefix) {
+  return {prefix.empty() ? std::string(1, '\0') : prefix, EtcdPrefixRangeEnd(prefix)};
+}
+
+Json OpJson(const Op& op) {
+  switch (op.kind) {
+    case Op::Kind::kPut: {
+      Json put = {{"key", B64(op.key)}, {"value", B64(op.value)}};
+      if (op.lease != 0) put["lease"] = absl::StrCat(op.lease);
+      return {{"request_put", put}};
+    }
+    case Op::Kind::kDelete:
+      return {{"request_delete_range", {{"key", B64(op.key)}}}};
+    case Op::Kind::kDeletePrefix: {
+      auto [key, end] = PrefixRange(op.key);
+      return {{"request_delete_range", {{"key", B64(key)}, {"range_end", B64(end)}}}};
+    }
+  }
+  return Json::object();
+}
+
+// Any nlohmann exception (there should be none: we parse without exceptions
+// and check types) becomes an error instead of crossing the interface.
+template <typename F>
+auto NoThrow(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("etcd client: ", e.what()));
+  }
+}
+
+absl::StatusOr<std::vector<std::string>> ParseEndpoints(absl::string_view endpoints) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(endpoints, ',', absl::SkipWhitespace())) {
+    std::string url(absl::StripAsciiWhitespace(part));
+    while (absl::EndsWith(url, "/")) url.pop_back();
+    if (!absl::StartsWith(url, "http://") || url.size() == 7) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "etcd endpoint \"", url, "\": expected a client URL like http://127.0.0.1:2379"));
+    }
+    out.push_back(std::move(url));
+  }
+  if (out.empty()) {
+    return absl::InvalidArgumentError(
+        "no etcd endpoint given: expected comma-separated client URLs like "
+        "http://127.0.0.1:2379");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string EtcdPrefixRangeEnd(absl::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (end.empty()) return std::string(1, '\0');
+  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
+absl::StatusOr<std::unique_ptr<EtcdKvStore>> EtcdKvStore::Connect(absl::string_view endpoints,
+                                                                  const Options& options) {
+  absl::StatusOr<std::vector<std::string>> urls = ParseEndpoints(endpoints);
+  if (!urls.ok()) return urls.status();
+  if (options.timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("etcd timeout must be positive");
+  }
+  if (!CurlGlobal::Init()) return absl::InternalError("curl_global_init failed");
+  std::unique_ptr<EtcdKvStore> store(new EtcdKvStore(*std::move(urls), options));
+  if (store->curl_ == nullptr || store->headers_ == nullptr) {
+    return absl::ResourceExhaustedError("cannot create a curl handle");
+  }
+  if (options.require_reachable) {
+    // A serializable read answers even without quorum: the point here is
+    // to find an etcd, not to require a writable cluster.
+    Json probe = {{"key", B64(std::string(1, '\0'))}, {"serializable", true},
+                  {"count_only", true}};
+    absl::StatusOr<std::string> body =
+        store->Post("/v3/kv/range", probe.dump(), Retry::kAnyTransportError);
+    if (!body.ok()) return body.status();
+  }
+  return store;
+}
+
+EtcdKvStore::EtcdKvStore(std::vector<std::string> endpoints, const Options& options)
+    : endpoints_(std::move(endpoints)), options_(options) {
+  curl_ = curl_easy_init();
+  headers_ = curl_slist_append(nullptr, "Content-Type: application/json");
+}
+
+EtcdKvStore::~EtcdKvStore() {
+  if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
+  if (headers_ != nullptr) curl_slist_free_all(static_cast<curl_slist*>(headers_));
+}
+
+std::string EtcdKvStore::endpoint() const {
+  absl::MutexLock lock(&mu_);
+  return endpoints_[current_];
+}
+
+absl::StatusOr<std::string> EtcdKvStore::Post(absl::string_view path, const std::string& body,
+                                              Retry retry) {
+  absl::MutexLock lock(&mu_);
+  CURL* curl = static_cast<CURL*>(curl_);
+  std::vector<std::string> failures;
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    const size_t index = (current_ + i) % endpoints_.size();
+    const std::string url = absl::StrCat(endpoints_[index], path);
+    std::string response;
+    char error[CURL_ERROR_SIZE] = {0};
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(headers_));
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendToString);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+    const long timeout_ms = static_cast<long>(absl::ToInt64Milliseconds(options_.timeout));
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    // Timeouts without SIGALRM: the daemon is multi-threaded.
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    // etcd is on the cluster network: never go through an http_proxy from
+    // the environment.
+    curl_easy_setopt(curl, CURLOPT_PROXY, "");
+    const CURLcode rc = curl_easy_perform(curl);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);  // `error` goes out of scope
+
+    if (rc == CURLE_OK) {
+      current_ = index;
+      long http = 0;
+      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
+      if (http == 200) return response;
+      // The gateway's error body carries etcd's gRPC code and message.
+      absl::StatusOr<Json> json = NoThrow([&] { return ParseObject(response); });
+      if (json.ok()) {
+        absl::Status s = NoThrow([&] { return ErrorFromObject(*json); });
+        if (!s.ok()) return s;
+      }
+      const absl::StatusCode code = http == 503   ? absl::StatusCode::kUnavailable
+                                    : http == 404 ? absl::StatusCode::kUnimplemented
+                                                  : absl::StatusCode::kUnknown;
+      return absl::Status(code, absl::StrCat("etcd at ", endpoints_[index], " answered HTTP ",
+                                             http, " to ", path, ": ",
+                                             response.substr(0, 200)));
+    }
+    const std::string why = error[0] != '\0' ? error : curl_easy_strerror(rc);
+    failures.push_back(absl::StrCat(endpoints_[index], " (", why, ")"));
+    const bool not_sent = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                          rc == CURLE_COULDNT_RESOLVE_PROXY;
+    if (retry == Retry::kOnlyIfNotSent && !not_sent) {
+      return absl::UnavailableError(absl::StrCat(
+          "etcd request ", path, " to ", endpoints_[index], " failed: ", why,
+          "; its outcome is unknown (it may have been applied): re-read before retrying"));
+    }
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "etcd unreachable at ", absl::StrJoin(failures, ", "),
+      ": check that etcd is running there and that the endpoint list names its client URLs"));
+}
+
+absl::StatusOr<std::optional<KeyValue>> EtcdKvStore::Get(const std::string& key) {
+  return NoThrow([&]() -> absl::StatusOr<std::optional<KeyValue>> {
+    const Json request = {{"key", B64(key)}};
+    absl::StatusOr<std::string> body =
+        Post("/v3/kv/range", request.dump(), Retry::kAnyTransportError);
+    if (!body.ok()) return body.status();
+    absl::StatusOr<RangeResult> range = ParseRange(*body);
+    if (!range.ok()) return range.status();
+    if (range->kvs.empty()) return std::nullopt;
+    return std::move(range->kvs.front());
+  });
+}
+
+absl::StatusOr<RangeResult> EtcdKvStore::Range(const std::string& prefix) {
+  return NoThrow([&]() -> absl::StatusOr<RangeResult> {
+    auto [key, end] = PrefixRange(prefix);
+    const Json request = {{"key", B64(key)}, {"range_end", B64(end)}};
+    absl::StatusOr<std::string> body =
+        Post("/v3/kv/range", request.dump(), Retry::kAnyTransportError);
+    if (!body.ok()) return body.status();
+    return ParseRange(*body);
+  });
+}
+
+absl::StatusOr<TxnResult> EtcdKvStore::Txn(absl::Span<const Compare> compares,
+                                           absl::Span<const Op> success,
+                                           absl::Span<const Op> failure) {
+  return NoThrow([&]() -> absl::StatusOr<TxnResult> {
+    Json request = {{"compare", Json::array()}, {"success", Json::array()},
+                    {"failure", Json::array()}};
+    for (const Compare& c : compares) request["compare"].push_back(CompareJson(c));
+    for (const Op& op : success) request["success"].push_back(OpJson(op));
+    for (const Op& op : failure) request["failure"].push_back(OpJson(op));
+    absl::StatusOr<std::string> body =
+        Post("/v3/kv/txn", request.dump(), Retry::kOnlyIfNotSent);
+    if (!body.ok()) return body.status();
+    absl::StatusOr<Json> json = ParseObject(*body);
+    if (!json.ok()) return json.status();
+    TxnResult result;
+    if (absl::Status s = ReadHeaderRevision(*json, &result.revision); !s.ok()) return s;
+    auto succeeded = json->find("succeeded");
+    result.succeeded =
+        succeeded != json->end() && succeeded->is_boolean() && succeeded->get<bool>();
+    return result;
+  });
+}
+
+absl::StatusOr<int64_t> EtcdKvStore::LeaseGrant(int64_t ttl_seconds) {
+  return NoThrow([&]() -> absl::StatusOr<int64_t> {
+    const Json request = {{"TTL", absl::StrCat(ttl_seconds)}};
+    absl::StatusOr<std::string> body =
+        Post("/v3/lease/grant", request.dump(), Retry::kOnlyIfNotSent);
+    if (!body.ok()) return body.status();
+    absl::StatusOr<Json> json = ParseObject(*body);
+    if (!json.ok()) return json.status();
+    if (absl::Status s = ErrorFromObject(*json); !s.ok()) return s;  // LeaseGrantResponse.error
+    int64_t id = 0;
+    if (absl::Status s = ReadInt64(*json, "ID", &id); !s.ok()) return s;
+    if (id == 0) return absl::InternalError("etcd granted lease 0");
+    return id;
+  });
+}
+
+absl::Status EtcdKvStore::LeaseKeepAlive(int64_t lease) {
+  return NoThrow([&]() -> absl::Status {
+    const Json request = {{"ID", absl::StrCat(lease)}};
+    absl::StatusOr<std::string> body =
+        Post("/v3/lease/keepalive", request.dump(), Retry::kAnyTransportError);
+    if (!body.ok()) return body.status();
+    // A streaming call: one {"result": ...} or {"error": {...}} per message.
+    absl::StatusOr<Json> json = ParseObject(*body);
+    if (!json.ok()) return json.status();
+    if (absl::Status s = ErrorFromObject(*json); !s.ok()) return s;
+    auto result = json->find("result");
+    if (result == json->end() || !result->is_object()) {
+      return absl::InternalError(absl::StrCat("etcd keepalive answer without a result: ",
+                                              body->substr(0, 200)));
+    }
+    int64_t ttl = 0;
+    if (absl::Status s = ReadInt64(*result, "TTL", &ttl); !s.ok()) return s;
+    // etcd answers a keepalive of an unknown or expired lease with TTL 0.
+    if (ttl <= 0) return absl::NotFoundError(absl::StrCat("lease ", lease, " not found or expired"));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status EtcdKvStore::LeaseRevoke(int64_t lease) {
+  return NoThrow([&]() -> absl::Status {
+    const Json request = {{"ID", absl::StrCat(lease)}};
+    absl::StatusOr<std::string> body =
+        Post("/v3/lease/revoke", request.dump(), Retry::kOnlyIfNotSent);
+    return body.status();
+  });
+}
+
+}  // namespace cvol::store
