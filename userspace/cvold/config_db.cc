@@ -124,11 +124,13 @@ absl::StatusOr<Snapshot> ConfigDb::Load() const {
     if (absl::StartsWith(rest, "pools/")) {
       absl::StatusOr<PoolRecord> r = DecodePool(kv.value);
       if (!r.ok()) return r.status();
-      snap.pools[r->name] = {*std::move(r), rev};
+      const std::string name = r->name;  // before the move below
+      snap.pools[name] = {*std::move(r), rev};
     } else if (absl::StartsWith(rest, "pvs/")) {
       absl::StatusOr<PvRecord> r = DecodePv(kv.value);
       if (!r.ok()) return r.status();
-      snap.pvs[r->uuid] = {*std::move(r), rev};
+      const std::string uuid = r->uuid;
+      snap.pvs[uuid] = {*std::move(r), rev};
     } else if (absl::StartsWith(rest, "volumes/")) {
       absl::StatusOr<VolumeRecord> r = DecodeVolume(kv.value);
       if (!r.ok()) return r.status();

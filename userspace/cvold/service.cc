@@ -1,5 +1,7 @@
 #include "service.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <utility>
@@ -132,6 +134,21 @@ absl::StatusOr<Service::Json> Service::Status() {
   return out;
 }
 
+namespace {
+
+// The kernel prints devices as major:minor; compare in that form.
+std::vector<DeviceSlot> AsDevNumbers(std::vector<DeviceSlot> slots) {
+  for (DeviceSlot& slot : slots) {
+    struct stat st;
+    if (slot.path && stat(slot.path->c_str(), &st) == 0 && S_ISBLK(st.st_mode)) {
+      slot.path = absl::StrCat(major(st.st_rdev), ":", minor(st.st_rdev));
+    }
+  }
+  return slots;
+}
+
+}  // namespace
+
 absl::Status Service::ActivateVolume(const Snapshot& snap, const VolumeRecord& volume) {
   const PoolRecord& pool = snap.pools.at(volume.pool).record;
   const std::vector<const PvRecord*> pvs = snap.PvsOf(volume.pool);
@@ -166,7 +183,8 @@ absl::Status Service::ActivateVolume(const Snapshot& snap, const VolumeRecord& v
     absl::StatusOr<TableLine> parsed = TableLine::Parse(live[i].params);
     if (!parsed.ok()) return parsed.status();
     same = live[i].start == table[i].start && live[i].length == table[i].length &&
-           parsed->vol_uuid == lines[i].vol_uuid && parsed->devices == lines[i].devices &&
+           parsed->vol_uuid == lines[i].vol_uuid &&
+           AsDevNumbers(parsed->devices) == AsDevNumbers(lines[i].devices) &&
            parsed->map_runs == lines[i].map_runs;
   }
   if (same) return absl::OkStatus();
