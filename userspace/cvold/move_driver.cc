@@ -42,33 +42,6 @@ struct KernelView {
   std::optional<Location> location;  // slot, pext
 };
 
-Location Relocated(const VolumeRecord& v, uint64_t vext) {
-  for (const Run& run : v.runs) {
-    if (vext >= run.vext && vext - run.vext < run.count) {
-      return Location{run.dev, run.pext + (vext - run.vext)};
-    }
-  }
-  return Location{};
-}
-
-// The volume's runs with one extent pointed elsewhere.
-std::vector<Run> Remap(const std::vector<Run>& runs, uint64_t vext, Location to) {
-  std::vector<Run> out;
-  for (const Run& run : runs) {
-    if (vext < run.vext || vext - run.vext >= run.count) {
-      out.push_back(run);
-      continue;
-    }
-    const uint64_t k = vext - run.vext;
-    if (k > 0) out.push_back(Run{run.vext, run.dev, run.pext, k});
-    out.push_back(Run{vext, to.dev, to.pext, 1});
-    if (k + 1 < run.count) {
-      out.push_back(Run{vext + 1, run.dev, run.pext + k + 1, run.count - k - 1});
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 absl::StatusOr<Service::Json> Service::VolumeMove(const Json& args, const Progress& progress) {
@@ -123,7 +96,7 @@ absl::StatusOr<Service::Json> Service::VolumeMove(const Json& args, const Progre
           return absl::FailedPreconditionError(
               absl::StrCat("extent ", e, " of '", name.full(), "' is moving already"));
         }
-        move.src = Relocated(*volume, e);
+        move.src = LocationOf(*volume, e);
         ASSIGN_OR_RETURN(uint32_t src_index, view.IndexOfSlot(move.src.dev));
         absl::StatusOr<Location> dst =
             target ? view.allocator().AllocateOne(pool::PvHint::kPrefer, *target)

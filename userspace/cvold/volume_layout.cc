@@ -70,4 +70,30 @@ std::vector<DmLine> ToDmLines(const VolumeRecord& volume, uint64_t extent_sector
   return out;
 }
 
+Location LocationOf(const VolumeRecord& v, uint64_t vext) {
+  for (const Run& run : v.runs) {
+    if (vext >= run.vext && vext - run.vext < run.count) {
+      return Location{run.dev, run.pext + (vext - run.vext)};
+    }
+  }
+  return Location{};
+}
+
+std::vector<Run> Remap(const std::vector<Run>& runs, uint64_t vext, Location to) {
+  std::vector<Run> out;
+  for (const Run& run : runs) {
+    if (vext < run.vext || vext - run.vext >= run.count) {
+      out.push_back(run);
+      continue;
+    }
+    const uint64_t k = vext - run.vext;
+    if (k > 0) out.push_back(Run{run.vext, run.dev, run.pext, k});
+    out.push_back(Run{vext, to.dev, to.pext, 1});
+    if (k + 1 < run.count) {
+      out.push_back(Run{vext + 1, run.dev, run.pext + k + 1, run.count - k - 1});
+    }
+  }
+  return out;
+}
+
 }  // namespace cvol::daemon

@@ -41,6 +41,12 @@ std::vector<TableLine> BuildTableLines(const VolumeRecord& volume, uint64_t exte
 std::vector<DmLine> ToDmLines(const VolumeRecord& volume, uint64_t extent_sectors,
                               const std::vector<TableLine>& lines);
 
+// Where the record maps one extent ({0, 0} if unmapped).
+Location LocationOf(const VolumeRecord& volume, uint64_t vext);
+
+// The runs with one extent pointed elsewhere (split around it).
+std::vector<Run> Remap(const std::vector<Run>& runs, uint64_t vext, Location to);
+
 }  // namespace cvol::daemon
 
 #endif  // CVOL_CVOLD_VOLUME_LAYOUT_H_
