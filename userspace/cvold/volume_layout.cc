@@ -79,6 +79,23 @@ Location LocationOf(const VolumeRecord& v, uint64_t vext) {
   return Location{};
 }
 
+std::vector<Run> Coalesce(std::vector<Run> runs) {
+  std::sort(runs.begin(), runs.end(), [](const Run& x, const Run& y) { return x.vext < y.vext; });
+  std::vector<Run> out;
+  for (const Run& run : runs) {
+    if (!out.empty()) {
+      Run& last = out.back();
+      if (last.vext + last.count == run.vext && last.dev == run.dev &&
+          last.pext + last.count == run.pext) {
+        last.count += run.count;
+        continue;
+      }
+    }
+    out.push_back(run);
+  }
+  return out;
+}
+
 std::vector<Run> Remap(const std::vector<Run>& runs, uint64_t vext, Location to) {
   std::vector<Run> out;
   for (const Run& run : runs) {
@@ -93,7 +110,7 @@ std::vector<Run> Remap(const std::vector<Run>& runs, uint64_t vext, Location to)
       out.push_back(Run{vext + 1, run.dev, run.pext + k + 1, run.count - k - 1});
     }
   }
-  return out;
+  return Coalesce(std::move(out));
 }
 
 }  // namespace cvol::daemon

@@ -44,7 +44,11 @@ std::vector<DmLine> ToDmLines(const VolumeRecord& volume, uint64_t extent_sector
 // Where the record maps one extent ({0, 0} if unmapped).
 Location LocationOf(const VolumeRecord& volume, uint64_t vext);
 
-// The runs with one extent pointed elsewhere (split around it).
+// Sorted, with neighbours that continue each other merged: the form the
+// kernel prints, so that records and live tables compare equal.
+std::vector<Run> Coalesce(std::vector<Run> runs);
+
+// The runs with one extent pointed elsewhere, coalesced.
 std::vector<Run> Remap(const std::vector<Run>& runs, uint64_t vext, Location to);
 
 }  // namespace cvol::daemon
