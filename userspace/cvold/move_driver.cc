@@ -167,7 +167,7 @@ Service::Json Service::MoveProgress(const std::string& key) {
   Json j;
   absl::MutexLock lock(&moves_mu_);
   const MoveState& s = move_states_[key];
-  j["key"] = key;
+  if (s.record.is_object()) j = s.record;
   j["vext"] = std::stoull(key.substr(key.rfind('/') + 1));
   j["phase"] = s.phase;
   j["copied_regions"] = s.copied;
@@ -230,6 +230,11 @@ absl::Status Service::DriveMove(const std::string& key) {
       return absl::OkStatus();
     }
     const Versioned<MoveRecord>& move = mit->second;
+    {
+      Json rendered = MoveJson(snap, move.record);
+      absl::MutexLock mlock(&moves_mu_);
+      move_states_[key].record = std::move(rendered);
+    }
     auto vit = snap.volumes.find({move.record.pool, move.record.volume});
     if (vit == snap.volumes.end()) return absl::DataLossError("the move's volume is gone");
     const Versioned<VolumeRecord>& volume = vit->second;

@@ -191,8 +191,9 @@ absl::StatusOr<Service::Json> Service::PvList(const Json& args) {
   }
   absl::MutexLock lock(&mu_);
   Json pvs = Json::array();
-  for (const auto& [uuid, pv] : snap.pvs) {
-    if (!pool || pv.record.pool == *pool) pvs.push_back(PvJson(snap, pv.record));
+  for (const auto& [name, p] : snap.pools) {
+    if (pool && name != *pool) continue;
+    for (const PvRecord* pv : snap.PvsOf(name)) pvs.push_back(PvJson(snap, *pv));
   }
   return Json{{"pvs", pvs}};
 }

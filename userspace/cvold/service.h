@@ -120,6 +120,7 @@ class Service {
     std::string phase = "copying";  // or committing, done, failed, rolled_back
     std::string error;
     bool finished = false;
+    Json record;  // volume, vext, src, dst as MoveJson renders them
   };
   absl::Mutex moves_mu_;
   std::map<std::string, MoveState> move_states_ ABSL_GUARDED_BY(moves_mu_);
