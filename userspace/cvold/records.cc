@@ -1,7 +1,9 @@
 #include "records.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <exception>
+#include <stdexcept>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -26,10 +28,23 @@ absl::StatusOr<T> Decode(const std::string& text, const char* what, Fn fn) {
   }
 }
 
+// nlohmann converts any number (and true) to an unsigned with a cast: -1
+// would read as 2^64-1. Records hold non-negative integers only.
+uint64_t U64(const json& j) {
+  if (!j.is_number_unsigned()) throw std::runtime_error("expected an unsigned integer, got " + j.dump());
+  return j.get<uint64_t>();
+}
+
+uint32_t U32(const json& j) {
+  const uint64_t v = U64(j);
+  if (v > UINT32_MAX) throw std::runtime_error("out of range: " + j.dump());
+  return static_cast<uint32_t>(v);
+}
+
 json LocationJson(const Location& l) { return json::array({l.dev, l.pext}); }
 
 Location LocationFrom(const json& j) {
-  return Location{j.at(0).get<uint32_t>(), j.at(1).get<uint64_t>()};
+  return Location{U32(j.at(0)), U64(j.at(1))};
 }
 
 }  // namespace
@@ -90,9 +105,9 @@ absl::StatusOr<PoolRecord> DecodePool(const std::string& text) {
   return Decode<PoolRecord>(text, "pool", [](const json& j, PoolRecord& r) {
     j.at("name").get_to(r.name);
     j.at("uuid").get_to(r.uuid);
-    j.at("extent_sectors").get_to(r.extent_sectors);
-    j.at("alloc_gen").get_to(r.alloc_gen);
-    j.at("created_ns").get_to(r.created_ns);
+    r.extent_sectors = U64(j.at("extent_sectors"));
+    r.alloc_gen = U64(j.at("alloc_gen"));
+    r.created_ns = U64(j.at("created_ns"));
   });
 }
 
@@ -101,10 +116,10 @@ absl::StatusOr<PvRecord> DecodePv(const std::string& text) {
     j.at("uuid").get_to(r.uuid);
     j.at("name").get_to(r.name);
     j.at("pool").get_to(r.pool);
-    j.at("slot").get_to(r.slot);
-    j.at("extents").get_to(r.extents);
-    j.at("data_offset").get_to(r.data_offset);
-    j.at("device_sectors").get_to(r.device_sectors);
+    r.slot = U32(j.at("slot"));
+    r.extents = U64(j.at("extents"));
+    r.data_offset = U64(j.at("data_offset"));
+    r.device_sectors = U64(j.at("device_sectors"));
   });
 }
 
@@ -114,16 +129,15 @@ absl::StatusOr<VolumeRecord> DecodeVolume(const std::string& text) {
         j.at("pool").get_to(r.pool);
         j.at("name").get_to(r.name);
         j.at("uuid").get_to(r.uuid);
-        j.at("extents").get_to(r.extents);
-        j.at("generation").get_to(r.generation);
+        r.extents = U64(j.at("extents"));
+        r.generation = U64(j.at("generation"));
         for (const json& s : j.at("segments")) {
-          r.segments.push_back(Segment{s.at(0).get<uint64_t>(), s.at(1).get<uint64_t>()});
+          r.segments.push_back(Segment{U64(s.at(0)), U64(s.at(1))});
         }
         for (const json& run : j.at("runs")) {
-          r.runs.push_back(Run{run.at(0).get<uint64_t>(), run.at(1).get<uint32_t>(),
-                               run.at(2).get<uint64_t>(), run.at(3).get<uint64_t>()});
+          r.runs.push_back(Run{U64(run.at(0)), U32(run.at(1)), U64(run.at(2)), U64(run.at(3))});
         }
-        j.at("created_ns").get_to(r.created_ns);
+        r.created_ns = U64(j.at("created_ns"));
       });
   if (!record.ok()) return record;
   if (absl::Status s = CheckVolume(*record); !s.ok()) {
@@ -138,7 +152,7 @@ absl::StatusOr<MoveRecord> DecodeMove(const std::string& text) {
     j.at("pool").get_to(r.pool);
     j.at("volume").get_to(r.volume);
     j.at("volume_uuid").get_to(r.volume_uuid);
-    j.at("vext").get_to(r.vext);
+    r.vext = U64(j.at("vext"));
     r.src = LocationFrom(j.at("src"));
     r.dst = LocationFrom(j.at("dst"));
     const std::string phase = j.at("phase").get<std::string>();
@@ -149,7 +163,7 @@ absl::StatusOr<MoveRecord> DecodeMove(const std::string& text) {
     } else {
       throw std::runtime_error("unknown phase '" + phase + "'");
     }
-    j.at("started_ns").get_to(r.started_ns);
+    r.started_ns = U64(j.at("started_ns"));
   });
 }
 
