@@ -1,0 +1,231 @@
+// cvold's settings: defaults, the config file, the command line over both,
+// and the errors for anything it does not understand.
+#include "daemon_config.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "test_util.h"
+
+namespace cvol::daemon {
+namespace {
+
+using ::cvol::testing::ErrorOf;
+using ::testing::HasSubstr;
+
+class DaemonConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + "cvold_config_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  // Writes `text` to a file in the temp dir and returns its path.
+  std::string WriteFile(const std::string& name, const std::string& text) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream out(path);
+    out << text;
+    EXPECT_TRUE(out.good()) << path;
+    return path;
+  }
+
+  std::string dir_;
+};
+
+// Everything but the config file, as the defaults have it.
+void ExpectDefaultsBesidesConfigFile(const DaemonConfig& c) {
+  const DaemonConfig d;
+  EXPECT_EQ(c.etcd_endpoints, d.etcd_endpoints);
+  EXPECT_EQ(c.etcd_prefix, d.etcd_prefix);
+  EXPECT_EQ(c.etcd_timeout_s, d.etcd_timeout_s);
+  EXPECT_EQ(c.socket, d.socket);
+  EXPECT_EQ(c.sys_block_dir, d.sys_block_dir);
+  EXPECT_EQ(c.dev_dir, d.dev_dir);
+  EXPECT_FALSE(c.help);
+  EXPECT_EQ(c.help_text, "");
+}
+
+TEST(DaemonConfigDefaultsTest, DocumentedDefaults) {
+  const DaemonConfig d;
+  EXPECT_EQ(d.config_file, "/etc/cvol/cvold.conf");
+  EXPECT_EQ(d.etcd_endpoints, "http://127.0.0.1:2379");
+  EXPECT_EQ(d.etcd_prefix, "/cvol/");
+  EXPECT_EQ(d.etcd_timeout_s, 2.0);
+  EXPECT_EQ(d.socket, "/run/cvol/cvold.sock");
+  EXPECT_EQ(d.sys_block_dir, "/sys/class/block");
+  EXPECT_EQ(d.dev_dir, "/dev");
+  EXPECT_FALSE(d.help);
+}
+
+// The default config file may be missing. Only checkable where it is.
+TEST(DaemonConfigDefaultsTest, MissingDefaultConfigFileIsFine) {
+  std::error_code ec;
+  if (std::filesystem::exists(DaemonConfig{}.config_file, ec) || ec) {
+    GTEST_SKIP() << DaemonConfig{}.config_file << " exists on this host";
+  }
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->config_file, DaemonConfig{}.config_file);
+  ExpectDefaultsBesidesConfigFile(*c);
+}
+
+TEST_F(DaemonConfigTest, EmptyConfigFileGivesTheDefaults) {
+  const std::string path = WriteFile("empty.conf", "");
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", path});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->config_file, path);
+  ExpectDefaultsBesidesConfigFile(*c);
+}
+
+TEST_F(DaemonConfigTest, CommandLineSetsEveryOption) {
+  const std::string path = WriteFile("empty.conf", "");
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(
+      {"--config=" + path, "--etcd-endpoints", "http://a:1,http://b:2", "--etcd-prefix=/x/y/",
+       "--etcd-timeout", "0.25", "--socket", "/tmp/s.sock", "--sys-block-dir", "/sb",
+       "--dev-dir", "/dd"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->etcd_endpoints, "http://a:1,http://b:2");
+  EXPECT_EQ(c->etcd_prefix, "/x/y/");
+  EXPECT_EQ(c->etcd_timeout_s, 0.25);
+  EXPECT_EQ(c->socket, "/tmp/s.sock");
+  EXPECT_EQ(c->sys_block_dir, "/sb");
+  EXPECT_EQ(c->dev_dir, "/dd");
+}
+
+TEST_F(DaemonConfigTest, ConfigFileIsRead) {
+  const std::string path = WriteFile("cvold.conf",
+                                     "# cvold settings\n"
+                                     "etcd-endpoints = http://10.0.0.1:2379\n"
+                                     "etcd-prefix = /cluster7/\n"
+                                     "etcd-timeout = 5\n"
+                                     "\n"
+                                     "socket = /var/run/x.sock\n"
+                                     "sys-block-dir = /fake/sys\n"
+                                     "dev-dir = /fake/dev\n");
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", path});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->etcd_endpoints, "http://10.0.0.1:2379");
+  EXPECT_EQ(c->etcd_prefix, "/cluster7/");
+  EXPECT_EQ(c->etcd_timeout_s, 5.0);
+  EXPECT_EQ(c->socket, "/var/run/x.sock");
+  EXPECT_EQ(c->sys_block_dir, "/fake/sys");
+  EXPECT_EQ(c->dev_dir, "/fake/dev");
+}
+
+TEST_F(DaemonConfigTest, CommandLineOverridesTheConfigFile) {
+  const std::string path = WriteFile("cvold.conf",
+                                     "etcd-prefix = /from-file/\n"
+                                     "socket = /file.sock\n"
+                                     "etcd-timeout = 7\n");
+  absl::StatusOr<DaemonConfig> c =
+      ParseDaemonConfig({"--etcd-prefix", "/from-cmdline/", "--config", path, "--etcd-timeout=1"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->etcd_prefix, "/from-cmdline/");
+  EXPECT_EQ(c->etcd_timeout_s, 1.0);
+  // What the command line does not set still comes from the file.
+  EXPECT_EQ(c->socket, "/file.sock");
+  EXPECT_EQ(c->etcd_endpoints, DaemonConfig{}.etcd_endpoints);
+}
+
+TEST_F(DaemonConfigTest, NamedMissingConfigFileIsAnError) {
+  const std::string path = dir_ + "/does-not-exist.conf";
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", path});
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ErrorOf(c), HasSubstr("cannot read config file " + path));
+}
+
+TEST_F(DaemonConfigTest, UnknownOptionIsInvalidArgument) {
+  const std::string path = WriteFile("empty.conf", "");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--config", path, "--bogus"},
+        std::vector<std::string>{"--config", path, "--bogus=1"},
+        std::vector<std::string>{"--config", path, "-x"}}) {
+    absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(args);
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << args.back();
+  }
+  EXPECT_THAT(ErrorOf(ParseDaemonConfig({"--config", path, "--bogus"})), HasSubstr("bogus"));
+}
+
+TEST_F(DaemonConfigTest, UnknownOrMalformedConfigFileLineIsInvalidArgument) {
+  const std::string unknown = WriteFile("unknown.conf", "bogus-option = 1\n");
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", unknown});
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ErrorOf(c), HasSubstr("bogus-option"));
+
+  const std::string malformed = WriteFile("malformed.conf", "etcd-prefix\n");
+  EXPECT_EQ(ParseDaemonConfig({"--config", malformed}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(DaemonConfigTest, MissingOptionValueIsInvalidArgument) {
+  const std::string path = WriteFile("empty.conf", "");
+  EXPECT_EQ(ParseDaemonConfig({"--config", path, "--socket"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(DaemonConfigTest, EtcdPrefixMustEndWithASlash) {
+  const std::string path = WriteFile("empty.conf", "");
+  for (const std::string prefix : {"/cvol", "", "cvol", "/cvol/x"}) {
+    absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", path, "--etcd-prefix", prefix});
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << "'" << prefix << "'";
+    EXPECT_THAT(ErrorOf(c), HasSubstr("--etcd-prefix must end with '/'"));
+  }
+  // From the config file too.
+  const std::string file = WriteFile("prefix.conf", "etcd-prefix = /nope\n");
+  EXPECT_EQ(ParseDaemonConfig({"--config", file}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A single "/" is a valid prefix.
+  absl::StatusOr<DaemonConfig> root = ParseDaemonConfig({"--config", path, "--etcd-prefix", "/"});
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(root->etcd_prefix, "/");
+}
+
+TEST_F(DaemonConfigTest, EtcdTimeoutMustBePositiveNumber) {
+  const std::string path = WriteFile("empty.conf", "");
+  for (const std::string timeout : {"0", "-1", "abc", "nan", ""}) {
+    absl::StatusOr<DaemonConfig> c =
+        ParseDaemonConfig({"--config", path, "--etcd-timeout", timeout});
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << "'" << timeout << "'";
+  }
+}
+
+TEST_F(DaemonConfigTest, HelpSetsHelpWithText) {
+  for (const std::string flag : {"--help", "-h"}) {
+    absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({flag});
+    ASSERT_TRUE(c.ok()) << flag << ": " << c.status();
+    EXPECT_TRUE(c->help) << flag;
+    EXPECT_THAT(c->help_text, HasSubstr("usage: cvold"));
+    for (const char* option : {"--config", "--etcd-endpoints", "--etcd-prefix", "--etcd-timeout",
+                               "--socket", "--sys-block-dir", "--dev-dir"}) {
+      EXPECT_THAT(c->help_text, HasSubstr(option)) << flag;
+    }
+  }
+  // Help wins over a named config file that does not exist.
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", dir_ + "/missing", "--help"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->help);
+}
+
+TEST_F(DaemonConfigTest, NoHelpWithoutTheFlag) {
+  const std::string path = WriteFile("empty.conf", "");
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", path});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->help);
+  EXPECT_TRUE(c->help_text.empty());
+}
+
+}  // namespace
+}  // namespace cvol::daemon
