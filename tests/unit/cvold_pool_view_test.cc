@@ -168,7 +168,10 @@ TEST(PoolViewTest, SlotsWithHolesTranslate) {
   const std::vector<cvol::Run> by_index = {{0, 1, 5, 2}, {2, 0, 0, 3}, {5, 1, 9, 1}};
   const std::vector<cvol::Run> by_slot = {{0, 2, 5, 2}, {2, 0, 0, 3}, {5, 2, 9, 1}};
   EXPECT_EQ(view->ToSlots(by_index), by_slot);
-  EXPECT_EQ(view->ToIndexes(by_slot), by_index);
+  absl::StatusOr<std::vector<cvol::Run>> indexed = view->ToIndexes(by_slot);
+  ASSERT_TRUE(indexed.ok()) << indexed.status();
+  EXPECT_EQ(*indexed, by_index);
+  EXPECT_EQ(view->ToIndexes({{0, 7, 0, 1}}).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(view->ToSlot(Location{1, 7}), (Location{2, 7}));
   EXPECT_EQ(view->ToSlot(Location{0, 7}), (Location{0, 7}));
 
@@ -373,8 +376,9 @@ class PoolModel {
     VolumeRecord& v = Pick(snap().volumes)->second.record;
     const uint64_t extra = static_cast<uint64_t>(Uniform(1, 8));
     const uint64_t free_count = view.allocator().FreeCount();
-    absl::StatusOr<std::vector<cvol::Run>> added =
-        view.allocator().Grow(view.ToIndexes(v.runs), extra);
+    absl::StatusOr<std::vector<cvol::Run>> current = view.ToIndexes(v.runs);
+    ASSERT_TRUE(current.ok()) << current.status();
+    absl::StatusOr<std::vector<cvol::Run>> added = view.allocator().Grow(*current, extra);
     if (extra > free_count) {
       EXPECT_EQ(added.status().code(), absl::StatusCode::kResourceExhausted);
       return;

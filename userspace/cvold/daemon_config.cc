@@ -36,6 +36,7 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
     po::store(po::command_line_parser(static_cast<int>(argv.size()),
                                       const_cast<char**>(argv.data()))
                   .options(options)
+                  .positional(po::positional_options_description())  // none: stray words are errors
                   .run(),
               vm);
     if (vm.count("help")) {

@@ -55,8 +55,12 @@ std::vector<Run> PoolView::ToSlots(std::vector<Run> runs) const {
   return runs;
 }
 
-std::vector<Run> PoolView::ToIndexes(std::vector<Run> runs) const {
-  for (Run& run : runs) run.dev = *IndexOfSlot(run.dev);
+absl::StatusOr<std::vector<Run>> PoolView::ToIndexes(std::vector<Run> runs) const {
+  for (Run& run : runs) {
+    absl::StatusOr<uint32_t> index = IndexOfSlot(run.dev);
+    if (!index.ok()) return index.status();
+    run.dev = *index;
+  }
   return runs;
 }
 

@@ -23,7 +23,7 @@ class PoolView {
   pool::Pool& allocator() { return allocator_; }
   const pool::Pool& allocator() const { return allocator_; }
   std::vector<Run> ToSlots(std::vector<Run> runs) const;
-  std::vector<Run> ToIndexes(std::vector<Run> runs) const;
+  absl::StatusOr<std::vector<Run>> ToIndexes(std::vector<Run> runs) const;
   Location ToSlot(Location location) const;
   absl::StatusOr<uint32_t> IndexOfSlot(uint32_t slot) const;
 

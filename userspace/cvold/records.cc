@@ -44,6 +44,7 @@ uint32_t U32(const json& j) {
 json LocationJson(const Location& l) { return json::array({l.dev, l.pext}); }
 
 Location LocationFrom(const json& j) {
+  if (!j.is_array() || j.size() != 2) throw std::runtime_error("bad location " + j.dump());
   return Location{U32(j.at(0)), U64(j.at(1))};
 }
 
@@ -131,10 +132,17 @@ absl::StatusOr<VolumeRecord> DecodeVolume(const std::string& text) {
         j.at("uuid").get_to(r.uuid);
         r.extents = U64(j.at("extents"));
         r.generation = U64(j.at("generation"));
-        for (const json& s : j.at("segments")) {
+        const json& segments = j.at("segments");
+        const json& runs = j.at("runs");
+        if (!segments.is_array() || !runs.is_array()) {
+          throw std::runtime_error("segments and runs must be arrays");
+        }
+        for (const json& s : segments) {
+          if (!s.is_array() || s.size() != 2) throw std::runtime_error("bad segment " + s.dump());
           r.segments.push_back(Segment{U64(s.at(0)), U64(s.at(1))});
         }
-        for (const json& run : j.at("runs")) {
+        for (const json& run : runs) {
+          if (!run.is_array() || run.size() != 4) throw std::runtime_error("bad run " + run.dump());
           r.runs.push_back(Run{U64(run.at(0)), U32(run.at(1)), U64(run.at(2)), U64(run.at(3))});
         }
         r.created_ns = U64(j.at("created_ns"));

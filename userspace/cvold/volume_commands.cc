@@ -143,8 +143,8 @@ absl::StatusOr<Service::Json> Service::VolumeResize(const Json& args) {
     }
     ASSIGN_OR_RETURN(PoolView view, PoolView::Build(snap, name.pool));
     const uint64_t extra = extents - volume.extents;
-    absl::StatusOr<std::vector<Run>> added =
-        view.allocator().Grow(view.ToIndexes(volume.runs), extra);
+    ASSIGN_OR_RETURN(std::vector<Run> current, view.ToIndexes(volume.runs));
+    absl::StatusOr<std::vector<Run>> added = view.allocator().Grow(current, extra);
     if (!added.ok()) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "pool '", name.pool, "' has ", view.allocator().FreeCount(), " free extent(s), ",

@@ -18,9 +18,9 @@ absl::StatusOr<ExtentAddress> Locate(const VolumeRecord& volume, uint64_t vext,
       return ExtentAddress{i, s.first_vext * extent_sectors, vext - s.first_vext};
     }
   }
-  return absl::OutOfRangeError(absl::StrCat("extent ", vext, " is outside volume ", volume.pool,
-                                            "/", volume.name, " (", volume.extents,
-                                            " extents: 0-", volume.extents - 1, ")"));
+  return absl::OutOfRangeError(absl::StrCat(
+      "extent ", vext, " is outside volume ", volume.pool, "/", volume.name, " (", volume.extents,
+      " extents", volume.extents ? absl::StrCat(": 0-", volume.extents - 1) : "", ")"));
 }
 
 std::vector<Run> SegmentRuns(const VolumeRecord& volume, size_t segment) {

@@ -27,6 +27,16 @@ L1=$(mk_loop 160)
 L2=$(mk_loop 64)
 check "cvold starts and answers" -- start_cvold
 
+plan_note "the control socket is root only"
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+rc=0; nobody "$CLUSTERCTL" status >/dev/null 2>$W/err || rc=$?
+assert_eq "non-root clusterctl: exit 6 (socket mode 0600)" 6 "$rc"
+chmod 0666 "$CVOLD_SOCKET"
+rc=0; nobody "$CLUSTERCTL" status >/dev/null 2>$W/err || rc=$?
+assert_eq "non-root through an opened-up socket: exit 6 (SO_PEERCRED)" 6 "$rc"
+assert_match "... and it says to run as root" "root" "$(cat $W/err)"
+chmod 0600 "$CVOLD_SOCKET"
+
 plan_note "pools and pvs"
 check_cc "pool create p1" 0 pool create p1 --extent-size 4M
 check_cc "pool create p1 again: conflict" 4 pool create p1
