@@ -8,13 +8,13 @@
 #           dm-linear table (the kernel part alone). Each rep removes again.
 #   move    `clusterctl volume move p/small --extent 0 --to-pv X --wait` of
 #           one 4 MiB extent of an idle volume on null_blk, against `lvm
-#           pvmove -i 0` of one 4 MiB extent and dd of 4 MiB O_DIRECT between
+#           pvmove -i 1` of one 4 MiB extent and dd of 4 MiB O_DIRECT between
 #           the raw devices.
 # Interleaved reps; medians; ratios against dm-linear / dd (raw) and LVM.
 source "$CVOL_ROOT/tests/vm/lib.sh"
 source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
 trap cvold_cleanup EXIT
-REPS=${REPS:-7}
+REPS=${REPS:-5}
 out=$CVOL_OUT/bench.txt
 : >"$out"
 say() { echo "$*" | tee -a "$out"; }
@@ -87,10 +87,12 @@ cur=$($cc volume show p/small --json | jq -r '.runs[] | select(.vext == 0) | .pv
 lcur=$la
 for ((r = 0; r < REPS; r++)); do
 	to=$([ "$cur" = na ] && echo nb || echo na)
-	t=$(date +%s%N); $cc volume move p/small --extent 0 --to-pv $to --wait >/dev/null && ms_since $t >>$CVOL_OUT/cm.ms
+	t=$(date +%s%N); timeout 120 $cc volume move p/small --extent 0 --to-pv $to --wait >>$CVOL_OUT/move.log 2>&1 && ms_since $t >>$CVOL_OUT/cm.ms
+	echo "rep $r: cvol move to $to: $(tail -n1 $CVOL_OUT/cm.ms) ms"
 	cur=$to
 	lto=$([ "$lcur" = "$la" ] && echo "$lb" || echo "$la")
-	t=$(date +%s%N); lvm pvmove -i 0 "$lcur:0" "$lto" >>"$lvmlog" 2>&1 && ms_since $t >>$CVOL_OUT/lm.ms
+	t=$(date +%s%N); timeout 120 lvm pvmove -i 1 "$lcur:0" "$lto" >>"$lvmlog" 2>&1 && ms_since $t >>$CVOL_OUT/lm.ms
+	echo "rep $r: pvmove to $lto: $(tail -n1 $CVOL_OUT/lm.ms) ms"
 	lcur=$lto
 	t=$(date +%s%N); dd if=$na of=$nb bs=4M count=1 iflag=direct oflag=direct status=none && ms_since $t >>$CVOL_OUT/dd.ms
 done
@@ -100,7 +102,7 @@ assert_eq "every pvmove timed" "$REPS" "$(wc -l <$CVOL_OUT/lm.ms)"
 say ""
 say "move one 4 MiB extent of an idle volume (command to completion), $REPS reps, medians:"
 say "  clusterctl volume move --wait  $cm ms"
-say "  lvm pvmove -i 0 (one extent)   $lm ms   (cvol/lvm $(awk -v a=$cm -v b=$lm 'BEGIN{printf "%.2f", a/b}'))"
+say "  lvm pvmove -i 1 (one extent)   $lm ms   (cvol/lvm $(awk -v a=$cm -v b=$lm 'BEGIN{printf "%.2f", a/b}'))"
 say "  dd 4 MiB O_DIRECT raw          $dm ms   (cvol/raw $(awk -v a=$cm -v b=$dm 'BEGIN{printf "%.2f", a/b}'))"
 check "the moved volume reads back" -- dd if=/dev/mapper/p-small of=/dev/null bs=1M iflag=direct status=none
 assert_no_kernel_warning

@@ -119,10 +119,6 @@ absl::StatusOr<Service::Json> Service::VolumeMove(const Json& args, const Progre
     ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
     RETURN_IF_ERROR(ActivateVolume(snap, *snap.FindVolume(name.pool, name.volume)));
     for (const std::string& key : keys) {
-      {
-        absl::MutexLock mlock(&moves_mu_);
-        move_states_[key] = MoveState{};
-      }
       const MoveRecord& m = snap.moves.at(key).record;
       events_.Publish({{"type", "move_started"},
                        {"volume", name.full()},
@@ -183,11 +179,11 @@ void Service::StartMoveWorker(const std::string& key) {
   auto it = move_threads_.find(key);
   if (it != move_threads_.end()) {
     if (!move_states_[key].finished) return;  // running
+    // A finished move of the same extent (keys repeat): reap it.
     it->second.join();
     move_threads_.erase(it);
   }
-  if (!move_states_.contains(key)) move_states_[key] = MoveState{};
-  move_states_[key].finished = false;
+  move_states_[key] = MoveState{};
   move_threads_[key] = std::thread([this, key] { RunMove(key); });
 }
 

@@ -119,6 +119,10 @@ check_cc "volume show --json" 0 volume show p1/v1 --json
 assert_eq "extents 0-7 are on pvB" 8 "$(extents_on pvB 0 8)"
 assert_eq "no move left" 0 "$(jq '.moves | length' "$CC_OUT")"
 check "etcd's map equals the kernel's" -- maps_agree
+check_cc "move extent 0 back to pvA (the same extent again)" 0 volume move p1/v1 --extent 0 --to-pv pvA --wait
+check_cc "volume show --json" 0 volume show p1/v1 --json
+assert_eq "extent 0 is on pvA" 1 "$(extents_on pvA 0 1)"
+check "etcd's map equals the kernel's" -- maps_agree
 
 plan_note "kill -9 in the middle of a move"
 check_cc "start moving 8-15 without waiting" 0 volume move p1/v1 --extent 8 --count 8 --to-pv pvB
