@@ -13,7 +13,7 @@ pkgs=(
 	libgtest-dev libgmock-dev
 	fio e2fsprogs util-linux xxd python3 perl jq iproute2
 	stress-ng lvm2
-	etcd-server etcd-client libcurl4-openssl-dev nlohmann-json3-dev
+	etcd-server etcd-client curl libcurl4-openssl-dev nlohmann-json3-dev
 )
 
 missing=()
