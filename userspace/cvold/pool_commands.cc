@@ -23,8 +23,8 @@ uint64_t NowNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
 }
 
-// Largest extent: the kernel's limit is 2^30 sectors; 1 GiB is plenty.
-constexpr uint64_t kMaxExtentBytes = 1ull << 30;
+// Largest extent: the kernel's limit, 2^30 sectors (512 GiB).
+constexpr uint64_t kMaxExtentBytes = 512ull << 30;
 
 // A pv by name, uuid or device path.
 const Versioned<PvRecord>* FindPv(const Snapshot& snap, const PvPaths& paths,
@@ -56,7 +56,7 @@ absl::StatusOr<Service::Json> Service::PoolCreate(const Json& args) {
   const uint64_t bytes = extent_bytes.value_or(4ull << 20);
   if (bytes < 4096 || bytes % 4096 != 0 || bytes > kMaxExtentBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "extent size ", bytes, " bytes: it must be a multiple of 4 KiB, at most 1 GiB"));
+        "extent size ", bytes, " bytes: it must be a multiple of 4 KiB, at most 512 GiB"));
   }
   ASSIGN_OR_RETURN(Uuid uuid, RandomUuid());
   PoolRecord pool{name, FormatUuid(uuid), bytes / 512, 0, NowNs()};
@@ -226,7 +226,6 @@ absl::StatusOr<Service::Json> Service::PvRemove(const Json& args) {
   ASSIGN_OR_RETURN(std::string what, reader.String("pv"));
   ASSIGN_OR_RETURN(bool force, reader.Bool("force", false));
   RETURN_IF_ERROR(reader.Finish());
-  (void)force;  // a pv in use is never removed; --force only skips the label wipe errors
   absl::MutexLock lock(&mu_);
   std::string name;
   std::string pool;
@@ -241,6 +240,11 @@ absl::StatusOr<Service::Json> Service::PvRemove(const Json& args) {
       return absl::FailedPreconditionError(absl::StrCat(
           "pv '", pv->record.name, "' has ", used,
           " extent(s) in use; move them off first (clusterctl volume move ... --to-pv ...)"));
+    }
+    if (!paths_.contains(pv->record.uuid) && !force) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "pv '", pv->record.name, "' is not found on this host, so its label cannot be wiped; "
+          "use --force to remove the record anyway"));
     }
     name = pv->record.name;
     pool = pv->record.pool;
@@ -258,7 +262,7 @@ absl::StatusOr<Service::Json> Service::PvRemove(const Json& args) {
   }
   auto path = paths_.find(uuid);
   if (path != paths_.end()) {
-    if (absl::Status s = WipePvLabel(path->second); !s.ok() && !force) {
+    if (absl::Status s = WipePvLabel(path->second); !s.ok()) {
       LogWarning(absl::StrCat("pv ", name, " removed from etcd; its label remains: ", s.message()));
     }
     paths_.erase(path);
