@@ -155,7 +155,8 @@ absl::StatusOr<Service::Json> Service::VolumeMove(const Json& args, const Progre
       return moves;
     }
     if (progress) progress(moves);
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    absl::MutexLock lock(&moves_mu_);
+    move_finished_.WaitWithTimeout(&moves_mu_, absl::Milliseconds(200));
   }
 }
 
@@ -197,6 +198,7 @@ void Service::RunMove(const std::string& key) {
     LogError(absl::StrCat("move ", key, ": ", s.message()));
   }
   state.finished = true;
+  move_finished_.SignalAll();
 }
 
 absl::Status Service::DriveMove(const std::string& key) {
@@ -346,10 +348,9 @@ absl::Status Service::DriveMove(const std::string& key) {
                                 "; retrying"));
       }
     }
-    // Wait (without the lock) for the kernel to make progress.
-    mu_.Unlock();
-    absl::SleepFor(options_.move_poll);
-    mu_.Lock();
+    // Wait (without the lock) for the kernel to make progress: a migration
+    // event or the poll interval, whichever comes first.
+    kernel_progress_.WaitWithTimeout(&mu_, options_.move_poll);
   }
 }
 

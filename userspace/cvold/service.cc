@@ -221,6 +221,17 @@ void Service::OnKernelEvent(const Event& event) {
     j["volume"] = it->second;
   }
   j["source"] = "kernel";
+  switch (event.type) {
+    case EventType::kMigrateReady:
+    case EventType::kMigrateDone:
+    case EventType::kMigrateFailed:
+    case EventType::kMigrateAborted:
+    case EventType::kDstWriteError:
+      kernel_progress_.SignalAll();
+      break;
+    default:
+      break;
+  }
   events_.Publish(std::move(j));
 }
 

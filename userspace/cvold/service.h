@@ -110,6 +110,9 @@ class Service {
   const absl::Time started_;
 
   absl::Mutex mu_;
+  // Signalled by kernel migration events, so that move workers act on
+  // `ready` at once instead of at their next poll.
+  absl::CondVar kernel_progress_;
   PvPaths paths_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> volume_of_kernel_uuid_ ABSL_GUARDED_BY(mu_);
 
@@ -123,6 +126,7 @@ class Service {
     Json record;  // volume, vext, src, dst as MoveJson renders them
   };
   absl::Mutex moves_mu_;
+  absl::CondVar move_finished_;  // with moves_mu_
   std::map<std::string, MoveState> move_states_ ABSL_GUARDED_BY(moves_mu_);
   std::map<std::string, std::thread> move_threads_ ABSL_GUARDED_BY(moves_mu_);
   bool stopping_ ABSL_GUARDED_BY(moves_mu_) = false;
