@@ -10,9 +10,7 @@
 //
 // Every step is re-derived from etcd plus the kernel's state, so a worker
 // restarted after a crash (or a daemon restart) simply continues.
-#include <time.h>
 
-#include <chrono>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -30,12 +28,6 @@ namespace cvol::daemon {
 namespace {
 
 using control::ArgReader;
-
-uint64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
-}
 
 struct KernelView {
   std::optional<MigrationStatus> migration;
@@ -109,7 +101,7 @@ absl::StatusOr<Service::Json> Service::VolumeMove(const Json& args, const Progre
         }
         move.dst = view.ToSlot(*dst);
         move.phase = MoveRecord::Phase::kCopying;
-        move.started_ns = NowNs();
+        move.started_ns = WallClockNs();
         change.CreateMove(move);
         keys.push_back(db_.MoveKey(move));
       }

@@ -1,6 +1,5 @@
 // pool.* and pv.*: pools and the labelled physical volumes in them.
 #include <stdlib.h>
-#include <time.h>
 
 #include "absl/strings/str_cat.h"
 #include "block_device.h"
@@ -16,12 +15,6 @@ namespace cvol::daemon {
 namespace {
 
 using control::ArgReader;
-
-uint64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
-}
 
 // Largest extent: the kernel's limit, 2^30 sectors (512 GiB).
 constexpr uint64_t kMaxExtentBytes = 512ull << 30;
@@ -59,7 +52,7 @@ absl::StatusOr<Service::Json> Service::PoolCreate(const Json& args) {
         "extent size ", bytes, " bytes: it must be a multiple of 4 KiB, at most 512 GiB"));
   }
   ASSIGN_OR_RETURN(Uuid uuid, RandomUuid());
-  PoolRecord pool{name, FormatUuid(uuid), bytes / 512, 0, NowNs()};
+  PoolRecord pool{name, FormatUuid(uuid), bytes / 512, 0, WallClockNs()};
   absl::MutexLock lock(&mu_);
   ChangeSet change(db_);
   change.CreatePool(pool);
@@ -144,7 +137,7 @@ absl::StatusOr<Service::Json> Service::PvCreate(const Json& args) {
   ASSIGN_OR_RETURN(label.pv_uuid, RandomUuid());
   ASSIGN_OR_RETURN(label.pool_uuid, ParseUuid(pool.uuid));
   label.extent_sectors = pool.extent_sectors;
-  label.ctime_ns = NowNs();
+  label.ctime_ns = WallClockNs();
   label.name = name;
   RETURN_IF_ERROR(SizePvLabel(sectors, label));
   PvLabelWriteOptions write;
@@ -185,10 +178,7 @@ absl::StatusOr<Service::Json> Service::PvList(const Json& args) {
   ArgReader reader(args);
   ASSIGN_OR_RETURN(std::optional<std::string> pool, reader.OptionalString("pool"));
   RETURN_IF_ERROR(reader.Finish());
-  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
-  if (pool && !snap.pools.contains(*pool)) {
-    return absl::NotFoundError(absl::StrCat("pool '", *pool, "' does not exist"));
-  }
+  ASSIGN_OR_RETURN(Snapshot snap, LoadForPool(pool));
   absl::MutexLock lock(&mu_);
   Json pvs = Json::array();
   for (const auto& [name, p] : snap.pools) {

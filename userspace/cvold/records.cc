@@ -1,5 +1,7 @@
 #include "records.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <exception>
@@ -49,6 +51,12 @@ Location LocationFrom(const json& j) {
 }
 
 }  // namespace
+
+uint64_t WallClockNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
+}
 
 std::string PhaseName(MoveRecord::Phase phase) {
   return phase == MoveRecord::Phase::kCopying ? "copying" : "committing";

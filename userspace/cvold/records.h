@@ -86,6 +86,9 @@ struct MoveRecord {
 
 std::string PhaseName(MoveRecord::Phase phase);
 
+// CLOCK_REALTIME in nanoseconds: the creation times records carry.
+uint64_t WallClockNs();
+
 std::string EncodePool(const PoolRecord& record);
 std::string EncodePv(const PvRecord& record);
 std::string EncodeVolume(const VolumeRecord& record);

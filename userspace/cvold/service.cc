@@ -41,6 +41,15 @@ absl::Status Service::RetryOnConflict(const std::function<absl::Status()>& attem
   return status;
 }
 
+absl::StatusOr<Snapshot> Service::LoadForPool(const std::optional<std::string>& pool) {
+  absl::StatusOr<Snapshot> snap = db_.Load();
+  if (snap.ok() && pool && !snap->pools.contains(*pool)) {
+    return absl::NotFoundError(
+        absl::StrCat("pool '", *pool, "' does not exist; see: clusterctl pool list"));
+  }
+  return snap;
+}
+
 absl::Status Service::RescanPvs() {
   PvScanOptions scan;
   scan.sys_block_dir = options_.sys_block_dir;

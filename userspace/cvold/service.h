@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -76,6 +77,10 @@ class Service {
   absl::StatusOr<Json> VolumeResize(const Json& args);
   absl::StatusOr<Json> VolumeRemove(const Json& args);
   absl::StatusOr<Json> VolumeMove(const Json& args, const Progress& progress);
+
+  // A snapshot for a list command filtered by an optional pool, which must
+  // then exist.
+  absl::StatusOr<Snapshot> LoadForPool(const std::optional<std::string>& pool);
 
   // Runs `attempt` (read a snapshot, decide, commit) until it does not fail
   // with kAborted, a few times.

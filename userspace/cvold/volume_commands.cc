@@ -1,5 +1,4 @@
 // volume.create|list|show|resize|remove.
-#include <time.h>
 
 #include "absl/strings/str_cat.h"
 #include "cvol/control/args.h"
@@ -15,12 +14,6 @@ namespace cvol::daemon {
 namespace {
 
 using control::ArgReader;
-
-uint64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
-}
 
 absl::StatusOr<uint64_t> ExtentsFor(uint64_t size_bytes, uint64_t extent_sectors) {
   if (size_bytes == 0) return absl::InvalidArgumentError("the size must be more than 0 bytes");
@@ -65,7 +58,7 @@ absl::StatusOr<Service::Json> Service::VolumeCreate(const Json& args) {
           extents, " needed; add a pv with: clusterctl pv create <device> --pool ", name.pool));
     }
     record = VolumeRecord{name.pool, name.volume, FormatUuid(uuid), extents, 1,
-                          {Segment{0, extents}}, view.ToSlots(*runs), NowNs()};
+                          {Segment{0, extents}}, view.ToSlots(*runs), WallClockNs()};
     ChangeSet change(db_);
     change.ChangeAllocation(pool);
     change.CreateVolume(record);
@@ -93,10 +86,7 @@ absl::StatusOr<Service::Json> Service::VolumeList(const Json& args) {
   ArgReader reader(args);
   ASSIGN_OR_RETURN(std::optional<std::string> pool, reader.OptionalString("pool"));
   RETURN_IF_ERROR(reader.Finish());
-  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
-  if (pool && !snap.pools.contains(*pool)) {
-    return absl::NotFoundError(absl::StrCat("pool '", *pool, "' does not exist"));
-  }
+  ASSIGN_OR_RETURN(Snapshot snap, LoadForPool(pool));
   absl::MutexLock lock(&mu_);
   Json volumes = Json::array();
   for (const auto& [key, volume] : snap.volumes) {
