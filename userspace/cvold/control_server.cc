@@ -38,8 +38,11 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
           control::kConnectionErrorId,
           absl::PermissionDeniedError("clusterctl must run as root (the control socket is "
                                       "root only)")));
+      // Keep reading (and ignoring) what the client sends until it closes:
+      // closing on unread data would reset the connection, and the client
+      // would see a broken pipe instead of this answer.
+      denied_ = true;
       closing_ = true;
-      return;
     }
     Read();
   }
@@ -65,6 +68,10 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
     std::string line(asio::buffers_begin(input_.data()),
                      asio::buffers_begin(input_.data()) + n);
     input_.consume(n);
+    if (denied_) {
+      Read();
+      return;
+    }
     absl::StatusOr<control::Request> request = control::ParseRequest(line);
     if (!request.ok()) {
       Send(control::EncodeError(control::PeekRequestId(line).value_or(0), request.status()));
@@ -117,7 +124,7 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
                           self->WriteNext();
                         } else if (self->closing_) {
                           boost::system::error_code ignored;
-                          self->socket_.shutdown(local::socket::shutdown_both, ignored);
+                          self->socket_.shutdown(local::socket::shutdown_send, ignored);
                         }
                       });
   }
@@ -127,7 +134,8 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
   asio::streambuf input_;
   std::deque<std::string> output_;
   uint64_t subscription_ = 0;
-  bool closing_ = false;
+  bool closing_ = false;  // shut down the sending side once the queue drains
+  bool denied_ = false;   // not root: every request is ignored
 };
 
 ControlServer::ControlServer(asio::io_context& io, Service& service, EventHub& events,

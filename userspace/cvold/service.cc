@@ -4,6 +4,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -173,31 +174,45 @@ absl::Status Service::ActivateVolume(const Snapshot& snap, const VolumeRecord& v
   for (size_t i = 0; i < volume.segments.size(); ++i) {
     volume_of_kernel_uuid_[SegmentUuid(volume, i)] = absl::StrCat(volume.pool, "/", volume.name);
   }
-  const std::vector<TableLine> lines =
-      BuildTableLines(volume, pool.extent_sectors, pvs, paths_);
-  const std::vector<DmLine> table = ToDmLines(volume, pool.extent_sectors, lines);
+  std::vector<TableLine> lines = BuildTableLines(volume, pool.extent_sectors, pvs, paths_);
   const std::string name = DmName(volume.pool, volume.name);
   ASSIGN_OR_RETURN(bool exists, dm_.Exists(name));
   if (!exists) {
-    RETURN_IF_ERROR(dm_.Create(name, DmUuid(volume.uuid), table));
+    RETURN_IF_ERROR(dm_.Create(name, DmUuid(volume.uuid),
+                               ToDmLines(volume, pool.extent_sectors, lines)));
     LogInfo(absl::StrCat("created /dev/mapper/", name));
     return absl::OkStatus();
   }
-  // Live already (a daemon restart): leave it alone unless the slots or the
-  // segments changed. A reload restating map_runs is refused by the kernel
-  // unless the live map is exactly etcd's, which is the check we want.
+  // Live already (a daemon restart, a new pv, a grow): reload only if the
+  // segments or the slots differ. A reload restating map_runs is refused by
+  // the kernel unless the live map is exactly etcd's, which is the check we
+  // want -- except while a move's commit is pending (etcd is ahead of the
+  // kernel by that one extent until its worker commits): then the live map
+  // is adopted as it is.
+  bool commit_pending = false;
+  for (const MoveRecord* move : snap.MovesOf(volume.pool)) {
+    if (move->volume == volume.name && move->phase == MoveRecord::Phase::kCommitting) {
+      commit_pending = true;
+    }
+  }
   ASSIGN_OR_RETURN(std::vector<DmLine> live, dm_.Table(name));
-  bool same = live.size() == table.size();
-  for (size_t i = 0; same && i < live.size(); ++i) {
+  bool same_layout = live.size() == lines.size();
+  bool same_map = same_layout;
+  for (size_t i = 0; same_layout && i < live.size(); ++i) {
     absl::StatusOr<TableLine> parsed = TableLine::Parse(live[i].params);
     if (!parsed.ok()) return parsed.status();
-    same = live[i].start == table[i].start && live[i].length == table[i].length &&
-           parsed->vol_uuid == lines[i].vol_uuid &&
-           AsDevNumbers(parsed->devices) == AsDevNumbers(lines[i].devices) &&
-           parsed->map_runs == lines[i].map_runs;
+    const Segment& segment = volume.segments[i];
+    same_layout = live[i].start == segment.first_vext * pool.extent_sectors &&
+                  live[i].length == segment.extents * pool.extent_sectors &&
+                  parsed->vol_uuid == lines[i].vol_uuid &&
+                  AsDevNumbers(parsed->devices) == AsDevNumbers(lines[i].devices);
+    same_map = same_map && parsed->map_runs == lines[i].map_runs;
   }
-  if (same) return absl::OkStatus();
-  RETURN_IF_ERROR(dm_.Reload(name, table));
+  if (same_layout && (same_map || commit_pending)) return absl::OkStatus();
+  if (commit_pending) {
+    for (size_t i = 0; i < std::min(live.size(), lines.size()); ++i) lines[i].map_runs.reset();
+  }
+  RETURN_IF_ERROR(dm_.Reload(name, ToDmLines(volume, pool.extent_sectors, lines)));
   LogInfo(absl::StrCat("reloaded /dev/mapper/", name));
   return absl::OkStatus();
 }
