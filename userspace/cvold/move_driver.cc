@@ -11,7 +11,6 @@
 // Every step is re-derived from etcd plus the kernel's state, so a worker
 // restarted after a crash (or a daemon restart) simply continues.
 
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "cvol/control/args.h"

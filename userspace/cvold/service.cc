@@ -8,7 +8,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "cvol/control/args.h"
 #include "cvol/control/names.h"
 #include "cvol/pv_scan.h"
@@ -25,7 +24,6 @@ using control::DmUuid;
 Service::Service(ServiceOptions options, store::KvStore& kv, const std::string& prefix,
                  DmClient& dm, EventHub& events)
     : options_(std::move(options)),
-      kv_(kv),
       db_(kv, prefix),
       dm_(dm),
       events_(events),

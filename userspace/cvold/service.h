@@ -61,7 +61,6 @@ class Service {
   void OnKernelEvent(const Event& event);
 
  private:
-  struct MoveWorker;
 
   absl::StatusOr<Json> Status();
   absl::StatusOr<Json> PvCreate(const Json& args);
@@ -108,7 +107,6 @@ class Service {
   Json MoveJson(const Snapshot& snap, const MoveRecord& move) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ServiceOptions options_;
-  store::KvStore& kv_;
   ConfigDb db_;
   DmClient& dm_;
   EventHub& events_;
