@@ -1,0 +1,411 @@
+// cvolcluster's Membership: joining under a lease, the election ranking
+// (Primary, Secondary, Alternates), the epoch and its check, against
+// MemKvStore and (one scenario) a real etcd. The etcd is /usr/bin/etcd
+// (package etcd-server), started once for this process on free local ports;
+// its absence is a failure, not a skip.
+#include "cvol/cluster/membership.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "cvol/store/etcd_kv_store.h"
+#include "cvol/store/mem_kv_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cvol::cluster {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kPrefix[] = "/cvol/";
+constexpr int64_t kTtl = 10;
+
+MemberInfo Info(const std::string& host) {
+  return MemberInfo{host, {absl::StrCat(host, ".example:7000"), "10.0.0.1:7000"}};
+}
+
+std::unique_ptr<Membership> MustJoin(store::KvStore& kv, const std::string& host) {
+  absl::StatusOr<std::unique_ptr<Membership>> m = Membership::Join(kv, kPrefix, Info(host), kTtl);
+  EXPECT_TRUE(m.ok()) << m.status();
+  return m.ok() ? std::move(*m) : nullptr;
+}
+
+ClusterView MustRead(store::KvStore& kv) {
+  absl::StatusOr<ClusterView> view = Membership::Read(kv, kPrefix);
+  EXPECT_TRUE(view.ok()) << view.status();
+  return view.ok() ? *view : ClusterView{};
+}
+
+// "host:role" in rank order.
+std::vector<std::string> Ranking(const ClusterView& view) {
+  std::vector<std::string> out;
+  for (const Member& m : view.members) out.push_back(absl::StrCat(m.host, ":", RoleName(m.role)));
+  return out;
+}
+
+TEST(ClusterMembershipTest, RoleNames) {
+  EXPECT_STREQ(RoleName(Role::kPrimary), "primary");
+  EXPECT_STREQ(RoleName(Role::kSecondary), "secondary");
+  EXPECT_STREQ(RoleName(Role::kAlternate), "alternate");
+}
+
+TEST(ClusterMembershipTest, EmptyClusterHasNoPrimaryAndEpochZero) {
+  store::MemKvStore kv;
+  ClusterView view = MustRead(kv);
+  EXPECT_TRUE(view.members.empty());
+  EXPECT_EQ(view.primary(), nullptr);
+  EXPECT_EQ(view.epoch, 0);
+  EXPECT_GT(view.revision, 0);
+  EXPECT_EQ(CheckEpoch(0, view).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ClusterMembershipTest, JoinOrderGivesTheRoles) {
+  store::MemKvStore kv;
+  auto a = MustJoin(kv, "hostc");  // names out of key order: rank is by join
+  auto b = MustJoin(kv, "hosta");
+  auto c = MustJoin(kv, "hostb");
+  auto d = MustJoin(kv, "hostd");
+  ASSERT_TRUE(a && b && c && d);
+
+  ClusterView view = MustRead(kv);
+  EXPECT_THAT(Ranking(view), ElementsAre("hostc:primary", "hosta:secondary", "hostb:alternate",
+                                         "hostd:alternate"));
+  ASSERT_NE(view.primary(), nullptr);
+  EXPECT_EQ(view.primary()->host, "hostc");
+  EXPECT_EQ(view.epoch, a->campaign_revision());
+  EXPECT_EQ(view.primary()->campaign_revision, a->campaign_revision());
+  EXPECT_EQ(view.primary()->lease, a->lease());
+  EXPECT_THAT(view.primary()->addresses, ElementsAre("hostc.example:7000", "10.0.0.1:7000"));
+  EXPECT_GT(view.primary()->joined_ns, 0);
+  EXPECT_EQ(view.revision, kv.revision());
+  ASSERT_NE(view.Find("hostb"), nullptr);
+  EXPECT_EQ(view.Find("hostb")->campaign_revision, c->campaign_revision());
+  EXPECT_EQ(view.Find("nosuch"), nullptr);
+
+  // Both keys are on the member's lease.
+  auto member = kv.Get(Membership::MemberKey(kPrefix, "hosta"));
+  auto campaign = kv.Get(Membership::CampaignKey(kPrefix, "hosta"));
+  ASSERT_TRUE(member.ok() && member->has_value());
+  ASSERT_TRUE(campaign.ok() && campaign->has_value());
+  EXPECT_EQ((*member)->lease, b->lease());
+  EXPECT_EQ((*campaign)->lease, b->lease());
+  EXPECT_EQ((*member)->create_revision, (*campaign)->create_revision);  // one txn
+}
+
+TEST(ClusterMembershipTest, SameHostRefusedWhileAliveAllowedAfterExpiry) {
+  store::MemKvStore kv;
+  auto first = MustJoin(kv, "hosta");
+  ASSERT_TRUE(first);
+  const int64_t revision = kv.revision();
+
+  absl::StatusOr<std::unique_ptr<Membership>> again =
+      Membership::Join(kv, kPrefix, Info("hosta"), kTtl);
+  ASSERT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists) << again.status();
+  EXPECT_THAT(again.status().message(), HasSubstr("hosta"));
+  EXPECT_THAT(again.status().message(), HasSubstr("already a member"));
+  EXPECT_EQ(kv.revision(), revision);  // nothing written
+  EXPECT_EQ(MustRead(kv).members.size(), 1u);
+
+  ASSERT_TRUE(kv.ExpireLease(first->lease()).ok());
+  EXPECT_TRUE(MustRead(kv).members.empty());
+  auto second = MustJoin(kv, "hosta");
+  ASSERT_TRUE(second);
+  EXPECT_NE(second->lease(), first->lease());
+  EXPECT_GT(second->campaign_revision(), first->campaign_revision());
+}
+
+TEST(ClusterMembershipTest, SameHostAllowedAfterTheTtlRunsOut) {
+  store::MemKvStore kv;
+  auto first = MustJoin(kv, "hosta");
+  ASSERT_TRUE(first);
+  kv.AdvanceTime(absl::Seconds(kTtl - 1));
+  ASSERT_TRUE(first->KeepAlive().ok());
+  kv.AdvanceTime(absl::Seconds(kTtl - 1));  // renewed: still alive
+  EXPECT_EQ(Membership::Join(kv, kPrefix, Info("hosta"), kTtl).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  kv.AdvanceTime(absl::Seconds(2));  // past the renewed deadline
+  EXPECT_TRUE(MustJoin(kv, "hosta"));
+}
+
+TEST(ClusterMembershipTest, PrimaryExpirySecondaryBecomesPrimaryEpochIncreases) {
+  store::MemKvStore kv;
+  auto a = MustJoin(kv, "hosta");
+  auto b = MustJoin(kv, "hostb");
+  auto c = MustJoin(kv, "hostc");
+  ASSERT_TRUE(a && b && c);
+  const ClusterView before = MustRead(kv);
+  EXPECT_THAT(Ranking(before), ElementsAre("hosta:primary", "hostb:secondary", "hostc:alternate"));
+
+  // A Secondary or Alternate leaving does not change the epoch.
+  ASSERT_TRUE(kv.ExpireLease(c->lease()).ok());
+  EXPECT_EQ(MustRead(kv).epoch, before.epoch);
+
+  ASSERT_TRUE(kv.ExpireLease(a->lease()).ok());
+  const ClusterView after = MustRead(kv);
+  EXPECT_THAT(Ranking(after), ElementsAre("hostb:primary"));
+  EXPECT_GT(after.epoch, before.epoch);
+  EXPECT_EQ(after.epoch, b->campaign_revision());
+
+  // The deposed Primary rejoins last; the epoch stays.
+  auto a2 = MustJoin(kv, "hosta");
+  ASSERT_TRUE(a2);
+  const ClusterView rejoined = MustRead(kv);
+  EXPECT_THAT(Ranking(rejoined), ElementsAre("hostb:primary", "hosta:secondary"));
+  EXPECT_EQ(rejoined.epoch, after.epoch);
+}
+
+TEST(ClusterMembershipTest, CheckEpochAcceptsCurrentRefusesOld) {
+  store::MemKvStore kv;
+  auto a = MustJoin(kv, "hosta");
+  auto b = MustJoin(kv, "hostb");
+  ASSERT_TRUE(a && b);
+  const int64_t old_epoch = MustRead(kv).epoch;
+  EXPECT_TRUE(CheckEpoch(old_epoch, MustRead(kv)).ok());
+
+  ASSERT_TRUE(kv.ExpireLease(a->lease()).ok());
+  const ClusterView view = MustRead(kv);
+  EXPECT_TRUE(CheckEpoch(view.epoch, view).ok());
+  absl::Status stale = CheckEpoch(old_epoch, view);
+  EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stale.message(), absl::StrCat("stale epoch ", old_epoch, " (current ", view.epoch, ")"));
+
+  absl::Status newer = CheckEpoch(view.epoch + 5, view);
+  EXPECT_EQ(newer.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(newer.message(), HasSubstr("newer"));
+}
+
+TEST(ClusterMembershipTest, LeaveRemovesTheMember) {
+  store::MemKvStore kv;
+  auto a = MustJoin(kv, "hosta");
+  auto b = MustJoin(kv, "hostb");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->Leave().ok());
+  EXPECT_THAT(Ranking(MustRead(kv)), ElementsAre("hostb:primary"));
+  auto member = kv.Get(Membership::MemberKey(kPrefix, "hosta"));
+  ASSERT_TRUE(member.ok());
+  EXPECT_FALSE(member->has_value());
+  EXPECT_TRUE(a->Leave().ok());  // twice: fine
+  EXPECT_EQ(a->KeepAlive().code(), absl::StatusCode::kFailedPrecondition);
+
+  // Leaving after the lease expired is fine too.
+  ASSERT_TRUE(kv.ExpireLease(b->lease()).ok());
+  EXPECT_TRUE(b->Leave().ok());
+  EXPECT_TRUE(MustRead(kv).members.empty());
+}
+
+TEST(ClusterMembershipTest, KeepAliveAfterExpiryFailsAndSaysFence) {
+  store::MemKvStore kv;
+  auto a = MustJoin(kv, "hosta");
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->KeepAlive().ok());
+  ASSERT_TRUE(kv.ExpireLease(a->lease()).ok());
+  absl::Status s = a->KeepAlive();
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  EXPECT_THAT(s.message(), HasSubstr("fence"));
+  EXPECT_THAT(s.message(), HasSubstr("hosta"));
+}
+
+TEST(ClusterMembershipTest, UnavailableStoreIsPassedThrough) {
+  store::MemKvStore kv;
+  auto a = MustJoin(kv, "hosta");
+  ASSERT_TRUE(a);
+  kv.SetUnavailable(true);
+  absl::Status s = a->KeepAlive();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_THAT(s.message(), HasSubstr("fence"));
+  EXPECT_EQ(Membership::Join(kv, kPrefix, Info("hostb"), kTtl).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Membership::Read(kv, kPrefix).status().code(), absl::StatusCode::kUnavailable);
+  kv.SetUnavailable(false);
+  EXPECT_TRUE(a->KeepAlive().ok());
+}
+
+TEST(ClusterMembershipTest, BadJoinArgumentsAreRefused) {
+  store::MemKvStore kv;
+  EXPECT_EQ(Membership::Join(kv, kPrefix, Info(""), kTtl).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Membership::Join(kv, kPrefix, Info("a/b"), kTtl).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Membership::Join(kv, kPrefix, Info("hosta"), 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(MustRead(kv).members.empty());
+}
+
+TEST(ClusterMembershipTest, CorruptMemberRecordIsDataLoss) {
+  store::MemKvStore kv;
+  auto a = MustJoin(kv, "hosta");
+  ASSERT_TRUE(a);
+  const store::Op put = store::Op::Put(Membership::MemberKey(kPrefix, "hosta"), "{not json",
+                                       a->lease());
+  ASSERT_TRUE(kv.Txn({}, {&put, 1}).ok());
+  EXPECT_EQ(Membership::Read(kv, kPrefix).status().code(), absl::StatusCode::kDataLoss);
+}
+
+// --- Against a real etcd ---
+
+std::string EtcdBinary() {
+  const char* env = std::getenv("CVOL_TEST_ETCD");
+  return env != nullptr && *env != '\0' ? env : "/usr/bin/etcd";
+}
+
+// A free 127.0.0.1 port (bound while the caller holds the fd).
+int BindFreePort(int* fd) {
+  *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (*fd < 0 || bind(*fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(*fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return 0;
+  }
+  return ntohs(addr.sin_port);
+}
+
+// One single-member etcd on a temporary data dir, killed on destruction.
+class EtcdProcess {
+ public:
+  EtcdProcess() = default;
+  EtcdProcess(const EtcdProcess&) = delete;
+  EtcdProcess& operator=(const EtcdProcess&) = delete;
+  ~EtcdProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+    if (!dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+
+  absl::Status Start() {
+    const std::string binary = EtcdBinary();
+    if (access(binary.c_str(), X_OK) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          binary, " not found: install package etcd-server (scripts/install-deps.sh)"));
+    }
+    char dir_template[] = "/tmp/cvol-cluster-test-XXXXXX";
+    if (mkdtemp(dir_template) == nullptr) return absl::InternalError("mkdtemp failed");
+    dir_ = dir_template;
+    int client_fd = -1, peer_fd = -1;
+    const int client_port = BindFreePort(&client_fd);
+    const int peer_port = BindFreePort(&peer_fd);
+    if (client_fd >= 0) close(client_fd);
+    if (peer_fd >= 0) close(peer_fd);
+    if (client_port == 0 || peer_port == 0) return absl::InternalError("no free port");
+    endpoint_ = absl::StrCat("http://127.0.0.1:", client_port);
+    const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer_port);
+    const std::vector<std::string> args = {
+        binary,
+        "--name=cvolcluster",
+        "--data-dir=" + dir_ + "/data",
+        "--listen-client-urls=" + endpoint_,
+        "--advertise-client-urls=" + endpoint_,
+        "--listen-peer-urls=" + peer_url,
+        "--initial-advertise-peer-urls=" + peer_url,
+        "--initial-cluster=cvolcluster=" + peer_url,
+        "--initial-cluster-state=new",
+        "--heartbeat-interval=100",
+        "--election-timeout=1000",
+    };
+    const std::string log = dir_ + "/etcd.log";
+    pid_ = fork();
+    if (pid_ < 0) return absl::InternalError("fork failed");
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+      }
+      std::vector<char*> argv;
+      for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(binary.c_str(), argv.data());
+      _exit(127);
+    }
+    // Ready when a linearizable read succeeds (there is a leader).
+    store::EtcdKvStore::Options options;
+    options.timeout = absl::Seconds(1);
+    options.require_reachable = false;
+    absl::Status last = absl::DeadlineExceededError("not tried");
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return absl::InternalError(absl::StrCat("etcd exited (status ", status, "), see ", log));
+      }
+      auto kv = store::EtcdKvStore::Connect(endpoint_, options);
+      last = kv.ok() ? (*kv)->Get("/ready").status() : kv.status();
+      if (last.ok()) return absl::OkStatus();
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return absl::DeadlineExceededError(absl::StrCat("etcd not ready: ", last.ToString()));
+  }
+
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  std::string dir_;
+  std::string endpoint_;
+  pid_t pid_ = -1;
+};
+
+TEST(ClusterMembershipEtcdTest, ThreeJoinPrimaryRevokesRankingAndEpochChange) {
+  EtcdProcess etcd;
+  absl::Status started = etcd.Start();
+  ASSERT_TRUE(started.ok()) << started;  // no etcd is a failure, not a skip
+  auto kv = store::EtcdKvStore::Connect(etcd.endpoint());
+  ASSERT_TRUE(kv.ok()) << kv.status();
+
+  auto a = MustJoin(**kv, "hosta");
+  auto b = MustJoin(**kv, "hostb");
+  auto c = MustJoin(**kv, "hostc");
+  ASSERT_TRUE(a && b && c);
+  const ClusterView before = MustRead(**kv);
+  EXPECT_THAT(Ranking(before), ElementsAre("hosta:primary", "hostb:secondary", "hostc:alternate"));
+  EXPECT_EQ(before.epoch, a->campaign_revision());
+  EXPECT_THAT(before.primary()->addresses, ElementsAre("hosta.example:7000", "10.0.0.1:7000"));
+  EXPECT_EQ(Membership::Join(**kv, kPrefix, Info("hostb"), kTtl).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(b->KeepAlive().ok());
+
+  ASSERT_TRUE(a->Leave().ok());
+  const ClusterView after = MustRead(**kv);
+  EXPECT_THAT(Ranking(after), ElementsAre("hostb:primary", "hostc:secondary"));
+  EXPECT_GT(after.epoch, before.epoch);
+  EXPECT_EQ(after.epoch, b->campaign_revision());
+  EXPECT_TRUE(CheckEpoch(after.epoch, after).ok());
+  EXPECT_EQ(CheckEpoch(before.epoch, after).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(a->KeepAlive().code(), absl::StatusCode::kFailedPrecondition);  // it left
+
+  EXPECT_TRUE(b->Leave().ok());
+  EXPECT_TRUE(c->Leave().ok());
+  EXPECT_TRUE(MustRead(**kv).members.empty());
+}
+
+}  // namespace
+}  // namespace cvol::cluster

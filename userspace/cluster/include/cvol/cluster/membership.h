@@ -1,0 +1,124 @@
+// Cluster membership over the configuration database (DESIGN §4, issue 6).
+//
+// Every cvold joins under an etcd lease. Join writes, in one guarded
+// transaction, two keys attached to that lease:
+//   <prefix>members/<host>   JSON {"host", "addresses", "joined_ns"}
+//   <prefix>election/<host>  the campaign key (value: the host name)
+// so both vanish together when the lease expires or is revoked. A host name
+// held by a live member is refused.
+//
+// The ranking is etcd's election recipe: campaign keys ordered by their
+// create_revision. The first is the Primary (it runs the configuration-change
+// controller), the second the Secondary (it takes over), the rest Alternates.
+// The epoch is the Primary's campaign key create_revision: it changes, and
+// strictly increases, whenever the Primary changes (a successor's campaign key
+// was created after its predecessor's; a rejoining host campaigns anew, last).
+// Every controller request carries the epoch it was issued under; a host
+// refuses a request whose epoch is not the current one (CheckEpoch), which is
+// how a deposed controller is fenced.
+#ifndef CVOL_CLUSTER_MEMBERSHIP_H_
+#define CVOL_CLUSTER_MEMBERSHIP_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cvol/store/kv_store.h"
+
+namespace cvol::cluster {
+
+enum class Role { kPrimary, kSecondary, kAlternate };
+
+// "primary", "secondary", "alternate".
+const char* RoleName(Role role);
+
+// What a host says about itself when it joins.
+struct MemberInfo {
+  std::string host;                    // unique in the cluster; no '/'
+  std::vector<std::string> addresses;  // where peers reach its daemon
+};
+
+struct Member {
+  std::string host;
+  std::vector<std::string> addresses;
+  int64_t joined_ns = 0;          // wall clock at Join (Unix ns)
+  Role role = Role::kAlternate;
+  int64_t campaign_revision = 0;  // create_revision of its campaign key
+  int64_t lease = 0;
+};
+
+struct ClusterView {
+  int64_t revision = 0;          // the store's revision the ranking was read at
+  int64_t epoch = 0;             // the Primary's campaign revision; 0 if none
+  std::vector<Member> members;   // in rank order: Primary, Secondary, Alternates
+
+  // The Primary, or nullptr when nobody is a member.
+  const Member* primary() const { return members.empty() ? nullptr : &members.front(); }
+  // The member named host, or nullptr.
+  const Member* Find(const std::string& host) const;
+};
+
+// One host's membership. Not thread-safe: one owner calls KeepAlive (well
+// within the TTL) and Leave. Destroying it does not leave: the lease then
+// expires by itself, as when the daemon dies.
+class Membership {
+ public:
+  // Grants a lease of ttl_seconds and registers self under it. prefix is the
+  // cluster's key prefix, e.g. "/cvol/". kAlreadyExists if a live member
+  // holds self.host (the lease just granted is revoked again);
+  // kInvalidArgument for an empty host, a host with '/', or ttl <= 0.
+  static absl::StatusOr<std::unique_ptr<Membership>> Join(store::KvStore& kv, std::string prefix,
+                                                          MemberInfo self, int64_t ttl_seconds);
+
+  Membership(const Membership&) = delete;
+  Membership& operator=(const Membership&) = delete;
+
+  // Renews the lease. kNotFound: the lease has expired, this host is no
+  // longer a member and must fence itself (freeze its volumes) before it
+  // rejoins. kUnavailable: etcd cannot be reached; unless a renewal succeeds
+  // before the TTL runs out, the same applies.
+  absl::Status KeepAlive();
+
+  // Revokes the lease: both keys go at once. Leaving twice, or after the
+  // lease expired, is not an error.
+  absl::Status Leave();
+
+  // Members and ranking. The ranking and the epoch are read in one range (at
+  // ClusterView::revision); the member records right after it (a member that
+  // leaves in between keeps its rank, with empty addresses).
+  static absl::StatusOr<ClusterView> Read(store::KvStore& kv, const std::string& prefix);
+
+  const std::string& host() const { return self_.host; }
+  int64_t lease() const { return lease_; }
+  // The create_revision of this host's campaign key: the epoch while it is
+  // the Primary.
+  int64_t campaign_revision() const { return campaign_revision_; }
+
+  // The keys, for tests and tools.
+  static std::string MemberKey(const std::string& prefix, const std::string& host);
+  static std::string CampaignKey(const std::string& prefix, const std::string& host);
+
+ private:
+  Membership(store::KvStore& kv, std::string prefix, MemberInfo self, int64_t lease,
+             int64_t campaign_revision);
+
+  store::KvStore& kv_;
+  const std::string prefix_;
+  const MemberInfo self_;
+  const int64_t lease_;
+  const int64_t campaign_revision_;
+  bool left_ = false;
+};
+
+// OK if request_epoch is the view's epoch. Otherwise kFailedPrecondition:
+// "stale epoch N (current M)" for a request from a deposed controller, or a
+// message saying the request is newer than the view (re-read and retry), or
+// that there is no Primary at all.
+absl::Status CheckEpoch(int64_t request_epoch, const ClusterView& view);
+
+}  // namespace cvol::cluster
+
+#endif  // CVOL_CLUSTER_MEMBERSHIP_H_
