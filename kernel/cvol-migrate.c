@@ -23,6 +23,17 @@
  * result.  Copy errors back off and, after CVOL_MIGRATE_MAX_RETRIES in a
  * row, end the migration with the source authoritative.
  *
+ * In a cluster one host copies and the others "follow": every region of a
+ * follow migration counts as copied from the start, so every write is
+ * dual-written, and nothing is ever claimed.  A follower's write can still
+ * race the copier's copy of its region on the other host (old source data
+ * read before the write, written to the destination after it), and no
+ * lock spans hosts.  Every migration therefore records the regions written
+ * through it (written); the daemon reads the followers' sets under a
+ * cluster-wide drained freeze and copies those regions again before the
+ * commit.  For the same reason a failed destination write in a follow
+ * migration only marks its regions written: there is no copier here.
+ *
  * The cutover (migrate_commit) is a local allocation change: hold the
  * extent, drain the epoch (which also drains every dual-write), switch the
  * entry, release.  Ending a migration otherwise (abort, failure) restores
@@ -113,7 +124,19 @@ static void dual_endio(struct bio *clone)
 	bool lost = false;
 	u32 r;
 
-	if (unlikely(clone->bi_status)) {
+	if (unlikely(clone->bi_status) && mig->follow) {
+		spin_lock_irqsave(&mig->lock, flags);
+		/* Again: a migrate_dirty clear may have run since map(). */
+		bitmap_set(mig->written, pb->r0, pb->r1 - pb->r0 + 1);
+		mig->errors++;
+		spin_unlock_irqrestore(&mig->lock, flags);
+		atomic_inc(&pb->tc->devs[mig->dst_dev].dst_errors);
+		DMWARN_LIMIT("%s: extent %llu: write to the destination failed (%d); region %u is dirty until copied again",
+			     mig->vol->uuid, mig->vext,
+			     blk_status_to_errno(clone->bi_status), pb->r0);
+		cvol_event(mig->vol, CVOL_EV_DST_WRITE_ERROR, 0, mig->vext, 1,
+			   mig->dst_dev, pb->r0);
+	} else if (unlikely(clone->bi_status)) {
 		spin_lock_irqsave(&mig->lock, flags);
 		for (r = pb->r0; r <= pb->r1; r++) {
 			if (__test_and_clear_bit(r, mig->copied)) {
@@ -175,6 +198,7 @@ int cvol_migrate_map(struct cvol_target *tc, struct bio *bio, u64 vext,
 			return DM_MAPIO_SUBMITTED;
 		}
 	}
+	bitmap_set(mig->written, r0, r1 - r0 + 1);
 	for (r = r0; r <= r1; r++) {
 		mig->pending[r]++;
 		/* Writing a region not yet copied to both is harmless. */
@@ -500,6 +524,7 @@ static void drop_unissued(struct cvol_migration *mig)
 static void free_mig(struct cvol_migration *mig)
 {
 	kvfree(mig->pending);
+	bitmap_free(mig->written);
 	bitmap_free(mig->busy);
 	bitmap_free(mig->copied);
 	kfree(mig);
@@ -686,8 +711,9 @@ static struct cvol_migration *alloc_mig(struct cvol_volume *vol, u32 nr)
 		return NULL;
 	mig->copied = bitmap_zalloc(nr, GFP_KERNEL);
 	mig->busy = bitmap_zalloc(nr, GFP_KERNEL);
+	mig->written = bitmap_zalloc(nr, GFP_KERNEL);
 	mig->pending = kvcalloc(nr, sizeof(*mig->pending), GFP_KERNEL);
-	if (!mig->copied || !mig->busy || !mig->pending) {
+	if (!mig->copied || !mig->busy || !mig->written || !mig->pending) {
 		free_mig(mig);
 		return NULL;
 	}
@@ -700,7 +726,7 @@ static struct cvol_migration *alloc_mig(struct cvol_volume *vol, u32 nr)
 }
 
 int cvol_migrate_start(struct cvol_target *tc, u64 vext, unsigned int dst_dev,
-		       u64 dst_pext)
+		       u64 dst_pext, bool follow)
 {
 	struct cvol_volume *vol = tc->vol;
 	struct cvol_migration *mig = NULL;
@@ -756,7 +782,7 @@ int cvol_migrate_start(struct cvol_target *tc, u64 vext, unsigned int dst_dev,
 		goto out;
 	}
 	r = -ENOMEM;
-	if (!vol->kc) {
+	if (!vol->kc && !follow) {
 		kc = dm_kcopyd_client_create(NULL);
 		if (IS_ERR(kc)) {
 			r = PTR_ERR(kc);
@@ -777,6 +803,11 @@ int cvol_migrate_start(struct cvol_target *tc, u64 vext, unsigned int dst_dev,
 	mig->dst_pext = dst_pext;
 	mig->region_sectors = tc->region_sectors;
 	mig->state = CVOL_MIG_START;
+	mig->follow = follow;
+	if (follow) {
+		bitmap_fill(mig->copied, nr);
+		mig->nr_copied = nr;
+	}
 
 	spin_lock_irq(&vol->slow_lock);
 	WRITE_ONCE(vol->migs[s], mig);
@@ -896,6 +927,59 @@ int cvol_migrate_abort(struct cvol_target *tc, u64 vext)
 				  READ_ONCE(vol->migs[slot]) != mig,
 				  msecs_to_jiffies(tc->freeze_timeout_ms));
 	return left ? 0 : -ETIMEDOUT;
+}
+
+/*
+ * migrate_dirty <vext> [clear]: the runs of written regions.  With @clear
+ * the set is taken and emptied in one step under mig->lock, so a write
+ * mapped after it shows in the next answer; an answer that does not fit
+ * the buffer puts the set back (dm flags the buffer full and libdevmapper
+ * asks again with a larger one).
+ */
+int cvol_migrate_dirty(struct cvol_target *tc, u64 vext, bool clear,
+		       char *result, unsigned int maxlen)
+{
+	struct cvol_volume *vol = tc->vol;
+	struct cvol_migration *mig;
+	unsigned long *snap;
+	unsigned int sz = 0;
+	u32 r0, r1;
+	int r = 1;
+
+	mutex_lock(&vol->ctl_lock);
+	mig = find_mig(vol, vext);
+	if (!mig) {
+		DMWARN_LIMIT("%s: migrate_dirty: extent %llu is not migrating",
+			     vol->uuid, vext);
+		r = -ENOENT;
+		goto out;
+	}
+	snap = bitmap_alloc(mig->nr_regions, GFP_KERNEL);
+	if (!snap) {
+		r = -ENOMEM;
+		goto out;
+	}
+	spin_lock_irq(&mig->lock);
+	bitmap_copy(snap, mig->written, mig->nr_regions);
+	if (clear)
+		bitmap_zero(mig->written, mig->nr_regions);
+	spin_unlock_irq(&mig->lock);
+
+	DMEMIT("%llu %u", (u64)mig->region_sectors, mig->nr_regions);
+	for_each_set_bitrange(r0, r1, snap, mig->nr_regions) {
+		DMEMIT(" %u:%u", r0, r1 - r0);
+		if (sz + 1 >= maxlen)
+			break;
+	}
+	if (clear && sz + 1 >= maxlen) {
+		spin_lock_irq(&mig->lock);
+		bitmap_or(mig->written, mig->written, snap, mig->nr_regions);
+		spin_unlock_irq(&mig->lock);
+	}
+	bitmap_free(snap);
+out:
+	mutex_unlock(&vol->ctl_lock);
+	return r;
 }
 
 void cvol_migrate_throttle(struct cvol_volume *vol, unsigned int regions,

@@ -1137,19 +1137,28 @@ static int msg_events_seq(struct cvol_target *tc, unsigned int argc,
 	return 1;
 }
 
-/* migrate_start <vext> <dst_dev> <dst_pext> */
+/* migrate_start <vext> <dst_dev> <dst_pext> [follow] */
 static int msg_migrate_start(struct cvol_target *tc, unsigned int argc,
 			     char **argv, char *result, unsigned int maxlen)
 {
+	bool follow = false;
 	unsigned int dev;
 	u64 vext, pext;
 
-	if (argc != 4 || cvol_parse_u64(argv[1], &vext) ||
+	if (argc < 4 || argc > 5 || cvol_parse_u64(argv[1], &vext) ||
 	    cvol_parse_uint(argv[2], &dev) || cvol_parse_u64(argv[3], &pext))
 		return -EINVAL;
+	if (argc == 5) {
+		if (strcmp(argv[4], CVOL_ARG_FOLLOW)) {
+			DMWARN_LIMIT("%s: migrate_start: unknown word '%s' (only '%s')",
+				     tc->vol->uuid, argv[4], CVOL_ARG_FOLLOW);
+			return -EINVAL;
+		}
+		follow = true;
+	}
 	if (vext >= tc->vol->nr_extents)
 		return -ERANGE;
-	return cvol_migrate_start(tc, vext, dev, pext);
+	return cvol_migrate_start(tc, vext, dev, pext, follow);
 }
 
 static int parse_vext(struct cvol_target *tc, unsigned int argc, char **argv,
@@ -1186,6 +1195,22 @@ static int msg_migrate_abort(struct cvol_target *tc, unsigned int argc,
 
 	r = parse_vext(tc, argc, argv, &vext);
 	return r ? r : cvol_migrate_abort(tc, vext);
+}
+
+/* migrate_dirty <vext> [clear] */
+static int msg_migrate_dirty(struct cvol_target *tc, unsigned int argc,
+			     char **argv, char *result, unsigned int maxlen)
+{
+	bool clear = false;
+	u64 vext;
+	int r;
+
+	if (argc < 2 || argc > 3)
+		return -EINVAL;
+	r = parse_vext(tc, 2, argv, &vext);
+	if (!r && argc == 3)
+		r = parse_clear(argv[2], &clear);
+	return r ? r : cvol_migrate_dirty(tc, vext, clear, result, maxlen);
 }
 
 /* migrate_throttle <regions_in_flight> [<max_migrations>] */
@@ -1225,9 +1250,10 @@ static const struct {
 	{ CVOL_MSG_UNFENCE, msg_unfence, "<epoch>" },
 	{ CVOL_MSG_EVENTS_SEQ, msg_events_seq, "" },
 	{ CVOL_MSG_MIGRATE_START, msg_migrate_start,
-	  "<vext> <dst_dev> <dst_pext>" },
+	  "<vext> <dst_dev> <dst_pext> [follow]" },
 	{ CVOL_MSG_MIGRATE_COMMIT, msg_migrate_commit, "<vext>" },
 	{ CVOL_MSG_MIGRATE_ABORT, msg_migrate_abort, "<vext>" },
+	{ CVOL_MSG_MIGRATE_DIRTY, msg_migrate_dirty, "<vext> [clear]" },
 	{ CVOL_MSG_MIGRATE_THROTTLE, msg_migrate_throttle,
 	  "<regions_in_flight> [<max_migrations>]" },
 };

@@ -182,11 +182,17 @@ struct cvol_migration {
 	u32 nr_regions;
 	u64 ticket;			/* START and ending: epoch to drain */
 	bool flipped;			/* ending: entry restored, epoch flipped */
+	/*
+	 * Another host copies: every region counts as copied from the start
+	 * (every write is dual-written) and nothing is ever claimed.
+	 */
+	bool follow;
 
 	spinlock_t lock;
 	enum cvol_mig_state state;
 	unsigned long *copied;
 	unsigned long *busy;		/* claimed by a copy: writes wait */
+	unsigned long *written;		/* regions written since start/clear */
 	u32 *pending;			/* writes in flight per region */
 	u32 nr_copied;
 	u32 cursor;			/* where the next claim looks first */
@@ -389,7 +395,9 @@ int cvol_migrate_map(struct cvol_target *tc, struct bio *bio, u64 vext,
 		     u64 e, sector_t ext_off);
 void cvol_migrate_end_io(struct cvol_bio *pb);
 int cvol_migrate_start(struct cvol_target *tc, u64 vext, unsigned int dst_dev,
-		       u64 dst_pext);
+		       u64 dst_pext, bool follow);
+int cvol_migrate_dirty(struct cvol_target *tc, u64 vext, bool clear,
+		       char *result, unsigned int maxlen);
 int cvol_migrate_commit(struct cvol_target *tc, u64 vext, u64 *new_gen);
 int cvol_migrate_abort(struct cvol_target *tc, u64 vext);
 void cvol_migrate_throttle(struct cvol_volume *vol, unsigned int regions,

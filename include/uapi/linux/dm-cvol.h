@@ -12,7 +12,7 @@
 
 #define CVOL_TARGET_NAME	"cvol"
 #define CVOL_VERSION_MAJOR	1
-#define CVOL_VERSION_MINOR	2
+#define CVOL_VERSION_MINOR	3
 #define CVOL_VERSION_PATCH	0
 
 /* Limits of the table line. */
@@ -56,13 +56,18 @@
 #define CVOL_MSG_FENCE		"fence"
 #define CVOL_MSG_UNFENCE	"unfence"	/* <epoch> */
 #define CVOL_MSG_EVENTS_SEQ	"events_seq"	/* -> <seq> <lost> */
-#define CVOL_MSG_MIGRATE_START	"migrate_start"	/* <vext> <dst_dev> <dst_pext> */
+/* <vext> <dst_dev> <dst_pext> [follow] */
+#define CVOL_MSG_MIGRATE_START	"migrate_start"
 #define CVOL_MSG_MIGRATE_COMMIT	"migrate_commit"	/* <vext> -> <gen> */
 #define CVOL_MSG_MIGRATE_ABORT	"migrate_abort"	/* <vext> */
+/* <vext> [clear] -> <region_sectors> <nr_regions> [<r0>:<count>]... */
+#define CVOL_MSG_MIGRATE_DIRTY	"migrate_dirty"
 /* <regions_in_flight> [<max_migrations>] -> <regions> <migrations> */
 #define CVOL_MSG_MIGRATE_THROTTLE	"migrate_throttle"
 
 #define CVOL_ARG_CLEAR		"clear"
+/* migrate_start: another host copies; dual-write only (since 1.3) */
+#define CVOL_ARG_FOLLOW		"follow"
 #define CVOL_LEASE_HOLD		"hold"		/* fenced I/O is held (default) */
 #define CVOL_LEASE_ERROR	"error"		/* fenced I/O fails */
 
