@@ -1,0 +1,403 @@
+# shellcheck shell=bash
+# cluster_lib.bash: several cvold "hosts" inside ONE guest, each in its own
+# network namespace, over shared loop/null_blk devices, with a 3-member etcd.
+# Source after lib.sh and cvold_lib.bash (sourced here if it was not):
+#
+#     source "$CVOL_ROOT/tests/vm/lib.sh"
+#     source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
+#     source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
+#
+# Sourcing installs the EXIT trap: cluster_cleanup (daemons, event streams,
+# etcd, namespaces, bridge), then cvold_cleanup, then lib.sh's own exit
+# handling (cleanup_devices removes dm/loop/null_blk devices and unloads
+# dm_cvol, the TAP summary), so dm devices are removed only after every
+# daemon is gone. Do not replace the trap; to run something of your own
+# first, append a command string to CLUSTER_CLEANUP_HOOKS.
+#
+# NETWORK (root namespace: bridge cvbr0 10.77.0.1/24; host I: namespace cvh<I>,
+# eth0 = 10.77.0.(10+I)/24, veth peer cvh<I>-br on the bridge)
+#   cluster_net_up N          bridge + N namespaces cvh1..cvhN, lo up
+#                             everywhere; loads bridge/veth. Sets
+#                             CLUSTER_FIREWALL to iptables, nft or "" (the
+#                             guest has neither today: a plan_note says so;
+#                             tc (sch_netem) is there)
+#   host_ip I                 prints 10.77.0.(10+I)
+#   host_ns I                 prints cvh<I>
+#   in_host I CMD...          runs CMD in host I's namespace
+#   host_ping I IP            one ping from host I (busybox ping: the guest
+#                             has no iputils), 1 s wait
+#   link_down I / link_up I   cut / restore host I's link (bridge side veth)
+# ETCD (3 members e1 e2 e3 in the root namespace, on 10.77.0.1 and 127.0.0.1;
+# client ports 2379/2479/2579, peer ports 2380/2480/2580; data in
+# /tmp/etcd-e<i>, logs in $CVOL_OUT/etcd-e<i>.log)
+#   start_etcd_cluster        starts all three (new cluster, heartbeat 100 ms,
+#                             election 1 s), waits until `endpoint health`
+#                             passes for all; exports ETCD_ENDPOINTS
+#                             (http://10.77.0.1:2379,...:2479,...:2579)
+#   etcd_endpoint I           prints member I's client URL
+#   etcd_stop I               SIGTERM member I and wait for it
+#   etcd_start I [--no-wait]  restart member I on its data dir (state
+#                             existing); waits (30 s) until it is healthy,
+#                             which needs a quorum: --no-wait when it cannot
+#                             have one
+#   etcd_has_quorum [SECS]    a linearizable put + get with a SECS (default 2)
+#                             command timeout succeeds
+#   ectl ARGS...              etcdctl --endpoints $ETCD_ENDPOINTS ARGS...
+# HOSTS (cvold per namespace; control socket /run/cvol/h<I>.sock; a
+# Unix socket path works from any namespace, so hctl runs in the root one)
+#   cluster_secret_file       writes a fresh random 32-byte secret as 64 hex
+#                             chars (no newline) to /tmp/cvol-cluster.secret,
+#                             mode 0600; prints the path
+#   host_start I [ARGS...]    cvold --host h<I> --instance h<I> --socket ...
+#                             --peer-listen <ip>:7450 --cluster-secret-file
+#                             ... --etcd-endpoints $ETCD_ENDPOINTS
+#                             --lease-ttl-s 3 ARGS in namespace cvh<I>, log
+#                             appended to $CVOL_OUT/cvold-h<I>.log; waits
+#                             (60 s) for `clusterctl status`; fails at once if
+#                             the daemon exits. Pid in HOST_PID[I]. Writes the
+#                             secret file first if there is none.
+#   host_kill I [SIG]         signal host I's cvold (default TERM) and wait
+#                             for it (not for STOP; a stopped daemon gets a
+#                             CONT after the signal so TERM takes effect)
+#   host_stop I / host_cont I SIGSTOP / SIGCONT (a frozen host)
+#   host_alive I              its cvold is running (possibly stopped)
+#   hctl I ARGS...            cctl --socket /run/cvol/h<I>.sock ARGS...
+#                             ($CC_OUT, $CC_ERR, $cc_rc as cctl)
+#   check_hctl DESC RC I ARGS...  one TAP line like check_cc
+#   host_events_start I       `clusterctl --socket ... events` in the
+#                             background, appended to $CVOL_OUT/events-h<I>.log
+#   host_events_stop I        stops that stream
+# DEVICES
+#   shared_devices N SIZE_MB  N loop devices on tmpfs (lib.sh mk_loop), one
+#                             per line. Block devices are not namespaced: all
+#                             hosts see the same /dev/loopN.
+# CLEANUP
+#   cluster_cleanup           kills every host daemon (CONT, then KILL), the
+#                             event streams and the etcd members; deletes the
+#                             namespaces, veths and the bridge; removes etcd
+#                             data and the secret. Idempotent; works on a
+#                             partial setup.
+#
+# Variables: CLUSTER_HOSTS (N of cluster_net_up), HOST_PID[I], EVENTS_PID[I],
+# ETCD_PID[I], ETCD_ENDPOINTS, CLUSTER_SECRET, CLUSTER_FIREWALL.
+
+if ! declare -F cctl >/dev/null; then
+	# shellcheck source=cvold_lib.bash
+	source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
+fi
+
+CLUSTER_BRIDGE=cvbr0
+CLUSTER_BRIDGE_IP=10.77.0.1
+CLUSTER_SECRET=/tmp/cvol-cluster.secret
+CLUSTER_HOSTS=0
+CLUSTER_FIREWALL=
+CLUSTER_CLEANUP_HOOKS=()
+declare -a HOST_PID=() EVENTS_PID=() ETCD_PID=()
+ETCD_ENDPOINTS=
+
+# ------------------------------------------------------------ network ---
+
+host_ip() { echo "10.77.0.$((10 + ${1:?usage: host_ip I}))"; }
+host_ns() { echo "cvh${1:?usage: host_ns I}"; }
+in_host() {
+	local i=${1:?usage: in_host I CMD...}
+	shift
+	ip netns exec "cvh$i" "$@"
+}
+
+if command -v ping >/dev/null; then _CLUSTER_PING=(ping); else _CLUSTER_PING=(busybox ping); fi
+host_ping() {
+	local i=${1:?usage: host_ping I IP} ip=${2:?usage: host_ping I IP}
+	ip netns exec "cvh$i" "${_CLUSTER_PING[@]}" -q -c 1 -W 1 "$ip" >/dev/null 2>&1
+}
+
+cluster_net_up() {
+	local n=${1:?usage: cluster_net_up N} i ns
+	# Modules, or built in: either way the ip commands below tell.
+	modprobe bridge 2>/dev/null || true
+	modprobe veth 2>/dev/null || true
+	ip link set lo up || return 1
+	if ! ip link show "$CLUSTER_BRIDGE" >/dev/null 2>&1; then
+		ip link add "$CLUSTER_BRIDGE" type bridge || return 1
+		ip addr add "$CLUSTER_BRIDGE_IP/24" dev "$CLUSTER_BRIDGE" || return 1
+	fi
+	ip link set "$CLUSTER_BRIDGE" up || return 1
+	for ((i = 1; i <= n; i++)); do
+		ns=cvh$i
+		ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up || return 1
+		ip link add "$ns-br" type veth peer name eth0 netns "$ns" || return 1
+		ip link set "$ns-br" master "$CLUSTER_BRIDGE" || return 1
+		ip link set "$ns-br" up || return 1
+		ip -n "$ns" addr add "$(host_ip "$i")/24" dev eth0 || return 1
+		ip -n "$ns" link set eth0 up || return 1
+	done
+	CLUSTER_HOSTS=$n
+	if command -v iptables >/dev/null; then
+		CLUSTER_FIREWALL=iptables
+	elif command -v nft >/dev/null; then
+		CLUSTER_FIREWALL=nft
+	else
+		CLUSTER_FIREWALL=
+		plan_note "no iptables or nft in the guest: link faults only by link_down/link_up (or tc)"
+	fi
+}
+
+link_down() { ip link set "cvh${1:?usage: link_down I}-br" down; }
+link_up() { ip link set "cvh${1:?usage: link_up I}-br" up; }
+
+# --------------------------------------------------------------- etcd ---
+
+_etcd_cport() { echo $((2279 + 100 * $1)); }
+_etcd_pport() { echo $((2280 + 100 * $1)); }
+etcd_endpoint() { echo "http://$CLUSTER_BRIDGE_IP:$(_etcd_cport "${1:?usage: etcd_endpoint I}")"; }
+
+_etcd_run() { # I STATE
+	local i=$1 state=$2 cp pp initial=
+	cp=$(_etcd_cport "$i")
+	pp=$(_etcd_pport "$i")
+	for j in 1 2 3; do
+		initial+="${initial:+,}e$j=http://$CLUSTER_BRIDGE_IP:$(_etcd_pport "$j")"
+	done
+	etcd --name "e$i" --data-dir "/tmp/etcd-e$i" \
+		--logger zap --log-outputs stderr \
+		--listen-client-urls "http://$CLUSTER_BRIDGE_IP:$cp,http://127.0.0.1:$cp" \
+		--advertise-client-urls "http://$CLUSTER_BRIDGE_IP:$cp" \
+		--listen-peer-urls "http://$CLUSTER_BRIDGE_IP:$pp,http://127.0.0.1:$pp" \
+		--initial-advertise-peer-urls "http://$CLUSTER_BRIDGE_IP:$pp" \
+		--initial-cluster "$initial" \
+		--initial-cluster-token cvol-test-cluster \
+		--initial-cluster-state "$state" \
+		--heartbeat-interval 100 --election-timeout 1000 \
+		>>"$CVOL_OUT/etcd-e$i.log" 2>&1 &
+	ETCD_PID[i]=$!
+}
+
+ectl() { etcdctl --endpoints "$ETCD_ENDPOINTS" "$@"; }
+
+start_etcd_cluster() {
+	local i
+	ip link show "$CLUSTER_BRIDGE" >/dev/null 2>&1 || {
+		echo "start_etcd_cluster: no $CLUSTER_BRIDGE (cluster_net_up first)" >&2
+		return 1
+	}
+	ETCD_ENDPOINTS=
+	for i in 1 2 3; do
+		rm -rf "/tmp/etcd-e$i"
+		ETCD_ENDPOINTS+="${ETCD_ENDPOINTS:+,}$(etcd_endpoint "$i")"
+	done
+	export ETCD_ENDPOINTS
+	for i in 1 2 3; do _etcd_run "$i" new; done
+	wait_for 90 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=3s endpoint health || {
+		echo "start_etcd_cluster: not healthy after 90 s (logs: $CVOL_OUT/etcd-e*.log)" >&2
+		etcdctl --endpoints "$ETCD_ENDPOINTS" endpoint health >&2 || true
+		return 1
+	}
+}
+
+etcd_stop() {
+	local i=${1:?usage: etcd_stop I} pid=${ETCD_PID[${1:-0}]:-}
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	ETCD_PID[i]=
+}
+
+etcd_start() {
+	local i=${1:?usage: etcd_start I [--no-wait]}
+	if [ -n "${ETCD_PID[i]:-}" ] && kill -0 "${ETCD_PID[i]}" 2>/dev/null; then
+		echo "etcd_start: e$i is running" >&2
+		return 1
+	fi
+	_etcd_run "$i" existing
+	[ "${2:-}" != --no-wait ] || return 0
+	wait_for 30 etcdctl --endpoints "$(etcd_endpoint "$i")" --command-timeout=3s endpoint health
+}
+
+etcd_has_quorum() {
+	local t=${1:-2} v=q$RANDOM$RANDOM
+	etcdctl --endpoints "$ETCD_ENDPOINTS" --dial-timeout=1s --command-timeout="${t}s" \
+		put /cvol-harness/quorum-probe "$v" >/dev/null 2>&1 || return 1
+	[ "$(etcdctl --endpoints "$ETCD_ENDPOINTS" --dial-timeout=1s --command-timeout="${t}s" \
+		get --print-value-only /cvol-harness/quorum-probe 2>/dev/null)" = "$v" ]
+}
+
+# -------------------------------------------------------------- hosts ---
+
+cluster_secret_file() {
+	local hex
+	hex=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n') || return 1
+	[ "${#hex}" -eq 64 ] || return 1
+	(umask 077 && printf '%s' "$hex" >"$CLUSTER_SECRET") || return 1
+	chmod 0600 "$CLUSTER_SECRET" || return 1
+	echo "$CLUSTER_SECRET"
+}
+
+_host_sock() { echo "/run/cvol/h$1.sock"; }
+
+host_alive() {
+	local pid=${HOST_PID[${1:?usage: host_alive I}]:-}
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+host_start() {
+	local i=${1:?usage: host_start I [ARGS...]} pid t
+	shift
+	: "${ETCD_ENDPOINTS:?host_start: start_etcd_cluster first}"
+	if host_alive "$i"; then
+		echo "host_start: h$i is running (pid ${HOST_PID[i]})" >&2
+		return 1
+	fi
+	[ -f "$CLUSTER_SECRET" ] || cluster_secret_file >/dev/null || return 1
+	mkdir -p /run/cvol
+	echo "=== host_start h$i $(date +%T.%N) args: $*" >>"$CVOL_OUT/cvold-h$i.log"
+	# ip netns exec execs the command in place: $! is cvold's own pid.
+	ip netns exec "cvh$i" "$CVOLD" --host "h$i" --instance "h$i" \
+		--socket "$(_host_sock "$i")" \
+		--peer-listen "$(host_ip "$i"):7450" \
+		--cluster-secret-file "$CLUSTER_SECRET" \
+		--etcd-endpoints "$ETCD_ENDPOINTS" \
+		--lease-ttl-s 3 "$@" \
+		>>"$CVOL_OUT/cvold-h$i.log" 2>&1 &
+	pid=$!
+	HOST_PID[i]=$pid
+	for ((t = 0; t < 300; t++)); do
+		if "$CLUSTERCTL" --socket "$(_host_sock "$i")" --timeout 5 status >/dev/null 2>&1; then
+			return 0
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" 2>/dev/null || true
+			HOST_PID[i]=
+			echo "host_start: h$i exited during start-up (log: $CVOL_OUT/cvold-h$i.log):" >&2
+			tail -n 5 "$CVOL_OUT/cvold-h$i.log" >&2
+			return 1
+		fi
+		sleep 0.2
+	done
+	echo "host_start: h$i does not answer after 60 s" >&2
+	return 1
+}
+
+host_kill() {
+	local i=${1:?usage: host_kill I [SIG]} sig=${2:-TERM} pid
+	pid=${HOST_PID[i]:-}
+	[ -n "$pid" ] || return 0
+	kill -"$sig" "$pid" 2>/dev/null || true
+	case "$sig" in STOP | SIGSTOP | 19 | CONT | SIGCONT | 18) return 0 ;; esac
+	# A stopped process keeps a TERM pending until it runs again.
+	kill -CONT "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	HOST_PID[i]=
+}
+
+host_stop() { host_kill "${1:?usage: host_stop I}" STOP; }
+host_cont() { host_kill "${1:?usage: host_cont I}" CONT; }
+
+hctl() {
+	local i=${1:?usage: hctl I ARGS...}
+	shift
+	# --socket is a global option: before the noun (clusterctl accepts it
+	# after the noun too).
+	cctl --socket "$(_host_sock "$i")" "$@"
+}
+
+check_hctl() {
+	local desc=$1 want=$2 i=$3
+	shift 3
+	hctl "$i" "$@"
+	if [ "$cc_rc" -eq "$want" ]; then
+		ok "$desc"
+	else
+		fail "$desc (h$i: clusterctl $*: exit $cc_rc, wanted $want)"
+		sed 's/^/#   out: /' "$CC_OUT" | head -n 20
+		sed 's/^/#   err: /' "$CC_ERR" | head -n 20
+	fi
+	return 0
+}
+
+host_events_start() {
+	local i=${1:?usage: host_events_start I}
+	host_events_stop "$i"
+	# The stream has no reply timeout; it ends when cvold goes away.
+	"$CLUSTERCTL" --socket "$(_host_sock "$i")" events \
+		>>"$CVOL_OUT/events-h$i.log" 2>&1 &
+	EVENTS_PID[i]=$!
+}
+
+host_events_stop() {
+	local i=${1:?usage: host_events_stop I} pid=${EVENTS_PID[${1:-0}]:-}
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	EVENTS_PID[i]=
+}
+
+# ------------------------------------------------------------ devices ---
+
+# Loop devices (like null_blk) are global, not per network namespace: every
+# host daemon sees and opens the same /dev/loopN, which is what shared
+# storage looks like to a cluster.
+shared_devices() {
+	local n=${1:?usage: shared_devices N SIZE_MB} size=${2:?usage: shared_devices N SIZE_MB} i
+	for ((i = 0; i < n; i++)); do
+		mk_loop "$size" || return 1
+	done
+}
+
+# ------------------------------------------------------------ cleanup ---
+
+cluster_cleanup() {
+	local i pid ns l
+	for i in "${!HOST_PID[@]}"; do
+		pid=${HOST_PID[i]}
+		[ -n "$pid" ] || continue
+		kill -CONT "$pid" 2>/dev/null || true
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	HOST_PID=()
+	for i in "${!EVENTS_PID[@]}"; do
+		pid=${EVENTS_PID[i]}
+		[ -n "$pid" ] || continue
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	EVENTS_PID=()
+	for i in "${!ETCD_PID[@]}"; do
+		pid=${ETCD_PID[i]}
+		[ -n "$pid" ] || continue
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	ETCD_PID=()
+	rm -rf /tmp/etcd-e1 /tmp/etcd-e2 /tmp/etcd-e3
+	# Found by name, not from the state above: also cleans a partial setup.
+	for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^cvh[0-9]+$/ {print $1}' || true); do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	# Deleting a namespace destroys its eth0 and so the veth pair; a veth
+	# whose namespace is still held by some process is deleted here.
+	for l in $(ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | grep -E '^cvh[0-9]+-br$' || true); do
+		ip link del "$l" 2>/dev/null || true
+	done
+	ip link del "$CLUSTER_BRIDGE" 2>/dev/null || true
+	rm -f "$CLUSTER_SECRET"
+	CLUSTER_HOSTS=0
+	return 0
+}
+
+_cluster_setrc() { return "$1"; }
+
+_cluster_on_exit() {
+	local rc=$? h
+	set +eE
+	trap - ERR
+	for h in "${CLUSTER_CLEANUP_HOOKS[@]}"; do eval "$h"; done
+	cluster_cleanup
+	cvold_cleanup
+	# lib.sh's handler reads the scenario's exit status from $?.
+	_cluster_setrc "$rc"
+	_cvol_on_exit
+}
+
+trap _cluster_on_exit EXIT
