@@ -1,0 +1,77 @@
+// The sending side of the peer protocol: one request, one reply, within a
+// deadline. Connections are cached per address and reused; any error drops
+// the connection it happened on, so a late reply can never be mistaken for
+// the answer to a later request.
+//
+// Errors of Call (the transport's; a handler's verdict is PeerReply::status):
+//   kInvalidArgument    the address, or a request without a type
+//   kResourceExhausted  a request larger than max_body_bytes
+//   kUnavailable        connection refused, unreachable, reset or closed
+//                       (a server closes on a frame it cannot authenticate)
+//   kDeadlineExceeded   the deadline passed while connecting, sending or
+//                       waiting for the reply
+//   kUnauthenticated    the reply's tag does not verify
+//   kDataLoss           a reply that is not a frame, not a reply, or
+//                       answers another request id
+//   kUnimplemented      the peer speaks another protocol version
+#ifndef CVOL_PEER_PEER_CLIENT_H_
+#define CVOL_PEER_PEER_CLIENT_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "cvol/peer/frame.h"
+#include "cvol/peer/message.h"
+
+namespace cvol::peer {
+
+struct PeerClientOptions {
+  std::string secret;      // the cluster secret; required
+  std::string self;        // put into PeerRequest::from when that is empty
+  uint32_t max_body_bytes = kMaxFrameBodyBytes;
+  size_t max_idle_per_address = 4;  // cached connections kept per address
+};
+
+// Thread-safe. Concurrent calls to the same address each use their own
+// connection (an idle cached one or a new one).
+class PeerClient {
+ public:
+  explicit PeerClient(PeerClientOptions options);
+  ~PeerClient();
+
+  PeerClient(const PeerClient&) = delete;
+  PeerClient& operator=(const PeerClient&) = delete;
+
+  // Sends request to address and waits for its reply until deadline (from
+  // now). Sets request.id (unique and increasing per client), and
+  // sent_unix_ms when it is 0.
+  absl::StatusOr<PeerReply> Call(const std::string& address, PeerRequest request,
+                                 absl::Duration deadline);
+
+  // Closes every cached connection.
+  void CloseIdle();
+
+ private:
+  class Connection;
+
+  std::unique_ptr<Connection> TakeIdle(const std::string& address);
+  void ReturnIdle(const std::string& address, std::unique_ptr<Connection> connection);
+
+  const PeerClientOptions options_;
+  std::atomic<uint64_t> next_id_{1};
+  absl::Mutex mu_;
+  std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cvol::peer
+
+#endif  // CVOL_PEER_PEER_CLIENT_H_

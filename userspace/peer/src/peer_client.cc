@@ -1,0 +1,206 @@
+#include "cvol/peer/peer_client.h"
+
+#include <poll.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/write.hpp"
+#include "cvol/peer/address.h"
+#include "cvol/peer/frame.h"
+#include "cvol/peer/message.h"
+
+namespace cvol::peer {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+// Socket errors all mean the same to the caller: this host cannot be
+// reached right now.
+absl::Status SocketError(const error_code& ec, const char* doing) {
+  if (ec == asio::error::eof) {
+    return absl::UnavailableError(absl::StrCat(
+        doing, ": connection closed by the peer (a peer closes without answering a frame it "
+               "cannot authenticate: check that both hosts hold the same cluster secret)"));
+  }
+  return absl::UnavailableError(absl::StrCat(doing, ": ", ec.message()));
+}
+
+absl::Status Annotate(const absl::Status& s, const std::string& context) {
+  return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+}
+
+}  // namespace
+
+// One TCP connection with its own io_context, driven by the calling thread
+// only while a Call uses it: run_for bounds every step by the deadline
+// without a timer thread.
+class PeerClient::Connection {
+ public:
+  explicit Connection(const PeerClientOptions& options)
+      : socket_(io_), decoder_(options.secret, options.max_body_bytes) {}
+
+  absl::Status Connect(const tcp::endpoint& endpoint, absl::Time deadline) {
+    absl::Status s = Await(deadline, "connecting", [&](auto done) {
+      socket_.async_connect(endpoint, [done](const error_code& ec) { done(ec, 0); });
+    });
+    if (s.ok()) {
+      error_code ignored;
+      socket_.set_option(tcp::no_delay(true), ignored);
+    }
+    return s;
+  }
+
+  // Sends one frame and returns the body of the frame that answers it.
+  absl::StatusOr<std::string> Exchange(const std::string& frame, absl::Time deadline) {
+    absl::Status s = Await(deadline, "sending the request", [&](auto done) {
+      asio::async_write(socket_, asio::buffer(frame), done);
+    });
+    if (!s.ok()) return s;
+    for (;;) {
+      absl::StatusOr<std::optional<std::string>> reply = decoder_.Next();
+      if (!reply.ok()) return reply.status();
+      if (reply->has_value()) return **std::move(reply);
+      size_t n = 0;
+      s = Await(deadline, "waiting for the reply", [&](auto done) {
+        socket_.async_read_some(asio::buffer(input_), [done, &n](const error_code& ec, size_t k) {
+          n = k;
+          done(ec, k);
+        });
+      });
+      if (!s.ok()) return s;
+      decoder_.Feed(std::string_view(input_.data(), n));
+    }
+  }
+
+  // False if the peer has closed its end (or sent something unasked) since
+  // the last call: such a cached connection would fail the next request
+  // although a new one would succeed, e.g. after the peer restarted.
+  bool Reusable() {
+    if (decoder_.buffered() != 0 || !socket_.is_open()) return false;
+    pollfd p{};
+    p.fd = socket_.native_handle();
+    p.events = POLLIN | POLLRDHUP;
+    return ::poll(&p, 1, 0) == 0;
+  }
+
+ private:
+  // Starts one asynchronous operation with start(done) and runs this
+  // connection's io_context until it completes or the deadline passes; in
+  // the latter case the socket is closed (the connection is then useless).
+  template <typename Start>
+  absl::Status Await(absl::Time deadline, const char* doing, Start start) {
+    std::optional<error_code> result;
+    start([&result](const error_code& ec, size_t) { result = ec; });
+    io_.restart();
+    const absl::Duration left = deadline - absl::Now();
+    if (left > absl::ZeroDuration()) {
+      io_.run_for(absl::ToChronoNanoseconds(left));
+    } else {
+      io_.poll();
+    }
+    if (!result.has_value()) {
+      error_code ignored;
+      socket_.close(ignored);
+      // Lets the aborted operation complete, so nothing refers to result.
+      io_.restart();
+      io_.run();
+      return absl::DeadlineExceededError(absl::StrCat("deadline passed while ", doing));
+    }
+    if (*result) return SocketError(*result, doing);
+    return absl::OkStatus();
+  }
+
+  asio::io_context io_{1};
+  tcp::socket socket_;
+  FrameDecoder decoder_;
+  std::array<char, 64 * 1024> input_;
+};
+
+PeerClient::PeerClient(PeerClientOptions options) : options_(std::move(options)) {}
+
+PeerClient::~PeerClient() = default;
+
+void PeerClient::CloseIdle() {
+  absl::MutexLock lock(&mu_);
+  idle_.clear();
+}
+
+std::unique_ptr<PeerClient::Connection> PeerClient::TakeIdle(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto it = idle_.find(address);
+  if (it == idle_.end() || it->second.empty()) return nullptr;
+  std::unique_ptr<Connection> connection = std::move(it->second.back());
+  it->second.pop_back();
+  return connection;
+}
+
+void PeerClient::ReturnIdle(const std::string& address, std::unique_ptr<Connection> connection) {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::unique_ptr<Connection>>& idle = idle_[address];
+  if (idle.size() < options_.max_idle_per_address) idle.push_back(std::move(connection));
+}
+
+absl::StatusOr<PeerReply> PeerClient::Call(const std::string& address, PeerRequest request,
+                                           absl::Duration deadline) {
+  const absl::Time deadline_at = absl::Now() + deadline;
+  request.id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  if (request.sent_unix_ms == 0) request.sent_unix_ms = absl::ToUnixMillis(absl::Now());
+  if (request.from.empty()) request.from = options_.self;
+  const std::string context =
+      absl::StrCat("peer ", address, ", request '", request.type, "' #", request.id);
+
+  if (options_.secret.empty()) return absl::InvalidArgumentError("peer client: no secret");
+  if (request.type.empty()) return absl::InvalidArgumentError(context + ": empty type");
+  absl::StatusOr<HostPort> where = ParseHostPort(address);
+  if (!where.ok()) return where.status();
+  error_code ec;
+  const asio::ip::address ip = asio::ip::make_address(where->host, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat(context, ": bad address"));
+  const tcp::endpoint endpoint(ip, where->port);
+
+  absl::StatusOr<std::string> frame =
+      EncodeFrame(options_.secret, EncodeRequest(request), options_.max_body_bytes);
+  if (!frame.ok()) return Annotate(frame.status(), context);
+
+  std::unique_ptr<Connection> connection = TakeIdle(address);
+  while (connection != nullptr && !connection->Reusable()) connection = TakeIdle(address);
+  if (connection == nullptr) {
+    connection = std::make_unique<Connection>(options_);
+    if (absl::Status s = connection->Connect(endpoint, deadline_at); !s.ok()) {
+      return Annotate(s, context);
+    }
+  }
+  // On any error below the connection is destroyed, never cached: its
+  // stream may hold a late reply or be out of step.
+  absl::StatusOr<std::string> body = connection->Exchange(*frame, deadline_at);
+  if (!body.ok()) return Annotate(body.status(), context);
+  absl::StatusOr<PeerReply> reply = ParseReply(*body);
+  if (!reply.ok()) {
+    return absl::DataLossError(
+        absl::StrCat(context, ": the answer is not a peer reply: ", reply.status().message()));
+  }
+  if (reply->id != request.id) {
+    return absl::DataLossError(
+        absl::StrCat(context, ": the reply answers request #", reply->id));
+  }
+  ReturnIdle(address, std::move(connection));
+  return reply;
+}
+
+}  // namespace cvol::peer

@@ -1,0 +1,369 @@
+#include "cvol/peer/peer_server.h"
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "boost/asio/executor_work_guard.hpp"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/post.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "boost/asio/thread_pool.hpp"
+#include "boost/asio/write.hpp"
+#include "cvol/peer/address.h"
+#include "cvol/peer/frame.h"
+#include "cvol/peer/message.h"
+#include "nlohmann/json.hpp"
+
+namespace cvol::peer {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+std::string EndpointName(const tcp::endpoint& endpoint) {
+  return FormatHostPort(HostPort{endpoint.address().to_string(), endpoint.port()});
+}
+
+// The id of a request that did not parse, so that its error reply still
+// answers it; 0 when even the id is unreadable.
+uint64_t IdOf(const std::string& body) {
+  try {
+    const nlohmann::json j = nlohmann::json::parse(body);
+    if (j.is_object()) {
+      const auto it = j.find("id");
+      if (it != j.end() && it->is_number_unsigned()) return it->get<uint64_t>();
+    }
+  } catch (const std::exception&) {
+  }
+  return 0;
+}
+
+}  // namespace
+
+class PeerServer::Impl {
+ public:
+  class Connection;
+
+  Impl(PeerHandler handler, PeerServerOptions options)
+      : handler_(std::move(handler)),
+        options_(std::move(options)),
+        work_(asio::make_work_guard(io_)),
+        acceptor_(io_),
+        retry_accept_(io_),
+        workers_(static_cast<size_t>(options_.worker_threads)) {}
+
+  ~Impl() { Stop(); }
+
+  absl::Status Listen(const HostPort& where) {
+    error_code ec;
+    const asio::ip::address ip = asio::ip::make_address(where.host, ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("bad listen address ", where.host));
+    const tcp::endpoint endpoint(ip, where.port);
+    const std::string name = FormatHostPort(where);
+    acceptor_.open(endpoint.protocol(), ec);
+    // A restarted daemon must get its port back while old connections sit
+    // in TIME_WAIT.
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return absl::UnavailableError(absl::StrCat("cannot listen on ", name, ": ", ec.message()));
+    host_ = where.host;
+    port_ = acceptor_.local_endpoint(ec).port();
+    return absl::OkStatus();
+  }
+
+  void Run() {
+    Accept();
+    for (int i = 0; i < options_.io_threads; ++i) io_threads_.emplace_back([this] { io_.run(); });
+  }
+
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+
+  uint16_t port() const { return port_; }
+  const std::string& host() const { return host_; }
+
+  void Log(const std::string& line) {
+    if (options_.log) {
+      options_.log(line);
+    } else {
+      std::fprintf(stderr, "cvolpeer: %s\n", line.c_str());
+    }
+  }
+
+  // Runs on a worker.
+  PeerReply Handle(const PeerRequest& request) {
+    PeerReply reply;
+    try {
+      reply = handler_(request);
+    } catch (const std::exception& e) {
+      reply = PeerReply{0, absl::InternalError(absl::StrCat("handler of '", request.type,
+                                                            "' threw: ", e.what())),
+                        nullptr};
+    } catch (...) {
+      reply = PeerReply{
+          0, absl::InternalError(absl::StrCat("handler of '", request.type, "' threw")), nullptr};
+    }
+    reply.id = request.id;
+    return reply;
+  }
+
+  // OK if the request was sent within max_clock_skew of now. A captured
+  // frame can be replayed only that long; the epoch and idempotent requests
+  // cover the window (docs/peer-protocol.md).
+  absl::Status CheckSkew(const PeerRequest& request) const {
+    const absl::Time now = absl::Now();
+    const absl::Time sent = absl::FromUnixMillis(request.sent_unix_ms);
+    if (absl::AbsDuration(now - sent) <= options_.max_clock_skew) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "request sent at ", absl::FormatTime(sent), " is ", absl::FormatDuration(now - sent),
+        " away from this host's clock (", absl::FormatTime(now), "; limit ",
+        absl::FormatDuration(options_.max_clock_skew),
+        "): refused as a possible replay; check the hosts' time synchronization"));
+  }
+
+  const PeerServerOptions& options() const { return options_; }
+  asio::thread_pool& workers() { return workers_; }
+
+  void Forget(Connection* connection) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    connections_.erase(connection);
+  }
+
+ private:
+  void Accept();
+
+  const PeerHandler handler_;
+  const PeerServerOptions options_;
+  asio::io_context io_;  // declared before its users: destroyed after them
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer retry_accept_;
+  asio::thread_pool workers_;
+  std::vector<std::thread> io_threads_;
+  std::string host_;
+  uint16_t port_ = 0;
+
+  absl::Mutex mu_;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  // To close them on Stop. Weak: a connection lives as long as an operation
+  // or a handler of its is pending.
+  std::map<Connection*, std::weak_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);
+};
+
+// One accepted connection. Requests are served one at a time: the next
+// frame is read after the previous reply is written, which bounds what one
+// peer can make this host queue.
+class PeerServer::Impl::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Impl& server, tcp::socket socket)
+      : server_(server),
+        socket_(std::move(socket)),
+        decoder_(server.options().secret, server.options().max_body_bytes) {
+    error_code ec;
+    remote_ = EndpointName(socket_.remote_endpoint(ec));
+    if (ec) remote_ = "(unknown peer)";
+  }
+
+  void Start() { ReadNext(); }
+
+  void Close() {
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+ private:
+  void Finish() {
+    Close();
+    server_.Forget(this);
+  }
+
+  void ReadNext() {
+    absl::StatusOr<std::optional<std::string>> frame = decoder_.Next();
+    if (!frame.ok()) {
+      // Not answered: an unauthenticated peer learns nothing, not even
+      // which check failed.
+      server_.Log(absl::StrCat("peer ", remote_, ": ", frame.status().ToString(),
+                               "; closing the connection"));
+      Finish();
+      return;
+    }
+    if (frame->has_value()) {
+      Dispatch(std::move(**frame));
+      return;
+    }
+    socket_.async_read_some(asio::buffer(input_),
+                            [self = shared_from_this()](const error_code& ec, size_t n) {
+                              if (ec) {
+                                if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+                                  self->server_.Log(absl::StrCat("peer ", self->remote_,
+                                                                 ": read: ", ec.message()));
+                                }
+                                self->Finish();
+                                return;
+                              }
+                              self->decoder_.Feed(std::string_view(self->input_.data(), n));
+                              self->ReadNext();
+                            });
+  }
+
+  // On the I/O thread, with an authenticated frame's body.
+  void Dispatch(const std::string& body) {
+    absl::StatusOr<PeerRequest> request = ParseRequest(body);
+    if (!request.ok()) {
+      Send(PeerReply{IdOf(body), request.status(), nullptr});
+      return;
+    }
+    if (absl::Status skew = server_.CheckSkew(*request); !skew.ok()) {
+      server_.Log(absl::StrCat("peer ", remote_, ": request '", request->type, "' #", request->id,
+                               " from ", request->from, ": ", skew.message()));
+      Send(PeerReply{request->id, std::move(skew), nullptr});
+      return;
+    }
+    asio::post(server_.workers(), [self = shared_from_this(), request = *std::move(request)] {
+      PeerReply reply = self->server_.Handle(request);
+      asio::post(self->socket_.get_executor(),
+                 [self, reply = std::move(reply)] { self->Send(reply); });
+    });
+  }
+
+  void Send(const PeerReply& reply) {
+    const PeerServerOptions& options = server_.options();
+    absl::StatusOr<std::string> frame =
+        EncodeFrame(options.secret, EncodeReply(reply), options.max_body_bytes);
+    if (!frame.ok()) {
+      // Too large to send: the caller learns that instead of the body.
+      const PeerReply error{reply.id,
+                            absl::ResourceExhaustedError(absl::StrCat(
+                                "reply not sent: ", frame.status().message())),
+                            nullptr};
+      frame = EncodeFrame(options.secret, EncodeReply(error), options.max_body_bytes);
+    }
+    if (!frame.ok()) {
+      server_.Log(absl::StrCat("peer ", remote_, ": cannot encode a reply: ",
+                               frame.status().ToString()));
+      Finish();
+      return;
+    }
+    output_ = *std::move(frame);
+    asio::async_write(socket_, asio::buffer(output_),
+                      [self = shared_from_this()](const error_code& ec, size_t) {
+                        if (ec) {
+                          if (ec != asio::error::operation_aborted) {
+                            self->server_.Log(absl::StrCat("peer ", self->remote_,
+                                                           ": write: ", ec.message()));
+                          }
+                          self->Finish();
+                          return;
+                        }
+                        self->ReadNext();
+                      });
+  }
+
+  Impl& server_;
+  tcp::socket socket_;
+  std::string remote_;
+  FrameDecoder decoder_;
+  std::array<char, 64 * 1024> input_;
+  std::string output_;
+};
+
+void PeerServer::Impl::Accept() {
+  acceptor_.async_accept([this](const error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (ec) {
+      // E.g. out of descriptors: retrying at once would spin.
+      Log(absl::StrCat("accept: ", ec.message()));
+      retry_accept_.expires_after(std::chrono::milliseconds(100));
+      retry_accept_.async_wait([this](const error_code& timer_ec) {
+        if (!timer_ec) Accept();
+      });
+      return;
+    }
+    error_code ignored;
+    // Small request/reply exchanges: Nagle plus delayed ACK would add tens
+    // of milliseconds to each.
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto connection = std::make_shared<Connection>(*this, std::move(socket));
+    {
+      absl::MutexLock lock(&mu_);
+      connections_[connection.get()] = connection;
+    }
+    connection->Start();
+    Accept();
+  });
+}
+
+void PeerServer::Impl::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  io_.stop();
+  for (std::thread& t : io_threads_) t.join();
+  io_threads_.clear();
+  // No I/O thread runs any more, so the sockets can be closed from here.
+  error_code ignored;
+  acceptor_.close(ignored);
+  retry_accept_.cancel();
+  std::map<Connection*, std::weak_ptr<Connection>> connections;
+  {
+    absl::MutexLock lock(&mu_);
+    connections.swap(connections_);
+  }
+  for (auto& [raw, weak] : connections) {
+    if (std::shared_ptr<Connection> c = weak.lock()) c->Close();
+  }
+  // Handlers still running finish; the replies they post to the stopped
+  // io_context are destroyed with it, unsent.
+  workers_.join();
+}
+
+absl::StatusOr<std::unique_ptr<PeerServer>> PeerServer::Start(const std::string& address,
+                                                              PeerHandler handler,
+                                                              PeerServerOptions options) {
+  if (options.secret.empty()) return absl::InvalidArgumentError("peer server: no secret");
+  if (!handler) return absl::InvalidArgumentError("peer server: no handler");
+  if (options.io_threads < 1 || options.worker_threads < 1) {
+    return absl::InvalidArgumentError("peer server: io_threads and worker_threads must be >= 1");
+  }
+  absl::StatusOr<HostPort> where = ParseHostPort(address);
+  if (!where.ok()) return where.status();
+  auto impl = std::make_unique<Impl>(std::move(handler), std::move(options));
+  if (absl::Status s = impl->Listen(*where); !s.ok()) return s;
+  impl->Run();
+  return std::unique_ptr<PeerServer>(new PeerServer(std::move(impl)));
+}
+
+PeerServer::PeerServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+PeerServer::~PeerServer() { Stop(); }
+
+void PeerServer::Stop() { impl_->Stop(); }
+
+uint16_t PeerServer::port() const { return impl_->port(); }
+
+std::string PeerServer::address() const {
+  return FormatHostPort(HostPort{impl_->host(), impl_->port()});
+}
+
+}  // namespace cvol::peer
