@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# timeout: 600
+#
+# Cluster-wide migration on one guest: two cvol devices with different
+# volume uuids over the SAME backing devices and the same map stand for two
+# hosts. Host A copies (migrate_start), host B follows (migrate_start ...
+# follow: dual-writes only). A follower's write can race A's copy of its
+# region, so B reports the regions it wrote (migrate_dirty) and they are
+# copied again under a freeze of the extent on both hosts, then both
+# commit.
+#
+#   * Slots: 0 = dA (dm-delay over null_blk NA, the source), 1 = dB (linear
+#     over null_blk NB, reloaded to flakey error_writes in part 3).
+#     Volumes fa (uuid fa-vol) and fb (uuid fb-vol): 8 extents of 1 MiB on
+#     slot 0, region_sectors 128 (16 regions). migrate_throttle 1 on fa.
+#   1. Extent 1: B follows first: ready within seconds, 16/16 copied, no
+#      read of the source. A copies (source reads delayed 200 ms). Writes
+#      through B to regions A has copied land on both src and dst;
+#      migrate_dirty on B lists exactly them, `clear` empties it; on A it
+#      lists A's writes. Bad input (no migration, vext out of range, junk
+#      words, migrate_start ... junk) fails and changes nothing. Both
+#      abort; the source is intact.
+#   2. Extent 2, the cutover: fio (crc32c, O_DIRECT) writes one half of the
+#      extent through A and the other through B in back-to-back runs; B
+#      follows, then A copies; at A's ready both freeze the extent and
+#      wait for the drain, B's dirty regions are copied src -> dst with dd
+#      (O_DIRECT), src == dst, both commit and thaw. Both maps point at
+#      dst; no fio error; verify-only passes through A and B are clean, and
+#      again after the old source place is overwritten with garbage.
+#   3. Extent 3, follower destination write error (dB flakey): the user
+#      write succeeds, B counts it (status errors, health W, state stays
+#      ready), the region is in migrate_dirty; after the recopy both commit
+#      and the data is at the new place.
+#   4. A dirty list larger than libdevmapper's first buffer (16384
+#      regions, every other one written): the whole list arrives, and
+#      `clear` clears it.
+# job() prints fio arguments that are meant to be split into words.
+# shellcheck disable=SC2046
+source "$CVOL_ROOT/tests/vm/lib.sh"
+source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+W=/tmp/mfw
+mkdir -p $W
+source "$CVOL_ROOT/tests/vm/scenarios/migrate_data_lib.bash"
+
+load_cvol
+modprobe dm_delay
+modprobe dm_flakey
+NA=$(mk_nullb 16)
+NB=$(mk_nullb 16)
+S=$(dev_sectors "$NA")
+E=2048
+EB=$((E * 512))
+RS=128
+RB=$((RS * 512))
+NV=8
+
+set_delay() { dm_reload dA "0 $S delay $NA 0 $1 $NA 0 $2"; }
+dB_up() { dm_reload dB "0 $S linear $NB 0"; }
+dB_down() { dm_reload dB "0 $S flakey $NB 0 0 3600 1 error_writes"; }
+reads_of() { awk '{ print $1 }' "$(sysfs_dir "$1")/stat"; }
+bytes() { head -c "$2" /dev/zero | tr '\0' "\\$(printf '%03o' "$1")"; }
+# raw RAWDEV PEXT OFF LEN: LEN bytes at byte OFF of physical extent PEXT.
+raw() { dd if="$1" bs=4096 skip=$((($2 * EB + $3) / 4096)) count=$(($4 / 4096)) iflag=direct status=none; }
+# put DM OFF BYTE LEN: one O_DIRECT write of LEN bytes of BYTE at byte OFF.
+put() { bytes "$3" "$4" | dd of="/dev/mapper/$1" bs="$4" iflag=fullblock seek="$2" oflag=direct,seek_bytes status=none; }
+# recopy DIRTY SPEXT DPEXT: copy the regions of a migrate_dirty answer from
+# the raw source to the raw destination, as the daemon does at the cutover.
+recopy() {
+	local sp=$2 dp=$3 rs run
+	set -- $1
+	rs=$1
+	shift 2
+	for run; do
+		dd if="$NA" of="$NB" bs=$((rs * 512)) skip=$((sp * E / rs + ${run%:*})) \
+			seek=$((dp * E / rs + ${run%:*})) count="${run#*:}" iflag=direct oflag=direct status=none || return 1
+	done
+}
+# wait_copied DM VEXT MIN SECONDS: until VEXT's migration copied >= MIN.
+wait_copied() {
+	local i s
+	for ((i = 0; i < $4 * 10; i++)); do
+		s=$(mig_of "$1" "$2")
+		set -- "$1" "$2" "$3" "$4" $s
+		[ "$5" = ready ] || { [ "$5" = copy ] && [ "$6" -ge "$3" ]; } && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+check "create dA (delay 0) over NA and dB (linear) over NB" -- bash -c \
+	"dmsetup create dA --table '0 $S delay $NA 0 0 $NA 0 0' && dmsetup create dB --table '0 $S linear $NB 0'"
+for h in a b; do
+	check "create f$h (uuid f$h-vol): 8 extents on slot 0, region_sectors $RS" -- dmsetup create f$h --table \
+		"0 $((NV * E)) cvol f$h-vol $E 2 /dev/mapper/dA 0 /dev/mapper/dB 0 5 map_runs 1 0:0:0:$NV region_sectors $RS"
+done
+assert_eq "fa: migrate_throttle 1" "1 8" "$(msg fa migrate_throttle 1)"
+check "fill the volume (through fa)" -- bash -c \
+	"head -c $((NV * EB)) /dev/urandom >$W/init.bin && dd if=$W/init.bin of=/dev/mapper/fa bs=$EB oflag=direct status=none"
+
+# --- 1 ---
+check "1: source reads delayed 200 ms" -- set_delay 200 0
+r0=$(reads_of /dev/mapper/dA)
+t0=$(now_ns)
+check "1: fb: migrate_start 1 1 0 follow" -- msg fb migrate_start 1 1 0 follow
+r=$(wait_mig fb 1 ready 10) || true
+ms=$(ms_since "$t0")
+assert_eq "1: fb ready, 16/16 copied, no error" "ready 16 16 0" "$r"
+[ "$ms" -lt 5000 ] && ok "1: fb ready after $ms ms" || fail "1: fb ready only after $ms ms"
+assert_eq "1: fb read nothing from the source" "$r0" "$(reads_of /dev/mapper/dA)"
+assert_eq "1: fb: migrate_dirty 1 before any write" "$RS 16" "$(msg fb migrate_dirty 1)"
+check "1: fa: migrate_start 1 1 0" -- msg fa migrate_start 1 1 0
+check "1: fa copied 10 regions" -- wait_copied fa 1 10 60
+plan_note "1: fa: $(mig_of fa 1)"
+# Regions 3 and 7-8 are copied by A now and are not copied again.
+check "1: write 4 KiB through fb to region 3" -- put fb $((EB + 3 * RB + 4096)) 0x5b 4096
+check "1: write 64 KiB through fb across regions 7-8" -- put fb $((EB + 7 * RB + RB / 2)) 0x6c 65536
+check "1: fb's write to region 3 is on the source" -- cmp <(bytes 0x5b 4096) <(raw "$NA" 1 $((3 * RB + 4096)) 4096)
+check "1: fb's write to region 3 is on the destination" -- cmp <(bytes 0x5b 4096) <(raw "$NB" 0 $((3 * RB + 4096)) 4096)
+check "1: fb's write to regions 7-8 is on the source" -- cmp <(bytes 0x6c 65536) <(raw "$NA" 1 $((7 * RB + RB / 2)) 65536)
+check "1: fb's write to regions 7-8 is on the destination" -- cmp <(bytes 0x6c 65536) <(raw "$NB" 0 $((7 * RB + RB / 2)) 65536)
+assert_eq "1: fb: migrate_dirty 1 lists regions 3 and 7-8" "$RS 16 3:1 7:2" "$(msg fb migrate_dirty 1)"
+check "1: write 4 KiB through fa to region 12" -- put fa $((EB + 12 * RB)) 0x7d 4096
+assert_eq "1: fa: migrate_dirty 1 lists region 12" "$RS 16 12:1" "$(msg fa migrate_dirty 1)"
+assert_eq "1: fb: migrate_dirty 1 clear prints the list" "$RS 16 3:1 7:2" "$(msg fb migrate_dirty 1 clear)"
+assert_eq "1: fb: migrate_dirty 1 after clear" "$RS 16" "$(msg fb migrate_dirty 1)"
+check "1: write 4 KiB through fb to region 15" -- put fb $((EB + 15 * RB)) 0x11 4096
+assert_eq "1: fb: a write after the clear shows" "$RS 16 15:1" "$(msg fb migrate_dirty 1)"
+
+st0=$(dmsetup status fb)
+tb0=$(dmsetup table fb)
+kmsg_mark bad
+for bad in "migrate_dirty 2" "migrate_dirty 8" "migrate_dirty 99999999999999999999" "migrate_dirty" \
+	"migrate_dirty x" "migrate_dirty 1 junk" "migrate_dirty 1 clear extra" "migrate_dirty 1 CLEAR" \
+	"migrate_dirty -1" "migrate_dirty 1x" "migrate_start 2 1 1 junk" "migrate_start 2 1 1 follow extra" \
+	"migrate_start 2 1 1 FOLLOW" "migrate_start 2 1 1 follow1" "migrate_start 2 1 99 follow" \
+	"migrate_start 1 1 1 follow" "migrate_start 2 2 1 follow" "migrate_start 3 1 0 follow"; do
+	# shellcheck disable=SC2086
+	check_fail "1: fb: '$bad' is refused" -- msg fb $bad
+done
+assert_eq "1: fb: status unchanged by the bad input" "$st0" "$(dmsetup status fb)"
+assert_eq "1: fb: table unchanged by the bad input" "$tb0" "$(dmsetup table fb)"
+assert_eq "1: fb: dirty list unchanged by the bad input" "$RS 16 15:1" "$(msg fb migrate_dirty 1)"
+assert_match "1: the junk word is named in the log" "migrate_start: unknown word 'junk' \(only 'follow'\)" "$(kmsg_since_mark)"
+assert_match "1: migrate_dirty without a migration is explained" "migrate_dirty: extent 2 is not migrating" "$(kmsg_since_mark)"
+check_fail "1: fa: migrate_dirty 2 (no migration) fails" -- msg fa migrate_dirty 2
+check "1: abort fa" -- msg fa migrate_abort 1
+check "1: abort fb (a follow migration)" -- msg fb migrate_abort 1
+assert_eq "1: no migration left on fa" 0 "$(mig_count fa)"
+assert_eq "1: no migration left on fb" 0 "$(mig_count fb)"
+check "1: source delay off" -- set_delay 0 0
+cp $W/init.bin $W/exp.bin
+exp_put() { bytes "$2" "$3" | dd of=$W/exp.bin bs=1 seek="$1" conv=notrunc status=none; }
+exp_put $((EB + 3 * RB + 4096)) 0x5b 4096
+exp_put $((EB + 7 * RB + RB / 2)) 0x6c 65536
+exp_put $((EB + 12 * RB)) 0x7d 4096
+exp_put $((EB + 15 * RB)) 0x11 4096
+for h in a b; do
+	check "1: f$h reads the expected volume after the aborts" -- \
+		cmp $W/exp.bin <(dd if=/dev/mapper/f$h bs=$EB iflag=direct status=none)
+done
+
+# --- 2 ---
+job() { # DM OFFSET SEED [extra fio args]: 2 jobs over half an extent
+	local dm=$1 off=$2 seed=$3
+	shift 3
+	echo --name=w --filename=/dev/mapper/$dm --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 \
+		--verify_state_save=0 --rw=randwrite --bssplit=4k/70:8k/15:64k/15 --blockalign=4k \
+		--iodepth=4 --numjobs=2 --offset="$off" --size=$((EB / 4)) --offset_increment=$((EB / 4)) \
+		--randseed="$seed" --group_reporting "$@"
+}
+# writer NAME DM OFFSET SEEDBASE: fio runs back to back until $W/NAME.stop.
+writer() {
+	local name=$1 dm=$2 off=$3 base=$4 i=1
+	rm -f "$W/$name.stop" "$W/$name.failed"
+	while [ ! -e "$W/$name.stop" ]; do
+		fio $(job "$dm" "$off" $((base + i)) --verify_backlog=16) --output="$CVOL_OUT/fio-$name-$i.txt" ||
+			echo "$i" >>"$W/$name.failed"
+		echo $((base + i)) >"$W/$name.lastseed"
+		i=$((i + 1))
+	done
+	echo $((i - 1)) >"$W/$name.runs"
+}
+X=2
+OA=$((X * EB))
+OB=$((X * EB + EB / 2))
+check "2: source reads delayed 100 ms (a region copy is slow, so writes race it)" -- set_delay 100 0
+writer wa fa $OA 7000 &
+WA=$!
+writer wb fb $OB 8000 &
+WB=$!
+sleep 2
+GA=$(status_gen fa)
+GB=$(status_gen fb)
+check "2: fb: migrate_start $X 1 1 follow (followers first)" -- msg fb migrate_start $X 1 1 follow
+r=$(wait_mig fb $X ready 30) && ok "2: fb ready ($r)" || fail "2: fb not ready: '$r'"
+check "2: fa: migrate_start $X 1 1" -- msg fa migrate_start $X 1 1
+t0=$(now_ns)
+r=$(wait_mig fa $X ready 180) && ok "2: fa ready after $(ms_since "$t0") ms ($r)" || fail "2: fa not ready: '$r'"
+assert_eq "2: writers still running at the cutover" "yes yes" \
+	"$(kill -0 $WA 2>/dev/null && echo yes || echo no) $(kill -0 $WB 2>/dev/null && echo yes || echo no)"
+t0=$(now_ns)
+IA=$(msg fa freeze $X 1)
+IB=$(msg fb freeze $X 1)
+check "2: fa: freeze_wait" -- msg fa freeze_wait "$IA" 10000
+check "2: fb: freeze_wait" -- msg fb freeze_wait "$IB" 10000
+D=$(msg fb migrate_dirty $X)
+plan_note "2: fb dirty: $D"
+set -- $D
+[ $# -gt 2 ] && ok "2: fb wrote during the migration ($(($# - 2)) runs)" || fail "2: fb's dirty list is empty"
+differ=0
+for run in "${@:3}"; do
+	cmp -s <(raw "$NA" $X $((${run%:*} * RB)) $((${run#*:} * RB))) \
+		<(raw "$NB" 1 $((${run%:*} * RB)) $((${run#*:} * RB))) || differ=$((differ + 1))
+done
+plan_note "2: runs of fb's dirty regions where dst differed from src before the recopy (the race): $differ"
+check "2: recopy fb's dirty regions src -> dst" -- recopy "$D" $X 1
+check "2: under the freeze src == dst for the whole extent" -- cmp <(raw "$NA" $X 0 $EB) <(raw "$NB" 1 0 $EB)
+assert_eq "2: fa: migrate_commit" $((GA + 1)) "$(msg fa migrate_commit $X 2>&1)"
+assert_eq "2: fb: migrate_commit" $((GB + 1)) "$(msg fb migrate_commit $X 2>&1)"
+check "2: thaw fa" -- msg fa thaw "$IA"
+check "2: thaw fb" -- msg fb thaw "$IB"
+plan_note "2: the cutover held I/O for $(ms_since "$t0") ms"
+check "2: source delay off" -- set_delay 0 0
+assert_eq "2: fa maps $X to slot 1 pext 1" "$X:1:1:1" "$(msg fa map_get $X 1)"
+assert_eq "2: fb maps $X to slot 1 pext 1" "$X:1:1:1" "$(msg fb map_get $X 1)"
+sleep 3	# writes to the new place
+touch $W/wa.stop $W/wb.stop
+wait $WA $WB || true
+plan_note "2: writer runs: fa $(cat $W/wa.runs), fb $(cat $W/wb.runs)"
+assert_eq "2: no writer run failed" "" "$(cat $W/wa.failed $W/wb.failed 2>/dev/null || true)"
+assert_eq "2: no fio output reports an error" "" \
+	"$(grep -lE 'err= *[1-9]|verify: bad|bad magic|crc32c: verify failed' "$CVOL_OUT"/fio-w[ab]-*.txt || true)"
+verify_both() {
+	check "$1: verify-only pass through fa is clean" -- \
+		fio $(job fa $OA "$(cat $W/wa.lastseed)") --verify_only --output="$CVOL_OUT/fio-$1-va.txt"
+	check "$1: verify-only pass through fb is clean" -- \
+		fio $(job fb $OB "$(cat $W/wb.lastseed)") --verify_only --output="$CVOL_OUT/fio-$1-vb.txt"
+}
+verify_both 2
+check "2: fa's extent $X == fb's == raw dst" -- bash -c \
+	"cmp <(dd if=/dev/mapper/fa bs=$EB skip=$X count=1 iflag=direct status=none) <(dd if=/dev/mapper/fb bs=$EB skip=$X count=1 iflag=direct status=none) &&
+	 cmp <(dd if=/dev/mapper/fa bs=$EB skip=$X count=1 iflag=direct status=none) <(dd if=$NB bs=$EB skip=1 count=1 iflag=direct status=none)"
+check "2: garbage over the old source place" -- dd if=/dev/urandom of="$NA" bs=$EB seek=$X count=1 oflag=direct status=none
+verify_both 2g
+check "2g: fa's extent $X still == raw dst" -- \
+	cmp <(dd if=/dev/mapper/fa bs=$EB skip=$X count=1 iflag=direct status=none) <(raw "$NB" 1 0 $EB)
+
+# --- 3 ---
+X=3
+GA=$(status_gen fa)
+GB=$(status_gen fb)
+check "3: fb: migrate_start $X 1 2 follow" -- msg fb migrate_start $X 1 2 follow
+r=$(wait_mig fb $X ready 30) || fail "3: fb not ready: '$r'"
+check "3: fa: migrate_start $X 1 2" -- msg fa migrate_start $X 1 2
+r=$(wait_mig fa $X ready 60) || fail "3: fa not ready: '$r'"
+assert_eq "3: fb: nothing dirty yet" "$RS 16" "$(msg fb migrate_dirty $X)"
+check "3: dB fails writes (flakey error_writes)" -- dB_down
+kmsg_mark dst-error
+check "3: a write through fb to region 5 succeeds although dst fails" -- put fb $((X * EB + 5 * RB + 8192)) 0x77 4096
+check "3: dB up again" -- dB_up
+assert_eq "3: fb stays ready, 16/16, 1 error" "ready 16 16 1" "$(mig_of fb $X)"
+assert_eq "3: fb health: W on slot 1" "AW" "$(health fb)"
+assert_eq "3: fb: region 5 is dirty" "$RS 16 5:1" "$(msg fb migrate_dirty $X)"
+assert_match "3: the log says the region is dirty" "region 5 is dirty until copied again" "$(kmsg_since_mark)"
+check "3: the write is on the source" -- cmp <(bytes 0x77 4096) <(raw "$NA" $X $((5 * RB + 8192)) 4096)
+check_fail "3: the write is not on the destination" -- cmp -s <(bytes 0x77 4096) <(raw "$NB" 2 $((5 * RB + 8192)) 4096)
+IA=$(msg fa freeze $X 1)
+IB=$(msg fb freeze $X 1)
+check "3: freeze_wait fa and fb" -- bash -c "dmsetup message fa 0 freeze_wait $IA 10000 && dmsetup message fb 0 freeze_wait $IB 10000"
+check "3: recopy fb's dirty regions" -- recopy "$(msg fb migrate_dirty $X)" $X 2
+assert_eq "3: fa: migrate_commit" $((GA + 1)) "$(msg fa migrate_commit $X 2>&1)"
+assert_eq "3: fb: migrate_commit" $((GB + 1)) "$(msg fb migrate_commit $X 2>&1)"
+check "3: thaw both" -- bash -c "dmsetup message fa 0 thaw $IA && dmsetup message fb 0 thaw $IB"
+assert_eq "3: fb maps $X to slot 1 pext 2" "$X:1:2:1" "$(msg fb map_get $X 1)"
+exp_put $((X * EB + 5 * RB + 8192)) 0x77 4096
+for h in a b; do
+	check "3: f$h: extent $X reads as expected" -- cmp <(dd if=$W/exp.bin bs=$EB skip=$X count=1 status=none) \
+		<(dd if=/dev/mapper/f$h bs=$EB skip=$X count=1 iflag=direct status=none)
+done
+
+# --- 4 ---
+NC=$(mk_nullb 72)
+ND=$(mk_nullb 72)
+E4=131072
+check "4: fo: one 64 MiB extent, region_sectors 8 (16384 regions)" -- dmsetup create fo --table \
+	"0 $E4 cvol fo-vol $E4 2 $NC 0 $ND 0 5 map_runs 1 0:0:0:1 region_sectors 8"
+check "4: fo: migrate_start 0 1 0 follow" -- msg fo migrate_start 0 1 0 follow
+r=$(wait_mig fo 0 ready 30) || fail "4: fo not ready: '$r'"
+check "4: write every other 4 KiB block" -- fio --name=w --filename=/dev/mapper/fo --ioengine=libaio \
+	--direct=1 --rw=write:4k --bs=4k --iodepth=16 --size=64m --io_size=32m --output="$CVOL_OUT/fio-fo.txt"
+L=$(msg fo migrate_dirty 0 clear)
+plan_note "4: answer of ${#L} bytes"
+[ ${#L} -gt 16384 ] && ok "4: the answer is larger than 16 KiB" || fail "4: the answer is only ${#L} bytes"
+exp4=$(echo 8 16384; seq 0 2 16382 | sed 's/$/:1/')
+assert_eq "4: the whole list arrived" "$(echo $exp4)" "$L"
+assert_eq "4: clear cleared it" "8 16384" "$(msg fo migrate_dirty 0)"
+check "4: abort fo" -- msg fo migrate_abort 0
+
+check "remove" -- dmsetup remove fo fa fb dA dB
+assert_no_kernel_warning
+finish
