@@ -1,0 +1,452 @@
+// PeerServer and PeerClient over real sockets on the loopback: calls,
+// handler errors, deadlines, authentication failures, a server that is
+// down, concurrency, slow handlers, clock skew and stale cached
+// connections.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "cvol/peer/frame.h"
+#include "cvol/peer/message.h"
+#include "cvol/peer/peer_client.h"
+#include "cvol/peer/peer_server.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace cvol::peer {
+namespace {
+
+using ::testing::AnyOf;
+using ::testing::HasSubstr;
+using nlohmann::json;
+
+constexpr char kSecret[] = "transport-test-secret-0123456789";
+
+// Collects what the server logs and which requests its handler saw.
+class Recorder {
+ public:
+  void Log(std::string line) {
+    absl::MutexLock lock(&mu_);
+    logs_.push_back(std::move(line));
+  }
+  void Saw(const PeerRequest& request) {
+    absl::MutexLock lock(&mu_);
+    requests_.push_back(request);
+  }
+  std::vector<std::string> logs() {
+    absl::MutexLock lock(&mu_);
+    return logs_;
+  }
+  std::vector<PeerRequest> requests() {
+    absl::MutexLock lock(&mu_);
+    return requests_;
+  }
+  bool Logged(const std::string& part) {
+    for (const std::string& line : logs()) {
+      if (line.find(part) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> logs_;
+  std::vector<PeerRequest> requests_;
+};
+
+PeerServerOptions SecretOnly() {
+  PeerServerOptions options;
+  options.secret = kSecret;
+  return options;
+}
+
+class PeerTransportTest : public ::testing::Test {
+ protected:
+  // The handler: "echo" answers its body, "fail" an ABORTED status, "slow"
+  // sleeps body["ms"] milliseconds, "block" waits for release_, "throw"
+  // throws.
+  PeerReply Handle(const PeerRequest& request) {
+    recorder_.Saw(request);
+    if (request.type == "fail") return PeerReply{0, absl::AbortedError("stale epoch 3 (current 4)"), nullptr};
+    if (request.type == "slow") absl::SleepFor(absl::Milliseconds(request.body.value("ms", 0)));
+    if (request.type == "block") {
+      blocked_.Notify();
+      release_.WaitForNotificationWithTimeout(absl::Seconds(10));
+    }
+    if (request.type == "throw") throw std::runtime_error("boom");
+    return PeerReply{0, absl::OkStatus(), request.body};
+  }
+
+  std::unique_ptr<PeerServer> StartServer(const std::string& address = "127.0.0.1:0",
+                                          PeerServerOptions options = {}) {
+    if (options.secret.empty()) options.secret = kSecret;
+    options.log = [this](std::string line) { recorder_.Log(std::move(line)); };
+    absl::StatusOr<std::unique_ptr<PeerServer>> server = PeerServer::Start(
+        address, [this](const PeerRequest& r) { return Handle(r); }, std::move(options));
+    EXPECT_TRUE(server.ok()) << server.status();
+    return server.ok() ? std::move(*server) : nullptr;
+  }
+
+  static std::unique_ptr<PeerClient> MakeClientPtr(const std::string& secret = kSecret) {
+    PeerClientOptions options;
+    options.secret = secret;
+    options.self = "test-host";
+    return std::make_unique<PeerClient>(std::move(options));
+  }
+
+  static PeerRequest Request(const std::string& type, json body = nullptr, uint64_t epoch = 1) {
+    PeerRequest r;
+    r.type = type;
+    r.epoch = epoch;
+    r.body = std::move(body);
+    return r;
+  }
+
+  Recorder recorder_;
+  absl::Notification blocked_;
+  absl::Notification release_;
+};
+
+TEST_F(PeerTransportTest, CallSucceedsAndHandlerSeesTheRequest) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  EXPECT_NE(server->port(), 0);
+  std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
+  PeerClient& client = *client_owner;
+  const int64_t before_ms = absl::ToUnixMillis(absl::Now());
+  absl::StatusOr<PeerReply> reply =
+      client.Call(server->address(), Request("echo", json{{"volume", "v1"}}, 17), absl::Seconds(5));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_TRUE(reply->status.ok()) << reply->status;
+  EXPECT_EQ(reply->body, (json{{"volume", "v1"}}));
+
+  const std::vector<PeerRequest> seen = recorder_.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].type, "echo");
+  EXPECT_EQ(seen[0].epoch, 17u);
+  EXPECT_EQ(seen[0].from, "test-host");
+  EXPECT_EQ(seen[0].id, reply->id);
+  EXPECT_GE(seen[0].sent_unix_ms, before_ms);
+  EXPECT_LE(seen[0].sent_unix_ms, absl::ToUnixMillis(absl::Now()));
+  EXPECT_EQ(seen[0].body, (json{{"volume", "v1"}}));
+}
+
+TEST_F(PeerTransportTest, ManyRequestsOnOneConnectionWithIncreasingIds) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
+  PeerClient& client = *client_owner;
+  uint64_t last_id = 0;
+  for (int i = 0; i < 50; ++i) {
+    absl::StatusOr<PeerReply> reply =
+        client.Call(server->address(), Request("echo", i), absl::Seconds(5));
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(reply->body, json(i));
+    EXPECT_GT(reply->id, last_id);
+    last_id = reply->id;
+  }
+  EXPECT_TRUE(recorder_.logs().empty());
+}
+
+TEST_F(PeerTransportTest, HandlerErrorStatusArrivesIntact) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
+  PeerClient& client = *client_owner;
+  absl::StatusOr<PeerReply> reply = client.Call(server->address(), Request("fail"), absl::Seconds(5));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->status, absl::AbortedError("stale epoch 3 (current 4)"));
+}
+
+TEST_F(PeerTransportTest, HandlerExceptionBecomesInternal) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
+  PeerClient& client = *client_owner;
+  absl::StatusOr<PeerReply> reply = client.Call(server->address(), Request("throw"), absl::Seconds(5));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->status.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(reply->status.message()), HasSubstr("boom"));
+}
+
+TEST_F(PeerTransportTest, DeadlineExceededThenTheClientWorksAgain) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
+  PeerClient& client = *client_owner;
+  const absl::Time start = absl::Now();
+  absl::StatusOr<PeerReply> reply =
+      client.Call(server->address(), Request("slow", json{{"ms", 1500}}), absl::Milliseconds(200));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kDeadlineExceeded) << reply.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+
+  reply = client.Call(server->address(), Request("echo", "again"), absl::Seconds(5));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->body, json("again"));
+}
+
+TEST_F(PeerTransportTest, WrongSecretGetsNoAnswerAndNoHandler) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<PeerClient> intruder_owner = MakeClientPtr("not-the-cluster-secret-at-all");
+  PeerClient& intruder = *intruder_owner;
+  absl::StatusOr<PeerReply> reply =
+      intruder.Call(server->address(), Request("echo"), absl::Seconds(2));
+  EXPECT_THAT(reply.status().code(),
+              AnyOf(absl::StatusCode::kUnavailable, absl::StatusCode::kDeadlineExceeded))
+      << reply.status();
+  EXPECT_TRUE(recorder_.requests().empty());
+  EXPECT_TRUE(recorder_.Logged("tag does not verify")) << ::testing::PrintToString(recorder_.logs());
+
+  // The server still serves those who hold the secret.
+  std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
+  PeerClient& client = *client_owner;
+  EXPECT_TRUE(client.Call(server->address(), Request("echo"), absl::Seconds(5)).ok());
+}
+
+TEST_F(PeerTransportTest, ServerDownIsUnavailableQuickly) {
+  std::string address;
+  {
+    std::unique_ptr<PeerServer> server = StartServer();
+    ASSERT_NE(server, nullptr);
+    address = server->address();
+  }
+  std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
+  PeerClient& client = *client_owner;
+  const absl::Time start = absl::Now();
+  absl::StatusOr<PeerReply> reply = client.Call(address, Request("echo"), absl::Seconds(10));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+}
+
+TEST_F(PeerTransportTest, StaleCachedConnectionIsReplaced) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  const std::string address = server->address();
+  std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
+  PeerClient& client = *client_owner;
+  ASSERT_TRUE(client.Call(address, Request("echo"), absl::Seconds(5)).ok());
+  server->Stop();
+  server = StartServer(address);  // a restarted daemon, same port
+  ASSERT_NE(server, nullptr);
+  absl::SleepFor(absl::Milliseconds(50));  // the old connection's FIN arrives
+  absl::StatusOr<PeerReply> reply = client.Call(address, Request("echo", 2), absl::Seconds(5));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->body, json(2));
+}
+
+TEST_F(PeerTransportTest, EightConcurrentCallers) {
+  PeerServerOptions options;
+  options.worker_threads = 4;
+  std::unique_ptr<PeerServer> server = StartServer("127.0.0.1:0", options);
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
+  PeerClient& client = *client_owner;
+  std::atomic<int> good{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 8; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        const json body = {{"caller", t}, {"i", i}};
+        absl::StatusOr<PeerReply> reply =
+            client.Call(server->address(), Request("echo", body), absl::Seconds(10));
+        if (reply.ok() && reply->status.ok() && reply->body == body) {
+          ++good;
+        } else {
+          ADD_FAILURE() << "caller " << t << " call " << i << ": "
+                        << (reply.ok() ? reply->status : reply.status());
+        }
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(good.load(), 8 * 25);
+  EXPECT_EQ(recorder_.requests().size(), 8u * 25u);
+}
+
+TEST_F(PeerTransportTest, SlowHandlerDoesNotBlockAnotherConnection) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
+  PeerClient& client = *client_owner;
+  absl::StatusOr<PeerReply> slow_reply;
+  std::thread slow([&] {
+    slow_reply = client.Call(server->address(), Request("block"), absl::Seconds(10));
+  });
+  ASSERT_TRUE(blocked_.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<PeerReply> fast = client.Call(server->address(), Request("echo", 1), absl::Seconds(2));
+  EXPECT_TRUE(fast.ok()) << fast.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  release_.Notify();
+  slow.join();
+  EXPECT_TRUE(slow_reply.ok()) << slow_reply.status();
+}
+
+TEST_F(PeerTransportTest, SkewedClockRefusedWithoutRunningTheHandler) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
+  PeerClient& client = *client_owner;
+  for (const absl::Duration offset : {absl::Seconds(-120), absl::Seconds(90)}) {
+    PeerRequest request = Request("echo");
+    request.sent_unix_ms = absl::ToUnixMillis(absl::Now() + offset);
+    absl::StatusOr<PeerReply> reply = client.Call(server->address(), request, absl::Seconds(5));
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(reply->status.code(), absl::StatusCode::kFailedPrecondition) << reply->status;
+    EXPECT_THAT(std::string(reply->status.message()), HasSubstr("replay"));
+  }
+  EXPECT_TRUE(recorder_.requests().empty());
+
+  PeerRequest within = Request("echo");
+  within.sent_unix_ms = absl::ToUnixMillis(absl::Now() - absl::Seconds(30));
+  absl::StatusOr<PeerReply> reply = client.Call(server->address(), within, absl::Seconds(5));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_TRUE(reply->status.ok()) << reply->status;
+}
+
+TEST_F(PeerTransportTest, Ipv6Loopback) {
+  std::unique_ptr<PeerServer> server = StartServer("[::1]:0");
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(server->address(), absl::StrCat("[::1]:", server->port()));
+  std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
+  PeerClient& client = *client_owner;
+  absl::StatusOr<PeerReply> reply = client.Call(server->address(), Request("echo", 6), absl::Seconds(5));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->body, json(6));
+}
+
+TEST_F(PeerTransportTest, BadAddressesRefused) {
+  EXPECT_EQ(PeerServer::Start("localhost:0", [](const PeerRequest&) { return PeerReply{}; },
+                              SecretOnly())
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PeerServer::Start("127.0.0.1:0", [](const PeerRequest&) { return PeerReply{}; },
+                              PeerServerOptions{})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
+  PeerClient& client = *client_owner;
+  EXPECT_EQ(client.Call("nowhere", Request("echo"), absl::Seconds(1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PeerTransportTest, AddressInUseIsUnavailable) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  absl::StatusOr<std::unique_ptr<PeerServer>> second = PeerServer::Start(
+      server->address(), [](const PeerRequest&) { return PeerReply{}; }, SecretOnly());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable) << second.status();
+}
+
+// A blocking TCP connection for sending hand-made bytes.
+class RawConnection {
+ public:
+  explicit RawConnection(uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    timeval tv{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+  ~RawConnection() { close(fd_); }
+  bool connected() const { return connected_; }
+  void Send(const std::string& bytes) {
+    ASSERT_EQ(write(fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
+  // Everything until the peer closes or 5 s pass.
+  std::string ReadUntilClosedOrFrame(FrameDecoder* decoder, std::optional<std::string>* frame) {
+    std::string all;
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = read(fd_, buf, sizeof(buf));
+      if (n <= 0) return all;
+      all.append(buf, static_cast<size_t>(n));
+      if (decoder != nullptr) {
+        decoder->Feed(std::string_view(buf, static_cast<size_t>(n)));
+        absl::StatusOr<std::optional<std::string>> next = decoder->Next();
+        if (next.ok() && next->has_value()) {
+          *frame = **next;
+          return all;
+        }
+      }
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+TEST_F(PeerTransportTest, GarbageIsLoggedAndClosedUnanswered) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  RawConnection raw(server->port());
+  ASSERT_TRUE(raw.connected());
+  raw.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(raw.ReadUntilClosedOrFrame(nullptr, nullptr), "");  // closed, nothing sent
+  EXPECT_TRUE(recorder_.Logged("magic")) << ::testing::PrintToString(recorder_.logs());
+  EXPECT_TRUE(recorder_.requests().empty());
+}
+
+TEST_F(PeerTransportTest, MalformedAuthenticatedRequestIsAnsweredWithAnError) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  RawConnection raw(server->port());
+  ASSERT_TRUE(raw.connected());
+  absl::StatusOr<std::string> frame = EncodeFrame(kSecret, R"({"kind":"request","id":12})");
+  ASSERT_TRUE(frame.ok());
+  raw.Send(*frame);
+  FrameDecoder decoder(kSecret);
+  std::optional<std::string> body;
+  raw.ReadUntilClosedOrFrame(&decoder, &body);
+  ASSERT_TRUE(body.has_value());
+  absl::StatusOr<PeerReply> reply = ParseReply(*body);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->id, 12u);
+  EXPECT_EQ(reply->status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(reply->status.message()), HasSubstr("'type'"));
+  EXPECT_TRUE(recorder_.requests().empty());
+}
+
+TEST_F(PeerTransportTest, StopWhileAHandlerRunsDropsItsReply) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
+  PeerClient& client = *client_owner;
+  absl::StatusOr<PeerReply> reply;
+  std::thread caller([&] {
+    reply = client.Call(server->address(), Request("slow", json{{"ms", 300}}), absl::Seconds(5));
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  server->Stop();
+  caller.join();
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  server->Stop();  // idempotent
+}
+
+}  // namespace
+}  // namespace cvol::peer
