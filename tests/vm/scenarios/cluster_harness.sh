@@ -19,7 +19,7 @@ source "$CVOL_ROOT/tests/vm/lib.sh"
 source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
 source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
 
-plan_note "network"
+plan_note "network (t=${SECONDS} s)"
 check "cluster_net_up 3" -- cluster_net_up 3
 assert_eq "host_ip 2" 10.77.0.12 "$(host_ip 2)"
 assert_match "bridge cvbr0 has 10.77.0.1/24" "inet 10\.77\.0\.1/24" "$(ip -o addr show dev cvbr0)"
@@ -44,7 +44,7 @@ check "link_up 2" -- link_up 2
 check "h1 reaches h2 again" -- wait_for 10 host_ping 1 "$(host_ip 2)"
 check "h2 reaches the bridge again" -- host_ping 2 10.77.0.1
 
-plan_note "etcd"
+plan_note "etcd (t=${SECONDS} s)"
 t0=$SECONDS
 check "start_etcd_cluster" -- start_etcd_cluster
 plan_note "etcd cluster healthy after $((SECONDS - t0)) s"
@@ -91,7 +91,7 @@ assert_eq "member 3 has the data" from-h1 \
 rc=0; etcd_start 1 --no-wait 2>/dev/null || rc=$?
 assert_eq "etcd_start of a running member is refused" 1 "$rc"
 
-plan_note "secret"
+plan_note "secret (t=${SECONDS} s)"
 sf=$(cluster_secret_file)
 assert_eq "cluster_secret_file path" /tmp/cvol-cluster.secret "$sf"
 assert_eq "mode 600" 600 "$(stat -c %a "$sf")"
@@ -101,13 +101,13 @@ s1=$(cat "$sf")
 cluster_secret_file >/dev/null
 check "a second call writes a new secret" -- test "$s1" != "$(cat "$sf")"
 
-plan_note "devices"
+plan_note "devices (t=${SECONDS} s)"
 mapfile -t devs < <(shared_devices 2 32)
 assert_eq "shared_devices 2 32: two devices" 2 "${#devs[@]}"
 check "h1 sees ${devs[0]} with 32 MiB" -- test "$(in_host 1 blockdev --getsize64 "${devs[0]}")" = $((32 << 20))
 check "h3 sees ${devs[1]}" -- in_host 3 test -b "${devs[1]}"
 
-plan_note "host daemons (cvold through a shim that drops the cluster options)"
+plan_note "host daemons, cvold through a shim that drops the cluster options (t=${SECONDS} s)"
 load_cvol
 REAL_CVOLD=$CVOLD
 cat >/tmp/cvold-shim <<EOF
@@ -145,26 +145,30 @@ check "the shim passed the endpoints: p1 is in etcd" -- bash -c "etcdctl --endpo
 host_events_start 1
 sleep 1
 check "the event stream of h1 runs" -- kill -0 "${EVENTS_PID[1]}"
+check_hctl "h1: pool create p2" 0 1 pool create p2 --extent-size 4M
+check "events-h1.log gets pool_created p2" -- \
+	wait_for 10 grep -Eq 'pool_created.*p2' "$CVOL_OUT/events-h1.log"
 check "host_stop 1" -- host_stop 1
 assert_eq "h1 is stopped (state T)" T "$(awk '{print $3}' /proc/${HOST_PID[1]}/stat)"
 hctl 1 --timeout 2 status
 check "a stopped h1 does not answer within 2 s (exit $cc_rc)" -- test "$cc_rc" -ne 0
 check "host_cont 1" -- host_cont 1
 check_hctl "h1 answers again" 0 1 status
+h2pid=${HOST_PID[2]}
 check "host_kill 2 KILL" -- host_kill 2 KILL
 check_fail "h2 is gone" -- host_alive 2
-check_fail "its pid is gone" -- kill -0 "${HOST_PID[2]:-999999}"
+check_fail "its pid is gone" -- kill -0 "$h2pid"
 check "host_start 2 again (log appended)" -- host_start 2 --etcd-prefix /cvol-h2/
 assert_eq "h2's log has two starts" 2 "$(grep -c '^=== host_start h2' "$CVOL_OUT/cvold-h2.log")"
 h2pid=${HOST_PID[2]}
 host_stop 2
 check "host_kill 2 (TERM) ends a stopped daemon" -- host_kill 2
 check_fail "h2 is gone after TERM" -- kill -0 "$h2pid"
+evpid=${EVENTS_PID[1]}
 host_events_stop 1
-check_fail "host_events_stop 1 ended the stream" -- kill -0 "${EVENTS_PID[1]:-999999}"
-check "events-h1.log exists" -- test -f "$CVOL_OUT/events-h1.log"
+check_fail "host_events_stop 1 ended the stream" -- kill -0 "$evpid"
 
-plan_note "cleanup"
+plan_note "cleanup (t=${SECONDS} s)"
 h1pid=${HOST_PID[1]}
 etcdpids="${ETCD_PID[*]}"
 check "cluster_cleanup" -- cluster_cleanup
@@ -181,4 +185,29 @@ check_fail "no secret left" -- test -e /tmp/cvol-cluster.secret
 check_fail "no etcd data left" -- test -e /tmp/etcd-e1
 check "cluster_net_up again after cleanup (1 host)" -- cluster_net_up 1
 check "h1 pings the bridge" -- host_ping 1 10.77.0.1
+check "cluster_cleanup" -- cluster_cleanup
+
+plan_note "the EXIT trap of a scenario that fails half-way (a nested scenario)"
+# It ends with lib.sh's cleanup too (losetup -D, rmmod dm_cvol): last.
+mkdir -p /tmp/inner-out
+rc=0
+cat >/tmp/inner-out/inner.sh <<'EOF'
+source "$CVOL_ROOT/tests/vm/lib.sh"
+source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
+source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
+cluster_net_up 2
+ip netns exec cvh1 sleep 600 &
+HOST_PID[1]=$!
+echo "fake-host-pid ${HOST_PID[1]}"
+false
+echo "not reached"
+EOF
+CVOL_OUT=/tmp/inner-out bash -euo pipefail /tmp/inner-out/inner.sh >/tmp/inner-out/log 2>&1 || rc=$?
+sed 's/^/#   inner: /' /tmp/inner-out/log
+assert_eq "the nested scenario fails (exit 1)" 1 "$rc"
+assert_match "... as an unexpected error" "^not ok 1 - unexpected error" "$(cat /tmp/inner-out/log)"
+fake=$(awk '/^fake-host-pid/ {print $2}' /tmp/inner-out/log)
+check_fail "its host process was killed" -- kill -0 "${fake:-999999}"
+assert_eq "its namespaces are gone" "" "$(ip netns list | grep cvh || true)"
+check_fail "its bridge is gone" -- ip link show cvbr0
 finish
