@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 420
+# timeout: 600
 #
 # The multi-host harness itself (tests/vm/cluster_lib.bash), without the
 # cluster options cvold is still growing:
