@@ -54,7 +54,6 @@
 #define COPY_BATCH		4	/* regions per kcopyd job: writes to them wait for all */
 #define RETRY_MIN_MS		50
 #define RETRY_MAX_MS		1600
-#define MAX_REGIONS		(1U << 20)
 
 struct copy_job {
 	struct list_head node;		/* mig->jobs */
@@ -748,9 +747,9 @@ int cvol_migrate_start(struct cvol_target *tc, u64 vext, unsigned int dst_dev,
 		return -ERANGE;
 	}
 	nr = div_u64(vol->extent_sectors, tc->region_sectors);
-	if (nr > MAX_REGIONS) {
+	if (nr > CVOL_MAX_REGIONS) {
 		DMWARN_LIMIT("%s: migrate_start: %u regions per extent, at most %u (raise region_sectors)",
-			     vol->uuid, nr, MAX_REGIONS);
+			     vol->uuid, nr, CVOL_MAX_REGIONS);
 		return -E2BIG;
 	}
 	dst = cvol_entry(dst_dev, dst_pext);

@@ -123,5 +123,66 @@ TEST(MigrateMessagesTest, StartAndAbortAnswerNothing) {
               HasSubstr("migrate_abort response \"aborted\": expected no response"));
 }
 
+TEST(MigrateMessagesTest, FormatsFollowStart) {
+  EXPECT_EQ(TextOf(FormatMigrateStart(3, Location{1, 600}, MigrateMode::kFollow)),
+            "migrate_start 3 1 600 follow");
+  EXPECT_EQ(TextOf(FormatMigrateStart(3, Location{1, 600}, MigrateMode::kCopy)),
+            "migrate_start 3 1 600");
+  // Range checks come first, whatever the mode.
+  EXPECT_THAT(ErrorOf(FormatMigrateStart(CVOL_MAX_EXTENTS, Location{0, 0}, MigrateMode::kFollow)),
+              HasSubstr("migrate_start vext 134217728: out of range"));
+  EXPECT_THAT(ErrorOf(FormatMigrateStart(0, Location{CVOL_MAX_DEVS, 0}, MigrateMode::kFollow)),
+              HasSubstr("dst_dev 4096"));
+}
+
+TEST(MigrateMessagesTest, FormatsDirty) {
+  EXPECT_EQ(TextOf(FormatMigrateDirty(7)), "migrate_dirty 7");
+  EXPECT_EQ(TextOf(FormatMigrateDirty(7, true)), "migrate_dirty 7 clear");
+  EXPECT_EQ(TextOf(FormatMigrateDirty(CVOL_MAX_EXTENTS - 1)), "migrate_dirty 134217727");
+  absl::StatusOr<std::string> s = FormatMigrateDirty(CVOL_MAX_EXTENTS, true);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(ErrorOf(s), HasSubstr("migrate_dirty vext 134217728: out of range"));
+}
+
+TEST(MigrateMessagesTest, ParsesDirtyResponse) {
+  absl::StatusOr<MigrateDirty> d = ParseMigrateDirtyResponse("128 16");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(*d, (MigrateDirty{128, 16, {}}));
+  d = ParseMigrateDirtyResponse("128 16 0:1 3:1 7:2\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(*d, (MigrateDirty{128, 16, {{0, 1}, {3, 1}, {7, 2}}}));
+  // The whole extent, and the last region alone.
+  EXPECT_EQ(*ParseMigrateDirtyResponse("2048 1 0:1"), (MigrateDirty{2048, 1, {{0, 1}}}));
+  EXPECT_EQ(*ParseMigrateDirtyResponse("8 1048576 0:1048576"),
+            (MigrateDirty{8, CVOL_MAX_REGIONS, {{0, CVOL_MAX_REGIONS}}}));
+  EXPECT_EQ(*ParseMigrateDirtyResponse("8 16 15:1"), (MigrateDirty{8, 16, {{15, 1}}}));
+  EXPECT_EQ(*ParseMigrateDirtyResponse("8 16 0:1 2:1 4:12"),
+            (MigrateDirty{8, 16, {{0, 1}, {2, 1}, {4, 12}}}));
+}
+
+TEST(MigrateMessagesTest, RejectsBadDirtyResponse) {
+  auto err = [](absl::string_view text) { return ErrorOf(ParseMigrateDirtyResponse(text)); };
+  EXPECT_THAT(err(""), HasSubstr("missing migrate_dirty response region_sectors"));
+  EXPECT_THAT(err("128"), HasSubstr("missing migrate_dirty response nr_regions"));
+  EXPECT_THAT(err("0 16"), HasSubstr("region_sectors is not a multiple of 8"));
+  EXPECT_THAT(err("12 16"), HasSubstr("region_sectors is not a multiple of 8"));
+  EXPECT_THAT(err("2147483648 16"), HasSubstr("out of range"));
+  EXPECT_THAT(err("128 0"), HasSubstr("an extent of 0 regions"));
+  EXPECT_THAT(err("128 1048577"), HasSubstr("out of range"));
+  EXPECT_THAT(err("0x80 16"), HasSubstr("hex"));
+  EXPECT_THAT(err("128 16 3"), HasSubstr("expected <first>:<count>"));
+  EXPECT_THAT(err("128 16 3:1:1"), HasSubstr("expected <first>:<count>"));
+  EXPECT_THAT(err("128 16 3:x"), HasSubstr("count \"x\""));
+  EXPECT_THAT(err("128 16 -3:1"), HasSubstr("negative"));
+  EXPECT_THAT(err("128 16 3:0"), HasSubstr("run 3:0 is empty"));
+  EXPECT_THAT(err("128 16 16:1"), HasSubstr("run 16:1 goes beyond the 16 regions"));
+  EXPECT_THAT(err("128 16 15:2"), HasSubstr("run 15:2 goes beyond"));
+  EXPECT_THAT(err("128 16 0:18446744073709551615"), HasSubstr("goes beyond"));
+  EXPECT_THAT(err("128 16 3:1 4:1"), HasSubstr("run 4:1 overlaps, touches or precedes"));
+  EXPECT_THAT(err("128 16 3:2 4:1"), HasSubstr("run 4:1 overlaps"));
+  EXPECT_THAT(err("128 16 7:1 3:1"), HasSubstr("run 3:1 overlaps"));
+  EXPECT_THAT(err("128 16 3:1 3:1"), HasSubstr("run 3:1 overlaps"));
+}
+
 }  // namespace
 }  // namespace cvol

@@ -36,6 +36,7 @@
 #define CVOL_DEFAULT_COPY_REGIONS	16	/* regions in flight per volume */
 #define CVOL_MAX_COPY_REGIONS	1024
 #define CVOL_MIGRATE_MAX_RETRIES	10	/* consecutive copy errors */
+#define CVOL_MAX_REGIONS	(1U << 20)	/* regions per migrating extent */
 
 /* Feature words of the table line. */
 #define CVOL_FEAT_MAP_RUNS		"map_runs"

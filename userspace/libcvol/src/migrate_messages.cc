@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "cvol/colon_fields.h"
 #include "cvol/word_reader.h"
 #include "linux/dm-cvol.h"
 
@@ -24,7 +25,8 @@ absl::Status CheckVext(absl::string_view verb, uint64_t vext) {
 
 }  // namespace
 
-absl::StatusOr<std::string> FormatMigrateStart(uint64_t vext, const Location& dst) {
+absl::StatusOr<std::string> FormatMigrateStart(uint64_t vext, const Location& dst,
+                                               MigrateMode mode) {
   if (absl::Status s = CheckVext(CVOL_MSG_MIGRATE_START, vext); !s.ok()) return s;
   if (absl::Status s = CheckRange(CVOL_MSG_MIGRATE_START, "dst_dev", dst.dev, 0,
                                   CVOL_MAX_DEVS - 1);
@@ -36,7 +38,16 @@ absl::StatusOr<std::string> FormatMigrateStart(uint64_t vext, const Location& ds
       !s.ok()) {
     return s;
   }
-  return absl::StrCat(CVOL_MSG_MIGRATE_START, " ", vext, " ", dst.dev, " ", dst.pext);
+  std::string text = absl::StrCat(CVOL_MSG_MIGRATE_START, " ", vext, " ", dst.dev, " ", dst.pext);
+  if (mode == MigrateMode::kFollow) absl::StrAppend(&text, " ", CVOL_ARG_FOLLOW);
+  return text;
+}
+
+absl::StatusOr<std::string> FormatMigrateDirty(uint64_t vext, bool clear) {
+  if (absl::Status s = CheckVext(CVOL_MSG_MIGRATE_DIRTY, vext); !s.ok()) return s;
+  std::string text = absl::StrCat(CVOL_MSG_MIGRATE_DIRTY, " ", vext);
+  if (clear) absl::StrAppend(&text, " ", CVOL_ARG_CLEAR);
+  return text;
 }
 
 absl::StatusOr<std::string> FormatMigrateCommit(uint64_t vext) {
@@ -97,6 +108,46 @@ absl::StatusOr<MigrateThrottle> ParseMigrateThrottleResponse(absl::string_view r
         "migrate_throttle response \"", response, "\": a bound of 0"));
   }
   return MigrateThrottle{static_cast<uint32_t>(*regions), static_cast<uint32_t>(*migrations)};
+}
+
+absl::StatusOr<MigrateDirty> ParseMigrateDirtyResponse(absl::string_view response) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("migrate_dirty response \"", response, "\": ", why));
+  };
+  WordReader reader(response);
+  absl::StatusOr<uint64_t> region_sectors =
+      reader.NextDecimal("migrate_dirty response region_sectors", CVOL_MAX_EXTENT_SECTORS);
+  if (!region_sectors.ok()) return region_sectors.status();
+  if (*region_sectors == 0 || *region_sectors % CVOL_MIN_EXTENT_SECTORS != 0) {
+    return bad("region_sectors is not a multiple of 8");
+  }
+  absl::StatusOr<uint64_t> nr_regions =
+      reader.NextDecimal("migrate_dirty response nr_regions", CVOL_MAX_REGIONS);
+  if (!nr_regions.ok()) return nr_regions.status();
+  if (*nr_regions == 0) return bad("an extent of 0 regions");
+
+  MigrateDirty dirty{*region_sectors, static_cast<uint32_t>(*nr_regions), {}};
+  uint64_t end = 0;  // one past the previous run
+  while (!reader.AtEnd()) {
+    absl::StatusOr<absl::string_view> token = reader.Next("migrate_dirty run");
+    if (!token.ok()) return token.status();
+    absl::StatusOr<std::vector<uint64_t>> f =
+        ParseColonFields("migrate_dirty run", *token, {"first", "count"});
+    if (!f.ok()) return f.status();
+    const uint64_t first = (*f)[0], count = (*f)[1];
+    if (count == 0) return bad(absl::StrCat("run ", *token, " is empty"));
+    if (first >= dirty.nr_regions || count > dirty.nr_regions - first) {
+      return bad(absl::StrCat("run ", *token, " goes beyond the ", dirty.nr_regions, " regions"));
+    }
+    // Runs are maximal: the next one starts after at least one clean region.
+    if (!dirty.runs.empty() && first <= end) {
+      return bad(absl::StrCat("run ", *token, " overlaps, touches or precedes the one before"));
+    }
+    dirty.runs.push_back(DirtyRun{static_cast<uint32_t>(first), static_cast<uint32_t>(count)});
+    end = first + count;
+  }
+  return dirty;
 }
 
 }  // namespace cvol
