@@ -39,6 +39,7 @@ constexpr Noun kNouns[] = {
     {"pv", "physical volumes: label a device for a pool, list, show, remove"},
     {"pool", "pools of extents: create, list, show"},
     {"volume", "volumes: create, list, show, resize, remove, move extents"},
+    {"member", "cluster members: list with roles, states and links"},
     {"status", "the daemon, etcd, pools and moves in progress"},
     {"events", "stream the cluster's events until interrupted"},
 };
@@ -51,6 +52,7 @@ const std::vector<Verb>& AllVerbs() {
     AddVolumeVerbs(*verbs);
     AddStatusVerb(*verbs);
     AddEventsVerb(*verbs);
+    AddMemberVerbs(*verbs);
     return verbs;
   }();
   return *kVerbs;

@@ -78,6 +78,7 @@ void AddPoolVerbs(std::vector<Verb>& verbs);
 void AddVolumeVerbs(std::vector<Verb>& verbs);
 void AddStatusVerb(std::vector<Verb>& verbs);
 void AddEventsVerb(std::vector<Verb>& verbs);
+void AddMemberVerbs(std::vector<Verb>& verbs);
 
 // --- argument helpers -------------------------------------------------------
 

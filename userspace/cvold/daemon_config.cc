@@ -28,7 +28,21 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
       ("socket", po::value(&c.socket)->default_value(c.socket), "control socket path")
       ("sys-block-dir", po::value(&c.sys_block_dir)->default_value(c.sys_block_dir),
        "where block devices are listed (pv scan)")
-      ("dev-dir", po::value(&c.dev_dir)->default_value(c.dev_dir), "device node directory");
+      ("dev-dir", po::value(&c.dev_dir)->default_value(c.dev_dir), "device node directory")
+      ("host", po::value(&c.host), "cluster mode: this host's member name (unique in the cluster)")
+      ("instance", po::value(&c.instance),
+       "several daemons on one kernel (test harness): suffixes device names and kernel uuids")
+      ("peer-listen", po::value(&c.peer_listen),
+       "cluster mode: host:port of the peer protocol; peers reach this host there")
+      ("cluster-secret-file", po::value(&c.cluster_secret_file),
+       "cluster mode: the cluster's shared secret (mode 0600), authenticates peers")
+      ("lease-ttl-s", po::value(&c.lease_ttl_s)->default_value(c.lease_ttl_s),
+       "cluster mode: membership lease in seconds; the kernel lease is half of it")
+      ("cluster-freeze-timeout-ms",
+       po::value(&c.cluster_freeze_timeout_ms)->default_value(c.cluster_freeze_timeout_ms),
+       "cluster mode: a cluster freeze thaws itself after this")
+      ("peer-deadline-s", po::value(&c.peer_deadline_s)->default_value(c.peer_deadline_s),
+       "cluster mode: seconds a peer has to answer a controller request");
   try {
     std::vector<const char*> argv{"cvold"};
     for (const std::string& a : args) argv.push_back(a.c_str());
@@ -65,6 +79,30 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
     return absl::InvalidArgumentError("--etcd-prefix must end with '/'");
   }
   if (!(c.etcd_timeout_s > 0)) return absl::InvalidArgumentError("--etcd-timeout must be > 0");
+  if (!c.instance.empty() &&
+      (c.instance.size() > 16 ||
+       c.instance.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+           std::string::npos)) {
+    return absl::InvalidArgumentError("--instance must be 1-16 letters, digits or '_'");
+  }
+  if (!c.host.empty()) {
+    if (c.host.find('/') != std::string::npos || c.host.size() > 64) {
+      return absl::InvalidArgumentError("--host must be at most 64 characters, without '/'");
+    }
+    if (c.peer_listen.empty() || c.cluster_secret_file.empty()) {
+      return absl::InvalidArgumentError(
+          "cluster mode (--host) needs --peer-listen and --cluster-secret-file");
+    }
+    if (c.lease_ttl_s < 2) return absl::InvalidArgumentError("--lease-ttl-s must be >= 2");
+    if (c.cluster_freeze_timeout_ms < static_cast<uint64_t>(c.lease_ttl_s) * 2000) {
+      return absl::InvalidArgumentError(
+          "--cluster-freeze-timeout-ms must be at least twice the lease TTL, so that a host "
+          "that stops answering is fenced before its freeze thaws");
+    }
+    if (!(c.peer_deadline_s > 0)) return absl::InvalidArgumentError("--peer-deadline-s must be > 0");
+  } else if (!c.peer_listen.empty() || !c.cluster_secret_file.empty()) {
+    return absl::InvalidArgumentError("--peer-listen and --cluster-secret-file need --host");
+  }
   return c;
 }
 

@@ -17,6 +17,14 @@ struct DaemonConfig {
   std::string socket = "/run/cvol/cvold.sock";
   std::string sys_block_dir = "/sys/class/block";
   std::string dev_dir = "/dev";
+  // Cluster (docs/cluster.md): all empty for a single host.
+  std::string host;                 // this host's member name
+  std::string instance;             // several daemons on one kernel (tests)
+  std::string peer_listen;          // host:port of the peer protocol
+  std::string cluster_secret_file;  // the shared HMAC key, mode 0600
+  int64_t lease_ttl_s = 10;
+  uint64_t cluster_freeze_timeout_ms = 30000;
+  double peer_deadline_s = 5.0;
   bool help = false;
   std::string help_text;
 };

@@ -15,7 +15,11 @@
 #include "absl/strings/str_cat.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
+#include "cluster_agent.h"
 #include "control_server.h"
+#include "cvol/peer/peer_client.h"
+#include "cvol/peer/peer_server.h"
+#include "cvol/peer/secret.h"
 #include "cvol/dm_client.h"
 #include "cvol/event_listener.h"
 #include "cvol/store/etcd_kv_store.h"
@@ -40,6 +44,28 @@ void NotifySystemd(const char* state) {
   sendto(fd, state, strlen(state), 0, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   close(fd);
 }
+
+// The controller's calls, over the peer protocol.
+class PeerCallerImpl : public PeerCaller {
+ public:
+  explicit PeerCallerImpl(peer::PeerClientOptions options) : client_(std::move(options)) {}
+
+  absl::StatusOr<nlohmann::json> Call(const std::string& address, const std::string& type,
+                                      int64_t epoch, const nlohmann::json& body,
+                                      absl::Duration deadline) override {
+    peer::PeerRequest request;
+    request.type = type;
+    request.epoch = static_cast<uint64_t>(epoch);
+    request.body = body;
+    absl::StatusOr<peer::PeerReply> reply = client_.Call(address, std::move(request), deadline);
+    if (!reply.ok()) return reply.status();
+    if (!reply->status.ok()) return reply->status;
+    return reply->body;
+  }
+
+ private:
+  peer::PeerClient client_;
+};
 
 void MakeParentDir(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -78,7 +104,63 @@ int Run(const std::vector<std::string>& args) {
   service_options.etcd_endpoints = config->etcd_endpoints;
   service_options.sys_block_dir = config->sys_block_dir;
   service_options.dev_dir = config->dev_dir;
+  service_options.instance = config->instance;
+  service_options.cluster_freeze_timeout_ms = config->cluster_freeze_timeout_ms;
+  service_options.peer_deadline = absl::Seconds(config->peer_deadline_s);
   Service service(service_options, **etcd, config->etcd_prefix, dm, events);
+
+  // Cluster mode: the peer protocol and the membership agent.
+  std::unique_ptr<PeerCallerImpl> peers;
+  std::unique_ptr<ClusterAgent> agent;
+  std::unique_ptr<peer::PeerServer> peer_server;
+  if (!config->host.empty()) {
+    absl::StatusOr<std::string> secret = peer::LoadClusterSecret(config->cluster_secret_file);
+    if (!secret.ok()) {
+      LogError(absl::StrCat("cluster secret: ", secret.status().message()));
+      return 1;
+    }
+    peers = std::make_unique<PeerCallerImpl>(peer::PeerClientOptions{*secret, config->host});
+    ClusterAgent::Hooks hooks;
+    hooks.renew_kernel_leases = [&service](uint64_t ms) { service.RenewKernelLeases(ms); };
+    hooks.fence_all = [&service] { service.FenceAll(); };
+    hooks.reintegrate = [&service](int64_t epoch) { return service.Reintegrate(epoch); };
+    hooks.sync = [&service] { service.SyncVolumes(); };
+    hooks.became_primary = [&service] { service.OnBecamePrimary(); };
+    hooks.publish = [&service, host = config->host](const std::string& type,
+                                                    const std::string& detail) {
+      service.PublishEvent({{"type", type}, {"host", host}, {"detail", detail}});
+    };
+    agent = std::make_unique<ClusterAgent>(
+        **etcd,
+        ClusterAgentOptions{config->etcd_prefix, config->host, {config->peer_listen},
+                            config->lease_ttl_s},
+        std::move(hooks));
+    service.AttachCluster(agent.get(), peers.get());
+    peer::PeerServerOptions server_options;
+    server_options.secret = *secret;
+    server_options.log = [](std::string line) { LogWarning(absl::StrCat("peer: ", line)); };
+    server_options.worker_threads = 8;
+    absl::StatusOr<std::unique_ptr<peer::PeerServer>> started = peer::PeerServer::Start(
+        config->peer_listen,
+        [&service](const peer::PeerRequest& request) {
+          absl::StatusOr<nlohmann::json> r =
+              service.HandlePeer(request.type, static_cast<int64_t>(request.epoch), request.body);
+          peer::PeerReply reply;
+          reply.id = request.id;
+          if (r.ok()) {
+            reply.body = std::move(*r);
+          } else {
+            reply.status = r.status();
+          }
+          return reply;
+        },
+        server_options);
+    if (!started.ok()) {
+      LogError(absl::StrCat("peer listener ", config->peer_listen, ": ", started.status().message()));
+      return 1;
+    }
+    peer_server = std::move(*started);
+  }
 
   // Activation needs etcd; until it answers, keep trying (volumes that are
   // live already keep serving I/O meanwhile).
@@ -87,6 +169,11 @@ int Run(const std::vector<std::string>& args) {
     if (s.ok()) break;
     if (attempt % 10 == 0) LogError(absl::StrCat("start: ", s.message(), "; retrying"));
     sleep(1);
+  }
+
+  if (agent) {
+    (void)agent->Start();
+    LogInfo(absl::StrCat("cluster: peer protocol on ", config->peer_listen));
   }
 
   boost::asio::io_context io;
@@ -126,7 +213,9 @@ int Run(const std::vector<std::string>& args) {
   NotifySystemd("STOPPING=1");
   stop = true;
   kernel_events.join();
+  if (agent) agent->Stop();
   service.Stop();
+  if (peer_server) peer_server->Stop();
   return 0;
 }
 

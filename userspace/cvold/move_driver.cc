@@ -13,6 +13,7 @@
 
 
 #include "absl/strings/str_cat.h"
+#include "cluster_agent.h"
 #include "cvol/control/args.h"
 #include "cvol/control/names.h"
 #include "cvol/messages.h"
@@ -49,6 +50,13 @@ absl::StatusOr<Service::Json> Service::VolumeMove(const Json& args, const Progre
     return absl::InvalidArgumentError("count must be 1 to 1024 extents");
   }
 
+  if (clustered() && !agent_->IsPrimary()) {
+    const cluster::ClusterView view = agent_->last_view();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "moves are run by the Primary (",
+        view.primary() ? view.primary()->host : std::string("none"),
+        "); run this command on that host"));
+  }
   std::vector<std::string> keys;
   {
     absl::MutexLock lock(&mu_);
@@ -193,6 +201,7 @@ void Service::RunMove(const std::string& key) {
 }
 
 absl::Status Service::DriveMove(const std::string& key) {
+  if (clustered()) return DriveClusterMove(key);
   auto set_phase = [&](const std::string& phase, uint64_t copied, uint64_t regions) {
     absl::MutexLock lock(&moves_mu_);
     MoveState& s = move_states_[key];
@@ -231,7 +240,7 @@ absl::Status Service::DriveMove(const std::string& key) {
     const uint64_t es = pool.record.extent_sectors;
     const std::string full = absl::StrCat(move.record.pool, "/", move.record.volume);
     ASSIGN_OR_RETURN(ExtentAddress at, Locate(volume.record, move.record.vext, es));
-    const std::string dm_name = control::DmName(move.record.pool, move.record.volume);
+    const std::string dm_name = DevName(move.record.pool, move.record.volume);
 
     // The kernel's view of this extent.
     KernelView kernel;

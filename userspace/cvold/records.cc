@@ -99,15 +99,20 @@ std::string EncodeVolume(const VolumeRecord& r) {
 }
 
 std::string EncodeMove(const MoveRecord& r) {
-  return json{{"pool", r.pool},
-              {"volume", r.volume},
-              {"volume_uuid", r.volume_uuid},
-              {"vext", r.vext},
-              {"src", LocationJson(r.src)},
-              {"dst", LocationJson(r.dst)},
-              {"phase", PhaseName(r.phase)},
-              {"started_ns", r.started_ns}}
-      .dump();
+  json j{{"pool", r.pool},
+         {"volume", r.volume},
+         {"volume_uuid", r.volume_uuid},
+         {"vext", r.vext},
+         {"src", LocationJson(r.src)},
+         {"dst", LocationJson(r.dst)},
+         {"phase", PhaseName(r.phase)},
+         {"started_ns", r.started_ns}};
+  if (!r.step.empty()) {
+    j["step"] = r.step;
+    j["epoch"] = r.epoch;
+    j["excluded"] = r.excluded;
+  }
+  return j.dump();
 }
 
 absl::StatusOr<PoolRecord> DecodePool(const std::string& text) {
@@ -180,6 +185,14 @@ absl::StatusOr<MoveRecord> DecodeMove(const std::string& text) {
       throw std::runtime_error("unknown phase '" + phase + "'");
     }
     r.started_ns = U64(j.at("started_ns"));
+    if (j.contains("step")) {
+      j.at("step").get_to(r.step);
+      if (r.step.empty()) throw std::runtime_error("empty step");
+      r.epoch = U64(j.at("epoch"));
+      const json& excluded = j.at("excluded");
+      if (!excluded.is_array()) throw std::runtime_error("excluded is not a list");
+      for (const json& host : excluded) r.excluded.push_back(host.get<std::string>());
+    }
   });
 }
 

@@ -77,6 +77,12 @@ struct MoveRecord {
   Location dst;
   Phase phase = Phase::kCopying;
   uint64_t started_ns = 0;
+  // Cluster moves only (empty/0 on a single host): the controller's step
+  // (docs/cluster.md), the epoch it runs under, and the hosts it removed
+  // from the control range.
+  std::string step;
+  uint64_t epoch = 0;
+  std::vector<std::string> excluded;
 
   // The extent this record keeps allocated beside the volume map.
   Location reserved() const { return phase == Phase::kCopying ? dst : src; }

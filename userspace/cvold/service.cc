@@ -18,18 +18,23 @@
 
 namespace cvol::daemon {
 
-using control::DmName;
 using control::DmUuid;
 
 Service::Service(ServiceOptions options, store::KvStore& kv, const std::string& prefix,
                  DmClient& dm, EventHub& events)
     : options_(std::move(options)),
+      kv_(kv),
       db_(kv, prefix),
       dm_(dm),
       events_(events),
       started_(absl::Now()) {}
 
 Service::~Service() { Stop(); }
+
+std::string Service::DevName(const std::string& pool, const std::string& volume) const {
+  const std::string name = control::DmName(pool, volume);
+  return options_.instance.empty() ? name : absl::StrCat(name, "@", options_.instance);
+}
 
 absl::Status Service::RetryOnConflict(const std::function<absl::Status()>& attempt) {
   absl::Status status;
@@ -78,7 +83,10 @@ absl::Status Service::Start() {
     }
   }
   LogInfo(absl::StrCat("activated ", snap.volumes.size() - failed, " volume(s)"));
-  for (const auto& [key, move] : snap.moves) StartMoveWorker(key);
+  // In a cluster only the Primary drives moves (OnBecamePrimary).
+  if (!clustered()) {
+    for (const auto& [key, move] : snap.moves) StartMoveWorker(key);
+  }
   return absl::OkStatus();
 }
 
@@ -112,6 +120,7 @@ absl::StatusOr<Service::Json> Service::Handle(const std::string& command, const 
   if (command == "volume.resize") return VolumeResize(args);
   if (command == "volume.remove") return VolumeRemove(args);
   if (command == "volume.move") return VolumeMove(args, progress);
+  if (command == "member.list") return MemberList(args);
   return absl::UnimplementedError(absl::StrCat("unknown command '", command,
                                                "'; see docs/control-protocol.md"));
 }
@@ -170,13 +179,19 @@ absl::Status Service::ActivateVolume(const Snapshot& snap, const VolumeRecord& v
     }
   }
   for (size_t i = 0; i < volume.segments.size(); ++i) {
-    volume_of_kernel_uuid_[SegmentUuid(volume, i)] = absl::StrCat(volume.pool, "/", volume.name);
+    volume_of_kernel_uuid_[SegmentUuid(volume, i, options_.instance)] = absl::StrCat(volume.pool, "/", volume.name);
   }
-  std::vector<TableLine> lines = BuildTableLines(volume, pool.extent_sectors, pvs, paths_);
-  const std::string name = DmName(volume.pool, volume.name);
+  {
+    std::vector<uint64_t> sectors;
+    for (const Segment& s : volume.segments) sectors.push_back(s.first_vext * pool.extent_sectors);
+    absl::MutexLock lock(&devices_mu_);
+    local_devices_[DevName(volume.pool, volume.name)] = std::move(sectors);
+  }
+  std::vector<TableLine> lines = BuildTableLines(volume, pool.extent_sectors, pvs, paths_, options_.instance);
+  const std::string name = DevName(volume.pool, volume.name);
   ASSIGN_OR_RETURN(bool exists, dm_.Exists(name));
   if (!exists) {
-    RETURN_IF_ERROR(dm_.Create(name, DmUuid(volume.uuid),
+    RETURN_IF_ERROR(dm_.Create(name, DmUuid(options_.instance.empty() ? volume.uuid : absl::StrCat(volume.uuid, "-", options_.instance)),
                                ToDmLines(volume, pool.extent_sectors, lines)));
     LogInfo(absl::StrCat("created /dev/mapper/", name));
     return absl::OkStatus();
@@ -218,7 +233,7 @@ absl::Status Service::ActivateVolume(const Snapshot& snap, const VolumeRecord& v
 absl::Status Service::ReloadPoolVolumes(const Snapshot& snap, const std::string& pool) {
   absl::Status first;
   for (const VolumeRecord* volume : snap.VolumesOf(pool)) {
-    absl::StatusOr<bool> exists = dm_.Exists(DmName(volume->pool, volume->name));
+    absl::StatusOr<bool> exists = dm_.Exists(DevName(volume->pool, volume->name));
     if (!exists.ok() || !*exists) continue;
     absl::Status s = ActivateVolume(snap, *volume);
     if (!s.ok() && first.ok()) first = s;
@@ -230,7 +245,7 @@ absl::StatusOr<std::string> Service::SendMessage(const VolumeRecord& volume,
                                                  uint64_t extent_sectors, uint64_t vext,
                                                  const std::string& text) {
   ASSIGN_OR_RETURN(ExtentAddress at, Locate(volume, vext, extent_sectors));
-  return dm_.Message(DmName(volume.pool, volume.name), at.sector, text);
+  return dm_.Message(DevName(volume.pool, volume.name), at.sector, text);
 }
 
 void Service::OnKernelEvent(const Event& event) {

@@ -22,6 +22,7 @@
 #include "config_db.h"
 #include "cvol/dm_client.h"
 #include "cvol/event.h"
+#include "cvol/status.h"
 #include "event_hub.h"
 #include "nlohmann/json.hpp"
 #include "volume_layout.h"
@@ -34,7 +35,27 @@ struct ServiceOptions {
   std::string dev_dir = "/dev";
   absl::Duration move_poll = absl::Milliseconds(100);
   absl::Duration move_timeout = absl::Minutes(30);
+  // Several daemons on one kernel (the test harness): suffixes device names
+  // ("<pool>-<vol>@<instance>") and kernel uuids, so each has its own.
+  std::string instance;
+  // Cluster: how long a peer has to answer a controller request, and how
+  // long a cluster freeze holds I/O at most (it outlasts a lease TTL, so a
+  // host that stops answering is fenced before its freeze could thaw).
+  absl::Duration peer_deadline = absl::Seconds(5);
+  uint64_t cluster_freeze_timeout_ms = 30000;
 };
+
+// The controller's way to reach the other daemons (the peer protocol,
+// docs/peer-protocol.md); an interface so unit tests can stand in.
+class PeerCaller {
+ public:
+  virtual ~PeerCaller() = default;
+  virtual absl::StatusOr<nlohmann::json> Call(const std::string& address, const std::string& type,
+                                              int64_t epoch, const nlohmann::json& body,
+                                              absl::Duration deadline) = 0;
+};
+
+class ClusterAgent;
 
 class Service {
  public:
@@ -60,6 +81,21 @@ class Service {
   // A kernel event: follows moves, and is passed on to `events` streams.
   void OnKernelEvent(const Event& event);
 
+  // Cluster mode (docs/cluster.md). Without it the daemon is a single host.
+  void AttachCluster(ClusterAgent* agent, PeerCaller* peers);
+  // A controller request from a peer (already authenticated).
+  absl::StatusOr<Json> HandlePeer(const std::string& type, int64_t epoch, const Json& body);
+  // The agent's hooks.
+  void RenewKernelLeases(uint64_t lease_ms);
+  void FenceAll();
+  absl::Status Reintegrate(int64_t epoch);
+  void SyncVolumes();
+  void OnBecamePrimary();
+  void PublishEvent(Json event) { events_.Publish(std::move(event)); }
+
+  // The device-mapper name of a volume on this host.
+  std::string DevName(const std::string& pool, const std::string& volume) const;
+
  private:
 
   absl::StatusOr<Json> Status();
@@ -76,6 +112,7 @@ class Service {
   absl::StatusOr<Json> VolumeResize(const Json& args);
   absl::StatusOr<Json> VolumeRemove(const Json& args);
   absl::StatusOr<Json> VolumeMove(const Json& args, const Progress& progress);
+  absl::StatusOr<Json> MemberList(const Json& args);
 
   // A snapshot for a list command filtered by an optional pool, which must
   // then exist.
@@ -98,6 +135,25 @@ class Service {
   void StartMoveWorker(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunMove(const std::string& key);
   absl::Status DriveMove(const std::string& key);
+  absl::Status DriveClusterMove(const std::string& key);
+  bool clustered() const { return agent_ != nullptr; }
+  // The kernel's state of one extent of a local volume.
+  struct ExtentState {
+    std::string dm_name;
+    ExtentAddress at;
+    std::optional<Location> location;
+    std::optional<MigrationStatus> migration;
+    uint64_t map_gen = 0;
+  };
+  absl::StatusOr<ExtentState> ReadExtent(const VolumeRecord& volume, uint64_t extent_sectors,
+                                         uint64_t vext) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Json> PeerMigrateStart(const Json& body);
+  absl::StatusOr<Json> PeerMigrateStatus(const Json& body);
+  absl::StatusOr<Json> PeerFreeze(const Json& body);
+  absl::StatusOr<Json> PeerRecopy(const Json& body);
+  absl::StatusOr<Json> PeerApply(const Json& body);
+  absl::StatusOr<Json> PeerRelease(const Json& body);
+  absl::StatusOr<Json> PeerAbort(const Json& body);
   Json MoveProgress(const std::string& key);
 
   Json PoolJson(const Snapshot& snap, const PoolRecord& pool);
@@ -107,10 +163,13 @@ class Service {
   Json MoveJson(const Snapshot& snap, const MoveRecord& move) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ServiceOptions options_;
+  store::KvStore& kv_;
   ConfigDb db_;
   DmClient& dm_;
   EventHub& events_;
   const absl::Time started_;
+  ClusterAgent* agent_ = nullptr;
+  PeerCaller* peers_ = nullptr;
 
   absl::Mutex mu_;
   // Signalled by kernel migration events, so that move workers act on
@@ -133,6 +192,20 @@ class Service {
   std::map<std::string, MoveState> move_states_ ABSL_GUARDED_BY(moves_mu_);
   std::map<std::string, std::thread> move_threads_ ABSL_GUARDED_BY(moves_mu_);
   bool stopping_ ABSL_GUARDED_BY(moves_mu_) = false;
+
+  // Cluster freezes this host holds, by change id: (device, sector, id).
+  struct HeldFreeze {
+    std::string dm_name;
+    uint64_t sector = 0;
+    uint64_t id = 0;
+  };
+  std::map<std::string, HeldFreeze> held_freezes_ ABSL_GUARDED_BY(mu_);
+
+  // This host's volume devices and their segments' first sectors: what the
+  // lease renewals and fencing address, without etcd and without mu_ (a
+  // fence must not wait behind a slow command).
+  absl::Mutex devices_mu_;
+  std::map<std::string, std::vector<uint64_t>> local_devices_ ABSL_GUARDED_BY(devices_mu_);
 };
 
 }  // namespace cvol::daemon

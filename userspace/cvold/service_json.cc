@@ -81,7 +81,7 @@ Service::Json Service::MoveJson(const Snapshot& snap, const MoveRecord& move) {
 
 Service::Json Service::VolumeJson(const Snapshot& snap, const VolumeRecord& volume) {
   const uint64_t extent_sectors = snap.pools.at(volume.pool).record.extent_sectors;
-  const std::string dm_name = control::DmName(volume.pool, volume.name);
+  const std::string dm_name = DevName(volume.pool, volume.name);
   absl::StatusOr<bool> active = dm_.Exists(dm_name);
   Json runs = Json::array();
   for (const Run& run : volume.runs) {

@@ -179,7 +179,7 @@ absl::StatusOr<Service::Json> Service::VolumeRemove(const Json& args) {
           "); wait for it to end"));
     }
   }
-  const std::string dm_name = control::DmName(name.pool, name.volume);
+  const std::string dm_name = DevName(name.pool, name.volume);
   ASSIGN_OR_RETURN(bool exists, dm_.Exists(dm_name));
   if (exists) {
     if (absl::Status s = dm_.Remove(dm_name); !s.ok()) {
@@ -187,6 +187,8 @@ absl::StatusOr<Service::Json> Service::VolumeRemove(const Json& args) {
           "/dev/mapper/", dm_name, " could not be removed (is it open or mounted?): ",
           s.message()));
     }
+    absl::MutexLock devices_lock(&devices_mu_);
+    local_devices_.erase(dm_name);
   }
   RETURN_IF_ERROR(RetryOnConflict([&]() -> absl::Status {
     ASSIGN_OR_RETURN(Snapshot now, db_.Load());

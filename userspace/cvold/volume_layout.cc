@@ -6,8 +6,9 @@
 
 namespace cvol::daemon {
 
-std::string SegmentUuid(const VolumeRecord& volume, size_t segment) {
-  return segment == 0 ? volume.uuid : absl::StrCat(volume.uuid, ".", segment);
+std::string SegmentUuid(const VolumeRecord& volume, size_t segment, const std::string& instance) {
+  return absl::StrCat(volume.uuid, segment == 0 ? "" : absl::StrCat(".", segment),
+                      instance.empty() ? "" : absl::StrCat("-", instance));
 }
 
 absl::StatusOr<ExtentAddress> Locate(const VolumeRecord& volume, uint64_t vext,
@@ -39,7 +40,7 @@ std::vector<Run> SegmentRuns(const VolumeRecord& volume, size_t segment) {
 
 std::vector<TableLine> BuildTableLines(const VolumeRecord& volume, uint64_t extent_sectors,
                                        const std::vector<const PvRecord*>& pvs,
-                                       const PvPaths& paths) {
+                                       const PvPaths& paths, const std::string& instance) {
   uint32_t slots = 0;
   for (const PvRecord* pv : pvs) slots = std::max(slots, pv->slot + 1);
   std::vector<DeviceSlot> devices(slots);
@@ -50,7 +51,7 @@ std::vector<TableLine> BuildTableLines(const VolumeRecord& volume, uint64_t exte
   std::vector<TableLine> lines;
   for (size_t i = 0; i < volume.segments.size(); ++i) {
     TableLine line;
-    line.vol_uuid = SegmentUuid(volume, i);
+    line.vol_uuid = SegmentUuid(volume, i, instance);
     line.extent_sectors = extent_sectors;
     line.devices = devices;
     line.map_runs = SegmentRuns(volume, i);

@@ -19,7 +19,10 @@ namespace cvol::daemon {
 using PvPaths = std::map<std::string, std::string>;
 
 // The kernel's volume uuid of one segment.
-std::string SegmentUuid(const VolumeRecord& volume, size_t segment);
+// With an instance name (several daemons on one kernel, a test harness),
+// "-<instance>" is appended so each daemon has its own kernel volume.
+std::string SegmentUuid(const VolumeRecord& volume, size_t segment,
+                        const std::string& instance = "");
 
 struct ExtentAddress {
   size_t segment = 0;
@@ -37,7 +40,8 @@ std::vector<Run> SegmentRuns(const VolumeRecord& volume, size_t segment);
 // listed; a pv with no path here (or no pv in a slot) is an empty slot "-".
 std::vector<TableLine> BuildTableLines(const VolumeRecord& volume, uint64_t extent_sectors,
                                        const std::vector<const PvRecord*>& pvs,
-                                       const PvPaths& paths);
+                                       const PvPaths& paths,
+                                       const std::string& instance = "");
 std::vector<DmLine> ToDmLines(const VolumeRecord& volume, uint64_t extent_sectors,
                               const std::vector<TableLine>& lines);
 

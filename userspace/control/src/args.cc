@@ -61,6 +61,13 @@ absl::StatusOr<std::optional<std::string>> ArgReader::OptionalString(std::string
   return (*value)->get<std::string>();
 }
 
+absl::StatusOr<nlohmann::json> ArgReader::Raw(std::string_view name) {
+  absl::StatusOr<const json*> value = Find(name);
+  if (!value.ok()) return value.status();
+  if (*value == nullptr) return Fail(Missing(name));
+  return **value;
+}
+
 absl::StatusOr<std::string> ArgReader::String(std::string_view name) {
   absl::StatusOr<std::optional<std::string>> value = OptionalString(name);
   if (!value.ok()) return value.status();

@@ -42,6 +42,9 @@ class ArgReader {
   absl::StatusOr<uint64_t> Uint(std::string_view name);
   absl::StatusOr<std::optional<uint64_t>> OptionalUint(std::string_view name);
   absl::StatusOr<bool> Bool(std::string_view name, bool default_value);
+  // A required value of any JSON type, for structured arguments the caller
+  // checks itself.
+  absl::StatusOr<nlohmann::json> Raw(std::string_view name);
 
   absl::Status Finish();
 

@@ -1,0 +1,222 @@
+#include "cluster_agent.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "log.h"
+#include "nlohmann/json.hpp"
+#include "records.h"
+#include "status_macros.h"
+
+namespace cvol::daemon {
+
+const char* ClusterAgent::StateName(State state) {
+  switch (state) {
+    case State::kActive:
+      return "active";
+    case State::kFenced:
+      return "fenced";
+    case State::kRejoining:
+      return "rejoining";
+  }
+  return "unknown";
+}
+
+ClusterAgent::ClusterAgent(store::KvStore& kv, ClusterAgentOptions options, Hooks hooks)
+    : kv_(kv),
+      options_(std::move(options)),
+      hooks_(std::move(hooks)),
+      // Six renewals per TTL: a missed one or two still leave margin.
+      tick_(std::max(absl::Milliseconds(100), absl::Seconds(options_.lease_ttl_s) / 6)) {}
+
+ClusterAgent::~ClusterAgent() { Stop(); }
+
+std::string ClusterAgent::StateKey(const std::string& prefix, const std::string& host) {
+  return absl::StrCat(prefix, "member_state/", host);
+}
+
+ClusterAgent::State ClusterAgent::state() const {
+  absl::MutexLock lock(&mu_);
+  return state_;
+}
+
+int64_t ClusterAgent::fail_count() const {
+  absl::MutexLock lock(&mu_);
+  return fail_count_;
+}
+
+cluster::ClusterView ClusterAgent::last_view() const {
+  absl::MutexLock lock(&mu_);
+  return view_;
+}
+
+bool ClusterAgent::IsPrimary() const {
+  absl::MutexLock lock(&mu_);
+  return state_ == State::kActive && view_.primary() != nullptr &&
+         view_.primary()->host == options_.host;
+}
+
+absl::StatusOr<cluster::ClusterView> ClusterAgent::ReadView() const {
+  return cluster::Membership::Read(kv_, options_.prefix);
+}
+
+absl::Status ClusterAgent::CheckEpoch(int64_t epoch) const {
+  absl::StatusOr<cluster::ClusterView> view = ReadView();
+  if (!view.ok()) return view.status();
+  return cluster::CheckEpoch(epoch, *view);
+}
+
+absl::Status ClusterAgent::Start() {
+  for (int attempt = 0;; ++attempt) {
+    absl::Status s = JoinOrRenew();
+    if (s.ok()) break;
+    if (attempt % 20 == 0) LogWarning(absl::StrCat("cluster: join: ", s.message(), "; retrying"));
+    absl::SleepFor(tick_);
+  }
+  // Re-integration may have to wait (a move in progress); the thread
+  // retries it.
+  if (absl::Status s = Rejoin(); !s.ok()) LogWarning(absl::StrCat("cluster: ", s.message()));
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void ClusterAgent::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  if (membership_) {
+    if (absl::Status s = membership_->Leave(); !s.ok()) {
+      LogWarning(absl::StrCat("cluster: leave: ", s.message()));
+    }
+  }
+}
+
+void ClusterAgent::Run() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stop_), tick_)) return;
+    }
+    Tick();
+  }
+}
+
+// Joins anew if the old lease is gone (or there is none), reloads the maps
+// and unfences. The old lease, if it still lives, is kept: nobody can have
+// excluded a host whose lease never expired.
+absl::Status ClusterAgent::JoinOrRenew() {
+  const absl::Time sent = absl::Now();
+  if (membership_ == nullptr || !membership_->KeepAlive().ok()) {
+    cluster::MemberInfo self{options_.host, options_.addresses};
+    absl::StatusOr<std::unique_ptr<cluster::Membership>> joined =
+        cluster::Membership::Join(kv_, options_.prefix, self, options_.lease_ttl_s);
+    if (!joined.ok()) return joined.status();
+    membership_ = std::move(*joined);
+    LogInfo(absl::StrCat("cluster: joined as ", options_.host, " (lease ", membership_->lease(),
+                         ")"));
+  }
+  last_renewal_sent_ = sent;
+  return absl::OkStatus();
+}
+
+absl::Status ClusterAgent::Rejoin() {
+  RETURN_IF_ERROR(JoinOrRenew());
+  absl::StatusOr<cluster::ClusterView> view = ReadView();
+  if (!view.ok()) return view.status();
+  {
+    absl::MutexLock lock(&mu_);
+    view_ = *view;
+    state_ = State::kRejoining;
+  }
+  if (absl::Status s = hooks_.reintegrate(view->epoch); !s.ok()) return s;
+  {
+    absl::MutexLock lock(&mu_);
+    state_ = State::kActive;
+  }
+  hooks_.renew_kernel_leases(static_cast<uint64_t>(options_.lease_ttl_s) * 500);
+  PublishState();
+  hooks_.publish("member_active", absl::StrCat("epoch ", view->epoch));
+  LogInfo(absl::StrCat("cluster: ", options_.host, " is active (epoch ", view->epoch, ", ",
+                       view->members.size(), " member(s))"));
+  return absl::OkStatus();
+}
+
+void ClusterAgent::Lose(const std::string& why) {
+  bool was_active;
+  {
+    absl::MutexLock lock(&mu_);
+    was_active = state_ == State::kActive;
+    if (was_active) {
+      state_ = State::kFenced;
+      ++fail_count_;
+    }
+  }
+  if (!was_active) return;
+  // Fence first: a controller may exclude this host as soon as the lease
+  // is gone, and the kernel lease may still have a moment to run.
+  hooks_.fence_all();
+  LogError(absl::StrCat("cluster: fenced this host's volumes: ", why));
+  hooks_.publish("member_fenced", why);
+}
+
+void ClusterAgent::Tick() {
+  if (state() != State::kActive) {
+    if (absl::Status s = Rejoin(); !s.ok() && ++ticks_ % 20 == 0) {
+      LogWarning(absl::StrCat("cluster: rejoin: ", s.message()));
+    }
+    return;
+  }
+  const absl::Time sent = absl::Now();
+  const absl::Duration ttl = absl::Seconds(options_.lease_ttl_s);
+  absl::Status renewed = membership_->KeepAlive();
+  if (renewed.ok()) {
+    last_renewal_sent_ = sent;
+    // The kernel lease runs from now; it must end before the etcd lease,
+    // which runs from when etcd got the renewal (after `sent`). A renewal
+    // that took long leaves too little margin: skip, the next one comes.
+    if (absl::Now() - sent < ttl / 4) {
+      hooks_.renew_kernel_leases(static_cast<uint64_t>(absl::ToInt64Milliseconds(ttl / 2)));
+    }
+  } else if (renewed.code() == absl::StatusCode::kNotFound) {
+    Lose(std::string(renewed.message()));
+    return;
+  } else if (absl::Now() - last_renewal_sent_ > ttl / 2) {
+    Lose(absl::StrCat("the lease could not be renewed for ",
+                      absl::FormatDuration(absl::Now() - last_renewal_sent_), ": ",
+                      renewed.message()));
+    return;
+  }
+  absl::StatusOr<cluster::ClusterView> view = ReadView();
+  if (!view.ok()) return;
+  bool now_primary = view->primary() != nullptr && view->primary()->host == options_.host;
+  bool became;
+  {
+    absl::MutexLock lock(&mu_);
+    view_ = *view;
+    became = now_primary && !was_primary_;
+    was_primary_ = now_primary;
+  }
+  if (became) {
+    LogInfo(absl::StrCat("cluster: ", options_.host, " is the Primary (epoch ", view->epoch, ")"));
+    hooks_.publish("primary", absl::StrCat("epoch ", view->epoch));
+    hooks_.became_primary();
+  }
+  if (++ticks_ % 2 == 0) hooks_.sync();
+}
+
+void ClusterAgent::PublishState() {
+  nlohmann::json j{{"state", StateName(state())},
+                   {"fail_count", fail_count()},
+                   {"since_ns", WallClockNs()}};
+  const store::Op put =
+      store::Op::Put(StateKey(options_.prefix, options_.host), j.dump(), membership_->lease());
+  if (absl::StatusOr<store::TxnResult> r = kv_.Txn({}, {&put, 1}); !r.ok()) {
+    LogWarning(absl::StrCat("cluster: publishing the member state: ", r.status().message()));
+  }
+}
+
+}  // namespace cvol::daemon

@@ -1,0 +1,116 @@
+// This host's membership of the cluster (docs/cluster.md, "Membership and
+// fencing"): joins under an etcd lease, renews it, and keeps the kernel
+// lease of every local volume shorter than the etcd lease, so that by the
+// time a controller sees this host's etcd lease expire, the host's volumes
+// have fenced themselves -- whether the daemon is alive and cut off, hung,
+// or dead.
+//
+//   active     lease renewed; kernel leases renewed after each renewal
+//   fenced     a renewal failed for half the TTL, or the lease is gone:
+//              every volume is fenced (I/O held) at once
+//   rejoining  a member again (the old lease, or a new one); the maps are
+//              being reloaded from etcd before the volumes are unfenced
+#ifndef CVOL_CVOLD_CLUSTER_AGENT_H_
+#define CVOL_CVOLD_CLUSTER_AGENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "cvol/cluster/membership.h"
+#include "cvol/store/kv_store.h"
+
+namespace cvol::daemon {
+
+struct ClusterAgentOptions {
+  std::string prefix;                  // etcd key prefix, e.g. "/cvol/"
+  std::string host;                    // this host's member name
+  std::vector<std::string> addresses;  // its peer address(es), host:port
+  int64_t lease_ttl_s = 10;
+};
+
+class ClusterAgent {
+ public:
+  // What the agent asks of the daemon. Called from the agent's thread.
+  struct Hooks {
+    std::function<void(uint64_t lease_ms)> renew_kernel_leases;
+    std::function<void()> fence_all;
+    // Reload every local volume's map from etcd, then unfence under epoch.
+    // An error keeps the host fenced; the agent tries again.
+    std::function<absl::Status(int64_t epoch)> reintegrate;
+    // Activate volumes created elsewhere (runs while active).
+    std::function<void()> sync;
+    // This host became the Primary: resume the controller's work.
+    std::function<void()> became_primary;
+    // A cluster event for `clusterctl events`.
+    std::function<void(const std::string& type, const std::string& detail)> publish;
+  };
+
+  enum class State { kActive, kFenced, kRejoining };
+  static const char* StateName(State state);
+
+  ClusterAgent(store::KvStore& kv, ClusterAgentOptions options, Hooks hooks);
+  ~ClusterAgent();
+  ClusterAgent(const ClusterAgent&) = delete;
+  ClusterAgent& operator=(const ClusterAgent&) = delete;
+
+  // Joins (retrying while the name is held by this host's previous,
+  // still-live lease), reintegrates, and starts renewing.
+  absl::Status Start();
+  // Stops renewing and leaves (revokes the lease).
+  void Stop();
+
+  // The ranking, read from etcd now.
+  absl::StatusOr<cluster::ClusterView> ReadView() const;
+  // OK if epoch is the current one (docs/cluster.md: stale controllers).
+  absl::Status CheckEpoch(int64_t epoch) const;
+
+  const std::string& host() const { return options_.host; }
+  const std::string& prefix() const { return options_.prefix; }
+  int64_t lease_ttl_s() const { return options_.lease_ttl_s; }
+  State state() const;
+  int64_t fail_count() const;
+  // The last view this agent read (for status and member list).
+  cluster::ClusterView last_view() const;
+  bool IsPrimary() const;
+
+  // The key under which each member publishes its state.
+  static std::string StateKey(const std::string& prefix, const std::string& host);
+
+ private:
+  void Run();
+  void Tick();
+  void Lose(const std::string& why);
+  absl::Status JoinOrRenew();
+  absl::Status Rejoin();
+  void PublishState();
+
+  store::KvStore& kv_;
+  const ClusterAgentOptions options_;
+  const Hooks hooks_;
+  const absl::Duration tick_;
+
+  std::unique_ptr<cluster::Membership> membership_;  // agent thread only (after Start)
+  absl::Time last_renewal_sent_;                     // of the last successful renewal
+  int ticks_ = 0;
+
+  mutable absl::Mutex mu_;
+  State state_ ABSL_GUARDED_BY(mu_) = State::kRejoining;
+  int64_t fail_count_ ABSL_GUARDED_BY(mu_) = 0;
+  cluster::ClusterView view_ ABSL_GUARDED_BY(mu_);
+  bool was_primary_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace cvol::daemon
+
+#endif  // CVOL_CVOLD_CLUSTER_AGENT_H_

@@ -1,0 +1,508 @@
+// The host side of the cluster (docs/cluster.md): the controller's requests
+// (each one idempotent, each checked against the current epoch), the kernel
+// leases and fencing, and re-integration after a fence.
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cluster_agent.h"
+#include "cvol/control/args.h"
+#include "cvol/control/names.h"
+#include "cvol/freeze_messages.h"
+#include "cvol/lease_messages.h"
+#include "cvol/messages.h"
+#include "cvol/migrate_messages.h"
+#include "cvol/status.h"
+#include "log.h"
+#include "service.h"
+#include "status_macros.h"
+
+namespace cvol::daemon {
+namespace {
+
+using control::ArgReader;
+
+absl::StatusOr<Location> LocationArg(const nlohmann::json& j, const char* what) {
+  if (!j.is_array() || j.size() != 2 || !j[0].is_number_unsigned() ||
+      !j[1].is_number_unsigned() || j[0].get<uint64_t>() > UINT32_MAX) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " must be [slot, pext]"));
+  }
+  return Location{j[0].get<uint32_t>(), j[1].get<uint64_t>()};
+}
+
+// "<region_sectors> <nr_regions> [<r0>:<count>]..." (the kernel's
+// migrate_dirty answer).
+struct DirtyRegions {
+  uint64_t region_sectors = 0;
+  uint64_t regions = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> runs;
+};
+
+absl::StatusOr<DirtyRegions> ParseDirty(const std::string& text) {
+  std::vector<std::string> words = absl::StrSplit(text, ' ', absl::SkipEmpty());
+  DirtyRegions d;
+  auto number = [](const std::string& w, uint64_t& out) {
+    if (w.empty() || w.size() > 19 || w.find_first_not_of("0123456789") != std::string::npos) {
+      return false;
+    }
+    out = std::stoull(w);
+    return true;
+  };
+  if (words.size() < 2 || !number(words[0], d.region_sectors) || !number(words[1], d.regions) ||
+      d.region_sectors == 0) {
+    return absl::DataLossError(absl::StrCat("bad migrate_dirty answer '", text, "'"));
+  }
+  for (size_t i = 2; i < words.size(); ++i) {
+    std::vector<std::string> rc = absl::StrSplit(words[i], ':');
+    uint64_t r = 0, c = 0;
+    if (rc.size() != 2 || !number(rc[0], r) || !number(rc[1], c) || c == 0 || r + c > d.regions) {
+      return absl::DataLossError(absl::StrCat("bad migrate_dirty run '", words[i], "'"));
+    }
+    d.runs.emplace_back(r, c);
+  }
+  return d;
+}
+
+// Copies [offset, offset+bytes) from one block device to another with
+// O_DIRECT, then flushes the destination.
+absl::Status CopyRange(const std::string& from, uint64_t from_offset, const std::string& to,
+                       uint64_t to_offset, uint64_t bytes) {
+  const int in = open(from.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (in < 0) return absl::UnavailableError(absl::StrCat("open ", from, ": ", strerror(errno)));
+  const int out = open(to.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  if (out < 0) {
+    close(in);
+    return absl::UnavailableError(absl::StrCat("open ", to, ": ", strerror(errno)));
+  }
+  constexpr size_t kChunk = 1 << 20;
+  void* raw = nullptr;
+  absl::Status status;
+  if (posix_memalign(&raw, 4096, kChunk) != 0) {
+    status = absl::ResourceExhaustedError("no memory for the copy buffer");
+  }
+  std::unique_ptr<void, decltype(&free)> buffer(raw, &free);
+  for (uint64_t done = 0; status.ok() && done < bytes;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, bytes - done));
+    if (pread(in, raw, n, static_cast<off_t>(from_offset + done)) != static_cast<ssize_t>(n)) {
+      status = absl::DataLossError(absl::StrCat("read ", from, ": ", strerror(errno)));
+    } else if (pwrite(out, raw, n, static_cast<off_t>(to_offset + done)) !=
+               static_cast<ssize_t>(n)) {
+      status = absl::DataLossError(absl::StrCat("write ", to, ": ", strerror(errno)));
+    }
+    done += n;
+  }
+  if (status.ok() && fdatasync(out) != 0) {
+    status = absl::DataLossError(absl::StrCat("flush ", to, ": ", strerror(errno)));
+  }
+  close(in);
+  close(out);
+  return status;
+}
+
+}  // namespace
+
+void Service::AttachCluster(ClusterAgent* agent, PeerCaller* peers) {
+  agent_ = agent;
+  peers_ = peers;
+}
+
+absl::StatusOr<Service::ExtentState> Service::ReadExtent(const VolumeRecord& volume,
+                                                         uint64_t extent_sectors, uint64_t vext) {
+  ExtentState st;
+  st.dm_name = DevName(volume.pool, volume.name);
+  ASSIGN_OR_RETURN(st.at, Locate(volume, vext, extent_sectors));
+  ASSIGN_OR_RETURN(std::vector<DmLine> status, dm_.Status(st.dm_name));
+  if (st.at.segment >= status.size()) return absl::InternalError("the device lacks a segment");
+  ASSIGN_OR_RETURN(TargetStatus ts, TargetStatus::Parse(status[st.at.segment].params,
+                                                        StatusFormat::kV1_2));
+  st.map_gen = ts.map_gen;
+  if (ts.v1_1.has_value()) {
+    for (const MigrationStatus& m : ts.v1_1->migrations) {
+      if (m.vext == st.at.local_vext) st.migration = m;
+    }
+  }
+  ASSIGN_OR_RETURN(std::string got,
+                   dm_.Message(st.dm_name, st.at.sector, FormatMapGet(st.at.local_vext, 1)));
+  ASSIGN_OR_RETURN(std::vector<Run> where, ParseMapGetResponse(got));
+  if (!where.empty()) st.location = Location{where[0].dev, where[0].pext};
+  return st;
+}
+
+absl::StatusOr<Service::Json> Service::HandlePeer(const std::string& type, int64_t epoch,
+                                                  const Json& body) {
+  if (agent_ == nullptr) return absl::FailedPreconditionError("this daemon is not clustered");
+  if (type == "ping") {
+    return Json{{"host", agent_->host()}, {"state", ClusterAgent::StateName(agent_->state())}};
+  }
+  // A deposed controller is turned away here (DESIGN §4: fencing tokens).
+  if (absl::Status s = agent_->CheckEpoch(epoch); !s.ok()) {
+    events_.Publish({{"type", "stale_epoch_refused"}, {"request", type}, {"epoch", epoch},
+                     {"reason", std::string(s.message())}});
+    return s;
+  }
+  if (type == "migrate_start") return PeerMigrateStart(body);
+  if (type == "migrate_status") return PeerMigrateStatus(body);
+  if (type == "freeze") return PeerFreeze(body);
+  if (type == "recopy") return PeerRecopy(body);
+  if (type == "apply") return PeerApply(body);
+  if (type == "release") return PeerRelease(body);
+  if (type == "abort") return PeerAbort(body);
+  return absl::InvalidArgumentError(absl::StrCat("unknown peer request '", type, "'"));
+}
+
+namespace {
+
+struct ExtentArgs {
+  std::string pool, volume;
+  uint64_t vext = 0;
+};
+
+absl::StatusOr<ExtentArgs> ReadExtentArgs(ArgReader& reader) {
+  ASSIGN_OR_RETURN(std::string text, reader.String("volume"));
+  ASSIGN_OR_RETURN(control::VolumeName name, control::ParseVolumeName(text));
+  ASSIGN_OR_RETURN(uint64_t vext, reader.Uint("vext"));
+  return ExtentArgs{name.pool, name.volume, vext};
+}
+
+}  // namespace
+
+absl::StatusOr<Service::Json> Service::PeerMigrateStart(const Json& body) {
+  ArgReader reader(body);
+  ASSIGN_OR_RETURN(ExtentArgs e, ReadExtentArgs(reader));
+  ASSIGN_OR_RETURN(Json dst_json, reader.Raw("dst"));
+  ASSIGN_OR_RETURN(bool follow, reader.Bool("follow", false));
+  RETURN_IF_ERROR(reader.Finish());
+  ASSIGN_OR_RETURN(Location dst, LocationArg(dst_json, "dst"));
+  const absl::Time deadline = absl::Now() + options_.peer_deadline / 2;
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
+  const VolumeRecord* volume = snap.FindVolume(e.pool, e.volume);
+  if (volume == nullptr) return absl::NotFoundError("no such volume");
+  // The table must list the destination's slot (a pv added since).
+  RETURN_IF_ERROR(ActivateVolume(snap, *volume));
+  const uint64_t es = snap.pools.at(e.pool).record.extent_sectors;
+  while (true) {
+    ASSIGN_OR_RETURN(ExtentState st, ReadExtent(*volume, es, e.vext));
+    if (!st.migration) {
+      ASSIGN_OR_RETURN(std::string msg, FormatMigrateStart(st.at.local_vext, dst));
+      if (follow) absl::StrAppend(&msg, " follow");
+      RETURN_IF_ERROR(dm_.Message(st.dm_name, st.at.sector, msg).status());
+      continue;
+    }
+    // A follower reports once it dual-writes every write: after the
+    // migration's start drain, which is what `ready` means for it.
+    if (!follow || st.migration->state == MigrationState::kReady) {
+      return Json{{"state", MigrationStateName(st.migration->state)}};
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError("the follow migration did not start in time");
+    }
+    kernel_progress_.WaitWithTimeout(&mu_, absl::Milliseconds(50));
+  }
+}
+
+absl::StatusOr<Service::Json> Service::PeerMigrateStatus(const Json& body) {
+  ArgReader reader(body);
+  ASSIGN_OR_RETURN(ExtentArgs e, ReadExtentArgs(reader));
+  RETURN_IF_ERROR(reader.Finish());
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
+  const VolumeRecord* volume = snap.FindVolume(e.pool, e.volume);
+  if (volume == nullptr) return absl::NotFoundError("no such volume");
+  ASSIGN_OR_RETURN(ExtentState st,
+                   ReadExtent(*volume, snap.pools.at(e.pool).record.extent_sectors, e.vext));
+  Json out{{"state", st.migration ? MigrationStateName(st.migration->state) : "none"}};
+  if (st.migration) {
+    out["copied"] = st.migration->copied_regions;
+    out["regions"] = st.migration->regions;
+  }
+  return out;
+}
+
+absl::StatusOr<Service::Json> Service::PeerFreeze(const Json& body) {
+  ArgReader reader(body);
+  ASSIGN_OR_RETURN(std::string change, reader.String("change"));
+  ASSIGN_OR_RETURN(ExtentArgs e, ReadExtentArgs(reader));
+  ASSIGN_OR_RETURN(uint64_t timeout_ms, reader.Uint("timeout_ms"));
+  RETURN_IF_ERROR(reader.Finish());
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
+  const VolumeRecord* volume = snap.FindVolume(e.pool, e.volume);
+  if (volume == nullptr) return absl::NotFoundError("no such volume");
+  ASSIGN_OR_RETURN(ExtentState st,
+                   ReadExtent(*volume, snap.pools.at(e.pool).record.extent_sectors, e.vext));
+  auto held = held_freezes_.find(change);
+  if (held == held_freezes_.end()) {
+    ASSIGN_OR_RETURN(std::string got,
+                     dm_.Message(st.dm_name, st.at.sector,
+                                 FormatFreeze(st.at.local_vext, 1, timeout_ms)));
+    ASSIGN_OR_RETURN(uint64_t id, ParseFreezeResponse(got));
+    held = held_freezes_.emplace(change, HeldFreeze{st.dm_name, st.at.sector, id}).first;
+  }
+  const uint64_t wait_ms = static_cast<uint64_t>(absl::ToInt64Milliseconds(options_.peer_deadline / 2));
+  ASSIGN_OR_RETURN(std::string waited, dm_.Message(st.dm_name, st.at.sector,
+                                                   FormatFreezeWait(held->second.id, wait_ms)));
+  RETURN_IF_ERROR(ParseFreezeWaitResponse(waited));
+  Json out{{"freeze_id", held->second.id}, {"migrating", st.migration.has_value()}};
+  if (st.migration) {
+    ASSIGN_OR_RETURN(std::string text,
+                     dm_.Message(st.dm_name, st.at.sector,
+                                 absl::StrCat("migrate_dirty ", st.at.local_vext)));
+    ASSIGN_OR_RETURN(DirtyRegions dirty, ParseDirty(text));
+    out["region_sectors"] = dirty.region_sectors;
+    out["regions"] = dirty.regions;
+    out["dirty"] = Json::array();
+    for (const auto& [r, c] : dirty.runs) out["dirty"].push_back(Json::array({r, c}));
+  }
+  events_.Publish({{"type", "cluster_frozen"}, {"change", change},
+                   {"volume", absl::StrCat(e.pool, "/", e.volume)}, {"vext", e.vext}});
+  return out;
+}
+
+absl::StatusOr<Service::Json> Service::PeerRecopy(const Json& body) {
+  ArgReader reader(body);
+  ASSIGN_OR_RETURN(ExtentArgs e, ReadExtentArgs(reader));
+  ASSIGN_OR_RETURN(Json src_json, reader.Raw("src"));
+  ASSIGN_OR_RETURN(Json dst_json, reader.Raw("dst"));
+  ASSIGN_OR_RETURN(uint64_t region_sectors, reader.Uint("region_sectors"));
+  ASSIGN_OR_RETURN(Json runs, reader.Raw("runs"));
+  RETURN_IF_ERROR(reader.Finish());
+  ASSIGN_OR_RETURN(Location src, LocationArg(src_json, "src"));
+  ASSIGN_OR_RETURN(Location dst, LocationArg(dst_json, "dst"));
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
+  if (!snap.pools.contains(e.pool)) return absl::NotFoundError("no such pool");
+  const uint64_t es = snap.pools.at(e.pool).record.extent_sectors;
+  if (region_sectors == 0 || region_sectors > es) {
+    return absl::InvalidArgumentError("bad region_sectors");
+  }
+  const PvRecord* from = nullptr;
+  const PvRecord* to = nullptr;
+  for (const PvRecord* pv : snap.PvsOf(e.pool)) {
+    if (pv->slot == src.dev) from = pv;
+    if (pv->slot == dst.dev) to = pv;
+  }
+  if (from == nullptr || to == nullptr || !paths_.contains(from->uuid) ||
+      !paths_.contains(to->uuid)) {
+    return absl::FailedPreconditionError("the source or destination pv is not on this host");
+  }
+  uint64_t bytes = 0;
+  for (const Json& run : runs) {
+    if (!run.is_array() || run.size() != 2 || !run[0].is_number_unsigned() ||
+        !run[1].is_number_unsigned()) {
+      return absl::InvalidArgumentError("runs must be [[region, count]...]");
+    }
+    const uint64_t r = run[0].get<uint64_t>(), c = run[1].get<uint64_t>();
+    if (c == 0 || (r + c) * region_sectors > es) {
+      return absl::InvalidArgumentError("a run is outside the extent");
+    }
+    const uint64_t off = r * region_sectors * 512;
+    RETURN_IF_ERROR(CopyRange(paths_.at(from->uuid),
+                              (from->data_offset + src.pext * es) * 512 + off,
+                              paths_.at(to->uuid), (to->data_offset + dst.pext * es) * 512 + off,
+                              c * region_sectors * 512));
+    bytes += c * region_sectors * 512;
+  }
+  return Json{{"copied_bytes", bytes}};
+}
+
+absl::StatusOr<Service::Json> Service::PeerApply(const Json& body) {
+  ArgReader reader(body);
+  ASSIGN_OR_RETURN(std::string change, reader.String("change"));
+  ASSIGN_OR_RETURN(ExtentArgs e, ReadExtentArgs(reader));
+  ASSIGN_OR_RETURN(Json dst_json, reader.Raw("dst"));
+  RETURN_IF_ERROR(reader.Finish());
+  ASSIGN_OR_RETURN(Location dst, LocationArg(dst_json, "dst"));
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
+  const VolumeRecord* volume = snap.FindVolume(e.pool, e.volume);
+  if (volume == nullptr) return absl::NotFoundError("no such volume");
+  const uint64_t es = snap.pools.at(e.pool).record.extent_sectors;
+  ASSIGN_OR_RETURN(ExtentState st, ReadExtent(*volume, es, e.vext));
+  std::string how = "already";
+  if (st.location != dst) {
+    if (st.migration) {
+      // Under the change's drained freeze this is the cluster form (no
+      // hold of its own); without it the kernel holds and drains itself.
+      ASSIGN_OR_RETURN(std::string msg, FormatMigrateCommit(st.at.local_vext));
+      RETURN_IF_ERROR(dm_.Message(st.dm_name, st.at.sector, msg).status());
+      how = "migrate_commit";
+    } else {
+      // No migration here (a host that joined after it began): set the
+      // entry under a freeze of its own.
+      ASSIGN_OR_RETURN(std::string got, dm_.Message(st.dm_name, st.at.sector,
+                                                    FormatFreeze(st.at.local_vext, 1, 10000)));
+      ASSIGN_OR_RETURN(uint64_t id, ParseFreezeResponse(got));
+      absl::Status s = dm_.Message(st.dm_name, st.at.sector, FormatFreezeWait(id, 5000)).status();
+      if (s.ok()) {
+        const MapSetItem item{st.at.local_vext, 1, dst};
+        s = dm_.Message(st.dm_name, st.at.sector, FormatMapSet(st.map_gen, {&item, 1})).status();
+      }
+      (void)dm_.Message(st.dm_name, st.at.sector, FormatThaw(id));
+      RETURN_IF_ERROR(s);
+      how = "map_set";
+    }
+  }
+  events_.Publish({{"type", "cluster_applied"}, {"change", change},
+                   {"volume", absl::StrCat(e.pool, "/", e.volume)}, {"vext", e.vext},
+                   {"how", how}});
+  return Json{{"how", how}};
+}
+
+absl::StatusOr<Service::Json> Service::PeerRelease(const Json& body) {
+  ArgReader reader(body);
+  ASSIGN_OR_RETURN(std::string change, reader.String("change"));
+  RETURN_IF_ERROR(reader.Finish());
+  absl::MutexLock lock(&mu_);
+  auto held = held_freezes_.find(change);
+  if (held == held_freezes_.end()) return Json{{"released", false}};
+  // A freeze that thawed itself (its timeout) is gone: ENOENT is fine.
+  absl::StatusOr<std::string> r =
+      dm_.Message(held->second.dm_name, held->second.sector, FormatThaw(held->second.id));
+  held_freezes_.erase(held);
+  if (!r.ok()) LogWarning(absl::StrCat("release ", change, ": ", r.status().message()));
+  events_.Publish({{"type", "cluster_released"}, {"change", change}});
+  return Json{{"released", true}};
+}
+
+absl::StatusOr<Service::Json> Service::PeerAbort(const Json& body) {
+  ArgReader reader(body);
+  ASSIGN_OR_RETURN(std::string change, reader.String("change"));
+  ASSIGN_OR_RETURN(ExtentArgs e, ReadExtentArgs(reader));
+  RETURN_IF_ERROR(reader.Finish());
+  {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
+    const VolumeRecord* volume = snap.FindVolume(e.pool, e.volume);
+    if (volume == nullptr) return absl::NotFoundError("no such volume");
+    ASSIGN_OR_RETURN(ExtentState st,
+                     ReadExtent(*volume, snap.pools.at(e.pool).record.extent_sectors, e.vext));
+    if (st.migration) {
+      ASSIGN_OR_RETURN(std::string msg, FormatMigrateAbort(st.at.local_vext));
+      RETURN_IF_ERROR(dm_.Message(st.dm_name, st.at.sector, msg).status());
+    }
+  }
+  return PeerRelease(Json{{"change", change}});
+}
+
+// --- Fencing -----------------------------------------------------------
+
+void Service::RenewKernelLeases(uint64_t lease_ms) {
+  absl::MutexLock lock(&devices_mu_);
+  for (const auto& [name, sectors] : local_devices_) {
+    for (uint64_t sector : sectors) {
+      absl::StatusOr<std::string> r = dm_.Message(name, sector, FormatLease(lease_ms));
+      if (!r.ok()) LogWarning(absl::StrCat("lease ", name, ": ", r.status().message()));
+    }
+  }
+}
+
+void Service::FenceAll() {
+  absl::MutexLock lock(&devices_mu_);
+  for (const auto& [name, sectors] : local_devices_) {
+    for (uint64_t sector : sectors) {
+      absl::StatusOr<std::string> r = dm_.Message(name, sector, FormatFence());
+      if (!r.ok()) LogError(absl::StrCat("fence ", name, ": ", r.status().message()));
+    }
+  }
+  events_.Publish({{"type", "host_fenced"}, {"host", agent_ ? agent_->host() : ""}});
+}
+
+// Loads etcd's map into every local volume and unfences it. Volumes with a
+// move in progress stay fenced (the error makes the agent try again): a
+// host that missed the start of a migration must not write until the
+// controller has finished it.
+absl::Status Service::Reintegrate(int64_t epoch) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(RescanPvs());
+  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
+  for (const auto& [name, vrec] : snap.volumes) {
+    const VolumeRecord& volume = vrec.record;
+    const std::string dm_name = DevName(volume.pool, volume.name);
+    ASSIGN_OR_RETURN(bool exists, dm_.Exists(dm_name));
+    bool moving = false;
+    for (const MoveRecord* m : snap.MovesOf(volume.pool)) moving |= m->volume == volume.name;
+    if (moving) {
+      return absl::UnavailableError(absl::StrCat("volume ", name.first, "/", name.second,
+                                                 " has a move in progress; waiting"));
+    }
+    if (!exists) {
+      if (absl::Status s = ActivateVolume(snap, volume); !s.ok()) {
+        LogWarning(absl::StrCat("volume ", name.first, "/", name.second, ": ", s.message()));
+      }
+      continue;
+    }
+    const uint64_t es = snap.pools.at(volume.pool).record.extent_sectors;
+    ASSIGN_OR_RETURN(std::vector<DmLine> table, dm_.Status(dm_name));
+    for (size_t i = 0; i < volume.segments.size() && i < table.size(); ++i) {
+      const Segment& seg = volume.segments[i];
+      const uint64_t sector = seg.first_vext * es;
+      ASSIGN_OR_RETURN(TargetStatus ts, TargetStatus::Parse(table[i].params, StatusFormat::kV1_2));
+      // Migrations with no record are over: the source is authoritative.
+      if (ts.v1_1.has_value()) {
+        for (const MigrationStatus& m : ts.v1_1->migrations) {
+          ASSIGN_OR_RETURN(std::string msg, FormatMigrateAbort(m.vext));
+          RETURN_IF_ERROR(dm_.Message(dm_name, sector, msg).status());
+        }
+      }
+      ASSIGN_OR_RETURN(std::string got, dm_.Message(dm_name, sector, FormatMapGet(0, seg.extents)));
+      ASSIGN_OR_RETURN(std::vector<Run> live, ParseMapGetResponse(got));
+      std::vector<std::optional<Location>> have(seg.extents), want(seg.extents);
+      for (const Run& r : live) {
+        for (uint64_t k = 0; k < r.count && r.vext + k < seg.extents; ++k) {
+          have[r.vext + k] = Location{r.dev, r.pext + k};
+        }
+      }
+      for (const Run& r : SegmentRuns(volume, i)) {
+        for (uint64_t k = 0; k < r.count; ++k) want[r.vext + k] = Location{r.dev, r.pext + k};
+      }
+      std::vector<MapSetItem> items;
+      uint64_t lo = UINT64_MAX, hi = 0;
+      for (uint64_t v = 0; v < seg.extents; ++v) {
+        if (have[v] == want[v]) continue;
+        items.push_back(MapSetItem{v, 1, want[v]});
+        lo = std::min(lo, v);
+        hi = v;
+      }
+      if (!items.empty()) {
+        ASSIGN_OR_RETURN(TargetStatus now,
+                         TargetStatus::Parse((*dm_.Status(dm_name))[i].params, StatusFormat::kV1_2));
+        ASSIGN_OR_RETURN(std::string f, dm_.Message(dm_name, sector, FormatFreeze(lo, hi - lo + 1, 10000)));
+        ASSIGN_OR_RETURN(uint64_t id, ParseFreezeResponse(f));
+        absl::Status s = dm_.Message(dm_name, sector, FormatFreezeWait(id, 5000)).status();
+        if (s.ok()) s = dm_.Message(dm_name, sector, FormatMapSet(now.map_gen, items)).status();
+        (void)dm_.Message(dm_name, sector, FormatThaw(id));
+        RETURN_IF_ERROR(s);
+        LogInfo(absl::StrCat("reintegrate: ", dm_name, ": ", items.size(),
+                             " extent(s) set to etcd's map"));
+      }
+      RETURN_IF_ERROR(dm_.Message(dm_name, sector, FormatUnfence(static_cast<uint64_t>(epoch))).status());
+    }
+  }
+  events_.Publish({{"type", "host_reintegrated"}, {"host", agent_ ? agent_->host() : ""},
+                   {"epoch", epoch}});
+  return absl::OkStatus();
+}
+
+void Service::SyncVolumes() {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Snapshot> snap = db_.Load();
+  if (!snap.ok()) return;
+  for (const auto& [name, vrec] : snap->volumes) {
+    absl::StatusOr<bool> exists = dm_.Exists(DevName(name.first, name.second));
+    if (!exists.ok() || *exists) continue;
+    bool moving = false;
+    for (const MoveRecord* m : snap->MovesOf(name.first)) moving |= m->volume == name.second;
+    if (moving) continue;  // activated once the move is over (see Reintegrate)
+    (void)RescanPvs();
+    if (absl::Status s = ActivateVolume(*snap, vrec.record); !s.ok()) {
+      LogWarning(absl::StrCat("sync: volume ", name.first, "/", name.second, ": ", s.message()));
+    }
+  }
+}
+
+}  // namespace cvol::daemon
