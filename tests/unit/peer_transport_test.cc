@@ -196,7 +196,7 @@ TEST_F(PeerTransportTest, DeadlineExceededThenTheClientWorksAgain) {
   absl::StatusOr<PeerReply> reply =
       client.Call(server->address(), Request("slow", json{{"ms", 1500}}), absl::Milliseconds(200));
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kDeadlineExceeded) << reply.status();
-  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(1400));  // not the handler's 1.5 s
 
   reply = client.Call(server->address(), Request("echo", "again"), absl::Seconds(5));
   ASSERT_TRUE(reply.ok()) << reply.status();
@@ -292,10 +292,10 @@ TEST_F(PeerTransportTest, SlowHandlerDoesNotBlockAnotherConnection) {
     slow_reply = client.Call(server->address(), Request("block"), absl::Seconds(10));
   });
   ASSERT_TRUE(blocked_.WaitForNotificationWithTimeout(absl::Seconds(5)));
-  const absl::Time start = absl::Now();
-  absl::StatusOr<PeerReply> fast = client.Call(server->address(), Request("echo", 1), absl::Seconds(2));
+  // The blocked handler holds its worker for up to 10 s: an answer within
+  // the deadline shows it held nothing else.
+  absl::StatusOr<PeerReply> fast = client.Call(server->address(), Request("echo", 1), absl::Seconds(3));
   EXPECT_TRUE(fast.ok()) << fast.status();
-  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
   release_.Notify();
   slow.join();
   EXPECT_TRUE(slow_reply.ok()) << slow_reply.status();

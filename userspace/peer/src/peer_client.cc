@@ -195,7 +195,10 @@ absl::StatusOr<PeerReply> PeerClient::Call(const std::string& address, PeerReque
     return absl::DataLossError(
         absl::StrCat(context, ": the answer is not a peer reply: ", reply.status().message()));
   }
-  if (reply->id != request.id) {
+  // An error with id 0 answers a request whose id the server could not
+  // read (as in the control protocol): still the answer to this one.
+  const bool unnumbered_error = reply->id == 0 && !reply->status.ok();
+  if (reply->id != request.id && !unnumbered_error) {
     return absl::DataLossError(
         absl::StrCat(context, ": the reply answers request #", reply->id));
   }

@@ -54,7 +54,7 @@ class PeerServer {
 
   // Closes the listener and every connection, then waits for the threads,
   // including handlers still running (their replies are dropped).
-  // Idempotent.
+  // Idempotent. Not from a handler: it would wait for itself.
   void Stop();
 
   // The bound port (the one picked when asked for port 0).
