@@ -22,6 +22,7 @@
 #include "cvol/peer/address.h"
 #include "cvol/peer/frame.h"
 #include "cvol/peer/message.h"
+#include "socket_options.h"
 
 namespace cvol::peer {
 namespace {
@@ -59,10 +60,7 @@ class PeerClient::Connection {
     absl::Status s = Await(deadline, "connecting", [&](auto done) {
       socket_.async_connect(endpoint, [done](const error_code& ec) { done(ec, 0); });
     });
-    if (s.ok()) {
-      error_code ignored;
-      socket_.set_option(tcp::no_delay(true), ignored);
-    }
+    if (s.ok()) TunePeerSocket(socket_.native_handle());
     return s;
   }
 

@@ -30,6 +30,7 @@
 #include "cvol/peer/frame.h"
 #include "cvol/peer/message.h"
 #include "nlohmann/json.hpp"
+#include "socket_options.h"
 
 namespace cvol::peer {
 namespace {
@@ -298,10 +299,7 @@ void PeerServer::Impl::Accept() {
       });
       return;
     }
-    error_code ignored;
-    // Small request/reply exchanges: Nagle plus delayed ACK would add tens
-    // of milliseconds to each.
-    socket.set_option(tcp::no_delay(true), ignored);
+    TunePeerSocket(socket.native_handle());
     auto connection = std::make_shared<Connection>(*this, std::move(socket));
     {
       absl::MutexLock lock(&mu_);
