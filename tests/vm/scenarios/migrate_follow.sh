@@ -9,20 +9,27 @@
 # copied again under a freeze of the extent on both hosts, then both
 # commit.
 #
-#   * Slots: 0 = dA (dm-delay over null_blk NA, the source), 1 = dB (linear
-#     over null_blk NB, reloaded to flakey error_writes in part 3).
+#   * Slot 0 (the source) of both = dA, dm-delay over null_blk NA. Slot 1
+#     (the destination, null_blk NB) is reached by each host on its own
+#     path, as on real hosts: A through dAd (dm-delay: slows A's copy
+#     writes), B through dB (linear, flakey error_writes in part 3).
 #     Volumes fa (uuid fa-vol) and fb (uuid fb-vol): 8 extents of 1 MiB on
 #     slot 0, region_sectors 128 (16 regions). migrate_throttle 1 on fa.
 #   1. Extent 1: B follows first: ready within seconds, 16/16 copied, no
-#      read of the source. A copies (source reads delayed 200 ms). Writes
-#      through B to regions A has copied land on both src and dst;
-#      migrate_dirty on B lists exactly them, `clear` empties it; on A it
-#      lists A's writes. Bad input (no migration, vext out of range, junk
-#      words, migrate_start ... junk) fails and changes nothing. Both
-#      abort; the source is intact.
+#      read of the source. A copies with its destination writes delayed
+#      8 s: a write through B to region 0 while A copies region 0 lands on
+#      src and dst, then A's copy puts the old data back over it on dst
+#      (the race, reproduced). Writes through B to regions A has copied
+#      land on both src and dst; migrate_dirty on B lists exactly the
+#      regions B wrote; on A it lists A's writes. Bad input (no migration,
+#      vext out of range, junk words, migrate_start ... junk) fails and
+#      changes nothing. The cutover (freeze both, `migrate_dirty clear` on
+#      B, recopy, commit both, thaw) repairs the race: both read B's write
+#      after the old place is garbaged.
 #   2. Extent 2, the cutover: fio (crc32c, O_DIRECT) writes one half of the
 #      extent through A and the other through B in back-to-back runs; B
-#      follows, then A copies; at A's ready both freeze the extent and
+#      follows, then A copies (its destination writes delayed 300 ms, so
+#      B's writes race the copies); at A's ready both freeze the extent and
 #      wait for the drain, B's dirty regions are copied src -> dst with dd
 #      (O_DIRECT), src == dst, both commit and thaw. Both maps point at
 #      dst; no fio error; verify-only passes through A and B are clean, and
@@ -32,8 +39,8 @@
 #      ready), the region is in migrate_dirty; after the recopy both commit
 #      and the data is at the new place.
 #   4. A dirty list larger than libdevmapper's first buffer (16384
-#      regions, every other one written): the whole list arrives, and
-#      `clear` clears it.
+#      regions, every other one written): the whole list arrives, `clear`
+#      clears it, a later write shows; abort of a follow migration.
 # job() prints fio arguments that are meant to be split into words.
 # shellcheck disable=SC2046
 source "$CVOL_ROOT/tests/vm/lib.sh"
@@ -54,7 +61,8 @@ RS=128
 RB=$((RS * 512))
 NV=8
 
-set_delay() { dm_reload dA "0 $S delay $NA 0 $1 $NA 0 $2"; }
+# A's path to the destination: its writes delayed by $1 ms.
+a_dst_delay() { dm_reload dAd "0 $S delay $NB 0 0 $NB 0 $1"; }
 dB_up() { dm_reload dB "0 $S linear $NB 0"; }
 dB_down() { dm_reload dB "0 $S flakey $NB 0 0 3600 1 error_writes"; }
 reads_of() { awk '{ print $1 }' "$(sysfs_dir "$1")/stat"; }
@@ -87,18 +95,20 @@ wait_copied() {
 	return 1
 }
 
-check "create dA (delay 0) over NA and dB (linear) over NB" -- bash -c \
-	"dmsetup create dA --table '0 $S delay $NA 0 0 $NA 0 0' && dmsetup create dB --table '0 $S linear $NB 0'"
+check "create dA (delay 0) over NA, dAd (delay 0) and dB (linear) over NB" -- bash -c \
+	"dmsetup create dA --table '0 $S delay $NA 0 0 $NA 0 0' && dmsetup create dAd --table '0 $S delay $NB 0 0 $NB 0 0' &&
+	 dmsetup create dB --table '0 $S linear $NB 0'"
 for h in a b; do
-	check "create f$h (uuid f$h-vol): 8 extents on slot 0, region_sectors $RS" -- dmsetup create f$h --table \
-		"0 $((NV * E)) cvol f$h-vol $E 2 /dev/mapper/dA 0 /dev/mapper/dB 0 5 map_runs 1 0:0:0:$NV region_sectors $RS"
+	p=dB
+	[ $h = b ] || p=dAd
+	check "create f$h (uuid f$h-vol): 8 extents on slot 0 (dA), slot 1 = $p, region_sectors $RS" -- dmsetup create f$h --table \
+		"0 $((NV * E)) cvol f$h-vol $E 2 /dev/mapper/dA 0 /dev/mapper/$p 0 5 map_runs 1 0:0:0:$NV region_sectors $RS"
 done
 assert_eq "fa: migrate_throttle 1" "1 8" "$(msg fa migrate_throttle 1)"
 check "fill the volume (through fa)" -- bash -c \
 	"head -c $((NV * EB)) /dev/urandom >$W/init.bin && dd if=$W/init.bin of=/dev/mapper/fa bs=$EB oflag=direct status=none"
 
 # --- 1 ---
-check "1: source reads delayed 200 ms" -- set_delay 200 0
 r0=$(reads_of /dev/mapper/dA)
 t0=$(now_ns)
 check "1: fb: migrate_start 1 1 0 follow" -- msg fb migrate_start 1 1 0 follow
@@ -108,23 +118,31 @@ assert_eq "1: fb ready, 16/16 copied, no error" "ready 16 16 0" "$r"
 [ "$ms" -lt 5000 ] && ok "1: fb ready after $ms ms" || fail "1: fb ready only after $ms ms"
 assert_eq "1: fb read nothing from the source" "$r0" "$(reads_of /dev/mapper/dA)"
 assert_eq "1: fb: migrate_dirty 1 before any write" "$RS 16" "$(msg fb migrate_dirty 1)"
+check "1: A's destination writes delayed 8 s" -- a_dst_delay 8000
+t0=$(now_ns)
 check "1: fa: migrate_start 1 1 0" -- msg fa migrate_start 1 1 0
-check "1: fa copied 10 regions" -- wait_copied fa 1 10 60
-plan_note "1: fa: $(mig_of fa 1)"
-# Regions 3 and 7-8 are copied by A now and are not copied again.
+r=$(wait_mig fa 1 copy 10) || fail "1: fa not copying: '$r'"
+# The copy of region 0 has read the source; its write waits in dAd.
+sleep 0.3
+check "1: write 4 KiB through fb to region 0 while A copies it" -- put fb $((EB + 4096)) 0x99 4096
+plan_note "1: fb's write completed $(ms_since "$t0") ms after fa's migrate_start"
+check "1: it is on the source" -- cmp <(bytes 0x99 4096) <(raw "$NA" 1 4096 4096)
+check "1: it is on the destination (B's own path)" -- cmp <(bytes 0x99 4096) <(raw "$NB" 0 4096 4096)
+check "1: A copied region 0" -- wait_copied fa 1 1 30
+check "1: the race: A's copy put the old data back over it on the destination" -- \
+	cmp <(dd if=$W/init.bin bs=4096 skip=$((EB / 4096 + 1)) count=1 status=none) <(raw "$NB" 0 4096 4096)
+check "1: A's destination delay off" -- a_dst_delay 0
+r=$(wait_mig fa 1 ready 30) || fail "1: fa not ready: '$r'"
+# Every region is copied by A now and is not copied again.
 check "1: write 4 KiB through fb to region 3" -- put fb $((EB + 3 * RB + 4096)) 0x5b 4096
 check "1: write 64 KiB through fb across regions 7-8" -- put fb $((EB + 7 * RB + RB / 2)) 0x6c 65536
 check "1: fb's write to region 3 is on the source" -- cmp <(bytes 0x5b 4096) <(raw "$NA" 1 $((3 * RB + 4096)) 4096)
 check "1: fb's write to region 3 is on the destination" -- cmp <(bytes 0x5b 4096) <(raw "$NB" 0 $((3 * RB + 4096)) 4096)
 check "1: fb's write to regions 7-8 is on the source" -- cmp <(bytes 0x6c 65536) <(raw "$NA" 1 $((7 * RB + RB / 2)) 65536)
 check "1: fb's write to regions 7-8 is on the destination" -- cmp <(bytes 0x6c 65536) <(raw "$NB" 0 $((7 * RB + RB / 2)) 65536)
-assert_eq "1: fb: migrate_dirty 1 lists regions 3 and 7-8" "$RS 16 3:1 7:2" "$(msg fb migrate_dirty 1)"
+assert_eq "1: fb: migrate_dirty 1 lists regions 0, 3 and 7-8" "$RS 16 0:1 3:1 7:2" "$(msg fb migrate_dirty 1)"
 check "1: write 4 KiB through fa to region 12" -- put fa $((EB + 12 * RB)) 0x7d 4096
 assert_eq "1: fa: migrate_dirty 1 lists region 12" "$RS 16 12:1" "$(msg fa migrate_dirty 1)"
-assert_eq "1: fb: migrate_dirty 1 clear prints the list" "$RS 16 3:1 7:2" "$(msg fb migrate_dirty 1 clear)"
-assert_eq "1: fb: migrate_dirty 1 after clear" "$RS 16" "$(msg fb migrate_dirty 1)"
-check "1: write 4 KiB through fb to region 15" -- put fb $((EB + 15 * RB)) 0x11 4096
-assert_eq "1: fb: a write after the clear shows" "$RS 16 15:1" "$(msg fb migrate_dirty 1)"
 
 st0=$(dmsetup status fb)
 tb0=$(dmsetup table fb)
@@ -139,23 +157,37 @@ for bad in "migrate_dirty 2" "migrate_dirty 8" "migrate_dirty 999999999999999999
 done
 assert_eq "1: fb: status unchanged by the bad input" "$st0" "$(dmsetup status fb)"
 assert_eq "1: fb: table unchanged by the bad input" "$tb0" "$(dmsetup table fb)"
-assert_eq "1: fb: dirty list unchanged by the bad input" "$RS 16 15:1" "$(msg fb migrate_dirty 1)"
+assert_eq "1: fb: dirty list unchanged by the bad input" "$RS 16 0:1 3:1 7:2" "$(msg fb migrate_dirty 1)"
 assert_match "1: the junk word is named in the log" "migrate_start: unknown word 'junk' \(only 'follow'\)" "$(kmsg_since_mark)"
 assert_match "1: migrate_dirty without a migration is explained" "migrate_dirty: extent 2 is not migrating" "$(kmsg_since_mark)"
 check_fail "1: fa: migrate_dirty 2 (no migration) fails" -- msg fa migrate_dirty 2
-check "1: abort fa" -- msg fa migrate_abort 1
-check "1: abort fb (a follow migration)" -- msg fb migrate_abort 1
-assert_eq "1: no migration left on fa" 0 "$(mig_count fa)"
-assert_eq "1: no migration left on fb" 0 "$(mig_count fb)"
-check "1: source delay off" -- set_delay 0 0
+
+# The cutover repairs the race: region 0 is in fb's list.
+GA=$(status_gen fa)
+GB=$(status_gen fb)
+IA=$(msg fa freeze 1 1)
+IB=$(msg fb freeze 1 1)
+check "1: freeze_wait fa and fb" -- bash -c "dmsetup message fa 0 freeze_wait $IA 10000 && dmsetup message fb 0 freeze_wait $IB 10000"
+D=$(msg fb migrate_dirty 1 clear)
+assert_eq "1: fb: migrate_dirty 1 clear prints the list" "$RS 16 0:1 3:1 7:2" "$D"
+assert_eq "1: fb: migrate_dirty 1 after clear" "$RS 16" "$(msg fb migrate_dirty 1)"
+check "1: recopy fb's dirty regions" -- recopy "$D" 1 0
+check "1: under the freeze src == dst for the whole extent" -- cmp <(raw "$NA" 1 0 $EB) <(raw "$NB" 0 0 $EB)
+assert_eq "1: fa: migrate_commit" $((GA + 1)) "$(msg fa migrate_commit 1 2>&1)"
+assert_eq "1: fb: migrate_commit" $((GB + 1)) "$(msg fb migrate_commit 1 2>&1)"
+check "1: thaw both" -- bash -c "dmsetup message fa 0 thaw $IA && dmsetup message fb 0 thaw $IB"
+assert_eq "1: fa maps 1 to slot 1 pext 0" "1:1:0:1" "$(msg fa map_get 1 1)"
+assert_eq "1: fb maps 1 to slot 1 pext 0" "1:1:0:1" "$(msg fb map_get 1 1)"
+check_fail "1: fb: migrate_dirty 1 after the commit fails" -- msg fb migrate_dirty 1
+check "1: garbage over the old source place" -- dd if=/dev/urandom of="$NA" bs=$EB seek=1 count=1 oflag=direct status=none
 cp $W/init.bin $W/exp.bin
 exp_put() { bytes "$2" "$3" | dd of=$W/exp.bin bs=1 seek="$1" conv=notrunc status=none; }
+exp_put $((EB + 4096)) 0x99 4096
 exp_put $((EB + 3 * RB + 4096)) 0x5b 4096
 exp_put $((EB + 7 * RB + RB / 2)) 0x6c 65536
 exp_put $((EB + 12 * RB)) 0x7d 4096
-exp_put $((EB + 15 * RB)) 0x11 4096
 for h in a b; do
-	check "1: f$h reads the expected volume after the aborts" -- \
+	check "1: f$h reads the expected volume after the cutover (B's raced write included)" -- \
 		cmp $W/exp.bin <(dd if=/dev/mapper/f$h bs=$EB iflag=direct status=none)
 done
 
@@ -183,7 +215,7 @@ writer() {
 X=2
 OA=$((X * EB))
 OB=$((X * EB + EB / 2))
-check "2: source reads delayed 100 ms (a region copy is slow, so writes race it)" -- set_delay 100 0
+check "2: A's destination writes delayed 300 ms (B's writes race A's copies)" -- a_dst_delay 300
 writer wa fa $OA 7000 &
 WA=$!
 writer wb fb $OB 8000 &
@@ -220,7 +252,7 @@ assert_eq "2: fb: migrate_commit" $((GB + 1)) "$(msg fb migrate_commit $X 2>&1)"
 check "2: thaw fa" -- msg fa thaw "$IA"
 check "2: thaw fb" -- msg fb thaw "$IB"
 plan_note "2: the cutover held I/O for $(ms_since "$t0") ms"
-check "2: source delay off" -- set_delay 0 0
+check "2: A's destination delay off" -- a_dst_delay 0
 assert_eq "2: fa maps $X to slot 1 pext 1" "$X:1:1:1" "$(msg fa map_get $X 1)"
 assert_eq "2: fb maps $X to slot 1 pext 1" "$X:1:1:1" "$(msg fb map_get $X 1)"
 sleep 3	# writes to the new place
@@ -294,8 +326,12 @@ plan_note "4: answer of ${#L} bytes"
 exp4=$(echo 8 16384; seq 0 2 16382 | sed 's/$/:1/')
 assert_eq "4: the whole list arrived" "$(echo $exp4)" "$L"
 assert_eq "4: clear cleared it" "8 16384" "$(msg fo migrate_dirty 0)"
-check "4: abort fo" -- msg fo migrate_abort 0
+check "4: write 4 KiB at region 1001" -- put fo $((1001 * 4096)) 0x42 4096
+assert_eq "4: a write after the clear shows" "8 16384 1001:1" "$(msg fo migrate_dirty 0)"
+check "4: abort fo (a follow migration)" -- msg fo migrate_abort 0
+assert_eq "4: no migration left on fo" 0 "$(mig_count fo)"
+check "4: the write is on the source" -- cmp <(bytes 0x42 4096) <(dd if="$NC" bs=4096 skip=1001 count=1 iflag=direct status=none)
 
-check "remove" -- dmsetup remove fo fa fb dA dB
+check "remove" -- dmsetup remove fo fa fb dA dAd dB
 assert_no_kernel_warning
 finish
