@@ -227,5 +227,54 @@ TEST_F(DaemonConfigTest, NoHelpWithoutTheFlag) {
   EXPECT_TRUE(c->help_text.empty());
 }
 
+
+// Cluster mode: --host needs the peer options, wildcards need an address
+// peers can dial, and the freeze must outlast the lease.
+TEST(DaemonConfigClusterTest, HostWithPeerOptions) {
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(
+      {"--config", "/dev/null", "--host", "h1", "--peer-listen", "10.0.0.1:7450",
+       "--cluster-secret-file", "/etc/cvol/secret", "--lease-ttl-s", "3", "--instance", "h1"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->host, "h1");
+  EXPECT_EQ(c->peer_address, "10.0.0.1:7450");
+  EXPECT_EQ(c->lease_ttl_s, 3);
+  EXPECT_EQ(c->instance, "h1");
+}
+
+TEST(DaemonConfigClusterTest, Errors) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--host", "h1"}, "needs --peer-listen and --cluster-secret-file"},
+      {{"--host", "h1", "--peer-listen", "1.2.3.4:1"}, "needs --peer-listen and"},
+      {{"--peer-listen", "1.2.3.4:1"}, "need --host"},
+      {{"--host", "a/b", "--peer-listen", "1.2.3.4:1", "--cluster-secret-file", "s"}, "without '/'"},
+      {{"--host", "h", "--peer-listen", "0.0.0.0:7450", "--cluster-secret-file", "s"},
+       "wildcard"},
+      {{"--host", "h", "--peer-listen", "1.2.3.4:1", "--cluster-secret-file", "s",
+        "--lease-ttl-s", "1"},
+       "--lease-ttl-s must be >= 2"},
+      {{"--host", "h", "--peer-listen", "1.2.3.4:1", "--cluster-secret-file", "s",
+        "--lease-ttl-s", "20"},
+       "at least twice the lease TTL"},
+      {{"--instance", "a-b"}, "--instance must be"},
+      {{"--instance", "abcdefghijklmnopq"}, "--instance must be"},
+  };
+  for (const auto& [args, want] : cases) {
+    std::vector<std::string> full = {"--config", "/dev/null"};
+    full.insert(full.end(), args.begin(), args.end());
+    absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(full);
+    ASSERT_FALSE(c.ok()) << args.front();
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(c.status().message(), HasSubstr(want)) << args.front();
+  }
+}
+
+TEST(DaemonConfigClusterTest, WildcardListenWithAddress) {
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(
+      {"--config", "/dev/null", "--host", "h1", "--peer-listen", "0.0.0.0:7450",
+       "--peer-address", "10.0.0.1:7450", "--cluster-secret-file", "s"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->peer_address, "10.0.0.1:7450");
+}
+
 }  // namespace
 }  // namespace cvol::daemon

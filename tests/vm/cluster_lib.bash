@@ -51,7 +51,7 @@
 #   host_start I [ARGS...]    cvold --host h<I> --instance h<I> --socket ...
 #                             --peer-listen <ip>:7450 --cluster-secret-file
 #                             ... --etcd-endpoints $ETCD_ENDPOINTS
-#                             --lease-ttl-s 3 ARGS in namespace cvh<I>, log
+#                             --lease-ttl-s ${CLUSTER_LEASE_TTL:-5} ARGS in cvh<I>, log
 #                             appended to $CVOL_OUT/cvold-h<I>.log; waits
 #                             (60 s) for `clusterctl status`; fails at once if
 #                             the daemon exits. Pid in HOST_PID[I]. Writes the
@@ -257,7 +257,7 @@ host_start() {
 		--peer-listen "$(host_ip "$i"):7450" \
 		--cluster-secret-file "$CLUSTER_SECRET" \
 		--etcd-endpoints "$ETCD_ENDPOINTS" \
-		--lease-ttl-s 3 "$@" \
+		--lease-ttl-s "${CLUSTER_LEASE_TTL:-5}" "$@" \
 		>>"$CVOL_OUT/cvold-h$i.log" 2>&1 &
 	pid=$!
 	HOST_PID[i]=$pid
@@ -319,7 +319,7 @@ host_events_start() {
 	local i=${1:?usage: host_events_start I}
 	host_events_stop "$i"
 	# The stream has no reply timeout; it ends when cvold goes away.
-	"$CLUSTERCTL" --socket "$(_host_sock "$i")" events \
+	"$CLUSTERCTL" --socket "$(_host_sock "$i")" events --json \
 		>>"$CVOL_OUT/events-h$i.log" 2>&1 &
 	EVENTS_PID[i]=$!
 }

@@ -137,7 +137,7 @@ absl::Status ClusterAgent::Rejoin() {
     absl::MutexLock lock(&mu_);
     state_ = State::kActive;
   }
-  hooks_.renew_kernel_leases(static_cast<uint64_t>(options_.lease_ttl_s) * 500);
+  hooks_.renew_kernel_leases(static_cast<uint64_t>(options_.lease_ttl_s) * 500);  // ttl/2
   PublishState();
   hooks_.publish("member_active", absl::StrCat("epoch ", view->epoch));
   LogInfo(absl::StrCat("cluster: ", options_.host, " is active (epoch ", view->epoch, ", ",
@@ -163,6 +163,12 @@ void ClusterAgent::Lose(const std::string& why) {
   hooks_.publish("member_fenced", why);
 }
 
+void ClusterAgent::OnKernelFenced(const std::string& why) {
+  // The etcd lease may well be alive (the daemon was only slow): Rejoin
+  // keeps it, reloads the maps and unfences.
+  Lose(why);
+}
+
 void ClusterAgent::Tick() {
   if (state() != State::kActive) {
     if (absl::Status s = Rejoin(); !s.ok() && ++ticks_ % 20 == 0) {
@@ -176,10 +182,12 @@ void ClusterAgent::Tick() {
   if (renewed.ok()) {
     last_renewal_sent_ = sent;
     // The kernel lease runs from now; it must end before the etcd lease,
-    // which runs from when etcd got the renewal (after `sent`). A renewal
-    // that took long leaves too little margin: skip, the next one comes.
-    if (absl::Now() - sent < ttl / 4) {
-      hooks_.renew_kernel_leases(static_cast<uint64_t>(absl::ToInt64Milliseconds(ttl / 2)));
+    // which runs from when etcd got the renewal (after `sent`), with a
+    // quarter of the TTL to spare. A renewal that took so long that less
+    // than a quarter would be left is not passed on: the next one comes.
+    const absl::Duration kernel_lease = ttl * 3 / 4 - (absl::Now() - sent);
+    if (kernel_lease >= ttl / 4) {
+      hooks_.renew_kernel_leases(static_cast<uint64_t>(absl::ToInt64Milliseconds(kernel_lease)));
     }
   } else if (renewed.code() == absl::StatusCode::kNotFound) {
     Lose(std::string(renewed.message()));

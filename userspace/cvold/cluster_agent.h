@@ -68,6 +68,10 @@ class ClusterAgent {
   // Stops renewing and leaves (revokes the lease).
   void Stop();
 
+  // A volume's kernel lease ran out (lease_expired): the host counts as
+  // fenced and re-integrates.
+  void OnKernelFenced(const std::string& why);
+
   // The ranking, read from etcd now.
   absl::StatusOr<cluster::ClusterView> ReadView() const;
   // OK if epoch is the current one (docs/cluster.md: stale controllers).

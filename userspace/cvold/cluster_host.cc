@@ -8,7 +8,6 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "cluster_agent.h"
 #include "cvol/control/args.h"
 #include "cvol/control/names.h"
@@ -32,39 +31,6 @@ absl::StatusOr<Location> LocationArg(const nlohmann::json& j, const char* what) 
     return absl::InvalidArgumentError(absl::StrCat(what, " must be [slot, pext]"));
   }
   return Location{j[0].get<uint32_t>(), j[1].get<uint64_t>()};
-}
-
-// "<region_sectors> <nr_regions> [<r0>:<count>]..." (the kernel's
-// migrate_dirty answer).
-struct DirtyRegions {
-  uint64_t region_sectors = 0;
-  uint64_t regions = 0;
-  std::vector<std::pair<uint64_t, uint64_t>> runs;
-};
-
-absl::StatusOr<DirtyRegions> ParseDirty(const std::string& text) {
-  std::vector<std::string> words = absl::StrSplit(text, ' ', absl::SkipEmpty());
-  DirtyRegions d;
-  auto number = [](const std::string& w, uint64_t& out) {
-    if (w.empty() || w.size() > 19 || w.find_first_not_of("0123456789") != std::string::npos) {
-      return false;
-    }
-    out = std::stoull(w);
-    return true;
-  };
-  if (words.size() < 2 || !number(words[0], d.region_sectors) || !number(words[1], d.regions) ||
-      d.region_sectors == 0) {
-    return absl::DataLossError(absl::StrCat("bad migrate_dirty answer '", text, "'"));
-  }
-  for (size_t i = 2; i < words.size(); ++i) {
-    std::vector<std::string> rc = absl::StrSplit(words[i], ':');
-    uint64_t r = 0, c = 0;
-    if (rc.size() != 2 || !number(rc[0], r) || !number(rc[1], c) || c == 0 || r + c > d.regions) {
-      return absl::DataLossError(absl::StrCat("bad migrate_dirty run '", words[i], "'"));
-    }
-    d.runs.emplace_back(r, c);
-  }
-  return d;
 }
 
 // Copies [offset, offset+bytes) from one block device to another with
@@ -188,8 +154,9 @@ absl::StatusOr<Service::Json> Service::PeerMigrateStart(const Json& body) {
   while (true) {
     ASSIGN_OR_RETURN(ExtentState st, ReadExtent(*volume, es, e.vext));
     if (!st.migration) {
-      ASSIGN_OR_RETURN(std::string msg, FormatMigrateStart(st.at.local_vext, dst));
-      if (follow) absl::StrAppend(&msg, " follow");
+      ASSIGN_OR_RETURN(std::string msg,
+                       FormatMigrateStart(st.at.local_vext, dst,
+                                          follow ? MigrateMode::kFollow : MigrateMode::kCopy));
       RETURN_IF_ERROR(dm_.Message(st.dm_name, st.at.sector, msg).status());
       continue;
     }
@@ -236,7 +203,8 @@ absl::StatusOr<Service::Json> Service::PeerFreeze(const Json& body) {
   ASSIGN_OR_RETURN(ExtentState st,
                    ReadExtent(*volume, snap.pools.at(e.pool).record.extent_sectors, e.vext));
   auto held = held_freezes_.find(change);
-  if (held == held_freezes_.end()) {
+  const bool fresh = held == held_freezes_.end();
+  if (fresh) {
     ASSIGN_OR_RETURN(std::string got,
                      dm_.Message(st.dm_name, st.at.sector,
                                  FormatFreeze(st.at.local_vext, 1, timeout_ms)));
@@ -249,17 +217,18 @@ absl::StatusOr<Service::Json> Service::PeerFreeze(const Json& body) {
   RETURN_IF_ERROR(ParseFreezeWaitResponse(waited));
   Json out{{"freeze_id", held->second.id}, {"migrating", st.migration.has_value()}};
   if (st.migration) {
-    ASSIGN_OR_RETURN(std::string text,
-                     dm_.Message(st.dm_name, st.at.sector,
-                                 absl::StrCat("migrate_dirty ", st.at.local_vext)));
-    ASSIGN_OR_RETURN(DirtyRegions dirty, ParseDirty(text));
+    ASSIGN_OR_RETURN(std::string msg, FormatMigrateDirty(st.at.local_vext));
+    ASSIGN_OR_RETURN(std::string text, dm_.Message(st.dm_name, st.at.sector, msg));
+    ASSIGN_OR_RETURN(MigrateDirty dirty, ParseMigrateDirtyResponse(text));
     out["region_sectors"] = dirty.region_sectors;
-    out["regions"] = dirty.regions;
+    out["regions"] = dirty.nr_regions;
     out["dirty"] = Json::array();
-    for (const auto& [r, c] : dirty.runs) out["dirty"].push_back(Json::array({r, c}));
+    for (const DirtyRun& run : dirty.runs) out["dirty"].push_back(Json::array({run.first, run.count}));
   }
-  events_.Publish({{"type", "cluster_frozen"}, {"change", change},
-                   {"volume", absl::StrCat(e.pool, "/", e.volume)}, {"vext", e.vext}});
+  if (fresh) {
+    events_.Publish({{"type", "cluster_frozen"}, {"change", change},
+                     {"volume", absl::StrCat(e.pool, "/", e.volume)}, {"vext", e.vext}});
+  }
   return out;
 }
 

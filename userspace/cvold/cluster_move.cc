@@ -32,6 +32,17 @@
 
 namespace cvol::daemon {
 
+// Another worker's commit to the same pool or volume won the race: re-read
+// and redo the step (each step is idempotent).
+// (A statement, not do-while: `continue` must reach the driver's loop.)
+#define RETRY_ON_CONFLICT(expr)                                           \
+  if (absl::Status _s = (expr); _s.code() == absl::StatusCode::kAborted) { \
+    continue;                                                             \
+  } else if (!_s.ok()) {                                                  \
+    return _s;                                                            \
+  } else                                                                  \
+    (void)0
+
 void Service::OnBecamePrimary() {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<Snapshot> snap = db_.Load();
@@ -101,7 +112,7 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
       if (edit) edit(next);
       ChangeSet cs(db_);
       cs.UpdateMove(move, next);
-      RETURN_IF_ERROR(db_.Commit(cs));
+      RETURN_IF_ERROR(db_.Commit(cs));  // kAborted: re-read and go again (see below)
       events_.Publish({{"type", "change_step"}, {"change", change}, {"volume", full},
                        {"vext", move.record.vext}, {"step", step}, {"epoch", epoch}});
       return absl::OkStatus();
@@ -172,7 +183,7 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
                          {"from_epoch", move.record.epoch}, {"epoch", epoch},
                          {"step", move.record.step}, {"next", next}});
       }
-      RETURN_IF_ERROR(set_step(next));
+      RETRY_ON_CONFLICT(set_step(next));
       continue;
     }
 
@@ -186,10 +197,10 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
                                 /*include_self=*/false, replies, excluded);
       if (!s.ok()) {
         LogWarning(absl::StrCat("move ", key, ": ", s.message()));
-        RETURN_IF_ERROR(set_step("abort", record_excluded(excluded)));
+        RETRY_ON_CONFLICT(set_step("abort", record_excluded(excluded)));
         continue;
       }
-      RETURN_IF_ERROR(set_step("copy", record_excluded(excluded)));
+      RETRY_ON_CONFLICT(set_step("copy", record_excluded(excluded)));
     } else if (step == "copy") {
       bool failed = false;
       {
@@ -211,7 +222,7 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
           continue;
         }
       }
-      RETURN_IF_ERROR(set_step(failed ? "abort" : "freeze"));
+      RETRY_ON_CONFLICT(set_step(failed ? "abort" : "freeze"));
     } else if (step == "freeze") {
       set_phase("committing", 0, 0);
       RETURN_IF_ERROR(call_all("freeze",
@@ -271,7 +282,7 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
       cs.ChangeAllocation(pool);
       cs.UpdateVolume(volume, updated);
       cs.UpdateMove(move, committing);
-      RETURN_IF_ERROR(db_.Commit(cs));
+      RETRY_ON_CONFLICT(db_.Commit(cs));
       events_.Publish({{"type", "change_step"}, {"change", change}, {"volume", full},
                        {"vext", move.record.vext}, {"step", "apply"}, {"epoch", epoch},
                        {"generation", updated.generation}});
@@ -284,7 +295,7 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
         absl::SleepFor(options_.move_poll);
         continue;
       }
-      RETURN_IF_ERROR(set_step("release", record_excluded(excluded)));
+      RETRY_ON_CONFLICT(set_step("release", record_excluded(excluded)));
     } else if (step == "release" || step == "abort") {
       const bool abort = step == "abort";
       absl::Status s = call_all(abort ? "abort" : "release",
@@ -300,7 +311,7 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
       ChangeSet cs(db_);
       cs.ChangeAllocation(pool);
       cs.DeleteMove(move);
-      RETURN_IF_ERROR(db_.Commit(cs));
+      RETRY_ON_CONFLICT(db_.Commit(cs));
       if (abort) {
         {
           absl::MutexLock lock(&moves_mu_);

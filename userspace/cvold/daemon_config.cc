@@ -34,6 +34,9 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
        "several daemons on one kernel (test harness): suffixes device names and kernel uuids")
       ("peer-listen", po::value(&c.peer_listen),
        "cluster mode: host:port of the peer protocol; peers reach this host there")
+      ("peer-address", po::value(&c.peer_address),
+       "cluster mode: host:port peers dial (default: --peer-listen; required if that is a "
+       "wildcard address)")
       ("cluster-secret-file", po::value(&c.cluster_secret_file),
        "cluster mode: the cluster's shared secret (mode 0600), authenticates peers")
       ("lease-ttl-s", po::value(&c.lease_ttl_s)->default_value(c.lease_ttl_s),
@@ -92,6 +95,13 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
     if (c.peer_listen.empty() || c.cluster_secret_file.empty()) {
       return absl::InvalidArgumentError(
           "cluster mode (--host) needs --peer-listen and --cluster-secret-file");
+    }
+    if (c.peer_address.empty()) {
+      if (absl::StartsWith(c.peer_listen, "0.0.0.0:") || absl::StartsWith(c.peer_listen, "[::]:")) {
+        return absl::InvalidArgumentError(
+            "--peer-listen is a wildcard address: give the address peers dial with --peer-address");
+      }
+      c.peer_address = c.peer_listen;
     }
     if (c.lease_ttl_s < 2) return absl::InvalidArgumentError("--lease-ttl-s must be >= 2");
     if (c.cluster_freeze_timeout_ms < static_cast<uint64_t>(c.lease_ttl_s) * 2000) {

@@ -21,6 +21,7 @@ struct DaemonConfig {
   std::string host;                 // this host's member name
   std::string instance;             // several daemons on one kernel (tests)
   std::string peer_listen;          // host:port of the peer protocol
+  std::string peer_address;         // what peers dial; peer_listen if empty
   std::string cluster_secret_file;  // the shared HMAC key, mode 0600
   int64_t lease_ttl_s = 10;
   uint64_t cluster_freeze_timeout_ms = 30000;

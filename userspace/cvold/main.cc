@@ -132,7 +132,7 @@ int Run(const std::vector<std::string>& args) {
     };
     agent = std::make_unique<ClusterAgent>(
         **etcd,
-        ClusterAgentOptions{config->etcd_prefix, config->host, {config->peer_listen},
+        ClusterAgentOptions{config->etcd_prefix, config->host, {config->peer_address},
                             config->lease_ttl_s},
         std::move(hooks));
     service.AttachCluster(agent.get(), peers.get());

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "cluster_agent.h"
 #include "cvol/control/args.h"
 #include "cvol/control/names.h"
 #include "cvol/pv_scan.h"
@@ -265,6 +266,12 @@ void Service::OnKernelEvent(const Event& event) {
     case EventType::kMigrateAborted:
     case EventType::kDstWriteError:
       kernel_progress_.SignalAll();
+      break;
+    case EventType::kLeaseExpired:
+      if (agent_ != nullptr) {
+        agent_->OnKernelFenced(absl::StrCat("the kernel lease of ", j.value("volume", ""),
+                                            " expired"));
+      }
       break;
     default:
       break;

@@ -1,0 +1,142 @@
+#!/bin/bash
+# timeout: 900
+# mem: 3072
+# Three cvold hosts (network namespaces h1..h3) over three shared loop
+# devices and a 3-member etcd. Each host writes its own third of one volume
+# through its own device (fio crc32c, O_DIRECT) while the Primary moves
+# extents of every third: every host dual-writes (follow), the Primary
+# copies, the cutover is a cluster freeze + dirty re-copy + apply + release.
+# Asserts: no fio error, a clean verify of each third through ANOTHER host's
+# device, all three kernels' maps equal etcd's, the old places are free, and
+# the event streams show each step on each host.
+source "$CVOL_ROOT/tests/vm/lib.sh"
+source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
+source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
+
+W=/tmp/cluster_move
+mkdir -p $W
+load_cvol
+
+plan_note "cluster: 3 namespaces, 3-member etcd, 3 shared devices"
+check "network up" -- cluster_net_up 3
+check "etcd cluster up" -- start_etcd_cluster
+mapfile -t DEVS < <(shared_devices 3 160)
+assert_eq "three shared devices" 3 "${#DEVS[@]}"
+for i in 1 2 3; do
+	check "h$i starts" -- host_start "$i"
+	sleep 1	# join in order: h1 Primary, h2 Secondary, h3 Alternate
+done
+for i in 1 2 3; do host_events_start "$i"; done
+
+check_hctl "member list on h2" 0 2 member list --json
+assert_eq "three members in rank order" "h1 h2 h3" "$(jq -r '[.members[].host] | join(" ")' "$CC_OUT")"
+assert_eq "roles" "primary secondary alternate" "$(jq -r '[.members[].role] | join(" ")' "$CC_OUT")"
+assert_eq "all active" "active active active" "$(jq -r '[.members[].state] | join(" ")' "$CC_OUT")"
+assert_eq "every link up from h2" "true true true" "$(jq -r '[.members[].links[0].up] | join(" ")' "$CC_OUT")"
+check_hctl "member list (table)" 0 3 member list
+assert_match "table names the primary" "h1 +primary +active" "$(cat "$CC_OUT")"
+
+check_hctl "pool create" 0 1 pool create p --extent-size 4M
+check_hctl "pv create A" 0 1 pv create "${DEVS[0]}" --pool p --name pvA
+check_hctl "pv create B" 0 1 pv create "${DEVS[1]}" --pool p --name pvB
+check_hctl "pv create C" 0 1 pv create "${DEVS[2]}" --pool p --name pvC
+check_hctl "volume create p/v 96M on h1" 0 1 volume create p/v --size 96M
+for i in 1 2 3; do
+	check "p-v@h$i appears on h$i" -- wait_for 30 test -b "/dev/mapper/p-v@h$i"
+done
+check_hctl "a move on a non-primary is refused with the primary's name" 4 2 volume move p/v --extent 0
+assert_match "names h1" "Primary \(h1\)" "$(cat "$CC_ERR")"
+
+SIZE=$((96 << 20))
+THIRD=$((SIZE / 3))
+job() { # HOST THIRD SEED [extra]: host's device, one third of the volume
+	local h=$1 t=$2 seed=$3
+	shift 3
+	echo --name=w$h --filename=/dev/mapper/p-v@h$h --ioengine=libaio --direct=1 \
+		--verify=crc32c --verify_fatal=1 --verify_state_save=0 --rw=randwrite --bs=4k \
+		--iodepth=4 --size=$THIRD --offset=$((t * THIRD)) --randseed="$seed" "$@"
+}
+for i in 1 2 3; do
+	check "h$i fills and verifies its third" -- fio $(job $i $((i - 1)) $((10 * i))) \
+		--output="$CVOL_OUT/fio-fill-$i.txt"
+done
+
+STOP=$W/stop
+for i in 1 2 3; do
+	(
+		n=1
+		while [ ! -e $STOP ]; do
+			fio $(job $i $((i - 1)) $((10 * i + n)) --verify_backlog=64 --runtime=4 --time_based) \
+				--output="$CVOL_OUT/fio-h$i-$n.txt" || echo "h$i pass $n" >>$W/failed
+			n=$((n + 1))
+		done
+		echo $((n - 1)) >$W/runs-$i
+	) &
+	WRITER[i]=$!
+done
+sleep 2
+
+plan_note "moves under three writers: extents 1-2 (h1's third), 9-10 (h2's), 17-18 (h3's)"
+check_hctl "move 1-2 to pvB" 0 1 volume move p/v --extent 1 --count 2 --to-pv pvB --wait
+check_hctl "move 9-10 to pvC" 0 1 volume move p/v --extent 9 --count 2 --to-pv pvC --wait
+check_hctl "move 17-18 to pvB" 0 1 volume move p/v --extent 17 --count 2 --to-pv pvB --wait
+check_hctl "move 1 again, to pvC" 0 1 volume move p/v --extent 1 --to-pv pvC --wait
+sleep 2
+touch $STOP
+for i in 1 2 3; do wait "${WRITER[i]}"; done
+assert_eq "every writer pass verified" "" "$(cat $W/failed 2>/dev/null || true)"
+plan_note "writer passes: h1 $(cat $W/runs-1) h2 $(cat $W/runs-2) h3 $(cat $W/runs-3)"
+
+# A last full pass per third through its own host, then read each third
+# back through the next host's device (another kernel volume, the same
+# shared devices).
+for i in 1 2 3; do
+	check "h$i rewrites its third once more" -- fio $(job $i $((i - 1)) $((100 * i))) \
+		--output="$CVOL_OUT/fio-last-$i.txt"
+done
+for i in 1 2 3; do
+	o=$((i % 3 + 1))
+	check "h$i's third verifies through h$o's device" -- \
+		fio $(job $i $((i - 1)) $((100 * i)) --verify_only) --filename=/dev/mapper/p-v@h$o \
+		--output="$CVOL_OUT/fio-verify-$i.txt"
+done
+
+per_extent() { awk -F: '{ for (i = 0; i < $4; i++) print $1 + i, $2, $3 + i }' | sort -n; }
+kernel_runs() { # HOST
+	dmsetup table "p-v@h$1" | head -n1 | sed 's/.* map_runs [0-9]* //' | tr ' ' '\n' | grep : |
+		per_extent | xargs
+}
+hctl 1 volume show p/v --json
+etcd_runs=$(jq -r '.runs[] | "\(.vext):\(.pv | if . == "pvA" then 0 elif . == "pvB" then 1 else 2 end):\(.pext):\(.count)"' "$CC_OUT" | per_extent | xargs)
+for i in 1 2 3; do
+	assert_eq "h$i's kernel map is etcd's" "$etcd_runs" "$(kernel_runs $i)"
+done
+assert_match "extent 1 is on pvC" "(^| )1 2 " "$etcd_runs"
+assert_match "extent 9 is on pvC" "(^| )9 2 " "$etcd_runs"
+assert_match "extent 17 is on pvB" "(^| )17 1 " "$etcd_runs"
+for i in 1 2 3; do
+	assert_eq "no migration left on h$i" "0" "$(dmsetup status "p-v@h$i" | awk '{print $7}')"
+done
+check_hctl "status" 0 1 status --json
+assert_eq "no move left" "0" "$(jq '.moves | length' "$CC_OUT")"
+check_hctl "pool show" 0 1 pool show p --json
+assert_eq "free = total - 24" "$(($(jq .total_extents "$CC_OUT") - 24))" "$(jq .free_extents "$CC_OUT")"
+
+sleep 1
+for i in 1 2 3; do host_events_stop "$i"; done
+for step in follow copy freeze apply release; do
+	assert_match "h1 events: step $step" "\"step\":\"$step\"" "$(cat "$CVOL_OUT/events-h1.log")"
+done
+assert_match "h1 events: recopy" "change_recopied" "$(cat "$CVOL_OUT/events-h1.log")"
+assert_eq "h1 events: 7 moves done" 7 "$(grep -c '"move_done"' "$CVOL_OUT/events-h1.log")"
+for i in 2 3; do
+	assert_eq "h$i froze 7 times" 7 "$(grep -c '"cluster_frozen"' "$CVOL_OUT/events-h$i.log")"
+	assert_eq "h$i applied 7 times" 7 "$(grep -c '"cluster_applied"' "$CVOL_OUT/events-h$i.log")"
+	assert_eq "h$i released 7 times" 7 "$(grep -c '"cluster_released"' "$CVOL_OUT/events-h$i.log")"
+	assert_match "h$i migrated (kernel events)" "migrate_ready" "$(cat "$CVOL_OUT/events-h$i.log")"
+done
+for i in 1 2 3; do
+	assert_eq "h$i was never fenced" 0 "$(grep -c '"host_fenced"' "$CVOL_OUT/events-h$i.log" || true)"
+done
+assert_no_kernel_warning
+finish
