@@ -115,7 +115,7 @@ assert_match "extent 1 is on pvC" "(^| )1 2 " "$etcd_runs"
 assert_match "extent 9 is on pvC" "(^| )9 2 " "$etcd_runs"
 assert_match "extent 17 is on pvB" "(^| )17 1 " "$etcd_runs"
 for i in 1 2 3; do
-	assert_eq "no migration left on h$i" "0" "$(dmsetup status "p-v@h$i" | awk '{print $7}')"
+	assert_eq "nothing frozen or migrating on h$i" "0 0" "$(dmsetup status "p-v@h$i" | awk '{print $7, $8}')"
 done
 check_hctl "status" 0 1 status --json
 assert_eq "no move left" "0" "$(jq '.moves | length' "$CC_OUT")"

@@ -1,0 +1,154 @@
+#!/bin/bash
+# timeout: 900
+# mem: 3072
+# Fencing and controller failure on three cvold hosts (namespaces h1..h3,
+# 3-member etcd, shared loop devices), with fio writers on every host:
+#   1. h3's daemon is SIGSTOPped past its lease while the Primary moves an
+#      extent h3 writes: h3 does not answer, the controller waits for its
+#      lease to expire (its kernel lease has fenced its volume by then),
+#      excludes it and re-copies the whole extent; h3's held writes never
+#      reach the old place; after SIGCONT h3 re-integrates (loads the new
+#      map, unfences) and its writer goes on and verifies.
+#   2. The Primary (h1) is SIGSTOPped right after it starts a move: h2 takes
+#      over with a higher epoch and finishes or rolls the change back;
+#      nothing stays frozen or migrating; after SIGCONT h1 rejoins last.
+#   3. kill -9 of a host's daemon: its kernel lease fences the volume; a
+#      restarted daemon re-integrates and the writer goes on.
+# Every writer pass verifies; the maps of all hosts equal etcd's at the end.
+source "$CVOL_ROOT/tests/vm/lib.sh"
+source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
+source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
+
+W=/tmp/cluster_fence
+mkdir -p $W
+load_cvol
+check "network up" -- cluster_net_up 3
+check "etcd cluster up" -- start_etcd_cluster
+mapfile -t DEVS < <(shared_devices 3 96)
+for i in 1 2 3; do
+	check "h$i starts" -- host_start "$i"
+	sleep 1
+done
+for i in 1 2 3; do host_events_start "$i"; done
+check_hctl "pool create" 0 1 pool create p --extent-size 4M
+check_hctl "pv create A" 0 1 pv create "${DEVS[0]}" --pool p --name pvA
+check_hctl "pv create B" 0 1 pv create "${DEVS[1]}" --pool p --name pvB
+check_hctl "pv create C" 0 1 pv create "${DEVS[2]}" --pool p --name pvC
+check_hctl "volume create p/v 48M" 0 1 volume create p/v --size 48M
+for i in 1 2 3; do
+	check "p-v@h$i appears" -- wait_for 30 test -b "/dev/mapper/p-v@h$i"
+done
+
+SIZE=$((48 << 20))
+THIRD=$((SIZE / 3))
+job() { # HOST THIRD SEED [extra]
+	local h=$1 t=$2 seed=$3
+	shift 3
+	echo --name=w$h --filename=/dev/mapper/p-v@h$h --ioengine=libaio --direct=1 \
+		--verify=crc32c --verify_fatal=1 --verify_state_save=0 --rw=randwrite --bs=4k \
+		--iodepth=4 --size=$THIRD --offset=$((t * THIRD)) --randseed="$seed" "$@"
+}
+STOP=$W/stop
+# On an early exit: stop the writers and release anything held, so the
+# devices can be removed.
+CLUSTER_CLEANUP_HOOKS+=("touch $STOP; for d in /dev/mapper/p-v@h*; do dmsetup message \"\${d##*/}\" 0 unfence 999999999 2>/dev/null; done; pkill -KILL fio; sleep 1")
+writer() { # HOST
+	local i=$1 n=1
+	while [ ! -e $STOP ]; do
+		fio $(job $i $((i - 1)) $((10 * i + n)) --verify_backlog=64 --runtime=3 --time_based) \
+			--output="$CVOL_OUT/fio-h$i-$n.txt" || echo "h$i pass $n" >>$W/failed
+		n=$((n + 1))
+	done
+	echo $((n - 1)) >$W/runs-$i
+}
+for i in 1 2 3; do
+	writer "$i" &
+	WRITER[i]=$!
+done
+sleep 2
+
+# The sector of extent VEXT's current place on its device, and that device.
+place_of() { # VEXT
+	dmsetup table p-v@h1 | head -n1 | awk -v v="$1" '{
+		for (i = 1; i <= NF; i++) if ($i == "map_runs") m = i
+		for (i = m + 2; i <= NF && $i ~ /:/; i++) {
+			split($i, r, ":")
+			if (v >= r[1] && v < r[1] + r[4]) { slot = r[2]; pext = r[3] + v - r[1] }
+		}
+		print $(7 + 2 * slot), $(8 + 2 * slot) + pext * 8192
+	}'
+}
+sum_at() { # MAJOR:MINOR SECTOR: md5 of the 4 MiB extent there
+	local dev
+	dev=/dev/$(sed -n 's/^DEVNAME=//p' "/sys/dev/block/$1/uevent")
+	dd if="$dev" iflag=direct bs=512 skip="$2" count=8192 status=none | md5sum | cut -d' ' -f1
+}
+
+plan_note "1. h3 stopped past its lease during a move of an extent it writes"
+read -r OLD_DEV OLD_SECTOR <<<"$(place_of 9)"
+host_stop 3
+t0=$(date +%s)
+check_hctl "move extent 9 (h3's third) to pvC completes without h3" 0 1 volume move p/v --extent 9 --to-pv pvC --wait
+plan_note "move with h3 stopped took $(($(date +%s) - t0)) s"
+check "h3's kernel fenced its volume (lease expired)" -- \
+	bash -c "dmsetup status p-v@h3 | grep -q fenced"
+OLD_SUM=$(sum_at "$OLD_DEV" "$OLD_SECTOR")
+check_hctl "member list without h3" 0 1 member list --json
+assert_eq "h3 is no member" "h1 h2" "$(jq -r '[.members[].host] | join(" ")' "$CC_OUT")"
+assert_match "h1 saw h3 unresponsive" '"host_unresponsive".*"h3"|"host":"h3".*"host_unresponsive"' "$(cat "$CVOL_OUT/events-h1.log")"
+assert_match "h1 excluded h3" '"type":"host_excluded"' "$(grep h3 "$CVOL_OUT/events-h1.log")"
+assert_match "the whole extent was re-copied" '"whole":true' "$(grep change_recopied "$CVOL_OUT/events-h1.log")"
+host_cont 3
+check "h3 becomes active again" -- wait_for 60 bash -c \
+	"$CLUSTERCTL --socket /run/cvol/h3.sock member list --json | jq -e '.members[] | select(.host == \"h3\" and .state == \"active\")'"
+check "h3's volume is unfenced" -- bash -c "! dmsetup status p-v@h3 | grep -q fenced"
+hctl 3 member list --json
+assert_eq "h3 rejoined last, with one failure" "alternate 1" \
+	"$(jq -r '.members[] | select(.host == "h3") | "\(.role) \(.fail_count)"' "$CC_OUT")"
+sleep 4	# h3's writer runs on the new map
+assert_eq "h3's writes never reached the old place" "$OLD_SUM" "$(sum_at "$OLD_DEV" "$OLD_SECTOR")"
+assert_match "h3 re-integrated" '"host_reintegrated"' "$(cat "$CVOL_OUT/events-h3.log")"
+
+plan_note "2. the Primary stopped right after starting a move"
+check_hctl "start moving extent 2 on h1 (no wait)" 0 1 volume move p/v --extent 2 --to-pv pvB
+host_stop 1
+check "h2 becomes the Primary" -- wait_for 60 bash -c \
+	"$CLUSTERCTL --socket /run/cvol/h2.sock member list --json | jq -e '.members[0].host == \"h2\"'"
+check "h2 ends the change (no move left)" -- wait_for 90 bash -c \
+	"$CLUSTERCTL --socket /run/cvol/h2.sock status --json | jq -e '.moves | length == 0'"
+assert_match "h2 took the change over" '"change_taken_over"|"step":"follow"' "$(cat "$CVOL_OUT/events-h2.log")"
+for i in 2 3; do
+	check "nothing frozen or migrating on h$i" -- bash -c \
+		"dmsetup status p-v@h$i | awk '{ exit !(\$7 == 0 && \$8 == 0) }'"
+done
+host_cont 1
+check "h1 is active again, as a non-primary" -- wait_for 60 bash -c \
+	"$CLUSTERCTL --socket /run/cvol/h2.sock member list --json | jq -e '.members[0].host == \"h2\" and ([.members[] | select(.host == \"h1\" and .state == \"active\")] | length == 1)'"
+plan_note "stale-epoch refusals after h1 resumed: $(cat "$CVOL_OUT"/events-h[23].log | grep -c stale_epoch_refused || true)"
+
+plan_note "3. kill -9 of h3's daemon"
+host_kill 3 KILL
+check "h3's kernel lease fences its volume" -- wait_for 30 bash -c "dmsetup status p-v@h3 | grep -q fenced"
+check "h3 restarts" -- host_start 3
+check "h3's volume is unfenced after re-integration" -- wait_for 60 bash -c "! dmsetup status p-v@h3 | grep -q fenced"
+sleep 4
+
+touch $STOP
+for i in 1 2 3; do wait "${WRITER[i]}"; done
+assert_eq "every writer pass verified" "" "$(cat $W/failed 2>/dev/null || true)"
+plan_note "writer passes: h1 $(cat $W/runs-1) h2 $(cat $W/runs-2) h3 $(cat $W/runs-3)"
+
+per_extent() { awk -F: '{ for (i = 0; i < $4; i++) print $1 + i, $2, $3 + i }' | sort -n; }
+kernel_runs() {
+	dmsetup table "p-v@h$1" | head -n1 | sed 's/.* map_runs [0-9]* //' | tr ' ' '\n' | grep : |
+		per_extent | xargs
+}
+hctl 2 volume show p/v --json
+etcd_runs=$(jq -r '.runs[] | "\(.vext):\(.pv | if . == "pvA" then 0 elif . == "pvB" then 1 else 2 end):\(.pext):\(.count)"' "$CC_OUT" | per_extent | xargs)
+for i in 1 2 3; do
+	assert_eq "h$i's kernel map is etcd's" "$etcd_runs" "$(kernel_runs $i)"
+done
+assert_match "extent 9 is on pvC" "(^| )9 2 " "$etcd_runs"
+for i in 1 2 3; do host_events_stop "$i"; done
+assert_no_kernel_warning
+finish
