@@ -80,3 +80,16 @@ cvold_cleanup() {
 	kill_cvold TERM
 	[ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null || true
 }
+
+_cvold_setrc() { return "$1"; }
+
+# The EXIT trap for a scenario that runs cvold: stop the daemon first, then
+# lib.sh's own handler (device cleanup, module unload, TAP summary) with the
+# scenario's exit status. `trap cvold_cleanup EXIT` alone would replace
+# lib.sh's handler and skip all of that.
+cvold_on_exit() {
+	local rc=$?
+	cvold_cleanup
+	_cvold_setrc "$rc"
+	_cvol_on_exit
+}

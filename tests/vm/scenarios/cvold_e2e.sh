@@ -15,7 +15,7 @@
 #   * online grow, `clusterctl events`, remove.
 source "$CVOL_ROOT/tests/vm/lib.sh"
 source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
-trap cvold_cleanup EXIT
+trap cvold_on_exit EXIT
 
 W=/tmp/e2e
 rm -rf $W
