@@ -21,6 +21,9 @@ source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
 
 W=/tmp/cluster_fence
 mkdir -p $W
+# A lease long enough that a stopped host is still a member when the move
+# begins (a command can take seconds in TCG): it must then be excluded.
+export CLUSTER_LEASE_TTL=10
 load_cvol
 check "network up" -- cluster_net_up 3
 check "etcd cluster up" -- start_etcd_cluster
