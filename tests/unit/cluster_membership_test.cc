@@ -5,18 +5,9 @@
 // its absence is a failure, not a skip.
 #include "cvol/cluster/membership.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +20,7 @@
 #include "cvol/store/etcd_kv_store.h"
 #include "cvol/store/mem_kv_store.h"
 #include "gmock/gmock.h"
+#include "etcd_test_process.h"
 #include "gtest/gtest.h"
 
 namespace cvol::cluster {
@@ -263,122 +255,11 @@ TEST(ClusterMembershipTest, CorruptMemberRecordIsDataLoss) {
 
 // --- Against a real etcd ---
 
-std::string EtcdBinary() {
-  const char* env = std::getenv("CVOL_TEST_ETCD");
-  return env != nullptr && *env != '\0' ? env : "/usr/bin/etcd";
-}
-
-// A free 127.0.0.1 port (bound while the caller holds the fd).
-int BindFreePort(int* fd) {
-  *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (*fd < 0 || bind(*fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(*fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return 0;
-  }
-  return ntohs(addr.sin_port);
-}
-
-// One single-member etcd on a temporary data dir, killed on destruction.
-class EtcdProcess {
- public:
-  EtcdProcess() = default;
-  EtcdProcess(const EtcdProcess&) = delete;
-  EtcdProcess& operator=(const EtcdProcess&) = delete;
-  ~EtcdProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-    if (!dir_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
-  }
-
-  absl::Status Start() {
-    const std::string binary = EtcdBinary();
-    if (access(binary.c_str(), X_OK) != 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          binary, " not found: install package etcd-server (scripts/install-deps.sh)"));
-    }
-    char dir_template[] = "/tmp/cvol-cluster-test-XXXXXX";
-    if (mkdtemp(dir_template) == nullptr) return absl::InternalError("mkdtemp failed");
-    dir_ = dir_template;
-    int client_fd = -1, peer_fd = -1;
-    const int client_port = BindFreePort(&client_fd);
-    const int peer_port = BindFreePort(&peer_fd);
-    if (client_fd >= 0) close(client_fd);
-    if (peer_fd >= 0) close(peer_fd);
-    if (client_port == 0 || peer_port == 0) return absl::InternalError("no free port");
-    endpoint_ = absl::StrCat("http://127.0.0.1:", client_port);
-    const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer_port);
-    const std::vector<std::string> args = {
-        binary,
-        "--name=cvolcluster",
-        "--data-dir=" + dir_ + "/data",
-        "--listen-client-urls=" + endpoint_,
-        "--advertise-client-urls=" + endpoint_,
-        "--listen-peer-urls=" + peer_url,
-        "--initial-advertise-peer-urls=" + peer_url,
-        "--initial-cluster=cvolcluster=" + peer_url,
-        "--initial-cluster-state=new",
-        "--heartbeat-interval=100",
-        "--election-timeout=1000",
-    };
-    const std::string log = dir_ + "/etcd.log";
-    pid_ = fork();
-    if (pid_ < 0) return absl::InternalError("fork failed");
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      std::vector<char*> argv;
-      for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(binary.c_str(), argv.data());
-      _exit(127);
-    }
-    // Ready when a linearizable read succeeds (there is a leader).
-    store::EtcdKvStore::Options options;
-    options.timeout = absl::Seconds(1);
-    options.require_reachable = false;
-    absl::Status last = absl::DeadlineExceededError("not tried");
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (absl::Now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return absl::InternalError(absl::StrCat("etcd exited (status ", status, "), see ", log));
-      }
-      auto kv = store::EtcdKvStore::Connect(endpoint_, options);
-      last = kv.ok() ? (*kv)->Get("/ready").status() : kv.status();
-      if (last.ok()) return absl::OkStatus();
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    return absl::DeadlineExceededError(absl::StrCat("etcd not ready: ", last.ToString()));
-  }
-
-  const std::string& endpoint() const { return endpoint_; }
-
- private:
-  std::string dir_;
-  std::string endpoint_;
-  pid_t pid_ = -1;
-};
-
 TEST(ClusterMembershipEtcdTest, ThreeJoinPrimaryRevokesRankingAndEpochChange) {
-  EtcdProcess etcd;
-  absl::Status started = etcd.Start();
-  ASSERT_TRUE(started.ok()) << started;  // no etcd is a failure, not a skip
-  auto kv = store::EtcdKvStore::Connect(etcd.endpoint());
+  absl::StatusOr<std::unique_ptr<store::etcd_test::EtcdProcess>> etcd =
+      store::etcd_test::EtcdProcess::Start();
+  ASSERT_TRUE(etcd.ok()) << etcd.status();  // no etcd is a failure, not a skip
+  auto kv = store::EtcdKvStore::Connect((*etcd)->endpoint());
   ASSERT_TRUE(kv.ok()) << kv.status();
 
   auto a = MustJoin(**kv, "hosta");
