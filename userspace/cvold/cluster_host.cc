@@ -76,26 +76,56 @@ void Service::AttachCluster(ClusterAgent* agent, PeerCaller* peers) {
   peers_ = peers;
 }
 
-absl::StatusOr<Service::ExtentState> Service::ReadExtent(const VolumeRecord& volume,
-                                                         uint64_t extent_sectors, uint64_t vext) {
-  ExtentState st;
-  st.dm_name = DevName(volume.pool, volume.name);
-  ASSIGN_OR_RETURN(st.at, Locate(volume, vext, extent_sectors));
-  ASSIGN_OR_RETURN(std::vector<DmLine> status, dm_.Status(st.dm_name));
-  if (st.at.segment >= status.size()) return absl::InternalError("the device lacks a segment");
-  ASSIGN_OR_RETURN(TargetStatus ts, TargetStatus::Parse(status[st.at.segment].params,
-                                                        StatusFormat::kV1_2));
-  st.map_gen = ts.map_gen;
-  if (ts.v1_1.has_value()) {
-    for (const MigrationStatus& m : ts.v1_1->migrations) {
-      if (m.vext == st.at.local_vext) st.migration = m;
+absl::StatusOr<Service::LoadedExtent> Service::LoadExtent(const std::string& pool,
+                                                         const std::string& name, uint64_t vext) {
+  LoadedExtent out;
+  ASSIGN_OR_RETURN(out.snap, db_.Load());
+  const VolumeRecord* volume = out.snap.FindVolume(pool, name);
+  if (volume == nullptr) return absl::NotFoundError(absl::StrCat("no volume ", pool, "/", name));
+  out.volume = *volume;
+  out.extent_sectors = out.snap.pools.at(pool).record.extent_sectors;
+  ASSIGN_OR_RETURN(out.kernel, ReadExtent(out.volume, out.extent_sectors, vext));
+  return out;
+}
+
+// Sets entries of one segment under a freeze of their range; the map
+// generation is read once nothing is in flight.
+absl::Status Service::MapSetFrozen(const std::string& dm_name, uint64_t sector,
+                                   const std::vector<MapSetItem>& items) {
+  uint64_t lo = UINT64_MAX, hi = 0;
+  for (const MapSetItem& item : items) {
+    lo = std::min(lo, item.vext);
+    hi = std::max(hi, item.vext + item.count - 1);
+  }
+  ASSIGN_OR_RETURN(std::vector<std::vector<MapSetItem>> batches, SplitMapSet(items));
+  ASSIGN_OR_RETURN(std::string f, dm_.Message(dm_name, sector, FormatFreeze(lo, hi - lo + 1, 10000)));
+  ASSIGN_OR_RETURN(uint64_t id, ParseFreezeResponse(f));
+  absl::Status s = dm_.Message(dm_name, sector, FormatFreezeWait(id, 5000)).status();
+  absl::StatusOr<std::vector<DmLine>> status;
+  if (s.ok()) status = dm_.Status(dm_name);
+  if (s.ok()) s = status.status();
+  uint64_t gen = 0;
+  if (s.ok()) {
+    s = absl::NotFoundError(absl::StrCat(dm_name, " has no segment at sector ", sector));
+    for (const DmLine& line : *status) {
+      if (line.start != sector) continue;
+      absl::StatusOr<TargetStatus> ts = TargetStatus::Parse(line.params, StatusFormat::kV1_2);
+      s = ts.status();
+      if (ts.ok()) gen = ts->map_gen;
     }
   }
-  ASSIGN_OR_RETURN(std::string got,
-                   dm_.Message(st.dm_name, st.at.sector, FormatMapGet(st.at.local_vext, 1)));
-  ASSIGN_OR_RETURN(std::vector<Run> where, ParseMapGetResponse(got));
-  if (!where.empty()) st.location = Location{where[0].dev, where[0].pext};
-  return st;
+  for (size_t b = 0; s.ok() && b < batches.size(); ++b) {
+    absl::StatusOr<std::string> r = dm_.Message(dm_name, sector, FormatMapSet(gen, batches[b]));
+    s = r.status();
+    if (s.ok()) {
+      absl::StatusOr<uint64_t> next = ParseMapSetResponse(*r);
+      s = next.status();
+      if (s.ok()) gen = *next;
+    }
+  }
+  // Always thaw: held I/O goes on with whatever map is live now.
+  (void)dm_.Message(dm_name, sector, FormatThaw(id));
+  return s;
 }
 
 absl::StatusOr<Service::Json> Service::HandlePeer(const std::string& type, int64_t epoch,
@@ -177,11 +207,8 @@ absl::StatusOr<Service::Json> Service::PeerMigrateStatus(const Json& body) {
   ASSIGN_OR_RETURN(ExtentArgs e, ReadExtentArgs(reader));
   RETURN_IF_ERROR(reader.Finish());
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
-  const VolumeRecord* volume = snap.FindVolume(e.pool, e.volume);
-  if (volume == nullptr) return absl::NotFoundError("no such volume");
-  ASSIGN_OR_RETURN(ExtentState st,
-                   ReadExtent(*volume, snap.pools.at(e.pool).record.extent_sectors, e.vext));
+  ASSIGN_OR_RETURN(LoadedExtent loaded, LoadExtent(e.pool, e.volume, e.vext));
+  const ExtentState& st = loaded.kernel;
   Json out{{"state", st.migration ? MigrationStateName(st.migration->state) : "none"}};
   if (st.migration) {
     out["copied"] = st.migration->copied_regions;
@@ -197,11 +224,8 @@ absl::StatusOr<Service::Json> Service::PeerFreeze(const Json& body) {
   ASSIGN_OR_RETURN(uint64_t timeout_ms, reader.Uint("timeout_ms"));
   RETURN_IF_ERROR(reader.Finish());
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
-  const VolumeRecord* volume = snap.FindVolume(e.pool, e.volume);
-  if (volume == nullptr) return absl::NotFoundError("no such volume");
-  ASSIGN_OR_RETURN(ExtentState st,
-                   ReadExtent(*volume, snap.pools.at(e.pool).record.extent_sectors, e.vext));
+  ASSIGN_OR_RETURN(LoadedExtent loaded, LoadExtent(e.pool, e.volume, e.vext));
+  const ExtentState& st = loaded.kernel;
   auto held = held_freezes_.find(change);
   const bool fresh = held == held_freezes_.end();
   if (fresh) {
@@ -287,11 +311,8 @@ absl::StatusOr<Service::Json> Service::PeerApply(const Json& body) {
   RETURN_IF_ERROR(reader.Finish());
   ASSIGN_OR_RETURN(Location dst, LocationArg(dst_json, "dst"));
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
-  const VolumeRecord* volume = snap.FindVolume(e.pool, e.volume);
-  if (volume == nullptr) return absl::NotFoundError("no such volume");
-  const uint64_t es = snap.pools.at(e.pool).record.extent_sectors;
-  ASSIGN_OR_RETURN(ExtentState st, ReadExtent(*volume, es, e.vext));
+  ASSIGN_OR_RETURN(LoadedExtent loaded, LoadExtent(e.pool, e.volume, e.vext));
+  const ExtentState& st = loaded.kernel;
   std::string how = "already";
   if (st.location != dst) {
     if (st.migration) {
@@ -303,16 +324,7 @@ absl::StatusOr<Service::Json> Service::PeerApply(const Json& body) {
     } else {
       // No migration here (a host that joined after it began): set the
       // entry under a freeze of its own.
-      ASSIGN_OR_RETURN(std::string got, dm_.Message(st.dm_name, st.at.sector,
-                                                    FormatFreeze(st.at.local_vext, 1, 10000)));
-      ASSIGN_OR_RETURN(uint64_t id, ParseFreezeResponse(got));
-      absl::Status s = dm_.Message(st.dm_name, st.at.sector, FormatFreezeWait(id, 5000)).status();
-      if (s.ok()) {
-        const MapSetItem item{st.at.local_vext, 1, dst};
-        s = dm_.Message(st.dm_name, st.at.sector, FormatMapSet(st.map_gen, {&item, 1})).status();
-      }
-      (void)dm_.Message(st.dm_name, st.at.sector, FormatThaw(id));
-      RETURN_IF_ERROR(s);
+      RETURN_IF_ERROR(MapSetFrozen(st.dm_name, st.at.sector, {MapSetItem{st.at.local_vext, 1, dst}}));
       how = "map_set";
     }
   }
@@ -345,11 +357,8 @@ absl::StatusOr<Service::Json> Service::PeerAbort(const Json& body) {
   RETURN_IF_ERROR(reader.Finish());
   {
     absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
-    const VolumeRecord* volume = snap.FindVolume(e.pool, e.volume);
-    if (volume == nullptr) return absl::NotFoundError("no such volume");
-    ASSIGN_OR_RETURN(ExtentState st,
-                     ReadExtent(*volume, snap.pools.at(e.pool).record.extent_sectors, e.vext));
+    ASSIGN_OR_RETURN(LoadedExtent loaded, LoadExtent(e.pool, e.volume, e.vext));
+    const ExtentState& st = loaded.kernel;
     if (st.migration) {
       ASSIGN_OR_RETURN(std::string msg, FormatMigrateAbort(st.at.local_vext));
       RETURN_IF_ERROR(dm_.Message(st.dm_name, st.at.sector, msg).status());
@@ -430,22 +439,11 @@ absl::Status Service::Reintegrate(int64_t epoch) {
         for (uint64_t k = 0; k < r.count; ++k) want[r.vext + k] = Location{r.dev, r.pext + k};
       }
       std::vector<MapSetItem> items;
-      uint64_t lo = UINT64_MAX, hi = 0;
       for (uint64_t v = 0; v < seg.extents; ++v) {
-        if (have[v] == want[v]) continue;
-        items.push_back(MapSetItem{v, 1, want[v]});
-        lo = std::min(lo, v);
-        hi = v;
+        if (have[v] != want[v]) items.push_back(MapSetItem{v, 1, want[v]});
       }
       if (!items.empty()) {
-        ASSIGN_OR_RETURN(TargetStatus now,
-                         TargetStatus::Parse((*dm_.Status(dm_name))[i].params, StatusFormat::kV1_2));
-        ASSIGN_OR_RETURN(std::string f, dm_.Message(dm_name, sector, FormatFreeze(lo, hi - lo + 1, 10000)));
-        ASSIGN_OR_RETURN(uint64_t id, ParseFreezeResponse(f));
-        absl::Status s = dm_.Message(dm_name, sector, FormatFreezeWait(id, 5000)).status();
-        if (s.ok()) s = dm_.Message(dm_name, sector, FormatMapSet(now.map_gen, items)).status();
-        (void)dm_.Message(dm_name, sector, FormatThaw(id));
-        RETURN_IF_ERROR(s);
+        RETURN_IF_ERROR(MapSetFrozen(dm_name, sector, items));
         LogInfo(absl::StrCat("reintegrate: ", dm_name, ": ", items.size(),
                              " extent(s) set to etcd's map"));
       }

@@ -52,23 +52,12 @@ void Service::OnBecamePrimary() {
 
 absl::Status Service::DriveClusterMove(const std::string& key) {
   auto set_phase = [&](const std::string& phase, uint64_t copied, uint64_t regions) {
-    absl::MutexLock lock(&moves_mu_);
-    MoveState& s = move_states_[key];
-    s.phase = phase;
-    if (regions) {
-      s.copied = copied;
-      s.regions = regions;
-    }
-  };
-  auto stopping = [&]() {
-    absl::MutexLock lock(&moves_mu_);
-    return stopping_;
+    SetMovePhase(key, phase, copied, regions);
   };
   const absl::Time deadline = absl::Now() + options_.move_timeout;
   const std::string self = agent_->host();
   while (true) {
-    if (stopping()) return absl::CancelledError("daemon stopping; the move resumes at restart");
-    if (absl::Now() > deadline) return absl::DeadlineExceededError("the move took too long");
+    RETURN_IF_ERROR(MoveMayContinue(deadline));
     ASSIGN_OR_RETURN(cluster::ClusterView view, agent_->ReadView());
     if (!agent_->IsPrimary() || view.primary() == nullptr || view.primary()->host != self) {
       return absl::CancelledError("this host is no longer the Primary; the new one finishes it");
@@ -87,9 +76,7 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
     const Versioned<MoveRecord>& move = mit->second;
     {
       absl::MutexLock lock(&mu_);
-      Json rendered = MoveJson(snap, move.record);
-      absl::MutexLock mlock(&moves_mu_);
-      move_states_[key].record = std::move(rendered);
+      RememberMoveRecord(key, snap, move.record);
     }
     auto vit = snap.volumes.find({move.record.pool, move.record.volume});
     if (vit == snap.volumes.end()) return absl::DataLossError("the move's volume is gone");
@@ -313,10 +300,7 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
       cs.DeleteMove(move);
       RETRY_ON_CONFLICT(db_.Commit(cs));
       if (abort) {
-        {
-          absl::MutexLock lock(&moves_mu_);
-          move_states_[key].phase = "rolled_back";
-        }
+        set_phase("rolled_back", 0, 0);
         events_.Publish({{"type", "move_failed"}, {"volume", full}, {"vext", move.record.vext},
                          {"change", change}, {"reason", "rolled back"}});
         return absl::AbortedError("rolled back to the source");

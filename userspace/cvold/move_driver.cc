@@ -29,11 +29,6 @@ namespace {
 
 using control::ArgReader;
 
-struct KernelView {
-  std::optional<MigrationStatus> migration;
-  std::optional<Location> location;  // slot, pext
-};
-
 }  // namespace
 
 absl::StatusOr<Service::Json> Service::VolumeMove(const Json& args, const Progress& progress) {
@@ -173,6 +168,33 @@ Service::Json Service::MoveProgress(const std::string& key) {
   return j;
 }
 
+void Service::SetMovePhase(const std::string& key, const std::string& phase, uint64_t copied,
+                           uint64_t regions) {
+  absl::MutexLock lock(&moves_mu_);
+  MoveState& s = move_states_[key];
+  s.phase = phase;
+  if (regions) {
+    s.copied = copied;
+    s.regions = regions;
+  }
+}
+
+absl::Status Service::MoveMayContinue(absl::Time deadline) {
+  {
+    absl::MutexLock lock(&moves_mu_);
+    if (stopping_) return absl::CancelledError("daemon stopping; the move resumes at restart");
+  }
+  if (absl::Now() > deadline) return absl::DeadlineExceededError("the move took too long");
+  return absl::OkStatus();
+}
+
+void Service::RememberMoveRecord(const std::string& key, const Snapshot& snap,
+                                 const MoveRecord& move) {
+  Json rendered = MoveJson(snap, move);
+  absl::MutexLock lock(&moves_mu_);
+  move_states_[key].record = std::move(rendered);
+}
+
 void Service::StartMoveWorker(const std::string& key) {
   absl::MutexLock lock(&moves_mu_);
   if (stopping_) return;
@@ -203,23 +225,12 @@ void Service::RunMove(const std::string& key) {
 absl::Status Service::DriveMove(const std::string& key) {
   if (clustered()) return DriveClusterMove(key);
   auto set_phase = [&](const std::string& phase, uint64_t copied, uint64_t regions) {
-    absl::MutexLock lock(&moves_mu_);
-    MoveState& s = move_states_[key];
-    s.phase = phase;
-    if (regions) {
-      s.copied = copied;
-      s.regions = regions;
-    }
-  };
-  auto stopping = [&]() {
-    absl::MutexLock lock(&moves_mu_);
-    return stopping_;
+    SetMovePhase(key, phase, copied, regions);
   };
   const absl::Time deadline = absl::Now() + options_.move_timeout;
   bool started_here = false;
   while (true) {
-    if (stopping()) return absl::CancelledError("daemon stopping; the move resumes at restart");
-    if (absl::Now() > deadline) return absl::DeadlineExceededError("the move took too long");
+    RETURN_IF_ERROR(MoveMayContinue(deadline));
     absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
     auto mit = snap.moves.find(key);
@@ -228,34 +239,16 @@ absl::Status Service::DriveMove(const std::string& key) {
       return absl::OkStatus();
     }
     const Versioned<MoveRecord>& move = mit->second;
-    {
-      Json rendered = MoveJson(snap, move.record);
-      absl::MutexLock mlock(&moves_mu_);
-      move_states_[key].record = std::move(rendered);
-    }
+    RememberMoveRecord(key, snap, move.record);
     auto vit = snap.volumes.find({move.record.pool, move.record.volume});
     if (vit == snap.volumes.end()) return absl::DataLossError("the move's volume is gone");
     const Versioned<VolumeRecord>& volume = vit->second;
     const Versioned<PoolRecord>& pool = snap.pools.at(move.record.pool);
     const uint64_t es = pool.record.extent_sectors;
     const std::string full = absl::StrCat(move.record.pool, "/", move.record.volume);
-    ASSIGN_OR_RETURN(ExtentAddress at, Locate(volume.record, move.record.vext, es));
-    const std::string dm_name = DevName(move.record.pool, move.record.volume);
-
-    // The kernel's view of this extent.
-    KernelView kernel;
-    ASSIGN_OR_RETURN(std::vector<DmLine> status, dm_.Status(dm_name));
-    if (at.segment >= status.size()) return absl::InternalError("the device lacks a segment");
-    ASSIGN_OR_RETURN(TargetStatus ts, TargetStatus::Parse(status[at.segment].params,
-                                                          StatusFormat::kV1_2));
-    if (!ts.v1_1.has_value()) return absl::InternalError("cvol status without migrations");
-    for (const MigrationStatus& m : ts.v1_1.value().migrations) {
-      if (m.vext == at.local_vext) kernel.migration = m;
-    }
-    ASSIGN_OR_RETURN(std::string got, dm_.Message(dm_name, at.sector,
-                                                  FormatMapGet(at.local_vext, 1)));
-    ASSIGN_OR_RETURN(std::vector<Run> where, ParseMapGetResponse(got));
-    if (!where.empty()) kernel.location = Location{where[0].dev, where[0].pext};
+    ASSIGN_OR_RETURN(ExtentState kernel, ReadExtent(volume.record, es, move.record.vext));
+    const ExtentAddress& at = kernel.at;
+    const std::string& dm_name = kernel.dm_name;
     const bool at_src = kernel.location == move.record.src;
     const bool at_dst = kernel.location == move.record.dst;
 
@@ -282,10 +275,7 @@ absl::Status Service::DriveMove(const std::string& key) {
       }
       change.DeleteMove(move);
       RETURN_IF_ERROR(db_.Commit(change));
-      {
-        absl::MutexLock mlock(&moves_mu_);
-        move_states_[key].phase = "rolled_back";
-      }
+      set_phase("rolled_back", 0, 0);
       events_.Publish({{"type", "move_failed"}, {"volume", full}, {"vext", move.record.vext},
                        {"reason", why}});
       return absl::AbortedError(absl::StrCat("rolled back to the source: ", why));

@@ -11,6 +11,7 @@
 #include "cluster_agent.h"
 #include "cvol/control/args.h"
 #include "cvol/control/names.h"
+#include "cvol/messages.h"
 #include "cvol/pv_scan.h"
 #include "cvol/status.h"
 #include "log.h"
@@ -247,6 +248,26 @@ absl::StatusOr<std::string> Service::SendMessage(const VolumeRecord& volume,
                                                  const std::string& text) {
   ASSIGN_OR_RETURN(ExtentAddress at, Locate(volume, vext, extent_sectors));
   return dm_.Message(DevName(volume.pool, volume.name), at.sector, text);
+}
+
+absl::StatusOr<Service::ExtentState> Service::ReadExtent(const VolumeRecord& volume,
+                                                         uint64_t extent_sectors, uint64_t vext) {
+  ExtentState st;
+  st.dm_name = DevName(volume.pool, volume.name);
+  ASSIGN_OR_RETURN(st.at, Locate(volume, vext, extent_sectors));
+  ASSIGN_OR_RETURN(std::vector<DmLine> status, dm_.Status(st.dm_name));
+  if (st.at.segment >= status.size()) return absl::InternalError("the device lacks a segment");
+  ASSIGN_OR_RETURN(TargetStatus ts, TargetStatus::Parse(status[st.at.segment].params,
+                                                        StatusFormat::kV1_2));
+  if (!ts.v1_1.has_value()) return absl::InternalError("cvol status without migrations");
+  for (const MigrationStatus& m : ts.v1_1->migrations) {
+    if (m.vext == st.at.local_vext) st.migration = m;
+  }
+  ASSIGN_OR_RETURN(std::string got,
+                   dm_.Message(st.dm_name, st.at.sector, FormatMapGet(st.at.local_vext, 1)));
+  ASSIGN_OR_RETURN(std::vector<Run> where, ParseMapGetResponse(got));
+  if (!where.empty()) st.location = Location{where[0].dev, where[0].pext};
+  return st;
 }
 
 void Service::OnKernelEvent(const Event& event) {

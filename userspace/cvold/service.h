@@ -136,6 +136,13 @@ class Service {
   void RunMove(const std::string& key);
   absl::Status DriveMove(const std::string& key);
   absl::Status DriveClusterMove(const std::string& key);
+  // The worker's state that clusterctl's progress shows.
+  void SetMovePhase(const std::string& key, const std::string& phase, uint64_t copied = 0,
+                    uint64_t regions = 0);
+  void RememberMoveRecord(const std::string& key, const Snapshot& snap, const MoveRecord& move)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Cancelled while the daemon stops, DeadlineExceeded past the deadline.
+  absl::Status MoveMayContinue(absl::Time deadline);
   bool clustered() const { return agent_ != nullptr; }
   // The kernel's state of one extent of a local volume.
   struct ExtentState {
@@ -143,10 +150,21 @@ class Service {
     ExtentAddress at;
     std::optional<Location> location;
     std::optional<MigrationStatus> migration;
-    uint64_t map_gen = 0;
   };
   absl::StatusOr<ExtentState> ReadExtent(const VolumeRecord& volume, uint64_t extent_sectors,
                                          uint64_t vext) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A volume's record (from a fresh snapshot) and the kernel's state of one
+  // of its extents.
+  struct LoadedExtent {
+    Snapshot snap;
+    VolumeRecord volume;
+    uint64_t extent_sectors = 0;
+    ExtentState kernel;
+  };
+  absl::StatusOr<LoadedExtent> LoadExtent(const std::string& pool, const std::string& name,
+                                          uint64_t vext) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status MapSetFrozen(const std::string& dm_name, uint64_t sector,
+                            const std::vector<MapSetItem>& items) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Json> PeerMigrateStart(const Json& body);
   absl::StatusOr<Json> PeerMigrateStatus(const Json& body);
   absl::StatusOr<Json> PeerFreeze(const Json& body);
