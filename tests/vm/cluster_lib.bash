@@ -43,6 +43,9 @@
 #   etcd_has_quorum [SECS]    a linearizable put + get with a SECS (default 2)
 #                             command timeout succeeds
 #   ectl ARGS...              etcdctl --endpoints $ETCD_ENDPOINTS ARGS...
+# MAPS ("vext slot pext" per mapped extent, one line, for comparisons)
+#   host_map I DM             host I's live map of DM@h<I> (first segment)
+#   etcd_map I POOL/VOL       the volume's map in etcd, through host I
 # HOSTS (cvold per namespace; control socket /run/cvol/h<I>.sock; a
 # Unix socket path works from any namespace, so hctl runs in the root one)
 #   cluster_secret_file       writes a fresh random 32-byte secret as 64 hex
@@ -304,15 +307,7 @@ hctl() {
 check_hctl() {
 	local desc=$1 want=$2 i=$3
 	shift 3
-	hctl "$i" "$@"
-	if [ "$cc_rc" -eq "$want" ]; then
-		ok "$desc"
-	else
-		fail "$desc (h$i: clusterctl $*: exit $cc_rc, wanted $want)"
-		sed 's/^/#   out: /' "$CC_OUT" | head -n 20
-		sed 's/^/#   err: /' "$CC_ERR" | head -n 20
-	fi
-	return 0
+	check_cc "$desc" "$want" --socket "$(_host_sock "$i")" "$@"
 }
 
 host_events_start() {
@@ -330,6 +325,28 @@ host_events_stop() {
 	kill -TERM "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	EVENTS_PID[i]=
+}
+
+# --------------------------------------------------------------- maps ---
+
+# One "vext slot pext" triple per mapped extent, all on one line, sorted:
+# the form in which a host's live map and etcd's map are compared.
+_per_extent() { awk -F: '{ for (i = 0; i < $4; i++) print $1 + i, $2, $3 + i }' | sort -n | xargs; }
+
+# host_map I DM: the live map of host I's device DM@h<I> (its first segment).
+host_map() {
+	dmsetup table "${2:?usage: host_map I DM}@h${1:?}" | head -n1 |
+		sed 's/.* map_runs [0-9]* //' | tr ' ' '\n' | grep : | _per_extent
+}
+
+# etcd_map I POOL/VOL: the volume's map in etcd, read through host I, with
+# pv names turned into their slots.
+etcd_map() {
+	local i=${1:?usage: etcd_map I POOL/VOL} vol=${2:?usage: etcd_map I POOL/VOL} slots
+	slots=$("$CLUSTERCTL" --socket "$(_host_sock "$i")" pv list --json |
+		jq -c '[.pvs[] | {(.name): .slot}] | add')
+	"$CLUSTERCTL" --socket "$(_host_sock "$i")" volume show "$vol" --json |
+		jq -r --argjson s "$slots" '.runs[] | "\(.vext):\($s[.pv]):\(.pext):\(.count)"' | _per_extent
 }
 
 # ------------------------------------------------------------ devices ---

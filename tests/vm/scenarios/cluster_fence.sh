@@ -141,15 +141,9 @@ for i in 1 2 3; do wait "${WRITER[i]}"; done
 assert_eq "every writer pass verified" "" "$(cat $W/failed 2>/dev/null || true)"
 plan_note "writer passes: h1 $(cat $W/runs-1) h2 $(cat $W/runs-2) h3 $(cat $W/runs-3)"
 
-per_extent() { awk -F: '{ for (i = 0; i < $4; i++) print $1 + i, $2, $3 + i }' | sort -n; }
-kernel_runs() {
-	dmsetup table "p-v@h$1" | head -n1 | sed 's/.* map_runs [0-9]* //' | tr ' ' '\n' | grep : |
-		per_extent | xargs
-}
-hctl 2 volume show p/v --json
-etcd_runs=$(jq -r '.runs[] | "\(.vext):\(.pv | if . == "pvA" then 0 elif . == "pvB" then 1 else 2 end):\(.pext):\(.count)"' "$CC_OUT" | per_extent | xargs)
+etcd_runs=$(etcd_map 2 p/v)
 for i in 1 2 3; do
-	assert_eq "h$i's kernel map is etcd's" "$etcd_runs" "$(kernel_runs $i)"
+	assert_eq "h$i's kernel map is etcd's" "$etcd_runs" "$(host_map $i p-v)"
 done
 assert_match "extent 9 is on pvC" "(^| )9 2 " "$etcd_runs"
 for i in 1 2 3; do host_events_stop "$i"; done

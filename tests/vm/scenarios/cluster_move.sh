@@ -101,15 +101,9 @@ for i in 1 2 3; do
 		--output="$CVOL_OUT/fio-verify-$i.txt"
 done
 
-per_extent() { awk -F: '{ for (i = 0; i < $4; i++) print $1 + i, $2, $3 + i }' | sort -n; }
-kernel_runs() { # HOST
-	dmsetup table "p-v@h$1" | head -n1 | sed 's/.* map_runs [0-9]* //' | tr ' ' '\n' | grep : |
-		per_extent | xargs
-}
-hctl 1 volume show p/v --json
-etcd_runs=$(jq -r '.runs[] | "\(.vext):\(.pv | if . == "pvA" then 0 elif . == "pvB" then 1 else 2 end):\(.pext):\(.count)"' "$CC_OUT" | per_extent | xargs)
+etcd_runs=$(etcd_map 1 p/v)
 for i in 1 2 3; do
-	assert_eq "h$i's kernel map is etcd's" "$etcd_runs" "$(kernel_runs $i)"
+	assert_eq "h$i's kernel map is etcd's" "$etcd_runs" "$(host_map $i p-v)"
 done
 assert_match "extent 1 is on pvC" "(^| )1 2 " "$etcd_runs"
 assert_match "extent 9 is on pvC" "(^| )9 2 " "$etcd_runs"
