@@ -16,6 +16,7 @@
 #include "cvol/messages.h"
 #include "cvol/migrate_messages.h"
 #include "cvol/status.h"
+#include "cvol/unique_fd.h"
 #include "log.h"
 #include "service.h"
 #include "status_macros.h"
@@ -37,36 +38,30 @@ absl::StatusOr<Location> LocationArg(const nlohmann::json& j, const char* what) 
 // O_DIRECT, then flushes the destination.
 absl::Status CopyRange(const std::string& from, uint64_t from_offset, const std::string& to,
                        uint64_t to_offset, uint64_t bytes) {
-  const int in = open(from.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
-  if (in < 0) return absl::UnavailableError(absl::StrCat("open ", from, ": ", strerror(errno)));
-  const int out = open(to.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
-  if (out < 0) {
-    close(in);
-    return absl::UnavailableError(absl::StrCat("open ", to, ": ", strerror(errno)));
-  }
+  UniqueFd in(open(from.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
+  if (!in.ok()) return absl::UnavailableError(absl::StrCat("open ", from, ": ", strerror(errno)));
+  UniqueFd out(open(to.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC));
+  if (!out.ok()) return absl::UnavailableError(absl::StrCat("open ", to, ": ", strerror(errno)));
   constexpr size_t kChunk = 1 << 20;
   void* raw = nullptr;
-  absl::Status status;
   if (posix_memalign(&raw, 4096, kChunk) != 0) {
-    status = absl::ResourceExhaustedError("no memory for the copy buffer");
+    return absl::ResourceExhaustedError("no memory for the copy buffer");
   }
   std::unique_ptr<void, decltype(&free)> buffer(raw, &free);
-  for (uint64_t done = 0; status.ok() && done < bytes;) {
+  for (uint64_t done = 0; done < bytes;) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, bytes - done));
-    if (pread(in, raw, n, static_cast<off_t>(from_offset + done)) != static_cast<ssize_t>(n)) {
-      status = absl::DataLossError(absl::StrCat("read ", from, ": ", strerror(errno)));
-    } else if (pwrite(out, raw, n, static_cast<off_t>(to_offset + done)) !=
-               static_cast<ssize_t>(n)) {
-      status = absl::DataLossError(absl::StrCat("write ", to, ": ", strerror(errno)));
+    if (pread(in.get(), raw, n, static_cast<off_t>(from_offset + done)) != static_cast<ssize_t>(n)) {
+      return absl::DataLossError(absl::StrCat("read ", from, ": ", strerror(errno)));
+    }
+    if (pwrite(out.get(), raw, n, static_cast<off_t>(to_offset + done)) != static_cast<ssize_t>(n)) {
+      return absl::DataLossError(absl::StrCat("write ", to, ": ", strerror(errno)));
     }
     done += n;
   }
-  if (status.ok() && fdatasync(out) != 0) {
-    status = absl::DataLossError(absl::StrCat("flush ", to, ": ", strerror(errno)));
+  if (fdatasync(out.get()) != 0 || out.Close() != 0) {
+    return absl::DataLossError(absl::StrCat("flush ", to, ": ", strerror(errno)));
   }
-  close(in);
-  close(out);
-  return status;
+  return absl::OkStatus();
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cvol/crc32c.h"
+#include "cvol/unique_fd.h"
 #include "linux/dm-cvol.h"
 
 namespace cvol {
@@ -392,29 +393,7 @@ absl::StatusOr<PvLabel> DecodePvLabel(absl::Span<const uint8_t> block) {
 
 namespace {
 
-// A file descriptor closed on every path.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-  // close(2)'s result matters after a write (NFS and friends report
-  // errors there).
-  int Close() {
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 // O_DIRECT needs an aligned buffer; 4 KiB covers every logical block size.
 struct alignas(4096) AlignedBlock {
