@@ -127,11 +127,16 @@ absl::Status ClusterAgent::Rejoin() {
   RETURN_IF_ERROR(JoinOrRenew());
   absl::StatusOr<cluster::ClusterView> view = ReadView();
   if (!view.ok()) return view.status();
+  State before;
   {
     absl::MutexLock lock(&mu_);
     view_ = *view;
+    before = state_;
     state_ = State::kRejoining;
   }
+  // Others see a fenced host that waits to re-integrate (a move on its
+  // volumes) as rejoining; once per fence, not once per attempt.
+  if (before == State::kFenced) PublishState();
   if (absl::Status s = hooks_.reintegrate(view->epoch); !s.ok()) return s;
   {
     absl::MutexLock lock(&mu_);
