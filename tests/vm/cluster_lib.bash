@@ -67,7 +67,7 @@
 #   hctl I ARGS...            cctl --socket /run/cvol/h<I>.sock ARGS...
 #                             ($CC_OUT, $CC_ERR, $cc_rc as cctl)
 #   check_hctl DESC RC I ARGS...  one TAP line like check_cc
-#   host_events_start I       `clusterctl --socket ... events` in the
+#   host_events_start I       `clusterctl --socket ... events --json` in the
 #                             background, appended to $CVOL_OUT/events-h<I>.log
 #   host_events_stop I        stops that stream
 # DEVICES

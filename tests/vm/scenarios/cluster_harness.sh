@@ -147,7 +147,7 @@ sleep 1
 check "the event stream of h1 runs" -- kill -0 "${EVENTS_PID[1]}"
 check_hctl "h1: pool create p2" 0 1 pool create p2 --extent-size 4M
 check "events-h1.log gets pool_created p2" -- \
-	wait_for 10 grep -Eq 'pool_created.*p2' "$CVOL_OUT/events-h1.log"
+	wait_for 10 bash -c "grep '\"type\":\"pool_created\"' '$CVOL_OUT/events-h1.log' | grep -q '\"pool\":\"p2\"'"
 check "host_stop 1" -- host_stop 1
 assert_eq "h1 is stopped (state T)" T "$(awk '{print $3}' /proc/${HOST_PID[1]}/stat)"
 hctl 1 --timeout 2 status
