@@ -34,7 +34,7 @@ class PeerHandlersTest : public ::testing::Test {
     ASSERT_TRUE(h2.ok()) << h2.status();
     self_ = std::move(*h2);
     agent_ = std::make_unique<ClusterAgent>(
-        kv_, ClusterAgentOptions{kPrefix, "h2", {"10.0.0.2:7450"}, 10}, ClusterAgent::Hooks{});
+        kv_, kv_, ClusterAgentOptions{kPrefix, "h2", {"10.0.0.2:7450"}, 10}, ClusterAgent::Hooks{});
     service_ = std::make_unique<Service>(ServiceOptions{}, kv_, kPrefix, dm_, events_);
   }
 

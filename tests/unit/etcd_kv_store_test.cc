@@ -167,6 +167,39 @@ TEST(EtcdKvStoreTest, StartsWhileEtcdIsDownWhenAllowed) {
 // An endpoint that accepts connections and never answers: the request
 // times out within the option's bound, and a write says its outcome is
 // unknown instead of being retried elsewhere.
+// A healthy member reports its leader; a dead endpoint does not answer
+// but still counts as a member: two endpoints with one answer is no
+// majority, so nothing here may count as a lost quorum.
+TEST(EtcdKvStoreTest, ProbeQuorumAsksEveryMember) {
+  const std::string real = RealEndpoint();
+  absl::StatusOr<std::unique_ptr<EtcdKvStore>> store = EtcdKvStore::Connect(real);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<QuorumReport> healthy = (*store)->ProbeQuorum();
+  ASSERT_TRUE(healthy.ok()) << healthy.status();
+  EXPECT_EQ(healthy->members, 1u);
+  EXPECT_EQ(healthy->answered, 1u);
+  EXPECT_EQ(healthy->leaderless, 0u);
+  EXPECT_FALSE(healthy->Lost());
+
+  absl::StatusOr<std::unique_ptr<EtcdKvStore>> half =
+      EtcdKvStore::Connect(absl::StrCat(ClosedPortUrl(), ",", real));
+  ASSERT_TRUE(half.ok()) << half.status();
+  absl::StatusOr<QuorumReport> report = (*half)->ProbeQuorum();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->members, 2u);
+  EXPECT_EQ(report->answered, 1u);
+  EXPECT_FALSE(report->Lost());
+}
+
+TEST(QuorumReportTest, LostNeedsAMajorityOfLeaderlessAnswers) {
+  EXPECT_TRUE((QuorumReport{3, 2, 2}.Lost()));
+  EXPECT_TRUE((QuorumReport{3, 3, 3}.Lost()));
+  EXPECT_FALSE((QuorumReport{3, 1, 1}.Lost()));  // the other two may have a leader
+  EXPECT_FALSE((QuorumReport{3, 2, 1}.Lost()));  // one member has a leader
+  EXPECT_FALSE((QuorumReport{4, 2, 2}.Lost()));  // half is no majority
+  EXPECT_FALSE((QuorumReport{3, 0, 0}.Lost()));
+}
+
 TEST(EtcdKvStoreTest, SilentEndpointTimesOut) {
   LocalSocket hole;
   hole.Listen();

@@ -63,6 +63,10 @@
 #                             for it (not for STOP; a stopped daemon gets a
 #                             CONT after the signal so TERM takes effect)
 #   host_stop I / host_cont I SIGSTOP / SIGCONT (a frozen host)
+#   host_fault I NAME         arm one test fault of host I's daemon (it runs
+#                             with CVOLD_FAULT_FILE=/run/cvol/h<I>.fault;
+#                             names in docs/cluster.md, "Fault injection")
+#   host_fault_fired I        the armed fault has fired (the file is gone)
 #   host_alive I              its cvold is running (possibly stopped)
 #   hctl I ARGS...            cctl --socket /run/cvol/h<I>.sock ARGS...
 #                             ($CC_OUT, $CC_ERR, $cc_rc as cctl)
@@ -255,7 +259,9 @@ host_start() {
 	mkdir -p /run/cvol
 	echo "=== host_start h$i $(date +%T.%N) args: $*" >>"$CVOL_OUT/cvold-h$i.log"
 	# ip netns exec execs the command in place: $! is cvold's own pid.
-	ip netns exec "cvh$i" "$CVOLD" --host "h$i" --instance "h$i" \
+	# host_fault arms the daemon's test faults through its fault file.
+	CVOLD_FAULT_FILE=$(_host_fault_file "$i") \
+		ip netns exec "cvh$i" "$CVOLD" --host "h$i" --instance "h$i" \
 		--socket "$(_host_sock "$i")" \
 		--peer-listen "$(host_ip "$i"):7450" \
 		--cluster-secret-file "$CLUSTER_SECRET" \
@@ -292,6 +298,13 @@ host_kill() {
 	wait "$pid" 2>/dev/null || true
 	HOST_PID[i]=
 }
+
+_host_fault_file() { echo "/run/cvol/h$1.fault"; }
+
+# host_fault I NAME: host I's daemon misbehaves once as NAME says (see
+# docs/cluster.md, "Fault injection"); host_fault_fired I: it has.
+host_fault() { echo "${2:?usage: host_fault I NAME}" >"$(_host_fault_file "${1:?}")"; }
+host_fault_fired() { [ ! -e "$(_host_fault_file "${1:?usage: host_fault_fired I}")" ]; }
 
 host_stop() { host_kill "${1:?usage: host_stop I}" STOP; }
 host_cont() { host_kill "${1:?usage: host_cont I}" CONT; }

@@ -23,8 +23,10 @@ const char* ClusterAgent::StateName(State state) {
   return "unknown";
 }
 
-ClusterAgent::ClusterAgent(store::KvStore& kv, ClusterAgentOptions options, Hooks hooks)
+ClusterAgent::ClusterAgent(store::KvStore& kv, store::KvStore& lease_kv,
+                           ClusterAgentOptions options, Hooks hooks)
     : kv_(kv),
+      lease_kv_(lease_kv),
       options_(std::move(options)),
       hooks_(std::move(hooks)),
       // Six renewals per TTL: a missed one or two still leave margin.
@@ -60,6 +62,8 @@ bool ClusterAgent::IsPrimary() const {
 absl::StatusOr<cluster::ClusterView> ClusterAgent::ReadView() const {
   return cluster::Membership::Read(kv_, options_.prefix);
 }
+
+absl::Status ClusterAgent::RevokeLease(int64_t lease) { return kv_.LeaseRevoke(lease); }
 
 absl::Status ClusterAgent::CheckEpoch(int64_t epoch) const {
   absl::StatusOr<cluster::ClusterView> view = ReadView();
@@ -113,7 +117,7 @@ absl::Status ClusterAgent::JoinOrRenew() {
   if (membership_ == nullptr || !membership_->KeepAlive().ok()) {
     cluster::MemberInfo self{options_.host, options_.addresses};
     absl::StatusOr<std::unique_ptr<cluster::Membership>> joined =
-        cluster::Membership::Join(kv_, options_.prefix, self, options_.lease_ttl_s);
+        cluster::Membership::Join(lease_kv_, options_.prefix, self, options_.lease_ttl_s);
     if (!joined.ok()) return joined.status();
     membership_ = std::move(*joined);
     LogInfo(absl::StrCat("cluster: joined as ", options_.host, " (lease ", membership_->lease(),
@@ -125,7 +129,7 @@ absl::Status ClusterAgent::JoinOrRenew() {
 
 absl::Status ClusterAgent::Rejoin() {
   RETURN_IF_ERROR(JoinOrRenew());
-  absl::StatusOr<cluster::ClusterView> view = ReadView();
+  absl::StatusOr<cluster::ClusterView> view = cluster::Membership::Read(lease_kv_, options_.prefix);
   if (!view.ok()) return view.status();
   State before;
   {
@@ -174,6 +178,42 @@ void ClusterAgent::OnKernelFenced(const std::string& why) {
   Lose(why);
 }
 
+// OK if the etcd lease lasts at least a TTL from *sent: it was renewed, or
+// etcd has no quorum. Without a quorum nobody can expire a lease or commit
+// a change, and etcd's next leader gives every lease its whole TTL again
+// (docs/cluster.md, "etcd without quorum"). While the quorum is lost a
+// keepalive would only wait for its timeout, so the members are asked
+// first.
+absl::Status ClusterAgent::HoldLease(absl::Time* sent) {
+  absl::Status renewed = absl::UnavailableError("etcd has no quorum");
+  if (!quorum_lost_) {
+    *sent = absl::Now();
+    renewed = membership_->KeepAlive();
+    if (renewed.ok() || renewed.code() == absl::StatusCode::kNotFound) return renewed;
+  }
+  *sent = absl::Now();
+  absl::StatusOr<store::QuorumReport> q = lease_kv_.ProbeQuorum();
+  const bool lost = q.ok() && q->Lost();
+  if (lost != quorum_lost_) {
+    quorum_lost_ = lost;
+    const std::string detail =
+        q.ok() ? absl::StrCat(q->answered, " of ", q->members, " etcd members answered, ",
+                              q->leaderless, " without a leader")
+               : std::string(q.status().message());
+    if (lost) {
+      LogWarning(absl::StrCat("cluster: etcd has lost its quorum (", detail,
+                              "); I/O goes on with the current maps, changes wait"));
+      hooks_.publish("etcd_quorum_lost", detail);
+    } else {
+      LogInfo(absl::StrCat("cluster: etcd has a leader again (", detail, ")"));
+      hooks_.publish("etcd_quorum_back", detail);
+      *sent = absl::Now();
+      return membership_->KeepAlive();
+    }
+  }
+  return lost ? absl::OkStatus() : renewed;
+}
+
 void ClusterAgent::Tick() {
   if (state() != State::kActive) {
     if (absl::Status s = Rejoin(); !s.ok() && ++ticks_ % 20 == 0) {
@@ -181,29 +221,35 @@ void ClusterAgent::Tick() {
     }
     return;
   }
-  const absl::Time sent = absl::Now();
   const absl::Duration ttl = absl::Seconds(options_.lease_ttl_s);
-  absl::Status renewed = membership_->KeepAlive();
-  if (renewed.ok()) {
-    last_renewal_sent_ = sent;
-    // The kernel lease runs from now; it must end before the etcd lease,
-    // which runs from when etcd got the renewal (after `sent`), with a
-    // quarter of the TTL to spare. A renewal that took so long that less
-    // than a quarter would be left is not passed on: the next one comes.
-    const absl::Duration kernel_lease = ttl * 3 / 4 - (absl::Now() - sent);
-    if (kernel_lease >= ttl / 4) {
-      hooks_.renew_kernel_leases(static_cast<uint64_t>(absl::ToInt64Milliseconds(kernel_lease)));
-    }
-  } else if (renewed.code() == absl::StatusCode::kNotFound) {
-    Lose(std::string(renewed.message()));
-    return;
-  } else if (absl::Now() - last_renewal_sent_ > ttl / 2) {
-    Lose(absl::StrCat("the lease could not be renewed for ",
-                      absl::FormatDuration(absl::Now() - last_renewal_sent_), ": ",
-                      renewed.message()));
+  absl::Time sent;
+  absl::Status held = HoldLease(&sent);
+  if (held.code() == absl::StatusCode::kNotFound) {
+    Lose(std::string(held.message()));
     return;
   }
-  absl::StatusOr<cluster::ClusterView> view = ReadView();
+  // A renewal counts however late it is. A quorum report counts only
+  // within the deadline: the lease may have expired while etcd still had
+  // a quorum, before it lost it.
+  const bool renewed = held.ok() && !quorum_lost_;
+  if (!renewed && absl::Now() - last_renewal_sent_ > ttl / 2) {
+    Lose(absl::StrCat("the lease could not be renewed for ",
+                      absl::FormatDuration(absl::Now() - last_renewal_sent_), ": ",
+                      held.ok() ? "etcd has no quorum" : held.message()));
+    return;
+  }
+  if (!held.ok()) return;
+  last_renewal_sent_ = sent;
+  // The kernel lease runs from now; it must end before the etcd lease,
+  // which runs from when etcd got the renewal (after `sent`), with a
+  // quarter of the TTL to spare. A renewal that took so long that less
+  // than a quarter would be left is not passed on: the next one comes.
+  const absl::Duration kernel_lease = ttl * 3 / 4 - (absl::Now() - sent);
+  if (kernel_lease >= ttl / 4) {
+    hooks_.renew_kernel_leases(static_cast<uint64_t>(absl::ToInt64Milliseconds(kernel_lease)));
+  }
+  if (quorum_lost_) return;  // nothing to read until a leader is back
+  absl::StatusOr<cluster::ClusterView> view = cluster::Membership::Read(lease_kv_, options_.prefix);
   if (!view.ok()) return;
   bool now_primary = view->primary() != nullptr && view->primary()->host == options_.host;
   bool became;
@@ -227,7 +273,7 @@ void ClusterAgent::PublishState() {
                    {"since_ns", WallClockNs()}};
   const store::Op put =
       store::Op::Put(StateKey(options_.prefix, options_.host), j.dump(), membership_->lease());
-  if (absl::StatusOr<store::TxnResult> r = kv_.Txn({}, {&put, 1}); !r.ok()) {
+  if (absl::StatusOr<store::TxnResult> r = lease_kv_.Txn({}, {&put, 1}); !r.ok()) {
     LogWarning(absl::StrCat("cluster: publishing the member state: ", r.status().message()));
   }
 }

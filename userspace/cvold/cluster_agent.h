@@ -5,7 +5,8 @@
 // have fenced themselves -- whether the daemon is alive and cut off, hung,
 // or dead.
 //
-//   active     lease renewed; kernel leases renewed after each renewal
+//   active     lease renewed (or etcd has no quorum: nobody can expire it);
+//              kernel leases renewed after each renewal
 //   fenced     a renewal failed for half the TTL, or the lease is gone:
 //              every volume is fenced (I/O held) at once
 //   rejoining  a member again (the old lease, or a new one); the maps are
@@ -57,7 +58,12 @@ class ClusterAgent {
   enum class State { kActive, kFenced, kRejoining };
   static const char* StateName(State state);
 
-  ClusterAgent(store::KvStore& kv, ClusterAgentOptions options, Hooks hooks);
+  // kv serves the other threads' reads (ReadView, CheckEpoch) and
+  // revocations; lease_kv is the agent's own connection, for its lease and
+  // its own reads, so that a slow request of another thread never delays a
+  // renewal (docs/cluster.md). They may be the same store.
+  ClusterAgent(store::KvStore& kv, store::KvStore& lease_kv, ClusterAgentOptions options,
+               Hooks hooks);
   ~ClusterAgent();
   ClusterAgent(const ClusterAgent&) = delete;
   ClusterAgent& operator=(const ClusterAgent&) = delete;
@@ -74,6 +80,9 @@ class ClusterAgent {
 
   // The ranking, read from etcd now.
   absl::StatusOr<cluster::ClusterView> ReadView() const;
+  // Ends another member's lease (the controller excludes a host that
+  // keeps renewing but does not answer).
+  absl::Status RevokeLease(int64_t lease);
   // OK if epoch is the current one (docs/cluster.md: stale controllers).
   absl::Status CheckEpoch(int64_t epoch) const;
 
@@ -94,16 +103,19 @@ class ClusterAgent {
   void Tick();
   void Lose(const std::string& why);
   absl::Status JoinOrRenew();
+  absl::Status HoldLease(absl::Time* sent);
   absl::Status Rejoin();
   void PublishState();
 
   store::KvStore& kv_;
+  store::KvStore& lease_kv_;
   const ClusterAgentOptions options_;
   const Hooks hooks_;
   const absl::Duration tick_;
 
   std::unique_ptr<cluster::Membership> membership_;  // agent thread only (after Start)
   absl::Time last_renewal_sent_;                     // of the last successful renewal
+  bool quorum_lost_ = false;                         // etcd's members last said so
   int ticks_ = 0;
 
   mutable absl::Mutex mu_;

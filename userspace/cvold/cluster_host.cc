@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cluster_agent.h"
+#include "fault_injection.h"
 #include "cvol/control/args.h"
 #include "cvol/control/names.h"
 #include "cvol/freeze_messages.h"
@@ -134,6 +135,12 @@ absl::StatusOr<Service::Json> Service::HandlePeer(const std::string& type, int64
     events_.Publish({{"type", "stale_epoch_refused"}, {"request", type}, {"epoch", epoch},
                      {"reason", std::string(s.message())}});
     return s;
+  }
+  if (FaultFires(absl::StrCat("peer_silent:", type))) {
+    // Alive, renewing its lease, and not answering: the controller must
+    // take this host out of the change.
+    absl::SleepFor(2 * absl::Seconds(agent_->lease_ttl_s()) + options_.peer_deadline);
+    return absl::UnavailableError("fault injected: stayed silent");
   }
   if (type == "migrate_start") return PeerMigrateStart(body);
   if (type == "migrate_status") return PeerMigrateStatus(body);

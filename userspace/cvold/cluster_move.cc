@@ -15,10 +15,10 @@
 //   abort    every member ends its migration and thaws; the record is
 //            deleted (frees the destination); the source has every write
 //
-// A member that does not answer in time is excluded: the controller waits
-// until the member's etcd lease has expired (its volumes are fenced by then,
-// by its daemon or by the kernel lease), records the exclusion, and goes on
-// without it. A controller that takes over a record from another epoch rolls
+// A member that does not answer in time is excluded: the controller revokes
+// its etcd lease if it still has one, waits until the member must have
+// fenced its volumes (by its daemon or by the kernel lease), records the
+// exclusion, and goes on without it. A controller that takes over a record from another epoch rolls
 // it back if the map was not yet changed (copying), forward otherwise.
 #include <set>
 
@@ -26,21 +26,26 @@
 #include "absl/strings/str_join.h"
 #include "cluster_agent.h"
 #include "cvol/migrate_messages.h"
+#include "fault_injection.h"
 #include "log.h"
 #include "service.h"
 #include "status_macros.h"
 
 namespace cvol::daemon {
 
-// Another worker's commit to the same pool or volume won the race: re-read
-// and redo the step (each step is idempotent).
+// Another worker's commit to the same pool or volume won the race, or etcd
+// is unavailable (no quorum): re-read and redo the step, which is
+// idempotent; for etcd, after a pause (wait_for_etcd).
 // (A statement, not do-while: `continue` must reach the driver's loop.)
-#define RETRY_ON_CONFLICT(expr)                                           \
+#define REDO_STEP_IF_RETRYABLE(expr)                                       \
   if (absl::Status _s = (expr); _s.code() == absl::StatusCode::kAborted) { \
-    continue;                                                             \
-  } else if (!_s.ok()) {                                                  \
-    return _s;                                                            \
-  } else                                                                  \
+    continue;                                                              \
+  } else if (_s.code() == absl::StatusCode::kUnavailable) {                \
+    wait_for_etcd(_s);                                                     \
+    continue;                                                              \
+  } else if (!_s.ok()) {                                                   \
+    return _s;                                                             \
+  } else                                                                   \
     (void)0
 
 void Service::OnBecamePrimary() {
@@ -56,17 +61,38 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
   };
   const absl::Time deadline = absl::Now() + options_.move_timeout;
   const std::string self = agent_->host();
+  // While etcd is unavailable nothing can be decided or recorded: the
+  // change waits where it is (no host is left frozen), and goes on from
+  // the record once etcd answers (docs/cluster.md, "etcd without quorum").
+  std::string waiting_for;
+  auto wait_for_etcd = [&](const absl::Status& why) {
+    if (waiting_for.empty()) {
+      LogWarning(absl::StrCat("move ", key, ": waiting for etcd: ", why.message()));
+      events_.Publish({{"type", "change_waiting"}, {"move", key},
+                       {"reason", std::string(why.message())}});
+    }
+    waiting_for = std::string(why.message());
+    absl::SleepFor(absl::Seconds(1));
+  };
   while (true) {
     RETURN_IF_ERROR(MoveMayContinue(deadline));
-    ASSIGN_OR_RETURN(cluster::ClusterView view, agent_->ReadView());
+    absl::StatusOr<cluster::ClusterView> read_view = agent_->ReadView();
+    REDO_STEP_IF_RETRYABLE(read_view.status());
+    const cluster::ClusterView& view = *read_view;
     if (!agent_->IsPrimary() || view.primary() == nullptr || view.primary()->host != self) {
       return absl::CancelledError("this host is no longer the Primary; the new one finishes it");
     }
     const int64_t epoch = view.epoch;
-    Snapshot snap;
+    absl::StatusOr<Snapshot> loaded;
     {
       absl::MutexLock lock(&mu_);
-      ASSIGN_OR_RETURN(snap, db_.Load());
+      loaded = db_.Load();
+    }
+    REDO_STEP_IF_RETRYABLE(loaded.status());
+    const Snapshot& snap = *loaded;
+    if (!waiting_for.empty()) {
+      events_.Publish({{"type", "change_resumed"}, {"move", key}});
+      waiting_for.clear();
     }
     auto mit = snap.moves.find(key);
     if (mit == snap.moves.end()) {
@@ -102,6 +128,7 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
       RETURN_IF_ERROR(db_.Commit(cs));  // kAborted: re-read and go again (see below)
       events_.Publish({{"type", "change_step"}, {"change", change}, {"volume", full},
                        {"vext", move.record.vext}, {"step", step}, {"epoch", epoch}});
+      CrashIfFaultFires(absl::StrCat("crash_at:", step));
       return absl::OkStatus();
     };
     auto call = [&](const cluster::Member& m, const std::string& type,
@@ -109,25 +136,30 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
       if (m.addresses.empty()) return absl::UnavailableError("the member has no address");
       return peers_->Call(m.addresses.front(), type, epoch, body, options_.peer_deadline);
     };
-    // Waits until m's lease is gone (m has fenced itself by then) and
-    // records the exclusion. Unavailable if m keeps its lease.
+    // Takes m out of the control range: once m's lease is gone, m has
+    // fenced itself (its daemon at the next renewal, or its kernel lease
+    // at the latest 3/4 TTL after the last renewal). A member that keeps
+    // renewing but does not answer has its lease revoked, then gets a TTL
+    // to notice. Records nothing; Unavailable while etcd is.
     auto exclude = [&](const cluster::Member& m, const absl::Status& why) -> absl::Status {
       events_.Publish({{"type", "host_unresponsive"}, {"host", m.host}, {"change", change},
                        {"reason", std::string(why.message())}});
       LogWarning(absl::StrCat("move ", key, ": ", m.host, " did not answer (", why.message(),
-                              "); waiting for its lease to expire"));
-      const absl::Time until = absl::Now() + absl::Seconds(2 * agent_->lease_ttl_s() + 5);
-      while (true) {
-        absl::StatusOr<cluster::ClusterView> now = agent_->ReadView();
-        if (now.ok()) {
-          const cluster::Member* still = now->Find(m.host);
-          if (still == nullptr || still->lease != m.lease) break;
-        }
-        if (absl::Now() > until) {
-          return absl::UnavailableError(absl::StrCat(
-              m.host, " does not answer but keeps its lease; the change waits for it"));
-        }
-        absl::SleepFor(absl::Milliseconds(200));
+                              "); taking it out of the change"));
+      absl::StatusOr<cluster::ClusterView> now = agent_->ReadView();
+      // Without etcd nobody can tell whether m still holds its lease (m
+      // may well be waiting for etcd too): the change waits.
+      if (!now.ok()) return now.status();
+      const cluster::Member* still = now->Find(m.host);
+      if (still != nullptr && still->lease == m.lease) {
+        absl::Status revoked = agent_->RevokeLease(m.lease);
+        // Even a revoke whose answer was lost may have ended the lease, and
+        // m would then be missing from the next view: m gets its TTL to
+        // fence either way.
+        absl::SleepFor(absl::Seconds(agent_->lease_ttl_s()));
+        RETURN_IF_ERROR(revoked);
+        events_.Publish({{"type", "host_lease_revoked"}, {"host", m.host}, {"change", change},
+                         {"lease", m.lease}});
       }
       events_.Publish({{"type", "host_excluded"}, {"host", m.host}, {"change", change},
                        {"volume", full}, {"vext", move.record.vext}});
@@ -170,7 +202,7 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
                          {"from_epoch", move.record.epoch}, {"epoch", epoch},
                          {"step", move.record.step}, {"next", next}});
       }
-      RETRY_ON_CONFLICT(set_step(next));
+      REDO_STEP_IF_RETRYABLE(set_step(next));
       continue;
     }
 
@@ -184,10 +216,10 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
                                 /*include_self=*/false, replies, excluded);
       if (!s.ok()) {
         LogWarning(absl::StrCat("move ", key, ": ", s.message()));
-        RETRY_ON_CONFLICT(set_step("abort", record_excluded(excluded)));
+        REDO_STEP_IF_RETRYABLE(set_step("abort", record_excluded(excluded)));
         continue;
       }
-      RETRY_ON_CONFLICT(set_step("copy", record_excluded(excluded)));
+      REDO_STEP_IF_RETRYABLE(set_step("copy", record_excluded(excluded)));
     } else if (step == "copy") {
       bool failed = false;
       {
@@ -209,13 +241,28 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
           continue;
         }
       }
-      RETRY_ON_CONFLICT(set_step(failed ? "abort" : "freeze"));
+      REDO_STEP_IF_RETRYABLE(set_step(failed ? "abort" : "freeze"));
     } else if (step == "freeze") {
       set_phase("committing", 0, 0);
-      RETURN_IF_ERROR(call_all("freeze",
-                               extent_body({{"change", change},
-                                            {"timeout_ms", options_.cluster_freeze_timeout_ms}}),
-                               /*include_self=*/true, replies, excluded));
+      // Every way out of this step but the commit thaws the hosts first:
+      // held I/O must not wait for etcd or for the next attempt.
+      auto thaw_all = [&]() {
+        for (const cluster::Member& m : view.members) {
+          if (absl::StatusOr<Json> r = call(m, "release", Json{{"change", change}}); !r.ok()) {
+            LogWarning(absl::StrCat("move ", key, ": release ", m.host, ": ", r.status().message()));
+          }
+        }
+      };
+      if (absl::Status s = call_all("freeze",
+                                    extent_body({{"change", change},
+                                                 {"timeout_ms",
+                                                  options_.cluster_freeze_timeout_ms}}),
+                                    /*include_self=*/true, replies, excluded);
+          !s.ok()) {
+        thaw_all();
+        REDO_STEP_IF_RETRYABLE(s);
+      }
+      CrashIfFaultFires("crash_in:freeze");  // every host frozen, nothing decided
       // Regions written by other hosts while the copy ran may be stale on
       // the destination; re-copy them now that no host writes.
       bool whole = !excluded.empty() || !move.record.excluded.empty();
@@ -250,10 +297,15 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
         }
       }
       const cluster::Member* me = view.Find(self);
-      ASSIGN_OR_RETURN(Json copied, call(*me, "recopy",
-                                         extent_body({{"src", src}, {"dst", dst},
-                                                      {"region_sectors", region_sectors},
-                                                      {"runs", runs}})));
+      absl::StatusOr<Json> recopied = call(*me, "recopy",
+                                           extent_body({{"src", src}, {"dst", dst},
+                                                        {"region_sectors", region_sectors},
+                                                        {"runs", runs}}));
+      if (!recopied.ok()) {
+        thaw_all();
+        return recopied.status();
+      }
+      const Json& copied = *recopied;
       events_.Publish({{"type", "change_recopied"}, {"change", change},
                        {"bytes", copied.value("copied_bytes", uint64_t{0})}, {"whole", whole}});
       // The new map, before any host switches to it.
@@ -269,10 +321,17 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
       cs.ChangeAllocation(pool);
       cs.UpdateVolume(volume, updated);
       cs.UpdateMove(move, committing);
-      RETRY_ON_CONFLICT(db_.Commit(cs));
+      if (absl::Status s = db_.Commit(cs); !s.ok()) {
+        // A conflict redoes the step under the same freezes; etcd gone
+        // (the commit's outcome may be unknown) thaws first. Thawed hosts
+        // still dual-write, so either map is safe to resume from.
+        if (s.code() != absl::StatusCode::kAborted) thaw_all();
+        REDO_STEP_IF_RETRYABLE(s);
+      }
       events_.Publish({{"type", "change_step"}, {"change", change}, {"volume", full},
                        {"vext", move.record.vext}, {"step", "apply"}, {"epoch", epoch},
                        {"generation", updated.generation}});
+      CrashIfFaultFires("crash_at:apply");
     } else if (step == "apply") {
       set_phase("committing", 0, 0);
       absl::Status s = call_all("apply", extent_body({{"change", change}, {"dst", dst}}),
@@ -282,7 +341,7 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
         absl::SleepFor(options_.move_poll);
         continue;
       }
-      RETRY_ON_CONFLICT(set_step("release", record_excluded(excluded)));
+      REDO_STEP_IF_RETRYABLE(set_step("release", record_excluded(excluded)));
     } else if (step == "release" || step == "abort") {
       const bool abort = step == "abort";
       absl::Status s = call_all(abort ? "abort" : "release",
@@ -298,7 +357,7 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
       ChangeSet cs(db_);
       cs.ChangeAllocation(pool);
       cs.DeleteMove(move);
-      RETRY_ON_CONFLICT(db_.Commit(cs));
+      REDO_STEP_IF_RETRYABLE(db_.Commit(cs));
       if (abort) {
         set_phase("rolled_back", 0, 0);
         events_.Publish({{"type", "move_failed"}, {"volume", full}, {"vext", move.record.vext},

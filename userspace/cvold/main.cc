@@ -111,6 +111,7 @@ int Run(const std::vector<std::string>& args) {
 
   // Cluster mode: the peer protocol and the membership agent.
   std::unique_ptr<PeerCallerImpl> peers;
+  std::unique_ptr<store::EtcdKvStore> agent_etcd;
   std::unique_ptr<ClusterAgent> agent;
   std::unique_ptr<peer::PeerServer> peer_server;
   if (!config->host.empty()) {
@@ -130,8 +131,17 @@ int Run(const std::vector<std::string>& args) {
                                                     const std::string& detail) {
       service.PublishEvent({{"type", type}, {"host", host}, {"detail", detail}});
     };
+    // The lease has its own connection: a slow request of the service
+    // must never delay a renewal (the store serialises its requests).
+    absl::StatusOr<std::unique_ptr<store::EtcdKvStore>> lease_etcd =
+        store::EtcdKvStore::Connect(config->etcd_endpoints, etcd_options);
+    if (!lease_etcd.ok()) {
+      LogError(absl::StrCat("etcd: ", lease_etcd.status().message()));
+      return 1;
+    }
+    agent_etcd = std::move(*lease_etcd);
     agent = std::make_unique<ClusterAgent>(
-        **etcd,
+        **etcd, *agent_etcd,
         ClusterAgentOptions{config->etcd_prefix, config->host, {config->peer_address},
                             config->lease_ttl_s},
         std::move(hooks));

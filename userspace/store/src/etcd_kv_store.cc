@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -304,39 +305,50 @@ std::string EtcdKvStore::endpoint() const {
   return endpoints_[current_];
 }
 
+int EtcdKvStore::PerformLocked(size_t index, absl::string_view path, const std::string& body,
+                               absl::Duration timeout, std::string* response, long* http,
+                               std::string* error) {
+  CURL* curl = static_cast<CURL*>(curl_);
+  const std::string url = absl::StrCat(endpoints_[index], path);
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(headers_));
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendToString);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, response);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  const long timeout_ms = static_cast<long>(absl::ToInt64Milliseconds(timeout));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+  // Timeouts without SIGALRM: the daemon is multi-threaded.
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  // etcd is on the cluster network: never go through an http_proxy from
+  // the environment.
+  curl_easy_setopt(curl, CURLOPT_PROXY, "");
+  const CURLcode rc = curl_easy_perform(curl);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);  // error_buffer goes out of scope
+  *http = 0;
+  if (rc == CURLE_OK) {
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, http);
+  } else {
+    *error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+  }
+  return rc;
+}
+
 absl::StatusOr<std::string> EtcdKvStore::Post(absl::string_view path, const std::string& body,
                                               Retry retry) {
   absl::MutexLock lock(&mu_);
-  CURL* curl = static_cast<CURL*>(curl_);
   std::vector<std::string> failures;
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     const size_t index = (current_ + i) % endpoints_.size();
-    const std::string url = absl::StrCat(endpoints_[index], path);
-    std::string response;
-    char error[CURL_ERROR_SIZE] = {0};
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(headers_));
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendToString);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-    const long timeout_ms = static_cast<long>(absl::ToInt64Milliseconds(options_.timeout));
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-    // Timeouts without SIGALRM: the daemon is multi-threaded.
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    // etcd is on the cluster network: never go through an http_proxy from
-    // the environment.
-    curl_easy_setopt(curl, CURLOPT_PROXY, "");
-    const CURLcode rc = curl_easy_perform(curl);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);  // `error` goes out of scope
-
+    std::string response, why;
+    long http = 0;
+    const int rc = PerformLocked(index, path, body, options_.timeout, &response, &http, &why);
     if (rc == CURLE_OK) {
       current_ = index;
-      long http = 0;
-      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
       if (http == 200) return response;
       // The gateway's error body carries etcd's gRPC code and message.
       absl::StatusOr<Json> json = NoThrow([&] { return ParseObject(response); });
@@ -351,7 +363,6 @@ absl::StatusOr<std::string> EtcdKvStore::Post(absl::string_view path, const std:
                                              http, " to ", path, ": ",
                                              response.substr(0, 200)));
     }
-    const std::string why = error[0] != '\0' ? error : curl_easy_strerror(rc);
     failures.push_back(absl::StrCat(endpoints_[index], " (", why, ")"));
     const bool not_sent = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
                           rc == CURLE_COULDNT_RESOLVE_PROXY;
@@ -458,6 +469,50 @@ absl::Status EtcdKvStore::LeaseRevoke(int64_t lease) {
     absl::StatusOr<std::string> body =
         Post("/v3/lease/revoke", request.dump(), Retry::kOnlyIfNotSent);
     return body.status();
+  });
+}
+
+absl::StatusOr<QuorumReport> EtcdKvStore::ProbeQuorum() {
+  return NoThrow([&]() -> absl::StatusOr<QuorumReport> {
+    // Status is answered locally; a member without a leader has no
+    // "leader" field (or 0) and says "etcdserver: no leader" in errors.
+    // A short timeout: this runs when requests are already failing.
+    const absl::Duration timeout = std::min(options_.timeout, absl::Seconds(1));
+    QuorumReport report;
+    size_t listed = 0;
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < endpoints_.size(); ++i) {
+      std::string response, why;
+      long http = 0;
+      if (PerformLocked(i, "/v3/maintenance/status", "{}", timeout, &response, &http, &why) !=
+              CURLE_OK ||
+          http != 200) {
+        continue;
+      }
+      absl::StatusOr<Json> status = ParseObject(response);
+      if (!status.ok()) continue;
+      // A member id is a uint64 (often above INT64_MAX), as a string.
+      auto leader = status->find("leader");
+      const bool has_leader = leader != status->end() && leader->is_string() &&
+                              !leader->get_ref<const std::string&>().empty() &&
+                              leader->get_ref<const std::string&>() != "0";
+      ++report.answered;
+      if (!has_leader) ++report.leaderless;
+      // The cluster may have more members than this daemon was told of:
+      // a majority of the endpoints alone would then prove nothing.
+      response.clear();
+      if (listed == 0 &&
+          PerformLocked(i, "/v3/cluster/member/list", "{}", timeout, &response, &http, &why) ==
+              CURLE_OK &&
+          http == 200) {
+        absl::StatusOr<Json> list = ParseObject(response);
+        if (list.ok() && list->contains("members") && (*list)["members"].is_array()) {
+          listed = (*list)["members"].size();
+        }
+      }
+    }
+    report.members = std::max(endpoints_.size(), listed);
+    return report;
   });
 }
 

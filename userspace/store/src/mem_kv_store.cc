@@ -85,6 +85,7 @@ int64_t MemKvStore::revision() const {
 
 absl::Status MemKvStore::CheckAvailableLocked() {
   if (unavailable_) return Unavailable();
+  if (quorum_lost_) return absl::UnavailableError("etcdserver: no leader");
   SweepLocked();
   return absl::OkStatus();
 }
@@ -274,6 +275,27 @@ absl::Status MemKvStore::LeaseRevoke(int64_t lease) {
   }
   RevokeLocked(lease);
   return absl::OkStatus();
+}
+
+void MemKvStore::SetQuorumLost(bool lost) {
+  absl::MutexLock lock(&mu_);
+  if (quorum_lost_ && !lost) {
+    // etcd's new leader restarts every lease's TTL (lessor Promote): no
+    // lease can expire for lack of keepalives while nobody could send one.
+    const absl::Time now = NowLocked();
+    for (auto& [id, lease] : leases_) lease.deadline = now + absl::Seconds(lease.ttl_seconds);
+  }
+  quorum_lost_ = lost;
+}
+
+absl::StatusOr<QuorumReport> MemKvStore::ProbeQuorum() {
+  absl::MutexLock lock(&mu_);
+  QuorumReport report;
+  report.members = 1;
+  if (unavailable_) return report;  // nobody answers
+  report.answered = 1;
+  report.leaderless = quorum_lost_ ? 1 : 0;
+  return report;
 }
 
 void MemKvStore::SetUnavailable(bool unavailable) {

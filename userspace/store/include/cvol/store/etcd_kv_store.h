@@ -75,6 +75,8 @@ class EtcdKvStore final : public KvStore {
   absl::StatusOr<int64_t> LeaseGrant(int64_t ttl_seconds) override;
   absl::Status LeaseKeepAlive(int64_t lease) override;
   absl::Status LeaseRevoke(int64_t lease) override;
+  // Asks each endpoint's member for its status (1 s timeout at most each).
+  absl::StatusOr<QuorumReport> ProbeQuorum() override;
 
   // The endpoint that answered last (the first one before any answer).
   std::string endpoint() const;
@@ -87,6 +89,11 @@ class EtcdKvStore final : public KvStore {
   // POSTs a JSON body to path on the current endpoint, failing over as
   // described above. Returns the 200 response's body, or etcd's error.
   absl::StatusOr<std::string> Post(absl::string_view path, const std::string& body, Retry retry);
+  // One POST to one endpoint: the CURLcode; *http and *response when it is
+  // CURLE_OK, *error otherwise.
+  int PerformLocked(size_t index, absl::string_view path, const std::string& body,
+                    absl::Duration timeout, std::string* response, long* http,
+                    std::string* error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::vector<std::string> endpoints_;
   const Options options_;

@@ -76,6 +76,18 @@ struct TxnResult {
   int64_t revision = 0;    // the store's revision after the transaction
 };
 
+// What etcd's members say of their quorum, each asked directly (a member
+// answers a status request by itself, without a leader). Lost() means
+// nobody can write, expire a lease or commit a change: a majority of the
+// cluster answered and none of them has a leader, and any quorum would
+// have to include one of them.
+struct QuorumReport {
+  size_t members = 0;     // the cluster's size as far as known
+  size_t answered = 0;    // members that answered
+  size_t leaderless = 0;  // of those, how many have no leader
+  bool Lost() const { return answered * 2 > members && leaderless == answered; }
+};
+
 class KvStore {
  public:
   virtual ~KvStore() = default;
@@ -97,6 +109,9 @@ class KvStore {
   virtual absl::StatusOr<int64_t> LeaseGrant(int64_t ttl_seconds) = 0;
   virtual absl::Status LeaseKeepAlive(int64_t lease) = 0;  // kNotFound if expired
   virtual absl::Status LeaseRevoke(int64_t lease) = 0;
+
+  // Asks every member about its leader (see QuorumReport).
+  virtual absl::StatusOr<QuorumReport> ProbeQuorum() = 0;
 };
 
 }  // namespace cvol::store

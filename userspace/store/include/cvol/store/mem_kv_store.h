@@ -59,8 +59,17 @@ class MemKvStore final : public KvStore {
   absl::StatusOr<int64_t> LeaseGrant(int64_t ttl_seconds) override;
   absl::Status LeaseKeepAlive(int64_t lease) override;
   absl::Status LeaseRevoke(int64_t lease) override;
+  // One member: it answers unless unavailable; leaderless while the
+  // quorum is lost.
+  absl::StatusOr<QuorumReport> ProbeQuorum() override;
 
   // --- Test hooks ---
+
+  // While set, every call fails with kUnavailable ("no leader") but
+  // ProbeQuorum answers that the quorum is lost; no lease expires. When it
+  // is cleared, every lease gets its whole TTL again, as etcd's new leader
+  // gives it.
+  void SetQuorumLost(bool lost);
 
   // While set, every call fails with kUnavailable and changes nothing, as
   // when etcd is down or has lost quorum.
@@ -111,6 +120,7 @@ class MemKvStore final : public KvStore {
   int64_t next_lease_id_ ABSL_GUARDED_BY(mu_) = 0x7a11000000000001;
   absl::Duration clock_offset_ ABSL_GUARDED_BY(mu_);
   bool unavailable_ ABSL_GUARDED_BY(mu_) = false;
+  bool quorum_lost_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace cvol::store

@@ -1,0 +1,148 @@
+#!/bin/bash
+# timeout: 900
+# mem: 3072
+# etcd loses its quorum in the middle of a cluster move, with fio writers on
+# three cvold hosts (namespaces h1..h3, shared devices):
+#   - I/O goes on, on the current maps: no host fences itself (every daemon
+#     asks etcd's members and finds that none has a leader, so nobody can
+#     expire its lease), the writers keep completing passes;
+#   - the change waits: the controller cannot record its next step, and no
+#     host is left frozen while it waits; a new change is refused with a
+#     clear error and changes nothing;
+#   - when the quorum returns, the change resumes from its record and
+#     completes; every writer pass verifies; all maps equal etcd's.
+# The destination pv sits on dm-delay (writes 2 s) and the Primary copies
+# one region at a time, so that the copy is still running when two of the
+# three etcd members stop.
+source "$CVOL_ROOT/tests/vm/lib.sh"
+source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
+source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
+
+W=/tmp/cluster_quorum
+mkdir -p $W
+export CLUSTER_LEASE_TTL=10
+load_cvol
+modprobe dm_delay
+check "network up" -- cluster_net_up 3
+check "etcd cluster up" -- start_etcd_cluster
+mapfile -t DEVS < <(shared_devices 3 96)
+S=$(blockdev --getsz "${DEVS[2]}")
+slow_writes() { # MS: the destination pv's write delay
+	dmsetup reload slowC --table "0 $S delay ${DEVS[2]} 0 0 ${DEVS[2]} 0 $1" &&
+		dmsetup resume slowC
+}
+check "slowC: dm-delay over the third device" -- \
+	dmsetup create slowC --table "0 $S delay ${DEVS[2]} 0 0 ${DEVS[2]} 0 0"
+for i in 1 2 3; do
+	check "h$i starts" -- host_start "$i"
+	sleep 1
+done
+for i in 1 2 3; do host_events_start "$i"; done
+check_hctl "pool create" 0 1 pool create p --extent-size 4M
+check_hctl "pv create A" 0 1 pv create "${DEVS[0]}" --pool p --name pvA
+check_hctl "pv create B" 0 1 pv create "${DEVS[1]}" --pool p --name pvB
+check_hctl "volume create p/v 48M (on pvA and pvB)" 0 1 volume create p/v --size 48M
+check_hctl "pv create C on slowC" 0 1 pv create /dev/mapper/slowC --pool p --name pvC
+for i in 1 2 3; do
+	check "p-v@h$i appears" -- wait_for 30 test -b "/dev/mapper/p-v@h$i"
+done
+
+SIZE=$((48 << 20))
+THIRD=$((SIZE / 3))
+STOP=$W/stop
+CLUSTER_CLEANUP_HOOKS+=("touch $STOP; slow_writes 0; pkill -KILL fio; sleep 1")
+writer() { # HOST: 3 s passes over its third until STOP; each verifies
+	local i=$1 n=1
+	while [ ! -e $STOP ]; do
+		fio --name=w$i --filename=/dev/mapper/p-v@h$i --ioengine=libaio --direct=1 \
+			--verify=crc32c --verify_fatal=1 --verify_state_save=0 --verify_backlog=64 \
+			--rw=randwrite --bs=4k --iodepth=4 --size=$THIRD --offset=$(((i - 1) * THIRD)) \
+			--randseed=$((10 * i + n)) --runtime=3 --time_based \
+			--output="$CVOL_OUT/fio-h$i-$n.txt" || echo "h$i pass $n" >>$W/failed
+		echo "$n" >$W/passes-$i
+		n=$((n + 1))
+	done
+}
+passes() { cat $W/passes-1 $W/passes-2 $W/passes-3 2>/dev/null | xargs; }
+no_quorum() { ! etcd_has_quorum 2; }
+# extent_place VEXT MAP: "slot pext" of VEXT in a map of "vext slot pext"
+# triples.
+extent_place() { echo "$2" | awk -v v="$1" '{ for (i = 1; i + 2 <= NF; i += 3) if ($i == v) print $(i + 1), $(i + 2) }'; }
+for i in 1 2 3; do
+	writer "$i" &
+	WRITER[i]=$!
+done
+sleep 4
+
+plan_note "the Primary copies one region at a time; the destination's writes take 2 s"
+check "h1 copies one region at a time" -- dmsetup message p-v@h1 0 migrate_throttle 1
+check "slowC writes delayed 2 s" -- slow_writes 2000
+MAP_BEFORE=$(etcd_map 1 p/v)
+check_hctl "start moving extent 4 to pvC" 0 1 volume move p/v --extent 4 --to-pv pvC
+check "the change reaches its copy step" -- wait_for 30 \
+	grep -q '"step":"copy"' "$CVOL_OUT/events-h1.log"
+etcd_stop 2
+etcd_stop 3
+T_LOST=$(date +%s)
+check "etcd has no quorum" -- no_quorum
+for i in 1 2 3; do
+	check "h$i sees the quorum lost" -- wait_for 30 \
+		grep -q '"etcd_quorum_lost"' "$CVOL_OUT/events-h$i.log"
+done
+check "slowC writes fast again (the copy may finish now)" -- slow_writes 0
+P0=$(passes)
+plan_note "writer passes when the quorum was lost: $P0"
+check_hctl "a new change is refused while etcd has no quorum" 5 1 \
+	volume move p/v --extent 1 --to-pv pvB
+assert_match "the refusal names etcd" "etcd" "$(cat "$CC_ERR")"
+# Twice the lease TTL: without the quorum rule every host would have
+# fenced itself after half of it.
+sleep $((2 * CLUSTER_LEASE_TTL))
+P1=$(passes)
+plan_note "writer passes $((2 * CLUSTER_LEASE_TTL)) s later: $P1"
+for i in 1 2 3; do
+	a=$(echo "$P0" | cut -d' ' -f$i)
+	b=$(echo "$P1" | cut -d' ' -f$i)
+	check "h$i's writer completed passes without quorum ($a -> $b)" -- test "$b" -ge $((a + 3))
+	check "h$i is not fenced" -- bash -c "! dmsetup status p-v@h$i | grep -q fenced"
+	check "nothing frozen on h$i" -- bash -c \
+		"dmsetup status p-v@h$i | awk '{ exit !(\$7 == 0) }'"
+	assert_eq "h$i published no fence" "" "$(grep -h member_fenced "$CVOL_OUT/events-h$i.log" || true)"
+done
+assert_match "the change waits (h1)" '"change_waiting"' "$(cat "$CVOL_OUT/events-h1.log")"
+assert_eq "no step after copy while etcd had no quorum" "" \
+	"$(grep -h '"step":"freeze"' "$CVOL_OUT/events-h1.log" || true)"
+check "still no quorum (the hosts were tested without one)" -- no_quorum
+
+plan_note "the quorum returns after $(($(date +%s) - T_LOST)) s"
+check "e2 restarts" -- etcd_start 2
+check "e3 restarts" -- etcd_start 3
+check "etcd has a quorum again" -- wait_for 30 etcd_has_quorum
+for i in 1 2 3; do
+	check "h$i sees the quorum back" -- wait_for 30 \
+		grep -q '"etcd_quorum_back"' "$CVOL_OUT/events-h$i.log"
+done
+check "the change resumes and completes" -- wait_for 90 \
+	grep -q '"type":"move_done"' "$CVOL_OUT/events-h1.log"
+assert_match "h1 published change_resumed" '"change_resumed"' "$(cat "$CVOL_OUT/events-h1.log")"
+check_hctl "member list after" 0 2 member list --json
+assert_eq "all three active, never fenced" "h1:active:0 h2:active:0 h3:active:0" \
+	"$(jq -r '[.members[] | "\(.host):\(.state):\(.fail_count)"] | join(" ")' "$CC_OUT")"
+sleep 3
+
+touch $STOP
+for i in 1 2 3; do wait "${WRITER[i]}"; done
+assert_eq "every writer pass verified" "" "$(cat $W/failed 2>/dev/null || true)"
+plan_note "writer passes in all: $(passes)"
+etcd_runs=$(etcd_map 2 p/v)
+for i in 1 2 3; do
+	assert_eq "h$i's kernel map is etcd's" "$etcd_runs" "$(host_map $i p-v)"
+	check "no migration left on h$i" -- bash -c \
+		"dmsetup status p-v@h$i | awk '{ exit !(\$7 == 0 && \$8 == 0) }'"
+done
+assert_eq "extent 4 is on pvC (slot 2)" 2 "$(extent_place 4 "$etcd_runs" | cut -d' ' -f1)"
+assert_eq "extent 1 did not move (the refused change)" \
+	"$(extent_place 1 "$MAP_BEFORE")" "$(extent_place 1 "$etcd_runs")"
+for i in 1 2 3; do host_events_stop "$i"; done
+assert_no_kernel_warning
+finish
