@@ -400,6 +400,20 @@ absl::Status Service::Reintegrate(int64_t epoch) {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(RescanPvs());
   ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
+  // Cluster freezes of changes that ended without this host (it was
+  // excluded, so their release never came here). The host is fenced: its
+  // I/O stays held until the unfence below.
+  for (auto it = held_freezes_.begin(); it != held_freezes_.end();) {
+    const std::string move_key = it->first.substr(0, it->first.rfind('#'));
+    if (snap.moves.count(move_key) != 0) {
+      ++it;
+      continue;
+    }
+    // ENOENT is fine: the freeze thawed itself (its timeout).
+    (void)dm_.Message(it->second.dm_name, it->second.sector, FormatThaw(it->second.id));
+    events_.Publish({{"type", "cluster_released"}, {"change", it->first}});
+    it = held_freezes_.erase(it);
+  }
   for (const auto& [name, vrec] : snap.volumes) {
     const VolumeRecord& volume = vrec.record;
     const std::string dm_name = DevName(volume.pool, volume.name);

@@ -18,8 +18,9 @@
 // A member that does not answer in time is excluded: the controller revokes
 // its etcd lease if it still has one, waits until the member must have
 // fenced its volumes (by its daemon or by the kernel lease), records the
-// exclusion, and goes on without it. A controller that takes over a record from another epoch rolls
-// it back if the map was not yet changed (copying), forward otherwise.
+// exclusion, and goes on without it. A controller that takes over a record
+// from another epoch rolls it back if the map was not yet changed
+// (copying), forward otherwise. While etcd is unavailable the change waits.
 #include <set>
 
 #include "absl/strings/str_cat.h"
