@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "cluster_agent.h"
@@ -471,20 +472,55 @@ absl::Status Service::Reintegrate(int64_t epoch) {
   return absl::OkStatus();
 }
 
+// What another host changed reaches this one here: a new volume is
+// activated, a grown volume or a new pv reloads the table (ActivateVolume
+// reloads only if the segments or the slots differ), and a removed volume's
+// device goes away unless something holds it open. Volumes with a move in
+// progress are left alone (Reintegrate and the move's steps handle them).
 void Service::SyncVolumes() {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<Snapshot> snap = db_.Load();
   if (!snap.ok()) return;
+  bool unknown_pv = false;
+  for (const auto& [uuid, pv] : snap->pvs) unknown_pv |= !paths_.contains(uuid);
+  if (unknown_pv && absl::Now() - last_pv_rescan_ > absl::Seconds(10)) {
+    last_pv_rescan_ = absl::Now();
+    (void)RescanPvs();
+  }
+  std::set<std::string> wanted;
   for (const auto& [name, vrec] : snap->volumes) {
-    absl::StatusOr<bool> exists = dm_.Exists(DevName(name.first, name.second));
-    if (!exists.ok() || *exists) continue;
+    const std::string dm_name = DevName(name.first, name.second);
+    wanted.insert(dm_name);
     bool moving = false;
     for (const MoveRecord* m : snap->MovesOf(name.first)) moving |= m->volume == name.second;
-    if (moving) continue;  // activated once the move is over (see Reintegrate)
-    (void)RescanPvs();
-    if (absl::Status s = ActivateVolume(*snap, vrec.record); !s.ok()) {
+    if (moving) continue;
+    absl::Status s = ActivateVolume(*snap, vrec.record);
+    // Once per device and problem: this runs every other tick.
+    if (!s.ok() && sync_warned_.insert(absl::StrCat(dm_name, ": ", s.message())).second) {
       LogWarning(absl::StrCat("sync: volume ", name.first, "/", name.second, ": ", s.message()));
     }
+  }
+  std::vector<std::string> gone;
+  {
+    absl::MutexLock devices(&devices_mu_);
+    for (const auto& [dm_name, sectors] : local_devices_) {
+      if (!wanted.contains(dm_name)) gone.push_back(dm_name);
+    }
+  }
+  for (const std::string& dm_name : gone) {
+    if (absl::Status s = dm_.Remove(dm_name); !s.ok()) {
+      if (sync_warned_.insert(absl::StrCat(dm_name, " removed elsewhere")).second) {
+        LogWarning(absl::StrCat("sync: ", dm_name, "'s volume was removed on another host, but ",
+                                "the device cannot be removed here (open?): ", s.message()));
+      }
+      continue;
+    }
+    {
+      absl::MutexLock devices(&devices_mu_);
+      local_devices_.erase(dm_name);
+    }
+    LogInfo(absl::StrCat("sync: removed /dev/mapper/", dm_name, " (volume removed elsewhere)"));
+    events_.Publish({{"type", "volume_removed"}, {"device", dm_name}, {"by", "another host"}});
   }
 }
 

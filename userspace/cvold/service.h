@@ -8,8 +8,9 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -194,6 +195,8 @@ class Service {
   // `ready` at once instead of at their next poll.
   absl::CondVar kernel_progress_;
   PvPaths paths_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_pv_rescan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::set<std::string> sync_warned_ ABSL_GUARDED_BY(mu_);  // SyncVolumes's warnings given
   std::map<std::string, std::string> volume_of_kernel_uuid_ ABSL_GUARDED_BY(mu_);
 
   // Move state the records do not hold: kernel progress and how it ended.

@@ -116,6 +116,21 @@ assert_eq "no move left" "0" "$(jq '.moves | length' "$CC_OUT")"
 check_hctl "pool show" 0 1 pool show p --json
 assert_eq "free = total - 24" "$(($(jq .total_extents "$CC_OUT") - 24))" "$(jq .free_extents "$CC_OUT")"
 
+plan_note "changes made on one host reach the others: grow, a new volume, its removal"
+check_hctl "grow p/v by 8M on h1" 0 1 volume resize p/v --size +8M
+for i in 2 3; do
+	check "p-v@h$i grows to 104M" -- wait_for 30 bash -c \
+		"[ \$(blockdev --getsize64 /dev/mapper/p-v@h$i) -eq $((104 << 20)) ]"
+done
+check_hctl "volume create p/w 8M on h2" 0 2 volume create p/w --size 8M
+for i in 1 3; do
+	check "p-w@h$i appears" -- wait_for 30 test -b "/dev/mapper/p-w@h$i"
+done
+check_hctl "volume remove p/w on h3" 0 3 volume remove p/w
+for i in 1 2; do
+	check "p-w@h$i goes away" -- wait_for 30 bash -c "! dmsetup info p-w@h$i >/dev/null 2>&1"
+done
+
 sleep 1
 for i in 1 2 3; do host_events_stop "$i"; done
 for step in follow copy freeze apply release; do

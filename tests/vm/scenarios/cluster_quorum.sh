@@ -41,8 +41,8 @@ for i in 1 2 3; do host_events_start "$i"; done
 check_hctl "pool create" 0 1 pool create p --extent-size 4M
 check_hctl "pv create A" 0 1 pv create "${DEVS[0]}" --pool p --name pvA
 check_hctl "pv create B" 0 1 pv create "${DEVS[1]}" --pool p --name pvB
-check_hctl "volume create p/v 48M (on pvA and pvB)" 0 1 volume create p/v --size 48M
 check_hctl "pv create C on slowC" 0 1 pv create /dev/mapper/slowC --pool p --name pvC
+check_hctl "volume create p/v 48M" 0 1 volume create p/v --size 48M
 for i in 1 2 3; do
 	check "p-v@h$i appears" -- wait_for 30 test -b "/dev/mapper/p-v@h$i"
 done
@@ -78,6 +78,7 @@ plan_note "the Primary copies one region at a time; the destination's writes tak
 check "h1 copies one region at a time" -- dmsetup message p-v@h1 0 migrate_throttle 1
 check "slowC writes delayed 2 s" -- slow_writes 2000
 MAP_BEFORE=$(etcd_map 1 p/v)
+assert_eq "extent 4 is not on pvC yet" 0 "$(extent_place 4 "$MAP_BEFORE" | cut -d' ' -f1 | grep -c '^2$' || true)"
 check_hctl "start moving extent 4 to pvC" 0 1 volume move p/v --extent 4 --to-pv pvC
 check "the change reaches its copy step" -- wait_for 30 \
 	grep -q '"step":"copy"' "$CVOL_OUT/events-h1.log"
