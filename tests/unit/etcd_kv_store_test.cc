@@ -167,9 +167,8 @@ TEST(EtcdKvStoreTest, StartsWhileEtcdIsDownWhenAllowed) {
 // An endpoint that accepts connections and never answers: the request
 // times out within the option's bound, and a write says its outcome is
 // unknown instead of being retried elsewhere.
-// A healthy member reports its leader; a dead endpoint does not answer
-// but still counts as a member: two endpoints with one answer is no
-// majority, so nothing here may count as a lost quorum.
+// A healthy member reports its leader; a closed port refuses the
+// connection (that member is not running) but still counts as a member.
 TEST(EtcdKvStoreTest, ProbeQuorumAsksEveryMember) {
   const std::string real = RealEndpoint();
   absl::StatusOr<std::unique_ptr<EtcdKvStore>> store = EtcdKvStore::Connect(real);
@@ -179,6 +178,7 @@ TEST(EtcdKvStoreTest, ProbeQuorumAsksEveryMember) {
   EXPECT_EQ(healthy->members, 1u);
   EXPECT_EQ(healthy->answered, 1u);
   EXPECT_EQ(healthy->leaderless, 0u);
+  EXPECT_EQ(healthy->refused, 0u);
   EXPECT_FALSE(healthy->Lost());
 
   absl::StatusOr<std::unique_ptr<EtcdKvStore>> half =
@@ -188,16 +188,21 @@ TEST(EtcdKvStoreTest, ProbeQuorumAsksEveryMember) {
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->members, 2u);
   EXPECT_EQ(report->answered, 1u);
-  EXPECT_FALSE(report->Lost());
+  EXPECT_EQ(report->refused, 1u);
+  EXPECT_FALSE(report->Lost());  // the one that answered has a leader
 }
 
-TEST(QuorumReportTest, LostNeedsAMajorityOfLeaderlessAnswers) {
-  EXPECT_TRUE((QuorumReport{3, 2, 2}.Lost()));
-  EXPECT_TRUE((QuorumReport{3, 3, 3}.Lost()));
-  EXPECT_FALSE((QuorumReport{3, 1, 1}.Lost()));  // the other two may have a leader
-  EXPECT_FALSE((QuorumReport{3, 2, 1}.Lost()));  // one member has a leader
-  EXPECT_FALSE((QuorumReport{4, 2, 2}.Lost()));  // half is no majority
-  EXPECT_FALSE((QuorumReport{3, 0, 0}.Lost()));
+// {members, answered, leaderless, refused}
+TEST(QuorumReportTest, LostOnlyWhenNoMajorityCanHaveALeader) {
+  EXPECT_TRUE((QuorumReport{3, 1, 1, 2}.Lost()));   // two members down
+  EXPECT_TRUE((QuorumReport{3, 3, 3, 0}.Lost()));   // all up, no leader
+  EXPECT_TRUE((QuorumReport{3, 1, 1, 1}.Lost()));   // one unknown cannot be a majority
+  EXPECT_TRUE((QuorumReport{3, 0, 0, 3}.Lost()));   // etcd down everywhere
+  EXPECT_FALSE((QuorumReport{3, 1, 1, 0}.Lost()));  // the other two may have a leader
+  EXPECT_FALSE((QuorumReport{3, 2, 1, 1}.Lost()));  // one member has a leader
+  EXPECT_FALSE((QuorumReport{5, 2, 2, 0}.Lost()));  // three unknown: a majority
+  EXPECT_FALSE((QuorumReport{3, 0, 0, 0}.Lost()));  // cut off: nothing known
+  EXPECT_FALSE((QuorumReport{0, 0, 0, 0}.Lost()));
 }
 
 TEST(EtcdKvStoreTest, SilentEndpointTimesOut) {

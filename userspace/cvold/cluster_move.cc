@@ -130,6 +130,7 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
       events_.Publish({{"type", "change_step"}, {"change", change}, {"volume", full},
                        {"vext", move.record.vext}, {"step", step}, {"epoch", epoch}});
       CrashIfFaultFires(absl::StrCat("crash_at:", step));
+      if (FaultFires(absl::StrCat("stall_at:", step))) absl::SleepFor(absl::Seconds(10));
       return absl::OkStatus();
     };
     auto call = [&](const cluster::Member& m, const std::string& type,

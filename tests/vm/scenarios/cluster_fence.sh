@@ -12,7 +12,8 @@
 #   2. The Primary (h1) is SIGSTOPped right after it starts a move: h2 takes
 #      over with a higher epoch and finishes or rolls the change back;
 #      nothing stays frozen or migrating; after SIGCONT h1 rejoins last.
-#   3. kill -9 of a host's daemon: its kernel lease fences the volume; a
+#   3. kill -9 of a host's daemon in the middle of a move: its kernel lease
+#      fences the volume, the move completes without it (excluded), a
 #      restarted daemon re-integrates and the writer goes on.
 # Every writer pass verifies; the maps of all hosts equal etcd's at the end.
 source "$CVOL_ROOT/tests/vm/lib.sh"
@@ -129,9 +130,16 @@ check "h1 is active again, as a non-primary" -- wait_for 60 bash -c \
 	"$CLUSTERCTL --socket /run/cvol/h2.sock member list --json | jq -e '.members[0].host == \"h2\" and ([.members[] | select(.host == \"h1\" and .state == \"active\")] | length == 1)'"
 plan_note "stale-epoch refusals after h1 resumed: $(cat "$CVOL_OUT"/events-h[23].log | grep -c stale_epoch_refused || true)"
 
-plan_note "3. kill -9 of h3's daemon"
+plan_note "3. kill -9 of h3's daemon in the middle of a move of an extent it writes"
+P=$("$CLUSTERCTL" --socket /run/cvol/h2.sock member list --json | jq -r '.members[0].host' | tr -d h)
+check_hctl "start moving extent 10 (h3's third) on the Primary h$P" 0 "$P" \
+	volume move p/v --extent 10 --to-pv pvB
 host_kill 3 KILL
 check "h3's kernel lease fences its volume" -- wait_for 30 bash -c "dmsetup status p-v@h3 | grep -q fenced"
+check "the move completes without h3" -- wait_for 120 bash -c \
+	"grep '\"move_done\"' $CVOL_OUT/events-h$P.log | grep -q '\"vext\":10'"
+assert_match "h3 was excluded from it" '"excluded":\["h3"\]' \
+	"$(grep '"move_done"' "$CVOL_OUT/events-h$P.log" | grep '"vext":10')"
 check "h3 restarts" -- host_start 3
 check "h3's volume is unfenced after re-integration" -- wait_for 60 bash -c "! dmsetup status p-v@h3 | grep -q fenced"
 sleep 4
@@ -145,7 +153,9 @@ etcd_runs=$(etcd_map 2 p/v)
 for i in 1 2 3; do
 	assert_eq "h$i's kernel map is etcd's" "$etcd_runs" "$(host_map $i p-v)"
 done
-assert_match "extent 9 is on pvC" "(^| )9 2 " "$etcd_runs"
+extent_place() { echo "$2" | awk -v v="$1" '{ for (i = 1; i + 2 <= NF; i += 3) if ($i == v) print $(i + 1), $(i + 2) }'; }
+assert_eq "extent 9 is on pvC" 2 "$(extent_place 9 "$etcd_runs" | cut -d' ' -f1)"
+assert_eq "extent 10 is on pvB" 1 "$(extent_place 10 "$etcd_runs" | cut -d' ' -f1)"
 for i in 1 2 3; do host_events_stop "$i"; done
 assert_no_kernel_warning
 finish

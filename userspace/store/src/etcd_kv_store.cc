@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <cerrno>
+
 #include <algorithm>
 #include <exception>
 #include <utility>
@@ -307,7 +309,7 @@ std::string EtcdKvStore::endpoint() const {
 
 int EtcdKvStore::PerformLocked(size_t index, absl::string_view path, const std::string& body,
                                absl::Duration timeout, std::string* response, long* http,
-                               std::string* error) {
+                               std::string* error, int* os_errno) {
   CURL* curl = static_cast<CURL*>(curl_);
   const std::string url = absl::StrCat(endpoints_[index], path);
   char error_buffer[CURL_ERROR_SIZE] = {0};
@@ -334,6 +336,11 @@ int EtcdKvStore::PerformLocked(size_t index, absl::string_view path, const std::
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, http);
   } else {
     *error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+    if (os_errno != nullptr) {
+      long e = 0;
+      curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &e);
+      *os_errno = static_cast<int>(e);
+    }
   }
   return rc;
 }
@@ -346,7 +353,8 @@ absl::StatusOr<std::string> EtcdKvStore::Post(absl::string_view path, const std:
     const size_t index = (current_ + i) % endpoints_.size();
     std::string response, why;
     long http = 0;
-    const int rc = PerformLocked(index, path, body, options_.timeout, &response, &http, &why);
+    const int rc =
+        PerformLocked(index, path, body, options_.timeout, &response, &http, &why, nullptr);
     if (rc == CURLE_OK) {
       current_ = index;
       if (http == 200) return response;
@@ -484,11 +492,11 @@ absl::StatusOr<QuorumReport> EtcdKvStore::ProbeQuorum() {
     for (size_t i = 0; i < endpoints_.size(); ++i) {
       std::string response, why;
       long http = 0;
-      if (PerformLocked(i, "/v3/maintenance/status", "{}", timeout, &response, &http, &why) !=
-              CURLE_OK ||
-          http != 200) {
-        continue;
-      }
+      int os_errno = 0;
+      const int rc = PerformLocked(i, "/v3/maintenance/status", "{}", timeout, &response, &http,
+                                   &why, &os_errno);
+      if (rc == CURLE_COULDNT_CONNECT && os_errno == ECONNREFUSED) ++report.refused;
+      if (rc != CURLE_OK || http != 200) continue;
       absl::StatusOr<Json> status = ParseObject(response);
       if (!status.ok()) continue;
       // A member id is a uint64 (often above INT64_MAX), as a string.
@@ -502,8 +510,8 @@ absl::StatusOr<QuorumReport> EtcdKvStore::ProbeQuorum() {
       // a majority of the endpoints alone would then prove nothing.
       response.clear();
       if (listed == 0 &&
-          PerformLocked(i, "/v3/cluster/member/list", "{}", timeout, &response, &http, &why) ==
-              CURLE_OK &&
+          PerformLocked(i, "/v3/cluster/member/list", "{}", timeout, &response, &http, &why,
+                        nullptr) == CURLE_OK &&
           http == 200) {
         absl::StatusOr<Json> list = ParseObject(response);
         if (list.ok() && list->contains("members") && (*list)["members"].is_array()) {

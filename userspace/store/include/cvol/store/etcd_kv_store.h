@@ -90,10 +90,10 @@ class EtcdKvStore final : public KvStore {
   // described above. Returns the 200 response's body, or etcd's error.
   absl::StatusOr<std::string> Post(absl::string_view path, const std::string& body, Retry retry);
   // One POST to one endpoint: the CURLcode; *http and *response when it is
-  // CURLE_OK, *error otherwise.
+  // CURLE_OK, *error (and *os_errno, if not null) otherwise.
   int PerformLocked(size_t index, absl::string_view path, const std::string& body,
                     absl::Duration timeout, std::string* response, long* http,
-                    std::string* error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                    std::string* error, int* os_errno) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::vector<std::string> endpoints_;
   const Options options_;

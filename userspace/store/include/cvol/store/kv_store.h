@@ -6,6 +6,7 @@
 #ifndef CVOL_STORE_KV_STORE_H_
 #define CVOL_STORE_KV_STORE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -77,15 +78,22 @@ struct TxnResult {
 };
 
 // What etcd's members say of their quorum, each asked directly (a member
-// answers a status request by itself, without a leader). Lost() means
-// nobody can write, expire a lease or commit a change: a majority of the
-// cluster answered and none of them has a leader, and any quorum would
-// have to include one of them.
+// answers a status request by itself, without a leader). Lost() means no
+// quorum can exist anywhere, so nobody can write, expire a lease or commit
+// a change: every member that answered has no leader, and the members that
+// did not answer but may be running are too few to form a majority by
+// themselves. A member that refuses the connection (ECONNREFUSED: its host
+// is up and nothing listens) is not running; one that times out might be,
+// on the far side of a partition.
 struct QuorumReport {
   size_t members = 0;     // the cluster's size as far as known
   size_t answered = 0;    // members that answered
   size_t leaderless = 0;  // of those, how many have no leader
-  bool Lost() const { return answered * 2 > members && leaderless == answered; }
+  size_t refused = 0;     // members whose port refused the connection
+  bool Lost() const {
+    const size_t unknown = members - std::min(members, answered + refused);
+    return members > 0 && leaderless == answered && unknown < members / 2 + 1;
+  }
 };
 
 class KvStore {
