@@ -74,10 +74,20 @@
 #   host_events_start I       `clusterctl --socket ... events --json` in the
 #                             background, appended to $CVOL_OUT/events-h<I>.log
 #   host_events_stop I        stops that stream
+#   extent_place VEXT MAP     "slot pext" of VEXT in such a map
 # DEVICES
 #   shared_devices N SIZE_MB  N loop devices on tmpfs (lib.sh mk_loop), one
 #                             per line. Block devices are not namespaced: all
 #                             hosts see the same /dev/loopN.
+# WRITERS (fio crc32c verify, O_DIRECT, randwrite 4k, iodepth 4)
+#   writers_start DM BYTES    on each host I of 1..3, 3 s fio passes over the
+#                             I-th third of BYTES of /dev/mapper/DM@h<I>
+#                             until writers_stop; pass n's output in
+#                             $CVOL_OUT/fio-h<I>-<n>.txt. Installs a cleanup
+#                             hook (unfence everything, kill fio)
+#   writers_stop              ends the passes and waits for them
+#   writer_failures           the failed passes ("h<I> pass <n>"), if any
+#   writer_passes             passes done so far per host: "N1 N2 N3"
 # CLEANUP
 #   cluster_cleanup           kills every host daemon (CONT, then KILL), the
 #                             event streams and the etcd members; deletes the
@@ -360,6 +370,56 @@ etcd_map() {
 		jq -c '[.pvs[] | {(.name): .slot}] | add')
 	"$CLUSTERCTL" --socket "$(_host_sock "$i")" volume show "$vol" --json |
 		jq -r --argjson s "$slots" '.runs[] | "\(.vext):\($s[.pv]):\(.pext):\(.count)"' | _per_extent
+}
+
+# extent_place VEXT MAP: "slot pext" of VEXT in a map of "vext slot pext"
+# triples (host_map, etcd_map).
+extent_place() {
+	echo "${2?usage: extent_place VEXT MAP}" |
+		awk -v v="${1:?}" '{ for (i = 1; i + 2 <= NF; i += 3) if ($i == v) print $(i + 1), $(i + 2) }'
+}
+
+# ------------------------------------------------------------ writers ---
+
+_WRITERS_DIR=/tmp/cluster-writers
+
+_writer() { # I DM THIRD_BYTES
+	local i=$1 dm=$2 third=$3 n=1
+	while [ ! -e $_WRITERS_DIR/stop ]; do
+		fio --name="w$i" --filename="/dev/mapper/$dm@h$i" --ioengine=libaio --direct=1 \
+			--verify=crc32c --verify_fatal=1 --verify_state_save=0 --verify_backlog=64 \
+			--rw=randwrite --bs=4k --iodepth=4 --size="$third" --offset=$(((i - 1) * third)) \
+			--randseed=$((10 * i + n)) --runtime=3 --time_based \
+			--output="$CVOL_OUT/fio-h$i-$n.txt" || echo "h$i pass $n" >>$_WRITERS_DIR/failed
+		echo "$n" >$_WRITERS_DIR/passes-$i
+		n=$((n + 1))
+	done
+}
+
+writers_start() {
+	local dm=${1:?usage: writers_start DM BYTES} bytes=${2:?usage: writers_start DM BYTES} i
+	rm -rf $_WRITERS_DIR
+	mkdir -p $_WRITERS_DIR
+	# On an early exit: stop the writers and release anything held, so the
+	# devices can be removed.
+	CLUSTER_CLEANUP_HOOKS+=("touch $_WRITERS_DIR/stop; for d in /dev/mapper/$dm@h*; do dmsetup message \"\${d##*/}\" 0 unfence 999999999 2>/dev/null; done; pkill -KILL fio; sleep 1")
+	for i in 1 2 3; do
+		_writer "$i" "$dm" $((bytes / 3)) &
+		WRITER_PID[i]=$!
+	done
+}
+
+writers_stop() {
+	local i
+	touch $_WRITERS_DIR/stop
+	for i in "${!WRITER_PID[@]}"; do wait "${WRITER_PID[i]}" 2>/dev/null || true; done
+	WRITER_PID=()
+}
+
+writer_failures() { cat $_WRITERS_DIR/failed 2>/dev/null || true; }
+writer_passes() {
+	local i
+	for i in 1 2 3; do cat $_WRITERS_DIR/passes-$i 2>/dev/null || echo 0; done | xargs
 }
 
 # ------------------------------------------------------------ devices ---

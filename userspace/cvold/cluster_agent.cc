@@ -181,36 +181,42 @@ void ClusterAgent::OnKernelFenced(const std::string& why) {
 // OK if the etcd lease lasts at least a TTL from *sent: it was renewed, or
 // etcd has no quorum. Without a quorum nobody can expire a lease or commit
 // a change, and etcd's next leader gives every lease its whole TTL again
-// (docs/cluster.md, "etcd without quorum"). While the quorum is lost a
-// keepalive would only wait for its timeout, so the members are asked
-// first.
+// (docs/cluster.md, "etcd without quorum"). After a failed keepalive the
+// members are asked first: a keepalive would only wait for its timeouts.
 absl::Status ClusterAgent::HoldLease(absl::Time* sent) {
   absl::Status renewed = absl::UnavailableError("etcd has no quorum");
-  if (!quorum_lost_) {
+  bool probed = false;
+  absl::StatusOr<store::QuorumReport> q = absl::UnavailableError("not asked");
+  if (quorum_lost_ || keepalive_failed_) {
+    *sent = absl::Now();
+    q = lease_kv_.ProbeQuorum();
+    probed = true;
+  }
+  if (!probed || !(q.ok() && q->Lost())) {
     *sent = absl::Now();
     renewed = membership_->KeepAlive();
-    if (renewed.ok() || renewed.code() == absl::StatusCode::kNotFound) return renewed;
-  }
-  *sent = absl::Now();
-  absl::StatusOr<store::QuorumReport> q = lease_kv_.ProbeQuorum();
-  const bool lost = q.ok() && q->Lost();
-  if (lost != quorum_lost_) {
-    quorum_lost_ = lost;
-    const std::string detail =
-        q.ok() ? absl::StrCat(q->answered, " of ", q->members, " etcd members answered, ",
-                              q->leaderless, " without a leader")
-               : std::string(q.status().message());
-    if (lost) {
-      LogWarning(absl::StrCat("cluster: etcd has lost its quorum (", detail,
-                              "); I/O goes on with the current maps, changes wait"));
-      hooks_.publish("etcd_quorum_lost", detail);
-    } else {
-      LogInfo(absl::StrCat("cluster: etcd has a leader again (", detail, ")"));
-      hooks_.publish("etcd_quorum_back", detail);
-      *sent = absl::Now();
-      return membership_->KeepAlive();
+    keepalive_failed_ = !renewed.ok();
+    if (renewed.ok() && quorum_lost_) {
+      quorum_lost_ = false;
+      LogInfo("cluster: etcd has a leader again");
+      hooks_.publish("etcd_quorum_back", "the lease was renewed");
     }
+    if (renewed.ok() || renewed.code() == absl::StatusCode::kNotFound) return renewed;
+    *sent = absl::Now();
+    q = lease_kv_.ProbeQuorum();
   }
+  const bool lost = q.ok() && q->Lost();
+  if (lost && !quorum_lost_) {
+    quorum_lost_ = true;
+    const std::string detail =
+        absl::StrCat(q->answered, " of ", q->members, " etcd members answered, all without a ",
+                     "leader; ", q->refused, " refused the connection");
+    LogWarning(absl::StrCat("cluster: etcd has lost its quorum (", detail,
+                            "); I/O goes on with the current maps, changes wait"));
+    hooks_.publish("etcd_quorum_lost", detail);
+  }
+  // A member has a leader again but the keepalive failed: the next tick
+  // tries again, within the usual deadline.
   return lost ? absl::OkStatus() : renewed;
 }
 
@@ -229,10 +235,13 @@ void ClusterAgent::Tick() {
     return;
   }
   // A renewal counts however late it is. A quorum report counts only
-  // within the deadline: the lease may have expired while etcd still had
-  // a quorum, before it lost it.
+  // while the kernel leases still run (5/8 of the TTL, with margin, since
+  // the last renewal): the etcd lease may have expired while etcd still
+  // had a quorum, before it lost it. Without either, the host fences after
+  // half the TTL.
   const bool renewed = held.ok() && !quorum_lost_;
-  if (!renewed && absl::Now() - last_renewal_sent_ > ttl / 2) {
+  const absl::Duration deadline = held.ok() ? ttl * 5 / 8 : ttl / 2;
+  if (!renewed && absl::Now() - last_renewal_sent_ > deadline) {
     Lose(absl::StrCat("the lease could not be renewed for ",
                       absl::FormatDuration(absl::Now() - last_renewal_sent_), ": ",
                       held.ok() ? "etcd has no quorum" : held.message()));

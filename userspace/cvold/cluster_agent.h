@@ -116,6 +116,7 @@ class ClusterAgent {
   std::unique_ptr<cluster::Membership> membership_;  // agent thread only (after Start)
   absl::Time last_renewal_sent_;                     // of the last successful renewal
   bool quorum_lost_ = false;                         // etcd's members last said so
+  bool keepalive_failed_ = false;                    // the last keepalive did
   int ticks_ = 0;
 
   mutable absl::Mutex mu_;

@@ -4,6 +4,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -133,8 +134,13 @@ int Run(const std::vector<std::string>& args) {
     };
     // The lease has its own connection: a slow request of the service
     // must never delay a renewal (the store serialises its requests).
+    // Shorter timeouts too: a keepalive that fails on every endpoint must
+    // leave time to ask the members about the quorum (docs/cluster.md).
+    store::EtcdKvStore::Options lease_options = etcd_options;
+    lease_options.timeout = std::clamp(absl::Seconds(config->lease_ttl_s) / 8,
+                                       absl::Milliseconds(500), etcd_options.timeout);
     absl::StatusOr<std::unique_ptr<store::EtcdKvStore>> lease_etcd =
-        store::EtcdKvStore::Connect(config->etcd_endpoints, etcd_options);
+        store::EtcdKvStore::Connect(config->etcd_endpoints, lease_options);
     if (!lease_etcd.ok()) {
       LogError(absl::StrCat("etcd: ", lease_etcd.status().message()));
       return 1;

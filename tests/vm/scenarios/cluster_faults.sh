@@ -19,8 +19,6 @@ source "$CVOL_ROOT/tests/vm/lib.sh"
 source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
 source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
 
-W=/tmp/cluster_faults
-mkdir -p $W
 TTL=${CLUSTER_LEASE_TTL:-5}
 load_cvol
 check "network up" -- cluster_net_up 3
@@ -40,31 +38,9 @@ for i in 1 2 3; do
 	check "p-v@h$i appears" -- wait_for 30 test -b "/dev/mapper/p-v@h$i"
 done
 
-SIZE=$((48 << 20))
-THIRD=$((SIZE / 3))
-STOP=$W/stop
-CLUSTER_CLEANUP_HOOKS+=("touch $STOP; for d in /dev/mapper/p-v@h*; do dmsetup message \"\${d##*/}\" 0 unfence 999999999 2>/dev/null; done; pkill -KILL fio; sleep 1")
-writer() { # HOST: 3 s passes over its third until STOP; each verifies
-	local i=$1 n=1
-	while [ ! -e $STOP ]; do
-		fio --name=w$i --filename=/dev/mapper/p-v@h$i --ioengine=libaio --direct=1 \
-			--verify=crc32c --verify_fatal=1 --verify_state_save=0 --verify_backlog=64 \
-			--rw=randwrite --bs=4k --iodepth=4 --size=$THIRD --offset=$(((i - 1) * THIRD)) \
-			--randseed=$((10 * i + n)) --runtime=3 --time_based \
-			--output="$CVOL_OUT/fio-h$i-$n.txt" || echo "h$i pass $n" >>$W/failed
-		n=$((n + 1))
-	done
-	echo $((n - 1)) >$W/runs-$i
-}
-for i in 1 2 3; do
-	writer "$i" &
-	WRITER[i]=$!
-done
+writers_start p-v $((48 << 20))
 sleep 2
 
-# extent_place VEXT MAP: "slot pext" of VEXT in a map of "vext slot pext"
-# triples.
-extent_place() { echo "$2" | awk -v v="$1" '{ for (i = 1; i + 2 <= NF; i += 3) if ($i == v) print $(i + 1), $(i + 2) }'; }
 events_of() { cat "$CVOL_OUT/events-h$1.log"; }
 # The first live host other than $1, to ask.
 other_than() { for j in 1 2 3; do [ "$j" = "$1" ] || { host_alive "$j" && echo "$j" && return; }; done; }
@@ -156,10 +132,9 @@ crash_after crash_at:apply 3 done
 crash_after crash_at:release 10 done
 sleep 3
 
-touch $STOP
-for i in 1 2 3; do wait "${WRITER[i]}"; done
-assert_eq "every writer pass verified" "" "$(cat $W/failed 2>/dev/null || true)"
-plan_note "writer passes: h1 $(cat $W/runs-1) h2 $(cat $W/runs-2) h3 $(cat $W/runs-3)"
+writers_stop
+assert_eq "every writer pass verified" "" "$(writer_failures)"
+plan_note "writer passes (h1 h2 h3): $(writer_passes)"
 check "every map is etcd's at the end" -- maps_agree 1
 for i in 1 2 3; do host_events_stop "$i"; done
 assert_no_kernel_warning

@@ -20,8 +20,6 @@ source "$CVOL_ROOT/tests/vm/lib.sh"
 source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
 source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
 
-W=/tmp/cluster_fence
-mkdir -p $W
 # A lease long enough that a stopped host is still a member when the move
 # begins (a command can take seconds in TCG): it must then be excluded.
 export CLUSTER_LEASE_TTL=10
@@ -43,32 +41,7 @@ for i in 1 2 3; do
 	check "p-v@h$i appears" -- wait_for 30 test -b "/dev/mapper/p-v@h$i"
 done
 
-SIZE=$((48 << 20))
-THIRD=$((SIZE / 3))
-job() { # HOST THIRD SEED [extra]
-	local h=$1 t=$2 seed=$3
-	shift 3
-	echo --name=w$h --filename=/dev/mapper/p-v@h$h --ioengine=libaio --direct=1 \
-		--verify=crc32c --verify_fatal=1 --verify_state_save=0 --rw=randwrite --bs=4k \
-		--iodepth=4 --size=$THIRD --offset=$((t * THIRD)) --randseed="$seed" "$@"
-}
-STOP=$W/stop
-# On an early exit: stop the writers and release anything held, so the
-# devices can be removed.
-CLUSTER_CLEANUP_HOOKS+=("touch $STOP; for d in /dev/mapper/p-v@h*; do dmsetup message \"\${d##*/}\" 0 unfence 999999999 2>/dev/null; done; pkill -KILL fio; sleep 1")
-writer() { # HOST
-	local i=$1 n=1
-	while [ ! -e $STOP ]; do
-		fio $(job $i $((i - 1)) $((10 * i + n)) --verify_backlog=64 --runtime=3 --time_based) \
-			--output="$CVOL_OUT/fio-h$i-$n.txt" || echo "h$i pass $n" >>$W/failed
-		n=$((n + 1))
-	done
-	echo $((n - 1)) >$W/runs-$i
-}
-for i in 1 2 3; do
-	writer "$i" &
-	WRITER[i]=$!
-done
+writers_start p-v $((48 << 20))
 sleep 2
 
 # The sector of extent VEXT's current place on its device, and that device.
@@ -144,16 +117,14 @@ check "h3 restarts" -- host_start 3
 check "h3's volume is unfenced after re-integration" -- wait_for 60 bash -c "! dmsetup status p-v@h3 | grep -q fenced"
 sleep 4
 
-touch $STOP
-for i in 1 2 3; do wait "${WRITER[i]}"; done
-assert_eq "every writer pass verified" "" "$(cat $W/failed 2>/dev/null || true)"
-plan_note "writer passes: h1 $(cat $W/runs-1) h2 $(cat $W/runs-2) h3 $(cat $W/runs-3)"
+writers_stop
+assert_eq "every writer pass verified" "" "$(writer_failures)"
+plan_note "writer passes (h1 h2 h3): $(writer_passes)"
 
 etcd_runs=$(etcd_map 2 p/v)
 for i in 1 2 3; do
 	assert_eq "h$i's kernel map is etcd's" "$etcd_runs" "$(host_map $i p-v)"
 done
-extent_place() { echo "$2" | awk -v v="$1" '{ for (i = 1; i + 2 <= NF; i += 3) if ($i == v) print $(i + 1), $(i + 2) }'; }
 assert_eq "extent 9 is on pvC" 2 "$(extent_place 9 "$etcd_runs" | cut -d' ' -f1)"
 assert_eq "extent 10 is on pvB" 1 "$(extent_place 10 "$etcd_runs" | cut -d' ' -f1)"
 for i in 1 2 3; do host_events_stop "$i"; done
