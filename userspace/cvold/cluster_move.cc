@@ -22,6 +22,8 @@
 // from another epoch rolls it back if the map was not yet changed
 // (copying), forward otherwise. While etcd is unavailable the change waits.
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -169,18 +171,32 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
     };
     // Calls every member; the ones that fail are excluded. Returns the
     // replies of the others, and the excluded hosts.
+    // All at once: a step costs one round trip (and the slowest drain),
+    // not one per member.
     auto call_all = [&](const std::string& type, const Json& body, bool include_self,
                         std::map<std::string, Json>& replies,
                         std::vector<std::string>& excluded) -> absl::Status {
+      std::vector<const cluster::Member*> targets;
       for (const cluster::Member& m : view.members) {
-        if (!include_self && m.host == self) continue;
-        absl::StatusOr<Json> r = call(m, type, body);
-        if (r.ok()) {
-          replies[m.host] = *r;
+        if (include_self || m.host != self) targets.push_back(&m);
+      }
+      std::vector<absl::StatusOr<Json>> results(targets.size(), absl::UnknownError("not called"));
+      {
+        std::vector<std::thread> calls;
+        calls.reserve(targets.size());
+        for (size_t i = 0; i < targets.size(); ++i) {
+          calls.emplace_back([&, i] { results[i] = call(*targets[i], type, body); });
+        }
+        for (std::thread& t : calls) t.join();
+      }
+      for (size_t i = 0; i < targets.size(); ++i) {
+        const cluster::Member& m = *targets[i];
+        if (results[i].ok()) {
+          replies[m.host] = *std::move(results[i]);
           continue;
         }
-        if (m.host == self) return r.status();
-        RETURN_IF_ERROR(exclude(m, r.status()));
+        if (m.host == self) return results[i].status();
+        RETURN_IF_ERROR(exclude(m, results[i].status()));
         excluded.push_back(m.host);
       }
       return absl::OkStatus();
