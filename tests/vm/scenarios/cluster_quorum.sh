@@ -18,8 +18,6 @@ source "$CVOL_ROOT/tests/vm/lib.sh"
 source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
 source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
 
-W=/tmp/cluster_quorum
-mkdir -p $W
 export CLUSTER_LEASE_TTL=10
 load_cvol
 check "network up" -- cluster_net_up 3
@@ -39,31 +37,8 @@ for i in 1 2 3; do
 	check "p-v@h$i appears" -- wait_for 30 test -b "/dev/mapper/p-v@h$i"
 done
 
-SIZE=$((48 << 20))
-THIRD=$((SIZE / 3))
-STOP=$W/stop
-CLUSTER_CLEANUP_HOOKS+=("touch $STOP; for d in /dev/mapper/p-v@h*; do dmsetup message \"\${d##*/}\" 0 unfence 999999999 2>/dev/null; done; pkill -KILL fio; sleep 1")
-writer() { # HOST: 3 s passes over its third until STOP; each verifies
-	local i=$1 n=1
-	while [ ! -e $STOP ]; do
-		fio --name=w$i --filename=/dev/mapper/p-v@h$i --ioengine=libaio --direct=1 \
-			--verify=crc32c --verify_fatal=1 --verify_state_save=0 --verify_backlog=64 \
-			--rw=randwrite --bs=4k --iodepth=4 --size=$THIRD --offset=$(((i - 1) * THIRD)) \
-			--randseed=$((10 * i + n)) --runtime=3 --time_based \
-			--output="$CVOL_OUT/fio-h$i-$n.txt" || echo "h$i pass $n" >>$W/failed
-		echo "$n" >$W/passes-$i
-		n=$((n + 1))
-	done
-}
-passes() { cat $W/passes-1 $W/passes-2 $W/passes-3 2>/dev/null | xargs; }
+writers_start p-v $((48 << 20))
 no_quorum() { ! etcd_has_quorum 2; }
-# extent_place VEXT MAP: "slot pext" of VEXT in a map of "vext slot pext"
-# triples.
-extent_place() { echo "$2" | awk -v v="$1" '{ for (i = 1; i + 2 <= NF; i += 3) if ($i == v) print $(i + 1), $(i + 2) }'; }
-for i in 1 2 3; do
-	writer "$i" &
-	WRITER[i]=$!
-done
 sleep 4
 
 host_fault 1 stall_at:copy
@@ -80,7 +55,7 @@ for i in 1 2 3; do
 	check "h$i sees the quorum lost" -- wait_for 30 \
 		grep -q '"etcd_quorum_lost"' "$CVOL_OUT/events-h$i.log"
 done
-P0=$(passes)
+P0=$(writer_passes)
 plan_note "writer passes when the quorum was lost: $P0"
 check_hctl "a new change is refused while etcd has no quorum" 5 1 \
 	volume move p/v --extent 1 --to-pv pvB
@@ -88,7 +63,7 @@ assert_match "the refusal names etcd" "etcd" "$(cat "$CC_ERR")"
 # Twice the lease TTL: without the quorum rule every host would have
 # fenced itself after half of it.
 sleep $((2 * CLUSTER_LEASE_TTL))
-P1=$(passes)
+P1=$(writer_passes)
 plan_note "writer passes $((2 * CLUSTER_LEASE_TTL)) s later: $P1"
 for i in 1 2 3; do
 	a=$(echo "$P0" | cut -d' ' -f$i)
@@ -120,10 +95,9 @@ assert_eq "all three active, never fenced" "h1:active:0 h2:active:0 h3:active:0"
 	"$(jq -r '[.members[] | "\(.host):\(.state):\(.fail_count)"] | join(" ")' "$CC_OUT")"
 sleep 3
 
-touch $STOP
-for i in 1 2 3; do wait "${WRITER[i]}"; done
-assert_eq "every writer pass verified" "" "$(cat $W/failed 2>/dev/null || true)"
-plan_note "writer passes in all: $(passes)"
+writers_stop
+assert_eq "every writer pass verified" "" "$(writer_failures)"
+plan_note "writer passes in all: $(writer_passes)"
 etcd_runs=$(etcd_map 2 p/v)
 for i in 1 2 3; do
 	assert_eq "h$i's kernel map is etcd's" "$etcd_runs" "$(host_map $i p-v)"
