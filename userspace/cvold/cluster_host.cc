@@ -481,12 +481,22 @@ void Service::SyncVolumes() {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<Snapshot> snap = db_.Load();
   if (!snap.ok()) return;
-  bool unknown_pv = false;
-  for (const auto& [uuid, pv] : snap->pvs) unknown_pv |= !paths_.contains(uuid);
-  if (unknown_pv && absl::Now() - last_pv_rescan_ > absl::Seconds(10)) {
+  // A pv another host just labelled is looked for at once; one that stays
+  // missing (not attached here) every 10 s.
+  std::set<std::string> unknown;
+  for (const auto& [uuid, pv] : snap->pvs) {
+    if (!paths_.contains(uuid)) unknown.insert(uuid);
+  }
+  if (!unknown.empty() &&
+      (unknown != unknown_pvs_ || absl::Now() - last_pv_rescan_ > absl::Seconds(10))) {
     last_pv_rescan_ = absl::Now();
     (void)RescanPvs();
+    unknown.clear();
+    for (const auto& [uuid, pv] : snap->pvs) {
+      if (!paths_.contains(uuid)) unknown.insert(uuid);
+    }
   }
+  unknown_pvs_ = std::move(unknown);
   std::set<std::string> wanted;
   for (const auto& [name, vrec] : snap->volumes) {
     const std::string dm_name = DevName(name.first, name.second);

@@ -196,6 +196,7 @@ class Service {
   absl::CondVar kernel_progress_;
   PvPaths paths_ ABSL_GUARDED_BY(mu_);
   absl::Time last_pv_rescan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::set<std::string> unknown_pvs_ ABSL_GUARDED_BY(mu_);  // in etcd, not found here
   std::set<std::string> sync_warned_ ABSL_GUARDED_BY(mu_);  // SyncVolumes's warnings given
   std::map<std::string, std::string> volume_of_kernel_uuid_ ABSL_GUARDED_BY(mu_);
 
