@@ -154,6 +154,12 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
       // Without etcd nobody can tell whether m still holds its lease (m
       // may well be waiting for etcd too): the change waits.
       if (!now.ok()) return now.status();
+      // A deposed controller (its requests refused as stale) must not
+      // touch anyone's lease: the new Primary finishes the change.
+      if (now->epoch != epoch) {
+        return absl::CancelledError(absl::StrCat("epoch ", epoch, " is over (current ", now->epoch,
+                                                 "); the new Primary finishes the change"));
+      }
       const cluster::Member* still = now->Find(m.host);
       if (still != nullptr && still->lease == m.lease) {
         absl::Status revoked = agent_->RevokeLease(m.lease);
@@ -180,6 +186,7 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
       for (const cluster::Member& m : view.members) {
         if (include_self || m.host != self) targets.push_back(&m);
       }
+      if (FaultFires(absl::StrCat("stall_before:", type))) absl::SleepFor(absl::Seconds(10));
       std::vector<absl::StatusOr<Json>> results(targets.size(), absl::UnknownError("not called"));
       {
         std::vector<std::thread> calls;

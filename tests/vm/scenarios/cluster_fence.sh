@@ -9,9 +9,11 @@
 #      excludes it and re-copies the whole extent; h3's held writes never
 #      reach the old place; after SIGCONT h3 re-integrates (loads the new
 #      map, unfences) and its writer goes on and verifies.
-#   2. The Primary (h1) is SIGSTOPped right after it starts a move: h2 takes
-#      over with a higher epoch and finishes or rolls the change back;
-#      nothing stays frozen or migrating; after SIGCONT h1 rejoins last.
+#   2. The Primary (h1) is SIGSTOPped in the middle of a step (a test fault
+#      holds it just before it sends 'freeze'): h2 takes over with a higher
+#      epoch and rolls the change back; nothing stays frozen or migrating;
+#      after SIGCONT h1's late requests are refused as stale, it revokes
+#      nobody's lease, and it rejoins last.
 #   3. kill -9 of a host's daemon in the middle of a move: its kernel lease
 #      fences the volume, the move completes without it (excluded), a
 #      restarted daemon re-integrates and the writer goes on.
@@ -86,8 +88,13 @@ sleep 4	# h3's writer runs on the new map
 assert_eq "h3's writes never reached the old place" "$OLD_SUM" "$(sum_at "$OLD_DEV" "$OLD_SECTOR")"
 assert_match "h3 re-integrated" '"host_reintegrated"' "$(cat "$CVOL_OUT/events-h3.log")"
 
-plan_note "2. the Primary stopped right after starting a move"
+plan_note "2. the Primary stopped in the middle of a step, then resumed"
+# h1's controller stalls right before it sends 'freeze' (a test fault); it
+# is SIGSTOPped meanwhile, so its requests arrive after h2 took over.
+host_fault 1 stall_before:freeze
 check_hctl "start moving extent 2 on h1 (no wait)" 0 1 volume move p/v --extent 2 --to-pv pvB
+check "h1 records the freeze step of extent 2" -- wait_for 60 bash -c \
+	"grep '\"step\":\"freeze\"' $CVOL_OUT/events-h1.log | grep -q '\"vext\":2,'"
 host_stop 1
 check "h2 becomes the Primary" -- wait_for 60 bash -c \
 	"$CLUSTERCTL --socket /run/cvol/h2.sock member list --json | jq -e '.members[0].host == \"h2\"'"
@@ -99,9 +106,16 @@ for i in 2 3; do
 		"dmsetup status p-v@h$i | awk '{ exit !(\$7 == 0 && \$8 == 0) }'"
 done
 host_cont 1
+check "h1's late 'freeze' is refused as stale on h2 or h3" -- wait_for 60 bash -c \
+	"cat $CVOL_OUT/events-h2.log $CVOL_OUT/events-h3.log | grep stale_epoch_refused | grep -q '\"request\":\"freeze\"'"
 check "h1 is active again, as a non-primary" -- wait_for 60 bash -c \
 	"$CLUSTERCTL --socket /run/cvol/h2.sock member list --json | jq -e '.members[0].host == \"h2\" and ([.members[] | select(.host == \"h1\" and .state == \"active\")] | length == 1)'"
-plan_note "stale-epoch refusals after h1 resumed: $(cat "$CVOL_OUT"/events-h[23].log | grep -c stale_epoch_refused || true)"
+assert_eq "the deposed h1 revoked nobody's lease" "" \
+	"$(grep -h host_lease_revoked "$CVOL_OUT/events-h1.log" | grep -v '"h3"' || true)"
+for i in 2 3; do
+	check "h$i is still active (never fenced by the deposed h1)" -- bash -c \
+		"$CLUSTERCTL --socket /run/cvol/h2.sock member list --json | jq -e '.members[] | select(.host == \"h$i\" and .state == \"active\")'"
+done
 
 plan_note "3. kill -9 of h3's daemon in the middle of a move of an extent it writes"
 P=$("$CLUSTERCTL" --socket /run/cvol/h2.sock member list --json | jq -r '.members[0].host' | tr -d h)
