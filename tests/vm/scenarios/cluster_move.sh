@@ -6,6 +6,8 @@
 # through its own device (fio crc32c, O_DIRECT) while the Primary moves
 # extents of every third: every host dual-writes (follow), the Primary
 # copies, the cutover is a cluster freeze + dirty re-copy + apply + release.
+# Then all three hosts write interleaved blocks of the same four extents
+# (overlapping ranges) while those move.
 # Asserts: no fio error, a clean verify of each third through ANOTHER host's
 # device, all three kernels' maps equal etcd's, the old places are free, and
 # the event streams show each step on each host.
@@ -116,6 +118,56 @@ assert_eq "no move left" "0" "$(jq '.moves | length' "$CC_OUT")"
 check_hctl "pool show" 0 1 pool show p --json
 assert_eq "free = total - 24" "$(($(jq .total_extents "$CC_OUT") - 24))" "$(jq .free_extents "$CC_OUT")"
 
+plan_note "overlapping writers: all three hosts write interleaved 4 KiB blocks of extents 4-7 while those move"
+# Host I writes the blocks 3k+I-1 of the region (write, skip 8 KiB): every
+# 1 MiB region of the moving extents is written by all three hosts, so the
+# re-copy must cover the union of three hosts' dirty regions.
+OVL_OFF=$((4 << 22))
+OVL_SIZE=$((4 << 22))
+overlap_job() { # HOST SEED [extra]
+	local h=$1 seed=$2
+	shift 2
+	echo --name=o$h --filename=/dev/mapper/p-v@h$h --ioengine=libaio --direct=1 \
+		--verify=crc32c --verify_fatal=1 --verify_state_save=0 --rw=write:8k --bs=4k \
+		--iodepth=4 --offset=$((OVL_OFF + (h - 1) * 4096)) --size=$((OVL_SIZE - (h - 1) * 4096)) \
+		--randseed="$seed" "$@"
+}
+for i in 1 2 3; do
+	(
+		n=1
+		while [ ! -e $W/ostop ]; do
+			fio $(overlap_job $i $((50 * i + n)) --verify_backlog=64 --runtime=3 --time_based) \
+				--output="$CVOL_OUT/fio-overlap-h$i-$n.txt" || echo "h$i pass $n" >>$W/ofailed
+			n=$((n + 1))
+		done
+	) &
+	OWRITER[i]=$!
+done
+sleep 2
+check_hctl "move extents 4-7 (written by all three hosts) to pvC" 0 1 \
+	volume move p/v --extent 4 --count 4 --to-pv pvC --wait
+sleep 1
+touch $W/ostop
+for i in 1 2 3; do wait "${OWRITER[i]}"; done
+assert_eq "every overlapping pass verified" "" "$(cat $W/ofailed 2>/dev/null || true)"
+for i in 1 2 3; do
+	check "h$i rewrites its interleaved blocks" -- fio $(overlap_job $i $((500 * i))) \
+		--output="$CVOL_OUT/fio-overlap-last-$i.txt"
+done
+for i in 1 2 3; do
+	o=$((i % 3 + 1))
+	check "h$i's interleaved blocks verify through h$o's device" -- \
+		fio $(overlap_job $i $((500 * i)) --verify_only) --filename=/dev/mapper/p-v@h$o \
+		--output="$CVOL_OUT/fio-overlap-verify-$i.txt"
+done
+etcd_runs=$(etcd_map 1 p/v)
+for i in 1 2 3; do
+	assert_eq "h$i's kernel map is etcd's after the overlapping moves" "$etcd_runs" "$(host_map $i p-v)"
+done
+for v in 4 5 6 7; do
+	assert_eq "extent $v is on pvC" 2 "$(extent_place $v "$etcd_runs" | cut -d' ' -f1)"
+done
+
 plan_note "changes made on one host reach the others: grow, a new volume, its removal"
 check_hctl "grow p/v by 8M on h1" 0 1 volume resize p/v --size +8M
 for i in 2 3; do
@@ -137,11 +189,11 @@ for step in follow copy freeze apply release; do
 	assert_match "h1 events: step $step" "\"step\":\"$step\"" "$(cat "$CVOL_OUT/events-h1.log")"
 done
 assert_match "h1 events: recopy" "change_recopied" "$(cat "$CVOL_OUT/events-h1.log")"
-assert_eq "h1 events: 7 moves done" 7 "$(grep -c '"move_done"' "$CVOL_OUT/events-h1.log")"
+assert_eq "h1 events: 11 moves done" 11 "$(grep -c '"move_done"' "$CVOL_OUT/events-h1.log")"
 for i in 2 3; do
-	assert_eq "h$i froze 7 times" 7 "$(grep -c '"cluster_frozen"' "$CVOL_OUT/events-h$i.log")"
-	assert_eq "h$i applied 7 times" 7 "$(grep -c '"cluster_applied"' "$CVOL_OUT/events-h$i.log")"
-	assert_eq "h$i released 7 times" 7 "$(grep -c '"cluster_released"' "$CVOL_OUT/events-h$i.log")"
+	assert_eq "h$i froze 11 times" 11 "$(grep -c '"cluster_frozen"' "$CVOL_OUT/events-h$i.log")"
+	assert_eq "h$i applied 11 times" 11 "$(grep -c '"cluster_applied"' "$CVOL_OUT/events-h$i.log")"
+	assert_eq "h$i released 11 times" 11 "$(grep -c '"cluster_released"' "$CVOL_OUT/events-h$i.log")"
 	assert_match "h$i migrated (kernel events)" "migrate_ready" "$(cat "$CVOL_OUT/events-h$i.log")"
 done
 for i in 1 2 3; do
