@@ -3,6 +3,7 @@
 // half the lease TTL; a host whose etcd has lost its quorum (every member
 // that answers has no leader) keeps its volumes running and its kernel
 // leases renewed, because nobody can expire its lease or commit a change.
+// A rejoining Primary drives the changes its own re-integration waits for.
 // Real time, short TTLs: the agent runs its own thread.
 #include <atomic>
 #include <memory>
@@ -40,16 +41,27 @@ class ClusterAgentTest : public ::testing::Test {
   }
 
   // TTL 2 s: a tick every 333 ms, fenced after 1 s without a renewal.
-  void StartAgent() {
+  // Re-integration fails while changes_pending_ is set (a move in
+  // progress); driving the changes clears it (the move ends).
+  void StartAgent(ClusterAgent::State expected = ClusterAgent::State::kActive) {
     ClusterAgent::Hooks hooks;
     hooks.renew_kernel_leases = [this](uint64_t ms) {
       kernel_renewals_++;
       last_kernel_lease_ms_ = ms;
     };
     hooks.fence_all = [this] { fences_++; };
-    hooks.reintegrate = [](int64_t) { return absl::OkStatus(); };
-    hooks.sync = [] {};
-    hooks.became_primary = [] {};
+    hooks.reintegrate = [this](int64_t) {
+      return changes_pending_ ? absl::UnavailableError("a move in progress")
+                              : absl::OkStatus();
+    };
+    hooks.sync = [this] {
+      syncs_++;
+      absl::SleepFor(sync_takes_);
+    };
+    hooks.drive_changes = [this] {
+      drives_++;
+      if (agent_->IsPrimary()) changes_pending_ = false;
+    };
     hooks.publish = [this](const std::string& type, const std::string&) {
       absl::MutexLock lock(&mu_);
       events_.push_back(type);
@@ -57,7 +69,7 @@ class ClusterAgentTest : public ::testing::Test {
     agent_ = std::make_unique<ClusterAgent>(
         kv_, kv_, ClusterAgentOptions{"/t/", "h1", {"10.0.0.1:7450"}, 2}, std::move(hooks));
     ASSERT_TRUE(agent_->Start().ok());
-    ASSERT_EQ(agent_->state(), ClusterAgent::State::kActive);
+    ASSERT_EQ(agent_->state(), expected);
   }
 
   std::vector<std::string> events() {
@@ -70,6 +82,10 @@ class ClusterAgentTest : public ::testing::Test {
   std::atomic<int> kernel_renewals_{0};
   std::atomic<uint64_t> last_kernel_lease_ms_{0};
   std::atomic<int> fences_{0};
+  std::atomic<int> drives_{0};
+  std::atomic<bool> changes_pending_{false};
+  std::atomic<int> syncs_{0};
+  absl::Duration sync_takes_ = absl::ZeroDuration();  // set before StartAgent
   absl::Mutex mu_;
   std::vector<std::string> events_ ABSL_GUARDED_BY(mu_);
 };
@@ -123,6 +139,51 @@ TEST_F(ClusterAgentTest, QuorumLossAfterTheDeadlineDoesNotUnfence) {
   absl::SleepFor(absl::Seconds(1));
   EXPECT_NE(agent_->state(), ClusterAgent::State::kActive);
   EXPECT_EQ(fences_.load(), 1);
+}
+
+// Sync waits for the service's lock, which a peer request may hold for
+// seconds (a drain, a re-copy): the lease must be renewed all the same.
+TEST_F(ClusterAgentTest, SlowSyncNeverDelaysARenewal) {
+  sync_takes_ = absl::Seconds(3);  // three times the fence deadline
+  StartAgent();
+  absl::SleepFor(absl::Seconds(4));
+  EXPECT_GE(syncs_.load(), 1);
+  EXPECT_EQ(fences_.load(), 0);
+  EXPECT_EQ(agent_->state(), ClusterAgent::State::kActive);
+  EXPECT_GE(kernel_renewals_.load(), 8);
+}
+
+// The only member starts with a move on record: nobody else can finish it.
+TEST_F(ClusterAgentTest, RejoiningPrimaryDrivesTheChangeItWaitsFor) {
+  changes_pending_ = true;
+  StartAgent(ClusterAgent::State::kRejoining);
+  EXPECT_TRUE(agent_->IsPrimary());
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_GE(drives_.load(), 1);
+  EXPECT_EQ(agent_->state(), ClusterAgent::State::kActive);
+  EXPECT_THAT(events(), Contains("primary"));
+}
+
+// The Primary is fenced in the middle of a change (its worker stops: it is
+// no longer the Primary), keeps its lease, and rejoins in the same epoch:
+// it must drive the change again, or its re-integration waits forever.
+TEST_F(ClusterAgentTest, PrimaryFencedMidChangeDrivesItAgainAfterRejoining) {
+  StartAgent();
+  absl::SleepFor(absl::Milliseconds(500));
+  const int drives_before = drives_.load();
+  EXPECT_GE(drives_before, 1);
+  changes_pending_ = true;
+  kv_.SetQuorumLost(false);
+  kv_.SetUnavailable(true);
+  absl::SleepFor(absl::Milliseconds(1500));
+  ASSERT_EQ(agent_->state(), ClusterAgent::State::kFenced);
+  EXPECT_FALSE(agent_->IsPrimary());
+  kv_.SetUnavailable(false);
+  // At most a TTL (six ticks) until the change is driven again.
+  absl::SleepFor(absl::Milliseconds(2500));
+  EXPECT_GT(drives_.load(), drives_before);
+  EXPECT_EQ(agent_->state(), ClusterAgent::State::kActive);
+  EXPECT_EQ(agent_->fail_count(), 1);
 }
 
 }  // namespace

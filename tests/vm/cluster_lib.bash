@@ -231,6 +231,11 @@ etcd_start() {
 	wait_for 30 etcdctl --endpoints "$(etcd_endpoint "$i")" --command-timeout=3s endpoint health
 }
 
+# Every member alive but silent (SIGSTOP): clients time out, nobody refuses
+# a connection, so a host cannot tell this from being cut off, and fences.
+etcd_pause_all() { local i; for i in 1 2 3; do kill -STOP "${ETCD_PID[i]}"; done; }
+etcd_resume_all() { local i; for i in 1 2 3; do kill -CONT "${ETCD_PID[i]}"; done; }
+
 etcd_has_quorum() {
 	local t=${1:-2} v=q$RANDOM$RANDOM
 	etcdctl --endpoints "$ETCD_ENDPOINTS" --dial-timeout=1s --command-timeout="${t}s" \
@@ -379,6 +384,29 @@ extent_place() {
 		awk -v v="${1:?}" '{ for (i = 1; i + 2 <= NF; i += 3) if ($i == v) print $(i + 1), $(i + 2) }'
 }
 
+# The common stage of the three-host scenarios: network, etcd, hosts h1..h3
+# (each with its event stream), pool p of three 96 MiB shared pvs
+# (pvA/pvB/pvC, paths in DEVS), and volume p/v of 48 MiB on every host.
+cluster_three_hosts() {
+	local i
+	check "network up" -- cluster_net_up 3
+	check "etcd cluster up" -- start_etcd_cluster
+	mapfile -t DEVS < <(shared_devices 3 96)
+	for i in 1 2 3; do
+		check "h$i starts" -- host_start "$i"
+		sleep 1
+	done
+	for i in 1 2 3; do host_events_start "$i"; done
+	check_hctl "pool create" 0 1 pool create p --extent-size 4M
+	check_hctl "pv create A" 0 1 pv create "${DEVS[0]}" --pool p --name pvA
+	check_hctl "pv create B" 0 1 pv create "${DEVS[1]}" --pool p --name pvB
+	check_hctl "pv create C" 0 1 pv create "${DEVS[2]}" --pool p --name pvC
+	check_hctl "volume create p/v 48M" 0 1 volume create p/v --size 48M
+	for i in 1 2 3; do
+		check "p-v@h$i appears" -- wait_for 30 test -b "/dev/mapper/p-v@h$i"
+	done
+}
+
 # ------------------------------------------------------------ writers ---
 
 _WRITERS_DIR=/tmp/cluster-writers
@@ -456,6 +484,7 @@ cluster_cleanup() {
 	for i in "${!ETCD_PID[@]}"; do
 		pid=${ETCD_PID[i]}
 		[ -n "$pid" ] || continue
+		kill -CONT "$pid" 2>/dev/null || true
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done

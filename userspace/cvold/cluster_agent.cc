@@ -53,9 +53,12 @@ cluster::ClusterView ClusterAgent::last_view() const {
   return view_;
 }
 
+// A rejoining host holds a lease and ranks like any member: if it is the
+// Primary it must drive the changes that its own re-integration waits for
+// (after a fence of every host, nobody else could).
 bool ClusterAgent::IsPrimary() const {
   absl::MutexLock lock(&mu_);
-  return state_ == State::kActive && view_.primary() != nullptr &&
+  return state_ != State::kFenced && view_.primary() != nullptr &&
          view_.primary()->host == options_.host;
 }
 
@@ -82,6 +85,7 @@ absl::Status ClusterAgent::Start() {
   // retries it.
   if (absl::Status s = Rejoin(); !s.ok()) LogWarning(absl::StrCat("cluster: ", s.message()));
   thread_ = std::thread([this] { Run(); });
+  duties_thread_ = std::thread([this] { RunDuties(); });
   return absl::OkStatus();
 }
 
@@ -92,10 +96,26 @@ void ClusterAgent::Stop() {
     stop_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  if (duties_thread_.joinable()) duties_thread_.join();
   if (membership_) {
     if (absl::Status s = membership_->Leave(); !s.ok()) {
       LogWarning(absl::StrCat("cluster: leave: ", s.message()));
     }
+  }
+}
+
+void ClusterAgent::RunDuties() {
+  while (true) {
+    bool sync, drive;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &ClusterAgent::DutyDue));
+      if (stop_) return;
+      sync = std::exchange(sync_due_, false);
+      drive = std::exchange(drive_due_, false);
+    }
+    if (drive) hooks_.drive_changes();
+    if (sync) hooks_.sync();
   }
 }
 
@@ -128,9 +148,15 @@ absl::Status ClusterAgent::JoinOrRenew() {
 }
 
 absl::Status ClusterAgent::Rejoin() {
-  RETURN_IF_ERROR(JoinOrRenew());
-  absl::StatusOr<cluster::ClusterView> view = cluster::Membership::Read(lease_kv_, options_.prefix);
-  if (!view.ok()) return view.status();
+  absl::Status joined = JoinOrRenew();
+  absl::StatusOr<cluster::ClusterView> view =
+      joined.ok() ? cluster::Membership::Read(lease_kv_, options_.prefix) : joined;
+  if (!view.ok()) {
+    // Not a member for sure any more: no longer a candidate Primary.
+    absl::MutexLock lock(&mu_);
+    if (state_ == State::kRejoining) state_ = State::kFenced;
+    return view.status();
+  }
   State before;
   {
     absl::MutexLock lock(&mu_);
@@ -162,6 +188,9 @@ void ClusterAgent::Lose(const std::string& why) {
     if (was_active) {
       state_ = State::kFenced;
       ++fail_count_;
+      // Its controller work ends here (IsPrimary is false while fenced): a
+      // Primary after the rejoin takes the changes over as a new one.
+      was_primary_ = false;
     }
   }
   if (!was_active) return;
@@ -225,6 +254,7 @@ void ClusterAgent::Tick() {
     if (absl::Status s = Rejoin(); !s.ok() && ++ticks_ % 20 == 0) {
       LogWarning(absl::StrCat("cluster: rejoin: ", s.message()));
     }
+    if (state() == State::kRejoining) FollowRole(last_view());
     return;
   }
   const absl::Duration ttl = absl::Seconds(options_.lease_ttl_s);
@@ -260,20 +290,36 @@ void ClusterAgent::Tick() {
   if (quorum_lost_) return;  // nothing to read until a leader is back
   absl::StatusOr<cluster::ClusterView> view = cluster::Membership::Read(lease_kv_, options_.prefix);
   if (!view.ok()) return;
-  bool now_primary = view->primary() != nullptr && view->primary()->host == options_.host;
+  FollowRole(*view);
+  if (++ticks_ % 2 == 0) {
+    absl::MutexLock lock(&mu_);
+    sync_due_ = true;
+  }
+}
+
+// A new epoch makes this host the Primary anew even if it was the Primary
+// before: a fence in between ended its controller's work. The Primary also
+// drives the changes again every TTL, because a worker that stopped while
+// this host was fenced (it was not the Primary then) is not restarted by
+// anything else; the hook skips changes whose worker runs.
+void ClusterAgent::FollowRole(const cluster::ClusterView& view) {
+  const bool now_primary = view.primary() != nullptr && view.primary()->host == options_.host;
   bool became;
   {
     absl::MutexLock lock(&mu_);
-    view_ = *view;
-    became = now_primary && !was_primary_;
+    view_ = view;
+    became = now_primary && (!was_primary_ || primary_epoch_ != view.epoch);
     was_primary_ = now_primary;
+    if (now_primary) primary_epoch_ = view.epoch;
   }
   if (became) {
-    LogInfo(absl::StrCat("cluster: ", options_.host, " is the Primary (epoch ", view->epoch, ")"));
-    hooks_.publish("primary", absl::StrCat("epoch ", view->epoch));
-    hooks_.became_primary();
+    LogInfo(absl::StrCat("cluster: ", options_.host, " is the Primary (epoch ", view.epoch, ")"));
+    hooks_.publish("primary", absl::StrCat("epoch ", view.epoch));
   }
-  if (++ticks_ % 2 == 0) hooks_.sync();
+  if (became || (now_primary && ++primary_ticks_ % 6 == 0)) {
+    absl::MutexLock lock(&mu_);
+    drive_due_ = true;
+  }
 }
 
 void ClusterAgent::PublishState() {

@@ -40,7 +40,10 @@ struct ClusterAgentOptions {
 
 class ClusterAgent {
  public:
-  // What the agent asks of the daemon. Called from the agent's thread.
+  // What the agent asks of the daemon. sync and drive_changes are called
+  // from a thread of their own: they take the service's lock, which a peer
+  // request may hold for seconds, and that must never delay a renewal.
+  // The others are called from the lease thread.
   struct Hooks {
     std::function<void(uint64_t lease_ms)> renew_kernel_leases;
     std::function<void()> fence_all;
@@ -49,8 +52,9 @@ class ClusterAgent {
     std::function<absl::Status(int64_t epoch)> reintegrate;
     // Activate volumes created elsewhere (runs while active).
     std::function<void()> sync;
-    // This host became the Primary: resume the controller's work.
-    std::function<void()> became_primary;
+    // This host is the Primary: drive every recorded change that has no
+    // worker (on becoming the Primary, and again every TTL).
+    std::function<void()> drive_changes;
     // A cluster event for `clusterctl events`.
     std::function<void(const std::string& type, const std::string& detail)> publish;
   };
@@ -101,7 +105,13 @@ class ClusterAgent {
  private:
   void Run();
   void Tick();
+  // Runs the hooks that may block (sync, drive_changes) when due.
+  void RunDuties();
+  bool DutyDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stop_ || sync_due_ || drive_due_;
+  }
   void Lose(const std::string& why);
+  void FollowRole(const cluster::ClusterView& view);
   absl::Status JoinOrRenew();
   absl::Status HoldLease(absl::Time* sent);
   absl::Status Rejoin();
@@ -118,14 +128,19 @@ class ClusterAgent {
   bool quorum_lost_ = false;                         // etcd's members last said so
   bool keepalive_failed_ = false;                    // the last keepalive did
   int ticks_ = 0;
+  int primary_ticks_ = 0;
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kRejoining;
   int64_t fail_count_ ABSL_GUARDED_BY(mu_) = 0;
   cluster::ClusterView view_ ABSL_GUARDED_BY(mu_);
   bool was_primary_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t primary_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool sync_due_ ABSL_GUARDED_BY(mu_) = false;
+  bool drive_due_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
+  std::thread duties_thread_;
 };
 
 }  // namespace cvol::daemon

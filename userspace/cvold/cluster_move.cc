@@ -51,7 +51,7 @@ namespace cvol::daemon {
   } else                                                                   \
     (void)0
 
-void Service::OnBecamePrimary() {
+void Service::DriveChanges() {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<Snapshot> snap = db_.Load();
   if (!snap.ok()) return;
@@ -215,11 +215,18 @@ absl::Status Service::DriveClusterMove(const std::string& key) {
     };
 
     // A record from another epoch (or a fresh one): decide where to go.
-    if (move.record.step.empty() || move.record.epoch != static_cast<uint64_t>(epoch)) {
+    // A controller whose own host is re-integrating (it was fenced, and its
+    // volumes wait for this very change) rolls back what is not committed
+    // rather than copy from a fenced host: that releases every host soonest.
+    const bool stranded = agent_->state() != ClusterAgent::State::kActive &&
+                          move.record.phase != MoveRecord::Phase::kCommitting &&
+                          move.record.step != "abort";
+    if (move.record.step.empty() || move.record.epoch != static_cast<uint64_t>(epoch) ||
+        stranded) {
       std::string next = "follow";
       if (move.record.phase == MoveRecord::Phase::kCommitting) {
         next = "apply";
-      } else if (!move.record.step.empty()) {
+      } else if (!move.record.step.empty() || stranded) {
         next = "abort";
       }
       if (!move.record.step.empty()) {

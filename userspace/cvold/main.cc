@@ -127,7 +127,7 @@ int Run(const std::vector<std::string>& args) {
     hooks.fence_all = [&service] { service.FenceAll(); };
     hooks.reintegrate = [&service](int64_t epoch) { return service.Reintegrate(epoch); };
     hooks.sync = [&service] { service.SyncVolumes(); };
-    hooks.became_primary = [&service] { service.OnBecamePrimary(); };
+    hooks.drive_changes = [&service] { service.DriveChanges(); };
     hooks.publish = [&service, host = config->host](const std::string& type,
                                                     const std::string& detail) {
       service.PublishEvent({{"type", type}, {"host", host}, {"detail", detail}});

@@ -52,6 +52,10 @@ absl::StatusOr<Service::Json> Service::VolumeMove(const Json& args, const Progre
         view.primary() ? view.primary()->host : std::string("none"),
         "); run this command on that host"));
   }
+  if (clustered() && agent_->state() != ClusterAgent::State::kActive) {
+    return absl::UnavailableError(
+        "this host (the Primary) is re-integrating after a fence; moves wait until it is active");
+  }
   std::vector<std::string> keys;
   {
     absl::MutexLock lock(&mu_);

@@ -85,7 +85,7 @@ absl::Status Service::Start() {
     }
   }
   LogInfo(absl::StrCat("activated ", snap.volumes.size() - failed, " volume(s)"));
-  // In a cluster only the Primary drives moves (OnBecamePrimary).
+  // In a cluster only the Primary drives moves (DriveChanges).
   if (!clustered()) {
     for (const auto& [key, move] : snap.moves) StartMoveWorker(key);
   }

@@ -91,7 +91,8 @@ class Service {
   void FenceAll();
   absl::Status Reintegrate(int64_t epoch);
   void SyncVolumes();
-  void OnBecamePrimary();
+  // Starts a worker for every recorded move that has none (the Primary).
+  void DriveChanges();
   void PublishEvent(Json event) { events_.Publish(std::move(event)); }
 
   // The device-mapper name of a volume on this host.

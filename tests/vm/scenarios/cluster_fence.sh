@@ -26,22 +26,7 @@ source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
 # begins (a command can take seconds in TCG): it must then be excluded.
 export CLUSTER_LEASE_TTL=10
 load_cvol
-check "network up" -- cluster_net_up 3
-check "etcd cluster up" -- start_etcd_cluster
-mapfile -t DEVS < <(shared_devices 3 96)
-for i in 1 2 3; do
-	check "h$i starts" -- host_start "$i"
-	sleep 1
-done
-for i in 1 2 3; do host_events_start "$i"; done
-check_hctl "pool create" 0 1 pool create p --extent-size 4M
-check_hctl "pv create A" 0 1 pv create "${DEVS[0]}" --pool p --name pvA
-check_hctl "pv create B" 0 1 pv create "${DEVS[1]}" --pool p --name pvB
-check_hctl "pv create C" 0 1 pv create "${DEVS[2]}" --pool p --name pvC
-check_hctl "volume create p/v 48M" 0 1 volume create p/v --size 48M
-for i in 1 2 3; do
-	check "p-v@h$i appears" -- wait_for 30 test -b "/dev/mapper/p-v@h$i"
-done
+cluster_three_hosts
 
 writers_start p-v $((48 << 20))
 sleep 2

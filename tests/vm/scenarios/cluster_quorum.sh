@@ -14,28 +14,20 @@
 # The Primary stalls for 10 s after it records the copy step (a test fault,
 # docs/cluster.md "Fault injection"), so that the change is under way when
 # two of the three etcd members stop.
+#
+# Part 2: every etcd member hangs (SIGSTOP) in the middle of another move.
+# Nobody refuses a connection, so every host must assume it is cut off and
+# fences itself. When etcd answers again every host rejoins; the Primary,
+# itself waiting to re-integrate, must roll the change back (nobody else is
+# active to do it), after which every host re-integrates and the writers'
+# held I/O completes. Before this was fixed the cluster stayed fenced.
 source "$CVOL_ROOT/tests/vm/lib.sh"
 source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
 source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
 
 export CLUSTER_LEASE_TTL=10
 load_cvol
-check "network up" -- cluster_net_up 3
-check "etcd cluster up" -- start_etcd_cluster
-mapfile -t DEVS < <(shared_devices 3 96)
-for i in 1 2 3; do
-	check "h$i starts" -- host_start "$i"
-	sleep 1
-done
-for i in 1 2 3; do host_events_start "$i"; done
-check_hctl "pool create" 0 1 pool create p --extent-size 4M
-check_hctl "pv create A" 0 1 pv create "${DEVS[0]}" --pool p --name pvA
-check_hctl "pv create B" 0 1 pv create "${DEVS[1]}" --pool p --name pvB
-check_hctl "pv create C" 0 1 pv create "${DEVS[2]}" --pool p --name pvC
-check_hctl "volume create p/v 48M" 0 1 volume create p/v --size 48M
-for i in 1 2 3; do
-	check "p-v@h$i appears" -- wait_for 30 test -b "/dev/mapper/p-v@h$i"
-done
+cluster_three_hosts
 
 writers_start p-v $((48 << 20))
 no_quorum() { ! etcd_has_quorum 2; }
@@ -94,6 +86,48 @@ check_hctl "member list after" 0 2 member list --json
 assert_eq "all three active, never fenced" "h1:active:0 h2:active:0 h3:active:0" \
 	"$(jq -r '[.members[] | "\(.host):\(.state):\(.fail_count)"] | join(" ")' "$CC_OUT")"
 sleep 3
+
+# ---- part 2: every member silent; every host fences mid-change ----
+MAP_BEFORE2=$(etcd_map 1 p/v)
+host_fault 1 stall_at:copy
+check_hctl "start moving extent 6" 0 1 volume move p/v --extent 6
+check "the second change reaches its copy step" -- wait_for 30 \
+	bash -c "[ \$(grep -c '\"step\":\"copy\"' '$CVOL_OUT/events-h1.log') -ge 2 ]"
+etcd_pause_all
+T_PAUSE=$(date +%s)
+for i in 1 2 3; do
+	check "h$i fences itself (etcd silent)" -- wait_for 30 \
+		grep -q '"member_fenced"' "$CVOL_OUT/events-h$i.log"
+done
+plan_note "every host fenced within $(($(date +%s) - T_PAUSE)) s of etcd going silent"
+etcd_resume_all
+T_RESUME=$(date +%s)
+check "etcd answers again" -- wait_for 30 etcd_has_quorum
+check "the change is rolled back (the Primary re-integrates only after it)" -- wait_for 60 \
+	bash -c "cat '$CVOL_OUT'/events-h*.log | grep -q '\"type\":\"move_failed\"'"
+for i in 1 2 3; do
+	check "h$i re-integrates" -- wait_for 60 \
+		grep -q '"host_reintegrated"' "$CVOL_OUT/events-h$i.log"
+done
+T_BACK=$(date +%s)
+plan_note "all hosts active $((T_BACK - T_RESUME)) s after etcd resumed"
+check "every host active again within 2 TTLs of etcd's return" -- \
+	test $((T_BACK - T_RESUME)) -le $((2 * CLUSTER_LEASE_TTL + 10))
+assert_match "the rejoining Primary took the change over to abort it" '"next":"abort"' \
+	"$(cat "$CVOL_OUT"/events-h*.log | grep '"change_taken_over"' || true)"
+check_hctl "member list after the fence" 0 2 member list --json
+assert_eq "all three active, each fenced once" "h1:active:1 h2:active:1 h3:active:1" \
+	"$(jq -r '[.members[] | "\(.host):\(.state):\(.fail_count)"] | join(" ")' "$CC_OUT")"
+P2=$(writer_passes)
+sleep 8
+P3=$(writer_passes)
+for i in 1 2 3; do
+	a=$(echo "$P2" | cut -d' ' -f$i)
+	b=$(echo "$P3" | cut -d' ' -f$i)
+	check "h$i's writer completes passes again ($a -> $b)" -- test "$b" -ge $((a + 1))
+done
+assert_eq "extent 6 stayed where it was (rolled back)" \
+	"$(extent_place 6 "$MAP_BEFORE2")" "$(extent_place 6 "$(etcd_map 1 p/v)")"
 
 writers_stop
 assert_eq "every writer pass verified" "" "$(writer_failures)"
