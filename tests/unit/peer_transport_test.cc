@@ -3,6 +3,7 @@
 // down, concurrency, slow handlers, clock skew and stale cached
 // connections.
 #include <arpa/inet.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -27,6 +28,7 @@
 #include "cvol/peer/message.h"
 #include "cvol/peer/peer_client.h"
 #include "cvol/peer/peer_server.h"
+#include "cvol/peer/tls_psk.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -36,6 +38,7 @@ namespace {
 
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using nlohmann::json;
 
 constexpr char kSecret[] = "transport-test-secret-0123456789";
@@ -210,11 +213,11 @@ TEST_F(PeerTransportTest, WrongSecretGetsNoAnswerAndNoHandler) {
   PeerClient& intruder = *intruder_owner;
   absl::StatusOr<PeerReply> reply =
       intruder.Call(server->address(), Request("echo"), absl::Seconds(2));
-  EXPECT_THAT(reply.status().code(),
-              AnyOf(absl::StatusCode::kUnavailable, absl::StatusCode::kDeadlineExceeded))
-      << reply.status();
+  // The TLS handshake fails: the keys derived from the secrets differ.
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  EXPECT_THAT(std::string(reply.status().message()), HasSubstr("handshake"));
   EXPECT_TRUE(recorder_.requests().empty());
-  EXPECT_TRUE(recorder_.Logged("tag does not verify")) << ::testing::PrintToString(recorder_.logs());
+  EXPECT_TRUE(recorder_.Logged("TLS handshake")) << ::testing::PrintToString(recorder_.logs());
 
   // The server still serves those who hold the secret.
   std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
@@ -359,10 +362,12 @@ TEST_F(PeerTransportTest, AddressInUseIsUnavailable) {
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable) << second.status();
 }
 
-// A blocking TCP connection for sending hand-made bytes.
+// A blocking TCP connection for sending hand-made bytes, in the clear or
+// over TLS with the cluster secret's key.
 class RawConnection {
  public:
-  explicit RawConnection(uint16_t port) {
+  enum class Tls { kNo, kYes };
+  explicit RawConnection(uint16_t port, Tls tls = Tls::kNo) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -371,18 +376,32 @@ class RawConnection {
     connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
     timeval tv{5, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connected_ && tls == Tls::kYes) {
+      absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> context =
+          MakeTlsPskContext(kSecret, TlsRole::kClient);
+      connected_ = context.ok();
+      if (!connected_) return;
+      context_ = *std::move(context);
+      ssl_ = SSL_new(context_->native_handle());
+      connected_ = ssl_ != nullptr && SSL_set_fd(ssl_, fd_) == 1 && SSL_connect(ssl_) == 1;
+    }
   }
-  ~RawConnection() { close(fd_); }
+  ~RawConnection() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    close(fd_);
+  }
   bool connected() const { return connected_; }
   void Send(const std::string& bytes) {
-    ASSERT_EQ(write(fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    const ssize_t n = ssl_ != nullptr ? SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()))
+                                      : write(fd_, bytes.data(), bytes.size());
+    ASSERT_EQ(n, static_cast<ssize_t>(bytes.size()));
   }
   // Everything until the peer closes or 5 s pass.
   std::string ReadUntilClosedOrFrame(FrameDecoder* decoder, std::optional<std::string>* frame) {
     std::string all;
     char buf[4096];
     for (;;) {
-      const ssize_t n = read(fd_, buf, sizeof(buf));
+      const ssize_t n = ssl_ != nullptr ? SSL_read(ssl_, buf, sizeof(buf)) : read(fd_, buf, sizeof(buf));
       if (n <= 0) return all;
       all.append(buf, static_cast<size_t>(n));
       if (decoder != nullptr) {
@@ -399,6 +418,8 @@ class RawConnection {
  private:
   int fd_ = -1;
   bool connected_ = false;
+  std::unique_ptr<boost::asio::ssl::context> context_;
+  SSL* ssl_ = nullptr;
 };
 
 TEST_F(PeerTransportTest, GarbageIsLoggedAndClosedUnanswered) {
@@ -407,15 +428,37 @@ TEST_F(PeerTransportTest, GarbageIsLoggedAndClosedUnanswered) {
   RawConnection raw(server->port());
   ASSERT_TRUE(raw.connected());
   raw.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-  EXPECT_EQ(raw.ReadUntilClosedOrFrame(nullptr, nullptr), "");  // closed, nothing sent
-  EXPECT_TRUE(recorder_.Logged("magic")) << ::testing::PrintToString(recorder_.logs());
+  // Closed; at most a TLS alert was sent.
+  EXPECT_THAT(raw.ReadUntilClosedOrFrame(nullptr, nullptr), Not(HasSubstr("HTTP")));
+  EXPECT_TRUE(recorder_.Logged("TLS handshake")) << ::testing::PrintToString(recorder_.logs());
+  EXPECT_TRUE(recorder_.requests().empty());
+}
+
+// The frame's tag is right, but the connection is not TLS: refused. A
+// captured frame cannot be replayed in the clear.
+TEST_F(PeerTransportTest, PlainTcpFrameWithTheSecretIsRefused) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  RawConnection raw(server->port());
+  ASSERT_TRUE(raw.connected());
+  PeerRequest request = Request("echo");  // one the server would answer
+  request.id = 1;
+  request.sent_unix_ms = absl::ToUnixMillis(absl::Now());
+  absl::StatusOr<std::string> frame = EncodeFrame(kSecret, EncodeRequest(request));
+  ASSERT_TRUE(frame.ok());
+  raw.Send(*frame);
+  FrameDecoder decoder(kSecret);
+  std::optional<std::string> body;
+  raw.ReadUntilClosedOrFrame(&decoder, &body);
+  EXPECT_FALSE(body.has_value());
+  EXPECT_TRUE(recorder_.Logged("TLS handshake")) << ::testing::PrintToString(recorder_.logs());
   EXPECT_TRUE(recorder_.requests().empty());
 }
 
 TEST_F(PeerTransportTest, MalformedAuthenticatedRequestIsAnsweredWithAnError) {
   std::unique_ptr<PeerServer> server = StartServer();
   ASSERT_NE(server, nullptr);
-  RawConnection raw(server->port());
+  RawConnection raw(server->port(), RawConnection::Tls::kYes);
   ASSERT_TRUE(raw.connected());
   absl::StatusOr<std::string> frame = EncodeFrame(kSecret, R"({"kind":"request","id":12})");
   ASSERT_TRUE(frame.ok());

@@ -1,5 +1,6 @@
 #include "cvol/peer/peer_client.h"
 
+#include <openssl/ssl.h>
 #include <poll.h>
 
 #include <array>
@@ -18,11 +19,13 @@
 #include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/ssl/stream.hpp"
 #include "boost/asio/write.hpp"
 #include "cvol/peer/address.h"
 #include "cvol/peer/frame.h"
 #include "cvol/peer/message.h"
 #include "socket_options.h"
+#include "cvol/peer/tls_psk.h"
 
 namespace cvol::peer {
 namespace {
@@ -48,26 +51,37 @@ absl::Status Annotate(const absl::Status& s, const std::string& context) {
 
 }  // namespace
 
-// One TCP connection with its own io_context, driven by the calling thread
+// One TLS connection with its own io_context, driven by the calling thread
 // only while a Call uses it: run_for bounds every step by the deadline
 // without a timer thread.
 class PeerClient::Connection {
  public:
-  explicit Connection(const PeerClientOptions& options)
-      : socket_(io_), decoder_(options.secret, options.max_body_bytes) {}
+  Connection(const PeerClientOptions& options, asio::ssl::context& tls)
+      : stream_(io_, tls), decoder_(options.secret, options.max_body_bytes) {}
 
+  // Connects and completes the handshake, which proves that both ends hold
+  // the cluster secret.
   absl::Status Connect(const tcp::endpoint& endpoint, absl::Time deadline) {
     absl::Status s = Await(deadline, "connecting", [&](auto done) {
-      socket_.async_connect(endpoint, [done](const error_code& ec) { done(ec, 0); });
+      socket().async_connect(endpoint, [done](const error_code& ec) { done(ec, 0); });
     });
-    if (s.ok()) TunePeerSocket(socket_.native_handle());
+    if (!s.ok()) return s;
+    TunePeerSocket(socket().native_handle());
+    s = Await(deadline, "the TLS handshake", [&](auto done) {
+      stream_.async_handshake(asio::ssl::stream_base::client,
+                              [done](const error_code& ec) { done(ec, 0); });
+    });
+    if (!s.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          s.message(), " (the peer must hold the same cluster secret and run this version)"));
+    }
     return s;
   }
 
   // Sends one frame and returns the body of the frame that answers it.
   absl::StatusOr<std::string> Exchange(const std::string& frame, absl::Time deadline) {
     absl::Status s = Await(deadline, "sending the request", [&](auto done) {
-      asio::async_write(socket_, asio::buffer(frame), done);
+      asio::async_write(stream_, asio::buffer(frame), done);
     });
     if (!s.ok()) return s;
     for (;;) {
@@ -76,7 +90,7 @@ class PeerClient::Connection {
       if (reply->has_value()) return **std::move(reply);
       size_t n = 0;
       s = Await(deadline, "waiting for the reply", [&](auto done) {
-        socket_.async_read_some(asio::buffer(input_), [done, &n](const error_code& ec, size_t k) {
+        stream_.async_read_some(asio::buffer(input_), [done, &n](const error_code& ec, size_t k) {
           n = k;
           done(ec, k);
         });
@@ -90,9 +104,10 @@ class PeerClient::Connection {
   // the last call: such a cached connection would fail the next request
   // although a new one would succeed, e.g. after the peer restarted.
   bool Reusable() {
-    if (decoder_.buffered() != 0 || !socket_.is_open()) return false;
+    if (decoder_.buffered() != 0 || !socket().is_open()) return false;
+    if (SSL_pending(stream_.native_handle()) != 0) return false;
     pollfd p{};
-    p.fd = socket_.native_handle();
+    p.fd = socket().native_handle();
     p.events = POLLIN | POLLRDHUP;
     return ::poll(&p, 1, 0) == 0;
   }
@@ -114,7 +129,7 @@ class PeerClient::Connection {
     }
     if (!result.has_value()) {
       error_code ignored;
-      socket_.close(ignored);
+      socket().close(ignored);
       // Lets the aborted operation complete, so nothing refers to result.
       io_.restart();
       io_.run();
@@ -124,13 +139,24 @@ class PeerClient::Connection {
     return absl::OkStatus();
   }
 
+  tcp::socket::lowest_layer_type& socket() { return stream_.lowest_layer(); }
+
   asio::io_context io_{1};
-  tcp::socket socket_;
+  asio::ssl::stream<tcp::socket> stream_;
   FrameDecoder decoder_;
   std::array<char, 64 * 1024> input_;
 };
 
-PeerClient::PeerClient(PeerClientOptions options) : options_(std::move(options)) {}
+PeerClient::PeerClient(PeerClientOptions options) : options_(std::move(options)) {
+  // An empty secret is refused by Call.
+  absl::StatusOr<std::unique_ptr<asio::ssl::context>> tls =
+      MakeTlsPskContext(options_.secret, TlsRole::kClient);
+  if (tls.ok()) {
+    tls_ = *std::move(tls);
+  } else {
+    tls_error_ = tls.status();
+  }
+}
 
 PeerClient::~PeerClient() = default;
 
@@ -164,6 +190,7 @@ absl::StatusOr<PeerReply> PeerClient::Call(const std::string& address, PeerReque
       absl::StrCat("peer ", address, ", request '", request.type, "' #", request.id);
 
   if (options_.secret.empty()) return absl::InvalidArgumentError("peer client: no secret");
+  if (tls_ == nullptr) return Annotate(tls_error_, context);
   if (request.type.empty()) return absl::InvalidArgumentError(context + ": empty type");
   absl::StatusOr<HostPort> where = ParseHostPort(address);
   if (!where.ok()) return where.status();
@@ -179,7 +206,7 @@ absl::StatusOr<PeerReply> PeerClient::Call(const std::string& address, PeerReque
   std::unique_ptr<Connection> connection = TakeIdle(address);
   while (connection != nullptr && !connection->Reusable()) connection = TakeIdle(address);
   if (connection == nullptr) {
-    connection = std::make_unique<Connection>(options_);
+    connection = std::make_unique<Connection>(options_, *tls_);
     if (absl::Status s = connection->Connect(endpoint, deadline_at); !s.ok()) {
       return Annotate(s, context);
     }

@@ -23,6 +23,7 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/ssl/stream.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/thread_pool.hpp"
 #include "boost/asio/write.hpp"
@@ -31,6 +32,7 @@
 #include "cvol/peer/message.h"
 #include "nlohmann/json.hpp"
 #include "socket_options.h"
+#include "cvol/peer/tls_psk.h"
 
 namespace cvol::peer {
 namespace {
@@ -63,9 +65,10 @@ class PeerServer::Impl {
  public:
   class Connection;
 
-  Impl(PeerHandler handler, PeerServerOptions options)
+  Impl(PeerHandler handler, PeerServerOptions options, std::unique_ptr<asio::ssl::context> tls)
       : handler_(std::move(handler)),
         options_(std::move(options)),
+        tls_(std::move(tls)),
         work_(asio::make_work_guard(io_)),
         acceptor_(io_),
         retry_accept_(io_),
@@ -141,6 +144,7 @@ class PeerServer::Impl {
   }
 
   const PeerServerOptions& options() const { return options_; }
+  asio::ssl::context& tls() { return *tls_; }
   asio::thread_pool& workers() { return workers_; }
 
   void Forget(Connection* connection) ABSL_LOCKS_EXCLUDED(mu_) {
@@ -153,6 +157,7 @@ class PeerServer::Impl {
 
   const PeerHandler handler_;
   const PeerServerOptions options_;
+  const std::unique_ptr<asio::ssl::context> tls_;
   asio::io_context io_;  // declared before its users: destroyed after them
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   tcp::acceptor acceptor_;
@@ -176,19 +181,35 @@ class PeerServer::Impl::Connection : public std::enable_shared_from_this<Connect
  public:
   Connection(Impl& server, tcp::socket socket)
       : server_(server),
-        socket_(std::move(socket)),
+        stream_(std::move(socket), server.tls()),
         decoder_(server.options().secret, server.options().max_body_bytes) {
     error_code ec;
-    remote_ = EndpointName(socket_.remote_endpoint(ec));
+    remote_ = EndpointName(stream_.lowest_layer().remote_endpoint(ec));
     if (ec) remote_ = "(unknown peer)";
   }
 
-  void Start() { ReadNext(); }
+  // The handshake proves that the peer holds the cluster secret; a peer
+  // that fails it is closed on without a word, like a bad frame.
+  void Start() {
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            [self = shared_from_this()](const error_code& ec) {
+                              if (ec) {
+                                if (ec != asio::error::operation_aborted) {
+                                  self->server_.Log(absl::StrCat("peer ", self->remote_,
+                                                                 ": TLS handshake: ", ec.message(),
+                                                                 "; closing the connection"));
+                                }
+                                self->Finish();
+                                return;
+                              }
+                              self->ReadNext();
+                            });
+  }
 
   void Close() {
     error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.lowest_layer().close(ignored);
   }
 
  private:
@@ -211,7 +232,7 @@ class PeerServer::Impl::Connection : public std::enable_shared_from_this<Connect
       Dispatch(std::move(**frame));
       return;
     }
-    socket_.async_read_some(asio::buffer(input_),
+    stream_.async_read_some(asio::buffer(input_),
                             [self = shared_from_this()](const error_code& ec, size_t n) {
                               if (ec) {
                                 if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
@@ -241,7 +262,7 @@ class PeerServer::Impl::Connection : public std::enable_shared_from_this<Connect
     }
     asio::post(server_.workers(), [self = shared_from_this(), request = *std::move(request)] {
       PeerReply reply = self->server_.Handle(request);
-      asio::post(self->socket_.get_executor(),
+      asio::post(self->stream_.get_executor(),
                  [self, reply = std::move(reply)] { self->Send(reply); });
     });
   }
@@ -265,7 +286,7 @@ class PeerServer::Impl::Connection : public std::enable_shared_from_this<Connect
       return;
     }
     output_ = *std::move(frame);
-    asio::async_write(socket_, asio::buffer(output_),
+    asio::async_write(stream_, asio::buffer(output_),
                       [self = shared_from_this()](const error_code& ec, size_t) {
                         if (ec) {
                           if (ec != asio::error::operation_aborted) {
@@ -280,7 +301,7 @@ class PeerServer::Impl::Connection : public std::enable_shared_from_this<Connect
   }
 
   Impl& server_;
-  tcp::socket socket_;
+  asio::ssl::stream<tcp::socket> stream_;
   std::string remote_;
   FrameDecoder decoder_;
   std::array<char, 64 * 1024> input_;
@@ -346,7 +367,10 @@ absl::StatusOr<std::unique_ptr<PeerServer>> PeerServer::Start(const std::string&
   }
   absl::StatusOr<HostPort> where = ParseHostPort(address);
   if (!where.ok()) return where.status();
-  auto impl = std::make_unique<Impl>(std::move(handler), std::move(options));
+  absl::StatusOr<std::unique_ptr<asio::ssl::context>> tls =
+      MakeTlsPskContext(options.secret, TlsRole::kServer);
+  if (!tls.ok()) return tls.status();
+  auto impl = std::make_unique<Impl>(std::move(handler), std::move(options), *std::move(tls));
   if (absl::Status s = impl->Listen(*where); !s.ok()) return s;
   impl->Run();
   return std::unique_ptr<PeerServer>(new PeerServer(std::move(impl)));

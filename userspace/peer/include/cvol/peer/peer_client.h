@@ -1,13 +1,13 @@
 // The sending side of the peer protocol: one request, one reply, within a
-// deadline. Connections are cached per address and reused; any error drops
-// the connection it happened on, so a late reply can never be mistaken for
-// the answer to a later request.
+// deadline, over TLS keyed by the cluster secret. Connections are cached
+// per address and reused; any error drops the connection it happened on,
+// so a late reply can never be mistaken for the answer to a later request.
 //
 // Errors of Call (the transport's; a handler's verdict is PeerReply::status):
 //   kInvalidArgument    the address, or a request without a type
 //   kResourceExhausted  a request larger than max_body_bytes
-//   kUnavailable        connection refused, unreachable, reset or closed
-//                       (a server closes on a frame it cannot authenticate)
+//   kUnavailable        connection refused, unreachable, reset or closed;
+//                       the TLS handshake failed (another cluster secret)
 //   kDeadlineExceeded   the deadline passed while connecting, sending or
 //                       waiting for the reply
 //   kUnauthenticated    the reply's tag does not verify
@@ -31,6 +31,10 @@
 #include "absl/time/time.h"
 #include "cvol/peer/frame.h"
 #include "cvol/peer/message.h"
+
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
 
 namespace cvol::peer {
 
@@ -67,6 +71,8 @@ class PeerClient {
   void ReturnIdle(const std::string& address, std::unique_ptr<Connection> connection);
 
   const PeerClientOptions options_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;  // null if it could not be made:
+  absl::Status tls_error_;                          // why
   std::atomic<uint64_t> next_id_{1};
   absl::Mutex mu_;
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle_ ABSL_GUARDED_BY(mu_);

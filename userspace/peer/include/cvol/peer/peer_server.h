@@ -1,4 +1,5 @@
-// The receiving side of the peer protocol: accepts TCP connections, reads
+// The receiving side of the peer protocol: accepts TCP connections,
+// completes a TLS handshake keyed by the cluster secret, reads
 // authenticated request frames and answers each with the handler's reply.
 //
 // I/O runs on the server's own io_context thread(s); handlers run on a small
