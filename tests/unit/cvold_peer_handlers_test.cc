@@ -54,7 +54,8 @@ TEST_F(PeerHandlersTest, NotClusteredRefusesEverything) {
 TEST_F(PeerHandlersTest, StaleEpochIsRefused) {
   service_->AttachCluster(agent_.get(), nullptr);
   const int64_t epoch = primary_->campaign_revision();
-  for (const char* type : {"freeze", "apply", "release", "abort", "migrate_start", "recopy"}) {
+  for (const char* type : {"freeze", "apply", "release", "abort", "migrate_start", "recopy",
+                           "volume_move", "move_progress"}) {
     absl::StatusOr<nlohmann::json> r =
         service_->HandlePeer(type, epoch - 1, nlohmann::json{{"change", "c"}});
     EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << type;
@@ -89,6 +90,25 @@ TEST_F(PeerHandlersTest, CurrentEpochReachesArgumentChecks) {
   r = service_->HandlePeer("ping", 0, nlohmann::json::object());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ((*r)["host"], "h2");
+}
+
+// A command forwarded by another host: only the Primary starts moves, and
+// progress is reported only for moves this host runs.
+TEST_F(PeerHandlersTest, ForwardedMovesNeedThePrimary) {
+  service_->AttachCluster(agent_.get(), nullptr);
+  const int64_t epoch = primary_->campaign_revision();
+  absl::StatusOr<nlohmann::json> r = service_->HandlePeer(
+      "volume_move", epoch, nlohmann::json{{"volume", "p/v"}, {"vext", 0}, {"count", 1}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("not the Primary"));
+  r = service_->HandlePeer("volume_move", epoch,
+                           nlohmann::json{{"volume", "p/v"}, {"vext", 0}, {"count", 0}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  r = service_->HandlePeer("move_progress", epoch,
+                           nlohmann::json{{"keys", nlohmann::json::array({"/cvol/moves/p/v/1"})}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound) << r.status();
+  r = service_->HandlePeer("move_progress", epoch, nlohmann::json{{"keys", "/cvol/moves/p/v/1"}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
 }
 
 }  // namespace

@@ -150,6 +150,8 @@ absl::StatusOr<Service::Json> Service::HandlePeer(const std::string& type, int64
   if (type == "apply") return PeerApply(body);
   if (type == "release") return PeerRelease(body);
   if (type == "abort") return PeerAbort(body);
+  if (type == "volume_move") return PeerVolumeMove(body);
+  if (type == "move_progress") return PeerMoveProgress(body);
   return absl::InvalidArgumentError(absl::StrCat("unknown peer request '", type, "'"));
 }
 
@@ -437,6 +439,24 @@ absl::Status Service::Reintegrate(int64_t epoch) {
       const Segment& seg = volume.segments[i];
       const uint64_t sector = seg.first_vext * es;
       ASSIGN_OR_RETURN(TargetStatus ts, TargetStatus::Parse(table[i].params, StatusFormat::kV1_2));
+      // A freeze this daemon does not hold is a dead predecessor's (killed
+      // in a change): nobody will release it, and its timeout may be far
+      // off. Under mu_ no other freeze of this daemon can be in flight.
+      if (ts.v1_1.has_value()) {
+        for (const FreezeStatus& f : ts.v1_1->freezes) {
+          bool held = false;
+          for (const auto& [change, h] : held_freezes_) {
+            held |= h.dm_name == dm_name && h.sector == sector && h.id == f.id;
+          }
+          if (held) continue;
+          // ENOENT is fine: it timed out meanwhile.
+          (void)dm_.Message(dm_name, sector, FormatThaw(f.id));
+          LogInfo(absl::StrCat("reintegrate: ", dm_name, ": thawed freeze ", f.id, " (extents ",
+                               f.vext, "+", f.count, "), left by a previous daemon"));
+          events_.Publish({{"type", "orphan_freeze_thawed"}, {"device", dm_name},
+                           {"freeze_id", f.id}, {"vext", f.vext}});
+        }
+      }
       // Migrations with no record are over: the source is authoritative.
       if (ts.v1_1.has_value()) {
         for (const MigrationStatus& m : ts.v1_1->migrations) {

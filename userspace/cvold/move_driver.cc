@@ -31,6 +31,8 @@ using control::ArgReader;
 
 }  // namespace
 
+// In a cluster the Primary runs every move: another host forwards the
+// command to it and, with --wait, follows the moves' progress there.
 absl::StatusOr<Service::Json> Service::VolumeMove(const Json& args, const Progress& progress) {
   ArgReader reader(args);
   ASSIGN_OR_RETURN(std::string text, reader.String("volume"));
@@ -44,13 +46,124 @@ absl::StatusOr<Service::Json> Service::VolumeMove(const Json& args, const Progre
   if (count == 0 || count > 1024) {
     return absl::InvalidArgumentError("count must be 1 to 1024 extents");
   }
-
+  Json start{{"volume", name.full()}, {"vext", vext}, {"count", count}};
+  if (to_pv) start["to_pv"] = *to_pv;
   if (clustered() && !agent_->IsPrimary()) {
-    const cluster::ClusterView view = agent_->last_view();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "moves are run by the Primary (",
-        view.primary() ? view.primary()->host : std::string("none"),
-        "); run this command on that host"));
+    return ForwardVolumeMove(name.full(), start, wait, progress);
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> keys, StartMoves(start));
+  auto report = [&]() {
+    Json moves = Json::array();
+    for (const std::string& key : keys) moves.push_back(MoveProgress(key));
+    return Json{{"moves", std::move(moves)}};
+  };
+  if (!wait) return report();
+  while (true) {
+    Json moves = report();
+    ASSIGN_OR_RETURN(bool finished, MovesFinished(name.full(), moves));
+    if (finished) return moves;
+    if (progress) progress(moves);
+    absl::MutexLock lock(&moves_mu_);
+    move_finished_.WaitWithTimeout(&moves_mu_, absl::Milliseconds(200));
+  }
+}
+
+// True once every move of a report has finished; an error names the first
+// that failed or was rolled back.
+absl::StatusOr<bool> Service::MovesFinished(const std::string& volume, const Json& report) {
+  std::vector<std::string> failures;
+  for (const Json& m : report.value("moves", Json::array())) {
+    if (!m.value("finished", false)) return false;
+    if (m.value("phase", "") == "failed" || m.value("phase", "") == "rolled_back") {
+      failures.push_back(absl::StrCat("extent ", m.value("vext", 0), ": ",
+                                      m.value("error", std::string("failed"))));
+    }
+  }
+  if (!failures.empty()) {
+    return absl::AbortedError(
+        absl::StrCat("move of '", volume, "' did not complete: ", failures.front()));
+  }
+  return true;
+}
+
+absl::StatusOr<Service::Json> Service::ForwardVolumeMove(const std::string& volume,
+                                                         const Json& start, bool wait,
+                                                         const Progress& progress) {
+  const cluster::ClusterView view = agent_->last_view();
+  const cluster::Member* primary = view.primary();
+  if (primary == nullptr || primary->addresses.empty()) {
+    return absl::UnavailableError("the cluster has no Primary to run the move; try again");
+  }
+  const std::string& address = primary->addresses.front();
+  auto call = [&](const std::string& type, const Json& body) -> absl::StatusOr<Json> {
+    absl::StatusOr<Json> r = peers_->Call(address, type, view.epoch, body, options_.peer_deadline);
+    if (!r.ok()) {
+      return absl::Status(r.status().code(), absl::StrCat("the Primary (", primary->host, "): ",
+                                                          r.status().message()));
+    }
+    return r;
+  };
+  ASSIGN_OR_RETURN(Json started, call("volume_move", start));
+  events_.Publish({{"type", "move_forwarded"}, {"volume", volume}, {"primary", primary->host},
+                   {"keys", started.value("keys", Json::array())}});
+  Json report{{"moves", started.value("moves", Json::array())}, {"primary", primary->host}};
+  if (!wait) return report;
+  const Json keys{{"keys", started.value("keys", Json::array())}};
+  while (true) {
+    ASSIGN_OR_RETURN(bool finished, MovesFinished(volume, report));
+    if (finished) return report;
+    if (progress) progress(report);
+    absl::SleepFor(absl::Milliseconds(500));
+    ASSIGN_OR_RETURN(Json moves, call("move_progress", keys));
+    report["moves"] = moves.value("moves", Json::array());
+  }
+}
+
+// The Primary's side of a forwarded command.
+absl::StatusOr<Service::Json> Service::PeerVolumeMove(const Json& body) {
+  ASSIGN_OR_RETURN(std::vector<std::string> keys, StartMoves(body));
+  Json moves = Json::array();
+  for (const std::string& key : keys) moves.push_back(MoveProgress(key));
+  return Json{{"keys", keys}, {"moves", std::move(moves)}};
+}
+
+absl::StatusOr<Service::Json> Service::PeerMoveProgress(const Json& body) {
+  ArgReader reader(body);
+  ASSIGN_OR_RETURN(Json keys, reader.Raw("keys"));
+  RETURN_IF_ERROR(reader.Finish());
+  if (!keys.is_array() || keys.size() > 1024) {
+    return absl::InvalidArgumentError("keys must be an array of at most 1024 move keys");
+  }
+  Json moves = Json::array();
+  for (const Json& key : keys) {
+    if (!key.is_string()) return absl::InvalidArgumentError("a move key must be a string");
+    absl::MutexLock lock(&moves_mu_);
+    // Only moves this host started or took over: another key would report
+    // an empty state that never finishes.
+    if (!move_states_.contains(key.get<std::string>())) {
+      return absl::NotFoundError(absl::StrCat("no move ", key.get<std::string>(),
+                                              " on this host (the Primary changed?)"));
+    }
+  }
+  for (const Json& key : keys) moves.push_back(MoveProgress(key.get<std::string>()));
+  return Json{{"moves", std::move(moves)}};
+}
+
+// Records the moves of start (volume, vext, count, to_pv) and starts their
+// workers; the Primary only. Returns the move keys.
+absl::StatusOr<std::vector<std::string>> Service::StartMoves(const Json& start) {
+  ArgReader reader(start);
+  ASSIGN_OR_RETURN(std::string text, reader.String("volume"));
+  ASSIGN_OR_RETURN(uint64_t vext, reader.Uint("vext"));
+  ASSIGN_OR_RETURN(uint64_t count, reader.Uint("count"));
+  ASSIGN_OR_RETURN(std::optional<std::string> to_pv, reader.OptionalString("to_pv"));
+  RETURN_IF_ERROR(reader.Finish());
+  ASSIGN_OR_RETURN(control::VolumeName name, control::ParseVolumeName(text));
+  if (count == 0 || count > 1024) {
+    return absl::InvalidArgumentError("count must be 1 to 1024 extents");
+  }
+  if (clustered() && !agent_->IsPrimary()) {
+    return absl::FailedPreconditionError("this host is not the Primary (any more)");
   }
   if (clustered() && agent_->state() != ClusterAgent::State::kActive) {
     return absl::UnavailableError(
@@ -126,36 +239,7 @@ absl::StatusOr<Service::Json> Service::VolumeMove(const Json& args, const Progre
       StartMoveWorker(key);
     }
   }
-
-  auto report = [&]() {
-    Json moves = Json::array();
-    bool all_finished = true;
-    std::vector<std::string> failures;
-    for (const std::string& key : keys) {
-      Json m = MoveProgress(key);
-      if (!m.value("finished", false)) all_finished = false;
-      if (m.value("phase", "") == "failed" || m.value("phase", "") == "rolled_back") {
-        failures.push_back(absl::StrCat("extent ", m.value("vext", 0), ": ",
-                                        m.value("error", std::string("failed"))));
-      }
-      moves.push_back(std::move(m));
-    }
-    return std::make_tuple(Json{{"moves", moves}}, all_finished, failures);
-  };
-  if (!wait) return std::get<0>(report());
-  while (true) {
-    auto [moves, finished, failures] = report();
-    if (finished) {
-      if (!failures.empty()) {
-        return absl::AbortedError(absl::StrCat("move of '", name.full(),
-                                               "' did not complete: ", failures.front()));
-      }
-      return moves;
-    }
-    if (progress) progress(moves);
-    absl::MutexLock lock(&moves_mu_);
-    move_finished_.WaitWithTimeout(&moves_mu_, absl::Milliseconds(200));
-  }
+  return keys;
 }
 
 Service::Json Service::MoveProgress(const std::string& key) {

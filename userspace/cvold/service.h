@@ -114,6 +114,12 @@ class Service {
   absl::StatusOr<Json> VolumeResize(const Json& args);
   absl::StatusOr<Json> VolumeRemove(const Json& args);
   absl::StatusOr<Json> VolumeMove(const Json& args, const Progress& progress);
+  absl::StatusOr<std::vector<std::string>> StartMoves(const Json& start);
+  absl::StatusOr<Json> ForwardVolumeMove(const std::string& volume, const Json& start, bool wait,
+                                         const Progress& progress);
+  static absl::StatusOr<bool> MovesFinished(const std::string& volume, const Json& report);
+  absl::StatusOr<Json> PeerVolumeMove(const Json& body);
+  absl::StatusOr<Json> PeerMoveProgress(const Json& body);
   absl::StatusOr<Json> MemberList(const Json& args);
 
   // A snapshot for a list command filtered by an optional pool, which must

@@ -13,7 +13,8 @@
 #   C. The Primary dies (SIGKILL) right after each phase -- follow done,
 #      copy done, hosts frozen, new map committed, applied -- and the next
 #      Primary rolls the change back (before the commit) or forward (after);
-#      no host stays frozen; the dead host restarts and re-integrates.
+#      no host stays frozen; the dead host restarts, thaws the freeze its
+#      predecessor held and re-integrates.
 # Every writer pass verifies; every host's map equals etcd's at the end.
 source "$CVOL_ROOT/tests/vm/lib.sh"
 source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
@@ -108,6 +109,9 @@ crash_after() { # FAULT VEXT OUTCOME(done|rolled_back)
 	host_events_start "$p"
 	check "C$N: h$p is active again" -- wait_for 60 active "$p" "$q"
 	check "C$N: h$p's volume is unfenced" -- wait_for 30 unfenced "$p"
+	# A freeze the killed daemon held is thawed at re-integration, not by
+	# its 30 s timeout.
+	check "C$N: nothing frozen on the restarted h$p" -- wait_for 3 unfrozen "$p"
 	check "C$N: every map is etcd's" -- wait_for 30 maps_agree "$q"
 }
 crash_after crash_at:copy 0 rolled_back

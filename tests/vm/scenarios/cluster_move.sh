@@ -46,8 +46,13 @@ check_hctl "volume create p/v 96M on h1" 0 1 volume create p/v --size 96M
 for i in 1 2 3; do
 	check "p-v@h$i appears on h$i" -- wait_for 30 test -b "/dev/mapper/p-v@h$i"
 done
-check_hctl "a move on a non-primary is refused with the primary's name" 4 2 volume move p/v --extent 0
-assert_match "names h1" "Primary \(h1\)" "$(cat "$CC_ERR")"
+# A non-primary forwards a move to the Primary; the Primary's verdict on
+# bad input comes back as it is, naming the Primary, and changes nothing.
+MAP0=$(etcd_map 1 p/v)
+check_hctl "an out-of-range move given to h2 is refused by the Primary" 2 2 volume move p/v --extent 99
+assert_match "the error names the Primary and the range" "Primary \(h1\).*outside" "$(cat "$CC_ERR")"
+check_hctl "a move to an unknown pv given to h3 is refused" 3 3 volume move p/v --extent 0 --to-pv nosuch
+assert_eq "the refused moves changed nothing" "$MAP0" "$(etcd_map 1 p/v)"
 
 SIZE=$((96 << 20))
 THIRD=$((SIZE / 3))
@@ -80,7 +85,11 @@ sleep 2
 
 plan_note "moves under three writers: extents 1-2 (h1's third), 9-10 (h2's), 17-18 (h3's)"
 check_hctl "move 1-2 to pvB" 0 1 volume move p/v --extent 1 --count 2 --to-pv pvB --wait
-check_hctl "move 9-10 to pvC" 0 1 volume move p/v --extent 9 --count 2 --to-pv pvC --wait
+check_hctl "move 9-10 to pvC, given to h2 (forwarded to the Primary)" 0 2 \
+	volume move p/v --extent 9 --count 2 --to-pv pvC --wait
+assert_match "h2 forwarded the move to h1" '"primary":"h1".*"type":"move_forwarded"' \
+	"$(cat "$CVOL_OUT/events-h2.log")"
+assert_match "h1 ran it" '"type":"move_done","vext":10' "$(cat "$CVOL_OUT/events-h1.log")"
 check_hctl "move 17-18 to pvB" 0 1 volume move p/v --extent 17 --count 2 --to-pv pvB --wait
 check_hctl "move 1 again, to pvC" 0 1 volume move p/v --extent 1 --to-pv pvC --wait
 sleep 2
