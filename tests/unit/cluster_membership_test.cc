@@ -67,6 +67,7 @@ TEST(ClusterMembershipTest, EmptyClusterHasNoPrimaryAndEpochZero) {
   EXPECT_TRUE(view.members.empty());
   EXPECT_EQ(view.primary(), nullptr);
   EXPECT_EQ(view.epoch, 0);
+  EXPECT_EQ(Membership::ReadEpoch(kv, kPrefix).value_or(-1), 0);
   EXPECT_GT(view.revision, 0);
   EXPECT_EQ(CheckEpoch(0, view).code(), absl::StatusCode::kFailedPrecondition);
 }
@@ -85,6 +86,9 @@ TEST(ClusterMembershipTest, JoinOrderGivesTheRoles) {
   ASSERT_NE(view.primary(), nullptr);
   EXPECT_EQ(view.primary()->host, "hostc");
   EXPECT_EQ(view.epoch, a->campaign_revision());
+  absl::StatusOr<int64_t> epoch = Membership::ReadEpoch(kv, kPrefix);
+  ASSERT_TRUE(epoch.ok()) << epoch.status();
+  EXPECT_EQ(*epoch, view.epoch);
   EXPECT_EQ(view.primary()->campaign_revision, a->campaign_revision());
   EXPECT_EQ(view.primary()->lease, a->lease());
   EXPECT_THAT(view.primary()->addresses, ElementsAre("hostc.example:7000", "10.0.0.1:7000"));

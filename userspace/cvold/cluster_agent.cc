@@ -69,9 +69,11 @@ absl::StatusOr<cluster::ClusterView> ClusterAgent::ReadView() const {
 absl::Status ClusterAgent::RevokeLease(int64_t lease) { return kv_.LeaseRevoke(lease); }
 
 absl::Status ClusterAgent::CheckEpoch(int64_t epoch) const {
-  absl::StatusOr<cluster::ClusterView> view = ReadView();
-  if (!view.ok()) return view.status();
-  return cluster::CheckEpoch(epoch, *view);
+  absl::StatusOr<int64_t> current = cluster::Membership::ReadEpoch(kv_, options_.prefix);
+  if (!current.ok()) return current.status();
+  cluster::ClusterView view;
+  view.epoch = *current;
+  return cluster::CheckEpoch(epoch, view);
 }
 
 absl::Status ClusterAgent::Start() {

@@ -207,6 +207,16 @@ absl::StatusOr<ClusterView> Membership::Read(store::KvStore& kv, const std::stri
   return view;
 }
 
+absl::StatusOr<int64_t> Membership::ReadEpoch(store::KvStore& kv, const std::string& prefix) {
+  absl::StatusOr<store::RangeResult> campaigns = kv.Range(absl::StrCat(prefix, kElectionDir));
+  if (!campaigns.ok()) return Annotate(campaigns.status(), "reading the election keys");
+  int64_t epoch = 0;
+  for (const store::KeyValue& c : campaigns->kvs) {
+    if (epoch == 0 || c.create_revision < epoch) epoch = c.create_revision;
+  }
+  return epoch;
+}
+
 absl::Status CheckEpoch(int64_t request_epoch, const ClusterView& view) {
   if (request_epoch == view.epoch && view.epoch != 0) return absl::OkStatus();
   if (view.epoch == 0) {

@@ -90,6 +90,9 @@ class Membership {
   // ClusterView::revision); the member records right after it (a member that
   // leaves in between keeps its rank, with empty addresses).
   static absl::StatusOr<ClusterView> Read(store::KvStore& kv, const std::string& prefix);
+  // Only the epoch (0: no Primary), in one range of the election keys: the
+  // check every controller request pays for.
+  static absl::StatusOr<int64_t> ReadEpoch(store::KvStore& kv, const std::string& prefix);
 
   const std::string& host() const { return self_.host; }
   int64_t lease() const { return lease_; }
