@@ -62,10 +62,16 @@ class Recorder {
     absl::MutexLock lock(&mu_);
     return requests_;
   }
+  // Waits up to 5 s: the server may log after the client has given up (a
+  // client sees a failed TLS handshake as soon as the alert arrives).
   bool Logged(const std::string& part) {
-    for (const std::string& line : logs()) {
-      if (line.find(part) != std::string::npos) return true;
-    }
+    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    do {
+      for (const std::string& line : logs()) {
+        if (line.find(part) != std::string::npos) return true;
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    } while (absl::Now() < deadline);
     return false;
   }
 
