@@ -456,9 +456,7 @@ absl::Status Service::Reintegrate(int64_t epoch) {
           events_.Publish({{"type", "orphan_freeze_thawed"}, {"device", dm_name},
                            {"freeze_id", f.id}, {"vext", f.vext}});
         }
-      }
-      // Migrations with no record are over: the source is authoritative.
-      if (ts.v1_1.has_value()) {
+        // Migrations with no record are over: the source is authoritative.
         for (const MigrationStatus& m : ts.v1_1->migrations) {
           ASSIGN_OR_RETURN(std::string msg, FormatMigrateAbort(m.vext));
           RETURN_IF_ERROR(dm_.Message(dm_name, sector, msg).status());
