@@ -27,6 +27,12 @@ skipped=0
 failures=()
 
 pass() { passed=$((passed + 1)); echo "PASS $*"; }
+
+# The time breakdown printed at the end: one "KIND<TAB>NAME<TAB>SECONDS"
+# line per item (steps, ctest binaries, VM boots and scenario bodies).
+timings=$logs/timings.tsv
+: >"$timings"
+timing() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$timings"; }
 failt() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL $*"; }
 skip() { skipped=$((skipped + 1)); echo "SKIP $*"; }
 
@@ -39,15 +45,22 @@ phase() {
 	echo
 	echo "=== $*"
 }
-phase_end() { echo "--- $1 done in $(since "$phase_t0")s"; }
+phase_end() {
+	local secs
+	secs=$(since "$phase_t0")
+	echo "--- $1 done in ${secs}s"
+	timing phase "$1" "$secs"
+}
 
 # Runs a command with its output in build-logs/NAME.log; one test NAME.
 # On failure the log's tail is printed (CI keeps only stdout). Sets step_ok.
 step_ok=
 step() {
-	local name=$1 log=$logs/$1.log rc=0
+	local name=$1 log=$logs/$1.log rc=0 t0
 	shift
+	t0=$(now)
 	"$@" >"$log" 2>&1 || rc=$?
+	timing step "$name" "$(since "$t0")"
 	if [ "$rc" -eq 0 ]; then
 		step_ok=1
 		pass "$name"
@@ -62,8 +75,10 @@ step() {
 # nonzero exit with neither errors nor warnings means checkpatch itself broke
 # (e.g. no kernel sources yet), which also fails.
 checkpatch() {
-	local log=$logs/checkpatch.log rc=0 errors warnings
+	local log=$logs/checkpatch.log rc=0 errors warnings t0
+	t0=$(now)
 	make --no-print-directory checkpatch >"$log" 2>&1 || rc=$?
+	timing step checkpatch "$(since "$t0")"
 	errors=$(grep -c 'ERROR:' "$log" || true)
 	warnings=$(grep -c 'WARNING:' "$log" || true)
 	if [ "$errors" -gt 0 ]; then
@@ -80,14 +95,17 @@ checkpatch() {
 # Runs ctest in build dir $1 and counts its tests from the JUnit report,
 # names prefixed with $2.
 ctest_dir() {
-	local dir=$1 prefix=$2 junit=$logs/$2-junit.xml line verdict name
+	local dir=$1 prefix=$2 junit=$logs/$2-junit.xml line verdict name t0
 	rm -f "$junit"
 	if [ ! -f "$dir/CTestTestfile.cmake" ]; then
 		failt "$prefix: no ctest tests in $dir"
 		return
 	fi
+	t0=$(now)
 	ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600 \
 		--output-junit "$junit" >"$logs/$prefix.log" 2>&1 || true
+	timing ctest "$prefix (wall, -j $jobs)" "$(since "$t0")"
+	ctest_binary_times "$dir" "$junit" "$prefix"
 	if [ ! -s "$junit" ]; then
 		failt "$prefix: ctest produced no report (log: build-logs/$prefix.log)"
 		tail -n 40 "$logs/$prefix.log" | sed 's/^/    /'
@@ -133,6 +151,38 @@ for tc in ET.parse(sys.argv[1]).getroot().iter("testcase"):
 EOF
 }
 
+# Adds one timing line per test program: the sum of its tests' times in
+# the JUnit report (with -j N, these add up to more than the wall time).
+ctest_binary_times() {
+	[ -s "$2" ] || return 0
+	ctest --test-dir "$1" --show-only=json-v1 2>/dev/null | python3 -c '
+import json, os, sys
+import xml.etree.ElementTree as ET
+prog = {}
+for t in json.load(sys.stdin).get("tests", []):
+    cmd = t.get("command") or ["?"]
+    exe = os.path.basename(cmd[0])
+    if exe == "bash" and len(cmd) > 1:
+        exe = os.path.basename(cmd[1])
+    prog[t["name"]] = exe
+sums = {}
+for tc in ET.parse(sys.argv[1]).getroot().iter("testcase"):
+    exe = prog.get(tc.get("name"), "?")
+    n, s = sums.get(exe, (0, 0.0))
+    sums[exe] = (n + 1, s + float(tc.get("time") or 0))
+for exe, (n, s) in sums.items():
+    print(f"ctest\t{sys.argv[2]}: {exe} ({n} tests)\t{s:.1f}")
+' "$2" "$3" >>"$timings" || true
+}
+
+# The breakdown table, longest first, and the total.
+print_timings() {
+	echo
+	echo "=== time breakdown (seconds, longest first)"
+	sort -t $'\t' -k3,3 -g -r "$timings" |
+		awk -F'\t' '{ printf "%8.1f  %-6s %s\n", $3, $1, $2 }'
+}
+
 sanitizer_build() {
 	cmake -S . -B build-san -DCVOL_SANITIZE=ON >/dev/null &&
 		cmake --build build-san -j "$jobs"
@@ -146,6 +196,7 @@ vm_scenarios() {
 		case "$line" in
 		"PASS "*) passed=$((passed + 1)); n=$((n + 1)) ;;
 		"FAIL "*) failed=$((failed + 1)); n=$((n + 1)); failures+=("vm: ${line#FAIL }") ;;
+		"TIMING "*) printf '%s\n' "${line#TIMING }" >>"$timings" ;;
 		esac
 	done < <(bash tests/vm/run.sh 2>&1 || true)
 	# run.sh exits 2 before running anything when the host cannot run VMs.
@@ -197,6 +248,7 @@ main() {
 	vm_scenarios
 	phase_end "VM scenarios"
 
+	print_timings
 	echo
 	echo "=== total time $(since "$t0")s"
 	if [ ${#failures[@]} -gt 0 ]; then

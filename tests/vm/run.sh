@@ -218,12 +218,29 @@ run_one() {
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 	echo "wall: ${secs}s qemu-rc: $qrc" >>"$out/run-info.txt"
 	last_reason=$(verdict "$out" "$qrc" "$tmo")
+	print_timing "$name" "$out" "$secs"
 	if [ -z "$last_reason" ]; then
 		echo "PASS $name (${secs}s)"
 		return 0
 	fi
 	echo "FAIL $name ($last_reason) — log: ${out#"$root"/}/console.log"
 	return 1
+}
+
+# "TIMING vm-boot|vm-body NAME SECONDS" lines (tab-separated) for the test
+# command's breakdown: boot = guest uptime when the scenario started, body =
+# its run time, from the guest's START/END markers; the rest of the wall
+# time (qemu start, power-off) is counted with the boot.
+print_timing() {
+	local name=$1 out=$2 wall=$3 start end
+	start=$(grep -a -m1 -oE "CVOL-SCENARIO-START $name uptime=[0-9.]+" "$out/console.log" | sed 's/.*=//' || true)
+	end=$(grep -a -m1 -oE "CVOL-SCENARIO-END $name rc=[0-9]+ uptime=[0-9.]+" "$out/console.log" | sed 's/.*=//' || true)
+	if [ -z "$start" ] || [ -z "$end" ]; then
+		printf 'TIMING vm-boot\t%s (no markers: whole run)\t%s\n' "$name" "$wall"
+		return
+	fi
+	awk -v n="$name" -v w="$wall" -v s="$start" -v e="$end" 'BEGIN {
+		printf "TIMING vm-boot\t%s\t%.1f\nTIMING vm-body\t%s\t%.1f\n", n, w - (e - s), n, e - s }'
 }
 
 resolve_scenarios() {
