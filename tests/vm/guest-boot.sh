@@ -55,6 +55,8 @@ reset_guest() {
 	local ns
 	kill_leftovers
 	for ns in $(ip netns list 2>/dev/null | cut -d' ' -f1); do ip netns delete "$ns" 2>/dev/null || true; done
+	# `ip netns add` makes /run/netns a mount point of its own.
+	while umount /run/netns 2>/dev/null; do :; done
 	for ns in $(ip -o link show type bridge 2>/dev/null | awk -F': ' '{ print $2 }'); do
 		ip link delete "$ns" 2>/dev/null || true
 	done
@@ -68,11 +70,7 @@ reset_guest() {
 while [ $# -ge 3 ]; do
 	name=$1 file=$2 tmo=$3
 	shift 3
-	if [ -z "$mounts0" ]; then
-		mounts0=$(cut -d' ' -f2 /proc/mounts | sort)
-	else
-		reset_guest
-	fi
+	[ -n "$mounts0" ] || mounts0=$(cut -d' ' -f2 /proc/mounts | sort)
 	echo
 	echo "CVOL-SCENARIO-BEGIN $name"
 	# timeout signals its whole process group: the scenario's children too.
@@ -82,9 +80,16 @@ while [ $# -ge 3 ]; do
 	echo
 	echo "CVOL-SCENARIO-RC $name $rc"
 	[ "$rc" -eq 0 ] || break
-	if kernel_log_bad "$outbase/$name/dmesg.txt"; then break; fi
+	if kernel_log_bad "$outbase/$name/dmesg.txt"; then
+		echo "guest-boot: $name left a kernel warning: the next scenario gets a fresh boot"
+		break
+	fi
+	reset_guest
 	# A mount it did not undo: the next scenario gets a fresh boot.
-	[ "$(cut -d' ' -f2 /proc/mounts | sort)" = "$mounts0" ] || break
+	if [ "$(cut -d' ' -f2 /proc/mounts | sort)" != "$mounts0" ]; then
+		echo "guest-boot: $name left mounts: $(cut -d' ' -f2 /proc/mounts | sort | comm -13 <(echo "$mounts0") - | xargs)"
+		break
+	fi
 done
 sync
 exit 0
