@@ -70,7 +70,11 @@ reset_guest() {
 while [ $# -ge 3 ]; do
 	name=$1 file=$2 tmo=$3
 	shift 3
-	[ -n "$mounts0" ] || mounts0=$(cut -d' ' -f2 /proc/mounts | sort)
+	if [ -z "$mounts0" ]; then
+		# mk_nullb mounts configfs when it is not: mount it for every one.
+		mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
+		mounts0=$(cut -d' ' -f2 /proc/mounts | sort)
+	fi
 	echo
 	echo "CVOL-SCENARIO-BEGIN $name"
 	# timeout signals its whole process group: the scenario's children too.

@@ -232,8 +232,9 @@ console_part() {
 }
 
 # True if scenario NAME was started in the boot whose console is FILE.
+# (Not grep -q: under pipefail, tr's SIGPIPE would fail the pipeline.)
 console_has_begun() {
-	tr -d '\r' <"$2" | grep -aqE "CVOL-SCENARIO-BEGIN $1\$"
+	tr -d '\r' <"$2" | grep -aE "CVOL-SCENARIO-BEGIN $1\$" >/dev/null
 }
 
 # Kernel log lines matching a failure pattern. On the console, user output is
