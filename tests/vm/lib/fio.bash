@@ -64,7 +64,7 @@ WRITER_DIR=/tmp/cvol-writers
 declare -gA _WRITER_PID=()
 
 writer_start() {
-	local out= name seed0 jobfn
+	local out='' name seed0 jobfn
 	if [ "$1" = -o ]; then
 		out=$2
 		shift 2
@@ -77,6 +77,7 @@ writer_start() {
 	(
 		WRITER_PASS=1
 		while [ ! -e "$WRITER_DIR/$name.stop" ]; do
+			# shellcheck disable=SC2046 # JOBFN prints words
 			fio $("$jobfn" $((seed0 + WRITER_PASS)) "$@") --output="$CVOL_OUT/$out$WRITER_PASS.txt" ||
 				echo "$WRITER_PASS" >>"$WRITER_DIR/$name.failed"
 			echo $((seed0 + WRITER_PASS)) >"$WRITER_DIR/$name.lastseed"
