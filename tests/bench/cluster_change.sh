@@ -23,7 +23,7 @@
 #
 # Layout: two clusters at once, so that 3 and 8 hosts interleave rep by rep:
 # hosts h1-h3 (etcd prefix /c3/, pool p3) and h4-h11 (prefix /c8/, pool p8),
-# network namespaces cvh1..cvh11 (tests/vm/cluster_lib.bash), one 3-member
+# network namespaces cvh1..cvh11 (tests/vm/lib/cluster.bash), one 3-member
 # etcd for all, plus a single-host cvold in the root namespace (prefix
 # /single/, pool ps, --instance s). Each cluster/daemon has its own two
 # shared loop pvs and a 64 MiB volume; extent MOVE_EXT moves back and forth
@@ -61,8 +61,7 @@
 # Output: $CVOL_OUT/bench.txt (tables), cluster_change.csv (one row per move),
 # cvold-*.log (events), fio-*.json (load).
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
-source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/cluster.bash"
 
 # A knob from the environment, else from a NAME=value word on the kernel
 # command line (run.sh passes no environment into the guest), else DEFAULT.

@@ -12,13 +12,13 @@
 #           the raw devices.
 # Interleaved reps; medians; ratios against dm-linear / dd (raw) and LVM.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/cvold.bash"
+source "$CVOL_ROOT/tests/bench/lib.bash"
 trap cvold_cleanup EXIT
 REPS=${REPS:-5}
 out=$CVOL_OUT/bench.txt
 : >"$out"
 say() { echo "$*" | tee -a "$out"; }
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 load_cvol
@@ -33,24 +33,7 @@ cc=$CLUSTERCTL
 check "pool + 1.1 TiB pv" -- bash -c "$cc pool create p --extent-size 4M && $cc pv create $bc --pool p --name big"
 check "null_blk pvs" -- bash -c "$cc pv create $na --pool p --name na && $cc pv create $nb --pool p --name nb"
 
-export LVM_SYSTEM_DIR=/tmp/lvmsys LVM_SUPPRESS_FD_WARNINGS=1
-mkdir -p "$LVM_SYSTEM_DIR"
-cat >"$LVM_SYSTEM_DIR/lvm.conf" <<EOF
-devices {
-	obtain_device_list_from_udev = 0
-	external_device_info_source = "none"
-	use_devicesfile = 0
-	hints = "none"
-	types = [ "nullb", 16 ]
-	filter = [ "a|^$bl\$|", "a|^$la\$|", "a|^$lb\$|", "r|.*|" ]
-	md_component_detection = 0
-	multipath_component_detection = 0
-	fw_raid_component_detection = 0
-}
-global { use_lvmpolld = 0 locking_dir = "/run/lock/lvm" event_activation = 0 notify_dbus = 0 }
-activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
-backup { backup = 0 archive = 0 }
-EOF
+lvm_setup "$bl" "$la" "$lb"
 lvmlog=$CVOL_OUT/lvm.log
 lvm pvcreate -y -ff "$bl" "$la" "$lb" >>"$lvmlog" 2>&1
 lvm vgcreate -s 4m vgbig "$bl" >>"$lvmlog" 2>&1

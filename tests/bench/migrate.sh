@@ -44,22 +44,14 @@
 # progress, wrong map or data) fails the run with the evidence; the harness
 # fails it on any kernel WARNING / hung task too.
 #
-# LVM in the guest (workarounds): /etc/lvm is the host's, read-only, and
-# there is no udev, lvmpolld or dmeventd.  So LVM_SYSTEM_DIR points at a
-# lvm.conf of our own in /tmp: no udev (obtain_device_list_from_udev=0,
-# udev_sync=0, udev_rules=0; DM_DISABLE_UDEV=1 is set by the harness, so
-# libdevmapper makes the /dev/mapper nodes itself), no lvmpolld (pvmove
-# polls in the foreground, -i 1: its 1 s interval bounds "to done"), no
-# dmeventd (monitoring=0, else the mirror activation waits for it), no
-# metadata backup/archive (backup_dir is under read-only /etc), no devices
-# file and no hints, and "nullb" added to devices/types (LVM 2.03.16 does
-# not know null_blk and would ignore the devices).  lvmetad does not exist
-# in 2.03 (use_lvmetad is gone), so nothing to turn off there.  The filter
-# accepts only LA and LB, so LVM never scans the cvol devices.
-# LVM_SUPPRESS_FD_WARNINGS=1 silences the inherited-fd warnings.
+# LVM in the guest: a private lvm.conf (lvm_setup in tests/bench/lib.bash
+# says why each setting) whose filter accepts only LA and LB, so LVM never
+# scans the cvol devices. pvmove polls in the foreground, -i 1: its 1 s
+# interval bounds "to done".
 # timeout: 900
 # mem: 3072
 source "$CVOL_ROOT/tests/vm/lib.sh"
+source "$CVOL_ROOT/tests/bench/lib.bash"
 cd /tmp
 
 # Knobs: tests/vm/run.sh does not pass the host's environment into the
@@ -102,37 +94,8 @@ dd if=/dev/urandom of="$vol" bs=1M count="$MIB" oflag=direct status=none
 cvol_side=0
 cdev=("$ca" "$cb")
 
-# ---- LVM (see the header for why each setting).
-export LVM_SYSTEM_DIR=/tmp/lvmsys LVM_SUPPRESS_FD_WARNINGS=1
-mkdir -p "$LVM_SYSTEM_DIR"
-cat >"$LVM_SYSTEM_DIR/lvm.conf" <<EOF
-devices {
-	obtain_device_list_from_udev = 0
-	external_device_info_source = "none"
-	use_devicesfile = 0
-	hints = "none"
-	types = [ "nullb", 16 ]
-	filter = [ "a|^$la\$|", "a|^$lb\$|", "r|.*|" ]
-	md_component_detection = 0
-	multipath_component_detection = 0
-	fw_raid_component_detection = 0
-}
-global {
-	use_lvmpolld = 0
-	locking_dir = "/run/lock/lvm"
-	event_activation = 0
-	notify_dbus = 0
-}
-activation {
-	udev_sync = 0
-	udev_rules = 0
-	monitoring = 0
-}
-backup {
-	backup = 0
-	archive = 0
-}
-EOF
+# ---- LVM
+lvm_setup "$la" "$lb"
 lvmlog=$CVOL_OUT/lvm.log
 : >"$lvmlog"
 lvm pvcreate -y -ff "$la" "$lb" >>"$lvmlog" 2>&1

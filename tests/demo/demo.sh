@@ -4,7 +4,7 @@
 # and verifies the volume.
 # timeout: 600
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/cvold.bash"
 trap cvold_cleanup EXIT
 cd /tmp		# fio keeps its verify state files in the working directory
 

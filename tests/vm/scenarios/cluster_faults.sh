@@ -17,8 +17,7 @@
 #      predecessor held and re-integrates.
 # Every writer pass verifies; every host's map equals etcd's at the end.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
-source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/cluster.bash"
 
 TTL=${CLUSTER_LEASE_TTL:-5}
 load_cvol

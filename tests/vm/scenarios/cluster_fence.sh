@@ -19,8 +19,7 @@
 #      restarted daemon re-integrates and the writer goes on.
 # Every writer pass verifies; the maps of all hosts equal etcd's at the end.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
-source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/cluster.bash"
 
 # A lease long enough that a stopped host is still a member when the move
 # begins (a command can take seconds in TCG): it must then be excluded.

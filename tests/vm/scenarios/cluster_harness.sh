@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # timeout: 600
 #
-# The multi-host harness itself (tests/vm/cluster_lib.bash), without the
+# The multi-host harness itself (tests/vm/lib/cluster.bash), without the
 # cluster options cvold is still growing:
 #   * 3 network namespaces on a bridge: everyone reaches the bridge and the
 #     other hosts; link_down 2 cuts h2 off (h3 still reachable), link_up 2
@@ -16,8 +16,7 @@
 #     the event stream, SIGSTOP/SIGCONT, kill -9;
 #   * cluster_cleanup leaves no namespace, bridge, veth, etcd or cvold.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
-source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/cluster.bash"
 
 plan_note "network (t=${SECONDS} s)"
 check "cluster_net_up 3" -- cluster_net_up 3
@@ -193,8 +192,7 @@ mkdir -p /tmp/inner-out
 rc=0
 cat >/tmp/inner-out/inner.sh <<'EOF'
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
-source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/cluster.bash"
 cluster_net_up 2
 ip netns exec cvh1 sleep 600 &
 HOST_PID[1]=$!

@@ -12,8 +12,7 @@
 # device, all three kernels' maps equal etcd's, the old places are free, and
 # the event streams show each step on each host.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
-source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/cluster.bash"
 
 W=/tmp/cluster_move
 mkdir -p $W
@@ -68,19 +67,9 @@ for i in 1 2 3; do
 		--output="$CVOL_OUT/fio-fill-$i.txt"
 done
 
-STOP=$W/stop
-for i in 1 2 3; do
-	(
-		n=1
-		while [ ! -e $STOP ]; do
-			fio $(job $i $((i - 1)) $((10 * i + n)) --verify_backlog=64 --runtime=4 --time_based) \
-				--output="$CVOL_OUT/fio-h$i-$n.txt" || echo "h$i pass $n" >>$W/failed
-			n=$((n + 1))
-		done
-		echo $((n - 1)) >$W/runs-$i
-	) &
-	WRITER[i]=$!
-done
+# Writer loop w<I>: host I's passes over its third.
+third_pass() { job "$2" $(($2 - 1)) "$1" --verify_backlog=64 --runtime=4 --time_based; } # SEED HOST
+for i in 1 2 3; do writer_start -o "fio-h$i-" "w$i" $((10 * i)) third_pass "$i"; done
 sleep 2
 
 plan_note "moves under three writers: extents 1-2 (h1's third), 9-10 (h2's), 17-18 (h3's)"
@@ -93,10 +82,9 @@ assert_match "h1 ran it" '"type":"move_done","vext":10' "$(cat "$CVOL_OUT/events
 check_hctl "move 17-18 to pvB" 0 1 volume move p/v --extent 17 --count 2 --to-pv pvB --wait
 check_hctl "move 1 again, to pvC" 0 1 volume move p/v --extent 1 --to-pv pvC --wait
 sleep 2
-touch $STOP
-for i in 1 2 3; do wait "${WRITER[i]}"; done
-assert_eq "every writer pass verified" "" "$(cat $W/failed 2>/dev/null || true)"
-plan_note "writer passes: h1 $(cat $W/runs-1) h2 $(cat $W/runs-2) h3 $(cat $W/runs-3)"
+writer_stop w1 w2 w3
+assert_eq "every writer pass verified" "" "$(writer_failures w)"
+plan_note "writer passes: h1 $(writer_runs w1) h2 $(writer_runs w2) h3 $(writer_runs w3)"
 
 # A last full pass per third through its own host, then read each third
 # back through the next host's device (another kernel volume, the same
@@ -141,24 +129,15 @@ overlap_job() { # HOST SEED [extra]
 		--iodepth=4 --offset=$((OVL_OFF + (h - 1) * 4096)) --size=$((OVL_SIZE - (h - 1) * 4096)) \
 		--randseed="$seed" "$@"
 }
-for i in 1 2 3; do
-	(
-		n=1
-		while [ ! -e $W/ostop ]; do
-			fio $(overlap_job $i $((50 * i + n)) --verify_backlog=64 --runtime=3 --time_based) \
-				--output="$CVOL_OUT/fio-overlap-h$i-$n.txt" || echo "h$i pass $n" >>$W/ofailed
-			n=$((n + 1))
-		done
-	) &
-	OWRITER[i]=$!
-done
+# Writer loop o<I>: host I's interleaved blocks.
+overlap_pass() { overlap_job "$2" "$1" --verify_backlog=64 --runtime=3 --time_based; } # SEED HOST
+for i in 1 2 3; do writer_start -o "fio-overlap-h$i-" "o$i" $((50 * i)) overlap_pass "$i"; done
 sleep 2
 check_hctl "move extents 4-7 (written by all three hosts) to pvC" 0 1 \
 	volume move p/v --extent 4 --count 4 --to-pv pvC --wait
 sleep 1
-touch $W/ostop
-for i in 1 2 3; do wait "${OWRITER[i]}"; done
-assert_eq "every overlapping pass verified" "" "$(cat $W/ofailed 2>/dev/null || true)"
+writer_stop o1 o2 o3
+assert_eq "every overlapping pass verified" "" "$(writer_failures o)"
 for i in 1 2 3; do
 	check "h$i rewrites its interleaved blocks" -- fio $(overlap_job $i $((500 * i))) \
 		--output="$CVOL_OUT/fio-overlap-last-$i.txt"

@@ -22,8 +22,7 @@
 # active to do it), after which every host re-integrates and the writers'
 # held I/O completes. Before this was fixed the cluster stayed fenced.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
-source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/cluster.bash"
 
 export CLUSTER_LEASE_TTL=10
 load_cvol

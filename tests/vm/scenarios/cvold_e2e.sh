@@ -14,7 +14,8 @@
 #     the kernel agree, the data verifies;
 #   * online grow, `clusterctl events`, remove.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/cvold.bash"
+source "$CVOL_ROOT/tests/vm/lib/fio.bash"
 trap cvold_on_exit EXIT
 
 W=/tmp/e2e
@@ -73,25 +74,10 @@ assert_match "human show has the device" "/dev/mapper/p1-v1" "$(cat "$CC_OUT")"
 V=/dev/mapper/p1-v1
 SIZE=$((128 << 20))
 job() { # SEED [extra]
-	local seed=$1
-	shift
-	echo --name=w --filename=$V --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 \
-		--verify_state_save=0 --rw=randwrite --bs=4k --iodepth=8 --numjobs=4 \
-		--size=$((SIZE / 4)) --offset_increment=$((SIZE / 4)) --randseed="$seed" \
-		--group_reporting "$@"
+	fio_verify_args -b 4k "$V" "$SIZE" "$@"
 }
 check "fill + verify" -- fio $(job 100) --output="$CVOL_OUT/fio-0.txt"
-STOP=$W/stop
-(
-	i=1
-	while [ ! -e $STOP ]; do
-		fio $(job $((100 + i)) --verify_backlog=64) --output="$CVOL_OUT/fio-$i.txt" ||
-			echo "$i" >>$W/failed
-		i=$((i + 1))
-	done
-	echo $((i - 1)) >$W/runs
-) &
-FIO=$!
+writer_start -o fio- w 100 job --verify_backlog=64
 
 "$CLUSTERCTL" events --json >$W/events 2>&1 &
 EVPID=$!
@@ -155,10 +141,9 @@ exec 7<$V	# held open (fio reopens it between passes)
 check_cc "volume remove while the device is open is refused" 4 volume remove p1/v1
 check "... and the device is still there" -- test -b $V
 exec 7<&-
-touch $STOP
-wait $FIO
-assert_eq "every fio writer pass verified" "" "$(cat $W/failed 2>/dev/null || true)"
-plan_note "fio passes during the moves: $(cat $W/runs)"
+writer_stop w
+assert_eq "every fio writer pass verified" "" "$(writer_failed w)"
+plan_note "fio passes during the moves: $(writer_runs w)"
 check "final verify of the last pass" -- fio $(job 9999) --output="$CVOL_OUT/fio-final.txt"
 kill $EVPID 2>/dev/null || true
 wait $EVPID 2>/dev/null || true

@@ -14,9 +14,9 @@
 #   D. each batch raises a dm event (dmsetup event number moves; dmsetup
 #      wait returns).
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/remap.bash"
+source "$CVOL_ROOT/tests/vm/lib/events.bash"
 
-EV=$CVOL_BUILD/bin/cvol-events
 load_cvol
 N0=$(mk_nullb 128)
 N1=$(mk_nullb 128)
@@ -25,39 +25,8 @@ mkdir -p $W
 E=128
 EB=$((E * 512))
 
-# listen NAME [PREFIX...]: cvol-events in the background into $W/NAME.jsonl,
-# returning once it is subscribed.
-listen() {
-	local name=$1
-	shift
-	rm -f $W/$name.ready
-	"$@" "$EV" --ready-file $W/$name.ready >$W/$name.jsonl 2>$W/$name.err &
-	echo $! >$W/$name.pid
-	for ((i = 0; i < 100; i++)); do
-		[ -e $W/$name.ready ] && return 0
-		sleep 0.1
-	done
-	cat $W/$name.err >&2
-	return 1
-}
-# events NAME UUID: the JSON lines of one volume.
-events() { jq -c --arg u "$2" 'select(.uuid == $u)' $W/$1.jsonl; }
-# wait_events NAME UUID N: wait until N events of UUID arrived.
-wait_events() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[ "$(events "$1" "$2" | wc -l)" -ge "$3" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-# no_gaps NAME UUID: seq numbers are 1.. without gaps or repeats.
-no_gaps() {
-	events "$1" "$2" | jq -s -e 'map(.seq) as $s | $s == [range(1; ($s | length) + 1)]' >/dev/null
-}
-
-check "listener A in the root namespace" -- listen a
-check "listener C in a new network namespace" -- listen c unshare -n
+check "listener A in the root namespace" -- ev_listen a
+check "listener C in a new network namespace" -- ev_listen_netns c
 
 check "create a: 8 extents, slot 1 is a dm error device" -- dmsetup create bad --table "0 $(dev_sectors "$N1") error"
 check "create v" -- dmsetup create v --table \
@@ -93,8 +62,8 @@ dmsetup suspend v
 wait $DDPID || true	# not a bare wait: the listeners run in the background
 dmsetup resume v
 msg v unfence 9
-check "A: 15 events arrived" -- wait_events a he-v 15
-events a he-v >$CVOL_OUT/events-a.jsonl
+check "A: 15 events arrived" -- ev_wait_count a he-v 15
+ev_of a he-v >$CVOL_OUT/events-a.jsonl
 T=$(jq -r '.type' $CVOL_OUT/events-a.jsonl | tr '\n' ' ')
 assert_eq "A: types in order" "freeze_drained map_changed freeze_drained freeze_timeout freeze_drained freeze_broken fenced unfenced lease_expired unfenced map_changed dev_error fenced held_failed unfenced " "$T"
 nth() { sed -n "$1p" $CVOL_OUT/events-a.jsonl; }
@@ -109,7 +78,7 @@ assert_eq "A: dev_error: slot 1" 1 "$(nth 12 | jq -r .dev_slot)"
 assert_eq "A: held_failed: 1 bio" 1 "$(nth 14 | jq -r .value)"
 assert_eq "A: dm name and device" "v $(dmsetup info -c --noheadings -o major,minor --separator : v)" \
 	"$(nth 1 | jq -r '"\(.dm_name) \(.dm_dev)"')"
-check "A: no gaps" -- no_gaps a he-v
+check "A: no gaps" -- ev_no_gaps a he-v
 assert_eq "A: events_seq" "15 0" "$(msg v events_seq)"
 assert_eq "A: status: event seq, lost, lease" "15 0 none" "$(dmsetup status v | awk '{ print $(NF-2), $(NF-1), $NF }')"
 EVNR1=$(dmsetup info -c --noheadings -o events v)
@@ -143,24 +112,25 @@ done
 plan_note "B: $n freeze/map_set/thaw cycles under load in $(ms_since $t0) ms"
 kill $FIO
 wait $FIO || true
-check "B: $((2 * n)) events" -- wait_events a he-w $((2 * n))
-check "B: no gaps, in order" -- no_gaps a he-w
-assert_eq "B: $n freeze_drained" $n "$(events a he-w | jq -r 'select(.type == "freeze_drained")' | jq -s length)"
+check "B: $((2 * n)) events" -- ev_wait_count a he-w $((2 * n))
+check "B: no gaps, in order" -- ev_no_gaps a he-w
+assert_eq "B: $n freeze_drained" $n "$(ev_of a he-w | jq -r 'select(.type == "freeze_drained")' | jq -s length)"
 assert_eq "B: freeze ids 1..$n in order" "$(seq 1 $n | tr '\n' ' ')" \
-	"$(events a he-w | jq -r 'select(.type == "freeze_drained") | .id' | tr '\n' ' ')"
+	"$(ev_of a he-w | jq -r 'select(.type == "freeze_drained") | .id' | tr '\n' ' ')"
 assert_eq "B: map_changed generations 1..$n in order" "$(seq 1 $n | tr '\n' ' ')" \
-	"$(events a he-w | jq -r 'select(.type == "map_changed") | .value' | tr '\n' ' ')"
+	"$(ev_of a he-w | jq -r 'select(.type == "map_changed") | .value' | tr '\n' ' ')"
 assert_eq "B: events_seq: $((2 * n)), none lost" "$((2 * n)) 0" "$(msg w events_seq)"
-events a he-w | jq -r 'select(.type == "freeze_drained") | .value' | sort -n >$W/drain-ms
+ev_of a he-w | jq -r 'select(.type == "freeze_drained") | .value' | sort -n >$W/drain-ms
 plan_note "B: drain ms under load: median $(sed -n "$((n / 2))p" $W/drain-ms), max $(tail -1 $W/drain-ms)"
 check "B: no gap line from cvol-events" -- bash -c "! grep -q '\"type\":\"gap\"' $W/a.jsonl"
 
 # --- C ---
 assert_eq "C: the listener in another netns saw the same events of w" \
-	"$(events a he-w | jq -c '{seq, type, id, value}')" "$(events c he-w | jq -c '{seq, type, id, value}')"
+	"$(ev_of a he-w | jq -c '{seq, type, id, value}')" "$(ev_of c he-w | jq -c '{seq, type, id, value}')"
 
-check "listener A still running" -- kill -0 "$(cat $W/a.pid)"
-kill "$(cat $W/a.pid)" "$(cat $W/c.pid)" 2>/dev/null || true
+check "listener A still running" -- kill -0 "$(ev_pid a)"
+ev_stop a
+ev_stop c
 check "remove" -- dmsetup remove v w bad
 assert_no_kernel_warning
 finish

@@ -29,7 +29,8 @@
 # job() prints fio arguments that are meant to be split into words.
 # shellcheck disable=SC2046
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/remap.bash"
+source "$CVOL_ROOT/tests/vm/lib/fio.bash"
 
 load_cvol
 D=("$(mk_nullb 64)" "$(mk_nullb 64)")
@@ -50,33 +51,18 @@ cvol_table $((NV * E)) hfv-vol $E "${D[0]} 0 ${D[1]} 0" $W/runs >$W/table
 check "create hv ($(wc -l <$W/runs) runs over 2 devices)" -- dmsetup create hv $W/table
 V=/dev/mapper/hv
 
-# (verify_state_save=0: fio would write state files into the read-only cwd)
 job() { # SEED [extra fio args]
-	local seed=$1
-	shift
-	echo --name=w --filename=$V --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 \
-		--verify_state_save=0 --rw=randwrite --bssplit=4k/50:16k/30:64k/20 --blockalign=4k \
-		--iodepth=8 --numjobs=4 --offset=0 --size=$((NV * EB / 4)) \
-		--offset_increment=$((NV * EB / 4)) --randseed="$seed" --group_reporting "$@"
+	fio_verify_args "$V" $((NV * EB)) "$@"
 }
 check "initial fill + verify" -- fio $(job 2000) --output="$CVOL_OUT/fio-0.txt"
 
-STOP=$W/stop
-rm -f $STOP $W/failed
-(
-	i=1
-	while [ ! -e $STOP ]; do
-		fio $(job $((2000 + i)) --verify_backlog=64 --write_lat_log=$W/lat-$i --log_offset=1 \
-			--log_unix_epoch=1) --output="$CVOL_OUT/fio-$i.txt" || echo "$i" >>$W/failed
-		echo $((2000 + i)) >$W/lastseed
-		i=$((i + 1))
-	done
-	echo $((i - 1)) >$W/runs-done
-) &
-WPID=$!
+# The writer's passes log every I/O with its offset and time (lat-<pass>).
+writer_job() { # SEED
+	job "$1" --verify_backlog=64 --write_lat_log=$W/lat-$WRITER_PASS --log_offset=1 --log_unix_epoch=1
+}
+writer_start -o fio- w 2000 writer_job
 sleep 1
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 GEN=$(status_gen hv)
 NMOVE=0
 MOVEFAIL=0
@@ -124,22 +110,20 @@ seq 1 5000 >$W/randsrc	# a fixed shuffle
 for v in $(seq 0 $((NV - 1)) | shuf --random-source=$W/randsrc); do move "$v"; done
 for ((k = 0; k < NEXTRA; k++)); do move $((RANDOM % NV)); done
 MOVE_MS=$(ms_since "$t0")
-touch $STOP
-wait $WPID || true
-RUNS=$(cat $W/runs-done)
+writer_stop w
+RUNS=$(writer_runs w)
 plan_note "mover: $NMOVE moves in $MOVE_MS ms ($((MOVE_MS / (NMOVE ? NMOVE : 1))) ms each); writer runs: $RUNS"
 assert_eq "no move step failed" 0 "$MOVEFAIL"
 assert_eq "all $((NV + NEXTRA)) moves done, one map_set each" $((NV + NEXTRA)) "$NMOVE"
 [ "$RUNS" -ge 3 ] && ok "the writer ran throughout ($RUNS runs)" || fail "the writer ran only $RUNS times"
-assert_eq "no writer run failed" "" "$(cat $W/failed 2>/dev/null || true)"
-assert_eq "no fio output reports an error" "" \
-	"$(grep -lE 'err= *[1-9]|verify: bad|bad magic|crc32c: verify failed' "$CVOL_OUT"/fio-*.txt || true)"
-check "final verify-only pass of the last run ($(cat $W/lastseed)) is clean" -- \
-	fio $(job "$(cat $W/lastseed)") --verify_only --output="$CVOL_OUT/fio-final.txt"
+assert_eq "no writer run failed" "" "$(writer_failed w)"
+assert_eq "no fio output reports an error" "" "$(fio_errors "$CVOL_OUT"/fio-*.txt)"
+check "final verify-only pass of the last run ($(writer_lastseed w)) is clean" -- \
+	fio $(job "$(writer_lastseed w)") --verify_only --output="$CVOL_OUT/fio-final.txt"
 never=$(for v in $(seq 0 $((NV - 1))); do [ "${NMOVES[$v]}" -gt 0 ] || echo "$v"; done)
 assert_eq "every extent was moved at least once" "" "$never"
 for v in $(seq 0 $((NV - 1))); do echo "$v ${MD[$v]} ${MP[$v]}"; done | runs_of >$W/runs-expected
-assert_eq "map_get == the mover's bookkeeping" "$(tr '\n' ' ' <$W/runs-expected | sed 's/ $//')" \
+assert_eq "map_get == the mover's bookkeeping" "$(runs_line <$W/runs-expected)" \
 	"$(msg hv map_get 0 $NV)"
 assert_eq "status: gen $GEN, all mapped, devices alive, no freeze" "$GEN $NV/$NV AA 0" \
 	"$(dmsetup status hv | cut -d' ' -f4-7)"
@@ -194,7 +178,7 @@ msg hv freeze_wait "$id" 5000 >/dev/null
 check "self-check: map_set extent $v to a garbage place without a copy" -- msg hv map_set "$GEN" "$v:$d2:$p2"
 check "self-check: thaw" -- msg hv thaw "$id"
 check_fail "self-check: the verify-only pass now fails" -- \
-	fio $(job "$(cat $W/lastseed)") --verify_only --output="$CVOL_OUT/fio-selfcheck.txt"
+	fio $(job "$(writer_lastseed w)") --verify_only --output="$CVOL_OUT/fio-selfcheck.txt"
 check "remove" -- dmsetup remove hv
 assert_no_kernel_warning
 finish

@@ -19,7 +19,7 @@
 #   I. bad input: errors, nothing changes.
 #   J. removing a device with a freeze in place (no I/O held).
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/remap.bash"
 
 load_cvol
 modprobe dm_delay
@@ -37,24 +37,6 @@ head -c $((16 * EB)) /dev/urandom >$W/v.bin
 check "fill v" -- dd if=$W/v.bin of=/dev/mapper/v bs=64k oflag=direct status=none
 head -c 4096 /dev/urandom >$W/p
 
-# bg NAME CMD...: background job; records rc in $W/NAME.rc when done.
-bg() {
-	local name=$1
-	shift
-	rm -f $W/$name.rc
-	( rc=0; "$@" >$W/$name.out 2>&1 || rc=$?; echo $rc >$W/$name.rc ) &
-}
-done_() { [ -e $W/$1.rc ]; }
-rc_of() { cat $W/$1.rc; }
-# wait_for NAME SECONDS: true once job NAME finished.
-wait_for() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		done_ "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 wr_ext() { dd if=$W/p of=/dev/mapper/v bs=4k seek=$(($1 * EB / 4096)) oflag=direct status=none; }
 rd_ext() { dd if=/dev/mapper/v of=/dev/null bs=4k skip=$(($1 * EB / 4096)) count=1 iflag=direct status=none; }
 first4k_is_p() { # SLOT PEXT
@@ -82,8 +64,8 @@ sleep 1
 check_fail "A: the write to extent 5 is still held" -- done_ wA
 check_fail "A: the read of extent 4 is still held" -- done_ rA
 check "A: thaw" -- msg v thaw "$id"
-check "A: the held write completes after thaw" -- wait_for wA 10
-check "A: the held read completes after thaw" -- wait_for rA 10
+check "A: the held write completes after thaw" -- wait_job wA 10
+check "A: the held read completes after thaw" -- wait_job rA 10
 assert_eq "A: both succeeded" "0 0" "$(rc_of wA) $(rc_of rA)"
 check "A: the write landed at slot 0 pext 5" -- first4k_is_p 0 5
 assert_eq "A: no freeze left" 0 "$(freezes v)"
@@ -101,7 +83,7 @@ assert_eq "B: map_set of the frozen extent" "$((g + 1))" "$(msg v map_set "$g" 7
 plan_note "B: map_set on a drained freeze took $(ms_since $t0) ms (dmsetup included)"
 check_fail "B: the write is still held after map_set" -- done_ wB
 check "B: thaw" -- msg v thaw "$id"
-check "B: the held write completes" -- wait_for wB 10
+check "B: the held write completes" -- wait_job wB 10
 check "B: it landed at the NEW place (slot 1 pext 3)" -- first4k_is_p 1 3
 check_fail "B: not at the old place (slot 0 pext 7)" -- first4k_is_p 0 7
 
@@ -117,18 +99,18 @@ bg c13 wr_ext 13
 bg c14 wr_ext 14
 sleep 1
 check "C: thaw the first (8-11)" -- msg v thaw "$a"
-check "C: extent 9 (only under the first) is released" -- wait_for c9 10
+check "C: extent 9 (only under the first) is released" -- wait_job c9 10
 sleep 0.5
 check_fail "C: extent 11 (also under the second) is still held" -- done_ c11
 check_fail "C: extent 13 still held" -- done_ c13
 check_fail "C: extent 14 (adjacent freeze) still held" -- done_ c14
 check "C: thaw the second (10-13)" -- msg v thaw "$b"
-check "C: extent 11 released" -- wait_for c11 10
-check "C: extent 13 released" -- wait_for c13 10
+check "C: extent 11 released" -- wait_job c11 10
+check "C: extent 13 released" -- wait_job c13 10
 sleep 0.5
 check_fail "C: extent 14 still held" -- done_ c14
 check "C: thaw the third" -- msg v thaw "$c"
-check "C: extent 14 released" -- wait_for c14 10
+check "C: extent 14 released" -- wait_job c14 10
 assert_eq "C: all writes succeeded" "0 0 0 0" "$(rc_of c9) $(rc_of c11) $(rc_of c13) $(rc_of c14)"
 
 # --- D: drain waits for a slow write in flight ---
@@ -154,7 +136,7 @@ kmsg_mark timeout
 id=$(msg v freeze 2 1 1500)
 bg wE wr_ext 2
 t0=$(now_ns)
-check "E: the held write completes by itself" -- wait_for wE 15
+check "E: the held write completes by itself" -- wait_job wE 15
 TE=$(ms_since $t0)
 [ "$TE" -ge 1000 ] && ok "E: released after $TE ms (timeout 1500)" || fail "E: released after $TE ms, before the 1500 ms timeout"
 assert_eq "E: the write succeeded" 0 "$(rc_of wE)"
@@ -173,7 +155,7 @@ sleep 1
 check_fail "F: after a noflush suspend the write is held again" -- done_ wF
 assert_eq "F: and the freeze is still there" 1 "$(freezes v)"
 check "F: normal suspend with a held write returns" -- timeout 20 dmsetup suspend v
-check "F: the write completed" -- wait_for wF 10
+check "F: the write completed" -- wait_job wF 10
 check "F: resume" -- dmsetup resume v
 assert_eq "F: the write succeeded" 0 "$(rc_of wF)"
 assert_eq "F: a normal suspend ended the freeze" 0 "$(freezes v)"
@@ -187,7 +169,7 @@ t0=$(now_ns)
 check "G: @stats_create during a freeze returns" -- timeout 60 dmsetup message v 0 @stats_create - /1
 TG=$(ms_since $t0)
 [ "$TG" -lt 20000 ] && ok "G: it took $TG ms (freeze timeout 3000 ms)" || fail "G: @stats_create took $TG ms"
-check "G: the held write completed" -- wait_for wG 10
+check "G: the held write completed" -- wait_job wG 10
 check "G: @stats_delete" -- dmsetup message v 0 @stats_delete 0
 
 # --- H: many freezes ---

@@ -11,7 +11,7 @@
 #      suspend fails it (a fenced volume must not write) and does not hang.
 #   D. policy "error": fenced I/O fails at once; lease 0 disarms.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/remap.bash"
 
 load_cvol
 N0=$(mk_nullb 64)
@@ -24,22 +24,6 @@ check "create v: 8 extents" -- dmsetup create v --table \
 head -c 4096 /dev/urandom >$W/p
 head -c 4096 /dev/urandom >$W/q
 
-bg() {
-	local name=$1
-	shift
-	rm -f $W/$name.rc
-	( rc=0; "$@" >$W/$name.out 2>&1 || rc=$?; echo $rc >$W/$name.rc ) &
-}
-done_() { [ -e $W/$1.rc ]; }
-rc_of() { cat $W/$1.rc; }
-wait_for() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		done_ "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 wr() { dd if="$1" of=/dev/mapper/v bs=4k seek=$(($2 * EB / 4096)) oflag=direct status=none; }
 rd_is() { cmp -s "$1" <(dd if=/dev/mapper/v bs=4k skip=$(($2 * EB / 4096)) count=1 iflag=direct status=none); }
 lease_state() { dmsetup status v | awk '{ print $NF }'; }
@@ -56,7 +40,7 @@ for i in 1 2 3 4 5 6; do
 done
 assert_eq "A: renewed every 0.5 s for 3 s: still armed" armed "$(lease_state)"
 bg wA dd if=$W/p of=/dev/mapper/v bs=4k oflag=direct status=none
-check "A: a write works" -- wait_for wA 10
+check "A: a write works" -- wait_job wA 10
 # From here on a failure must not leave I/O held forever.
 done_ wA || msg v unfence 1000000
 
@@ -74,8 +58,8 @@ sleep 1.5
 check_fail "B: a write is held while fenced" -- done_ wB
 check_fail "B: a read is held while fenced" -- done_ rB
 check "B: unfence 5" -- msg v unfence 5
-check "B: the held write completes" -- wait_for wB 10
-check "B: the held read completes" -- wait_for rB 10
+check "B: the held write completes" -- wait_job wB 10
+check "B: the held read completes" -- wait_job rB 10
 assert_eq "B: both succeeded" "0 0" "$(rc_of wB) $(rc_of rB)"
 check "B: the write is there" -- rd_is $W/q 3
 assert_eq "B: lease state none after unfence" none "$(lease_state)"
@@ -93,7 +77,7 @@ check "C: resume" -- dmsetup resume v
 sleep 1
 check_fail "C: the write is held again after resume" -- done_ wC
 check "C: normal suspend returns" -- timeout 20 dmsetup suspend v
-check "C: the held write has ended" -- wait_for wC 10
+check "C: the held write has ended" -- wait_job wC 10
 check_fail "C: ... with an error (a fenced volume does not write)" -- test "$(rc_of wC)" = 0
 check "C: resume" -- dmsetup resume v
 assert_eq "C: still fenced after resume" fenced "$(lease_state)"
@@ -101,7 +85,7 @@ bg wC2 wr $W/p 5
 sleep 1
 check_fail "C: a new write is held (not failed) after resume" -- done_ wC2
 check "C: unfence 6" -- msg v unfence 6
-check "C: it completes" -- wait_for wC2 10
+check "C: it completes" -- wait_job wC2 10
 assert_eq "C: successfully" 0 "$(rc_of wC2)"
 check "C: the failed write did not land" -- bash -c "! cmp -s $W/p <(dd if=$N0 bs=4k skip=$((4 * EB / 4096)) count=1 iflag=direct status=none)"
 
@@ -117,7 +101,7 @@ check "D: lease 500, then lease 0 disarms" -- msg v lease 500
 check "D: lease 0" -- msg v lease 0
 sleep 1.2
 assert_eq "D: not fenced" none "$(lease_state)"
-assert_eq "D: health unchanged (fenced I/O is no device error)" A "$(dmsetup status v | awk '{ print $6 }')"
+assert_eq "D: health unchanged (fenced I/O is no device error)" A "$(health v)"
 
 check "remove" -- dmsetup remove v
 assert_no_kernel_warning

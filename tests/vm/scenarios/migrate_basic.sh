@@ -16,9 +16,9 @@
 #   C. several migrations at once, max_migrations, throttle response.
 #   D. commit before ready is refused, nothing changes.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/migrate.bash"
+source "$CVOL_ROOT/tests/vm/lib/events.bash"
 
-EV=$CVOL_BUILD/bin/cvol-events
 load_cvol
 A=$(mk_nullb 64)
 B=$(mk_nullb 64)
@@ -28,7 +28,7 @@ E=2048		# 1 MiB extents
 EB=$((E * 512))
 RS=256		# 128 KiB regions: 8 per extent
 
-"$EV" --uuid mb-v >$W/ev.jsonl 2>$W/ev.err &
+ev_listen ev --uuid mb-v
 sleep 1
 
 check "create v: 8 extents on A" -- dmsetup create v --table \
@@ -36,38 +36,23 @@ check "create v: 8 extents on A" -- dmsetup create v --table \
 head -c $((8 * EB)) /dev/urandom >$W/v.bin
 check "fill v" -- dd if=$W/v.bin of=/dev/mapper/v bs=1M oflag=direct status=none
 
-# mig_field V VEXT: the <state>:<copied>/<regions>:<errors> of extent VEXT.
-mig_field() {
-	dmsetup status "$1" | tr ' ' '\n' | grep -E "^$2:(start|copy|ready|failed|abort):" | cut -d: -f2- || true
-}
-# wait_state V VEXT STATE [SECONDS]
-wait_state() {
-	local i
-	for ((i = 0; i < ${4:-30} * 10; i++)); do
-		[ "$(mig_field "$1" "$2" | cut -d: -f1)" = "$3" ] && return 0
-		sleep 0.1
-	done
-	echo "extent $2 is '$(mig_field "$1" "$2")', not $3" >&2
-	return 1
-}
-raw_sum() { dd if="$1" bs=512 skip="$2" count="$3" iflag=direct status=none | md5sum | cut -d' ' -f1; }
 
 # --- A: idle ---
 check "A: migrate_start 3 -> B:5" -- msg v migrate_start 3 1 5
 check "A: ready" -- wait_state v 3 ready
-assert_eq "A: status: ready, 8/8 regions, no errors" "ready:8/8:0" "$(mig_field v 3)"
-assert_eq "A: one migration listed" 1 "$(dmsetup status v | awk '{ print $8 }')"
+assert_eq "A: status: ready, 8/8 regions, no errors" "ready 8 8 0" "$(mig_of v 3)"
+assert_eq "A: one migration listed" 1 "$(mig_count v)"
 assert_eq "A: the map is unchanged before the commit" "0:0:0:8" "$(msg v map_get 0 8)"
 g=$(status_gen v)
 assert_eq "A: commit gives the next generation" $((g + 1)) "$(msg v migrate_commit 3)"
 assert_eq "A: map after the commit" "0:0:0:3 3:1:5:1 4:0:4:4" "$(msg v map_get 0 8)"
-assert_eq "A: no migration left" 0 "$(dmsetup status v | awk '{ print $8 }')"
+assert_eq "A: no migration left" 0 "$(mig_count v)"
 assert_eq "A: the destination holds extent 3" "$(head -c $((4 * EB)) $W/v.bin | tail -c $EB | md5sum | cut -d' ' -f1)" \
-	"$(raw_sum "$B" $((5 * E)) $E)"
+	"$(sum_region "$B" $((5 * E)) $E)"
 dd if=/dev/urandom of="$A" bs=$EB seek=3 count=1 oflag=direct status=none
 assert_eq "A: the volume reads right after the source is overwritten" "$(md5sum <$W/v.bin | cut -d' ' -f1)" \
 	"$(dd if=/dev/mapper/v bs=1M iflag=direct status=none | md5sum | cut -d' ' -f1)"
-assert_eq "A: health" "AA" "$(dmsetup status v | awk '{ print $6 }')"
+assert_eq "A: health" "AA" "$(health v)"
 
 # --- B: a writer during the copy ---
 # One region at a time: the copy is as slow as it gets here.
@@ -84,7 +69,7 @@ for ((k = 0; k < 300; k++)); do
 	dd if=$W/blk of=/dev/mapper/v bs=4096 seek=$((B_OFF / 4096 + blk)) count=1 \
 		oflag=direct conv=notrunc status=none
 	LAST[$blk]=$(md5sum <$W/blk | cut -d' ' -f1)
-	[ $((k % 50)) -eq 0 ] && echo "# after $k writes: $(mig_field v 5)"
+	[ $((k % 50)) -eq 0 ] && echo "# after $k writes: $(mig_of v 5)"
 done
 check "B: ready" -- wait_state v 5 ready
 g=$(status_gen v)
@@ -92,7 +77,7 @@ assert_eq "B: commit" $((g + 1)) "$(msg v migrate_commit 5)"
 bad=0
 for blk in "${!LAST[@]}"; do
 	got=$(dd if=/dev/mapper/v bs=4096 skip=$((B_OFF / 4096 + blk)) count=1 iflag=direct status=none | md5sum | cut -d' ' -f1)
-	raw=$(raw_sum "$B" $((9 * E + blk * 8)) 8)
+	raw=$(sum_region "$B" $((9 * E + blk * 8)) 8)
 	[ "$got" = "${LAST[$blk]}" ] && [ "$raw" = "${LAST[$blk]}" ] || bad=$((bad + 1))
 done
 assert_eq "B: every written block reads its last write (volume and raw destination; ${#LAST[@]} blocks)" 0 "$bad"
@@ -108,7 +93,8 @@ check "C: 1 ready" -- wait_state v 1 ready
 check "D: throttle 1" -- msg v migrate_throttle 1 8
 check "D: migrate 2 -> B:22" -- msg v migrate_start 2 1 22
 g=$(status_gen v)
-st=$(mig_field v 2 | cut -d: -f1)
+st=$(mig_of v 2)
+st=${st%% *}
 if [ "$st" != ready ]; then
 	check_fail "D: commit of a migration that is not ready ($st) fails" -- msg v migrate_commit 2
 	assert_eq "D: generation unchanged" "$g" "$(status_gen v)"
@@ -121,7 +107,7 @@ assert_eq "extents 0-2 read as written" "$(head -c $((3 * EB)) $W/v.bin | md5sum
 	"$(dd if=/dev/mapper/v bs=1M count=3 iflag=direct status=none | md5sum | cut -d' ' -f1)"
 
 sleep 1
-kill %1 2>/dev/null || true
+ev_stop ev
 T=$(jq -r '.type' $W/ev.jsonl | grep migrate | tr '\n' ' ')
 plan_note "events: $T"
 assert_eq "events of extent 3: started ready done" "migrate_started migrate_ready migrate_done" \

@@ -30,10 +30,11 @@
 # job() prints fio arguments that are meant to be split into words.
 # shellcheck disable=SC2046
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/migrate.bash"
+source "$CVOL_ROOT/tests/vm/lib/events.bash"
+source "$CVOL_ROOT/tests/vm/lib/fio.bash"
 W=/tmp/mfv
 mkdir -p $W
-source "$CVOL_ROOT/tests/vm/scenarios/migrate_data_lib.bash"
 
 load_cvol
 D=("$(mk_nullb 40)" "$(mk_nullb 24)")	# A: 16 + 16 fresh + spare, B: 16 + garbage spares
@@ -53,30 +54,11 @@ cvol_table $((NV * E)) $UUID $E "${D[0]} 0 ${D[1]} 0" $W/runs region_sectors $RS
 check "create mv ($(wc -l <$W/runs) runs on slot 0, region_sectors $RS)" -- dmsetup create mv $W/table
 V=/dev/mapper/mv
 
-# (verify_state_save=0: fio would write state files into the read-only cwd)
 job() { # SEED [extra fio args]
-	local seed=$1
-	shift
-	echo --name=w --filename=$V --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 \
-		--verify_state_save=0 --rw=randwrite --bssplit=4k/40:16k/30:64k/20:256k/10 --blockalign=4k \
-		--iodepth=8 --numjobs=4 --offset=0 --size=$((NV * EB / 4)) \
-		--offset_increment=$((NV * EB / 4)) --randseed="$seed" --group_reporting "$@"
+	fio_verify_args -b 4k/40:16k/30:64k/20:256k/10 "$V" $((NV * EB)) "$@"
 }
 check "initial fill + verify" -- fio $(job 3000) --output="$CVOL_OUT/fio-0.txt"
-
-STOP=$W/stop
-rm -f $STOP $W/failed
-(
-	i=1
-	while [ ! -e $STOP ]; do
-		fio $(job $((3000 + i)) --verify_backlog=64) --output="$CVOL_OUT/fio-$i.txt" ||
-			echo "$i" >>$W/failed
-		echo $((3000 + i)) >$W/lastseed
-		i=$((i + 1))
-	done
-	echo $((i - 1)) >$W/runs-done
-) &
-WPID=$!
+writer_start -o fio- w 3000 job --verify_backlog=64
 sleep 2
 
 # The migration plan: pass 1 moves every extent to B (shuffled places
@@ -175,25 +157,23 @@ P1_MS=$(ms_since "$t0")
 assert_eq "after pass 1 every extent is on slot 1" "" "$(msg mv map_get 0 $NV | expand_runs | awk '$2 != 1')"
 run_plan $W/plan2
 MOVE_MS=$(ms_since "$t0")
-WRITER_ALIVE=$(kill -0 $WPID 2>/dev/null && echo yes || echo no)
-touch $STOP
-wait $WPID || true
-RUNS=$(cat $W/runs-done)
+WRITER_ALIVE=$(writer_alive w && echo yes || echo no)
+writer_stop w
+RUNS=$(writer_runs w)
 plan_note "mover: $NCOMMIT commits in $MOVE_MS ms (pass 1: $P1_MS ms), at most $MAXCONC migrations at once, $PARTIAL polls saw a partly copied extent; writer runs: $RUNS"
 assert_eq "no migration step failed" 0 "$NBAD"
 assert_eq "all $((2 * NV)) migrations committed" $((2 * NV)) "$NCOMMIT"
 assert_eq "$CONC migrations ran at once" $CONC "$MAXCONC"
 assert_eq "the writer was still running when the last commit returned" yes "$WRITER_ALIVE"
 [ "$RUNS" -ge 2 ] && ok "the writer ran throughout ($RUNS runs)" || fail "the writer ran only $RUNS times"
-assert_eq "no writer run failed" "" "$(cat $W/failed 2>/dev/null || true)"
-assert_eq "no fio output reports an error" "" \
-	"$(grep -lE 'err= *[1-9]|verify: bad|bad magic|crc32c: verify failed' "$CVOL_OUT"/fio-*.txt || true)"
-check "final verify-only pass of the last run ($(cat $W/lastseed)) is clean" -- \
-	fio $(job "$(cat $W/lastseed)") --verify_only --output="$CVOL_OUT/fio-final.txt"
+assert_eq "no writer run failed" "" "$(writer_failed w)"
+assert_eq "no fio output reports an error" "" "$(fio_errors "$CVOL_OUT"/fio-*.txt)"
+check "final verify-only pass of the last run ($(writer_lastseed w)) is clean" -- \
+	fio $(job "$(writer_lastseed w)") --verify_only --output="$CVOL_OUT/fio-final.txt"
 
 for v in $(seq 0 $((NV - 1))); do echo "$v ${MD[$v]} ${MP[$v]}"; done | runs_of >$W/runs-expected
 assert_eq "map_get == the mover's bookkeeping (all on slot 0 at 16..31)" \
-	"$(tr '\n' ' ' <$W/runs-expected | sed 's/ $//')" "$(msg mv map_get 0 $NV)"
+	"$(runs_line <$W/runs-expected)" "$(msg mv map_get 0 $NV)"
 assert_eq "every extent ended on slot 0 at a fresh place" "" \
 	"$(msg mv map_get 0 $NV | expand_runs | awk '$2 != 0 || $3 < 16')"
 assert_eq "status: gen $GEN, all mapped, health AA, no freeze, no migration" "$GEN $NV/$NV AA 0 0" \
@@ -230,7 +210,7 @@ check_fail "self-check: the raw comparison fails against extent $v's first (garb
 dd if=/dev/urandom of="${D[1]}" bs=$EB seek=20 count=1 oflag=direct status=none
 check "self-check: map_set extent $v to a place holding garbage (slot 1, 20)" -- msg mv map_set "$GEN" "$v:1:20"
 check_fail "self-check: the verify-only pass now fails" -- \
-	fio $(job "$(cat $W/lastseed)") --verify_only --output="$CVOL_OUT/fio-selfcheck.txt"
+	fio $(job "$(writer_lastseed w)") --verify_only --output="$CVOL_OUT/fio-selfcheck.txt"
 ev_stop ev
 check "remove" -- dmsetup remove mv
 assert_no_kernel_warning

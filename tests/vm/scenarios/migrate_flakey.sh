@@ -32,10 +32,11 @@
 # job() prints fio arguments that are meant to be split into words.
 # shellcheck disable=SC2046
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/migrate.bash"
+source "$CVOL_ROOT/tests/vm/lib/events.bash"
+source "$CVOL_ROOT/tests/vm/lib/fio.bash"
 W=/tmp/mfl
 mkdir -p $W
-source "$CVOL_ROOT/tests/vm/scenarios/migrate_data_lib.bash"
 
 load_cvol
 modprobe dm_flakey
@@ -70,27 +71,10 @@ V=/dev/mapper/mf
 assert_eq "migrate_throttle 1" "1 8" "$(msg mf migrate_throttle 1)"
 
 job() { # SEED [extra fio args]
-	local seed=$1
-	shift
-	echo --name=w --filename=$V --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 \
-		--verify_state_save=0 --rw=randwrite --bssplit=4k/50:16k/30:64k/20 --blockalign=4k \
-		--iodepth=8 --numjobs=4 --offset=0 --size=$((NV * EB / 4)) \
-		--offset_increment=$((NV * EB / 4)) --randseed="$seed" --group_reporting "$@"
+	fio_verify_args "$V" $((NV * EB)) "$@"
 }
 check "initial fill + verify" -- fio $(job 4000) --output="$CVOL_OUT/fio-0.txt"
-STOP=$W/stop
-rm -f $STOP $W/failed
-(
-	i=1
-	while [ ! -e $STOP ]; do
-		fio $(job $((4000 + i)) --verify_backlog=64) --output="$CVOL_OUT/fio-$i.txt" ||
-			echo "$i" >>$W/failed
-		echo $((4000 + i)) >$W/lastseed
-		i=$((i + 1))
-	done
-	echo $((i - 1)) >$W/runs-done
-) &
-WPID=$!
+writer_start -o fio- w 4000 job --verify_backlog=64
 sleep 2
 GEN0=$(status_gen mf)
 evs() { ev_of ev $UUID "$1" | jq -r --argjson v "$2" 'select(.vext == $v) | "\(.dev_slot) \(.value)"'; }
@@ -191,17 +175,15 @@ G=$(commit_when_ready 5) || G=error
 assert_eq "C: committed: gen $((GEN0 + 2))" $((GEN0 + 2)) "$G"
 assert_eq "C: map_get 5 -> slot 2 pext 5" "5:2:5:1" "$(msg mf map_get 5 1)"
 
-WRITER_ALIVE=$(kill -0 $WPID 2>/dev/null && echo yes || echo no)
-touch $STOP
-wait $WPID || true
-RUNS=$(cat $W/runs-done)
+WRITER_ALIVE=$(writer_alive w && echo yes || echo no)
+writer_stop w
+RUNS=$(writer_runs w)
 plan_note "writer runs: $RUNS"
 assert_eq "the writer ran throughout" yes "$WRITER_ALIVE"
-assert_eq "no writer run failed" "" "$(cat $W/failed 2>/dev/null || true)"
-assert_eq "no fio output reports an error (no user write failed)" "" \
-	"$(grep -lE 'err= *[1-9]|verify: bad|bad magic|crc32c: verify failed' "$CVOL_OUT"/fio-*.txt || true)"
-check "final verify-only pass of the last run ($(cat $W/lastseed)) is clean" -- \
-	fio $(job "$(cat $W/lastseed)") --verify_only --output="$CVOL_OUT/fio-final.txt"
+assert_eq "no writer run failed" "" "$(writer_failed w)"
+assert_eq "no fio output reports an error (no user write failed)" "" "$(fio_errors "$CVOL_OUT"/fio-*.txt)"
+check "final verify-only pass of the last run ($(writer_lastseed w)) is clean" -- \
+	fio $(job "$(writer_lastseed w)") --verify_only --output="$CVOL_OUT/fio-final.txt"
 dd if=$V of=$W/vol.img bs=$EB iflag=direct status=none
 bad=
 while read -r v d p; do

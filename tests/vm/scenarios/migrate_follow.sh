@@ -44,10 +44,10 @@
 # job() prints fio arguments that are meant to be split into words.
 # shellcheck disable=SC2046
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/migrate.bash"
+source "$CVOL_ROOT/tests/vm/lib/fio.bash"
 W=/tmp/mfw
 mkdir -p $W
-source "$CVOL_ROOT/tests/vm/scenarios/migrate_data_lib.bash"
 
 load_cvol
 modprobe dm_delay
@@ -65,12 +65,10 @@ NV=8
 a_dst_delay() { dm_reload dAd "0 $S delay $NB 0 0 $NB 0 $1"; }
 dB_up() { dm_reload dB "0 $S linear $NB 0"; }
 dB_down() { dm_reload dB "0 $S flakey $NB 0 0 3600 1 error_writes"; }
-reads_of() { awk '{ print $1 }' "$(sysfs_dir "$1")/stat"; }
-bytes() { head -c "$2" /dev/zero | tr '\0' "\\$(printf '%03o' "$1")"; }
 # raw RAWDEV PEXT OFF LEN: LEN bytes at byte OFF of physical extent PEXT.
 raw() { dd if="$1" bs=4096 skip=$((($2 * EB + $3) / 4096)) count=$(($4 / 4096)) iflag=direct status=none; }
 # put DM OFF BYTE LEN: one O_DIRECT write of LEN bytes of BYTE at byte OFF.
-put() { bytes "$3" "$4" | dd of="/dev/mapper/$1" bs="$4" iflag=fullblock seek="$2" oflag=direct,seek_bytes status=none; }
+put() { fill_bytes "$3" "$4" | dd of="/dev/mapper/$1" bs="$4" iflag=fullblock seek="$2" oflag=direct,seek_bytes status=none; }
 # recopy DIRTY SPEXT DPEXT: copy the regions of a migrate_dirty answer from
 # the raw source to the raw destination, as the daemon does at the cutover.
 recopy() {
@@ -82,17 +80,6 @@ recopy() {
 		dd if="$NA" of="$NB" bs=$((rs * 512)) skip=$((sp * E / rs + ${run%:*})) \
 			seek=$((dp * E / rs + ${run%:*})) count="${run#*:}" iflag=direct oflag=direct status=none || return 1
 	done
-}
-# wait_copied DM VEXT MIN SECONDS: until VEXT's migration copied >= MIN.
-wait_copied() {
-	local i s
-	for ((i = 0; i < $4 * 10; i++)); do
-		s=$(mig_of "$1" "$2")
-		set -- "$1" "$2" "$3" "$4" $s
-		[ "$5" = ready ] || { [ "$5" = copy ] && [ "$6" -ge "$3" ]; } && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 check "create dA (delay 0) over NA, dAd (delay 0) and dB (linear) over NB" -- bash -c \
@@ -109,14 +96,14 @@ check "fill the volume (through fa)" -- bash -c \
 	"head -c $((NV * EB)) /dev/urandom >$W/init.bin && dd if=$W/init.bin of=/dev/mapper/fa bs=$EB oflag=direct status=none"
 
 # --- 1 ---
-r0=$(reads_of /dev/mapper/dA)
+r0=$(dev_stat /dev/mapper/dA 1)
 t0=$(now_ns)
 check "1: fb: migrate_start 1 1 0 follow" -- msg fb migrate_start 1 1 0 follow
 r=$(wait_mig fb 1 ready 10) || true
 ms=$(ms_since "$t0")
 assert_eq "1: fb ready, 16/16 copied, no error" "ready 16 16 0" "$r"
 [ "$ms" -lt 5000 ] && ok "1: fb ready after $ms ms" || fail "1: fb ready only after $ms ms"
-assert_eq "1: fb read nothing from the source" "$r0" "$(reads_of /dev/mapper/dA)"
+assert_eq "1: fb read nothing from the source" "$r0" "$(dev_stat /dev/mapper/dA 1)"
 assert_eq "1: fb: migrate_dirty 1 before any write" "$RS 16" "$(msg fb migrate_dirty 1)"
 check "1: A's destination writes delayed 8 s" -- a_dst_delay 8000
 t0=$(now_ns)
@@ -126,8 +113,8 @@ r=$(wait_mig fa 1 copy 10) || fail "1: fa not copying: '$r'"
 sleep 0.3
 check "1: write 4 KiB through fb to region 0 while A copies it" -- put fb $((EB + 4096)) 0x99 4096
 plan_note "1: fb's write completed $(ms_since "$t0") ms after fa's migrate_start"
-check "1: it is on the source" -- cmp <(bytes 0x99 4096) <(raw "$NA" 1 4096 4096)
-check "1: it is on the destination (B's own path)" -- cmp <(bytes 0x99 4096) <(raw "$NB" 0 4096 4096)
+check "1: it is on the source" -- cmp <(fill_bytes 0x99 4096) <(raw "$NA" 1 4096 4096)
+check "1: it is on the destination (B's own path)" -- cmp <(fill_bytes 0x99 4096) <(raw "$NB" 0 4096 4096)
 check "1: A copied region 0" -- wait_copied fa 1 1 30
 check "1: the race: A's copy put the old data back over it on the destination" -- \
 	cmp <(dd if=$W/init.bin bs=4096 skip=$((EB / 4096 + 1)) count=1 status=none) <(raw "$NB" 0 4096 4096)
@@ -136,10 +123,10 @@ r=$(wait_mig fa 1 ready 30) || fail "1: fa not ready: '$r'"
 # Every region is copied by A now and is not copied again.
 check "1: write 4 KiB through fb to region 3" -- put fb $((EB + 3 * RB + 4096)) 0x5b 4096
 check "1: write 64 KiB through fb across regions 7-8" -- put fb $((EB + 7 * RB + RB / 2)) 0x6c 65536
-check "1: fb's write to region 3 is on the source" -- cmp <(bytes 0x5b 4096) <(raw "$NA" 1 $((3 * RB + 4096)) 4096)
-check "1: fb's write to region 3 is on the destination" -- cmp <(bytes 0x5b 4096) <(raw "$NB" 0 $((3 * RB + 4096)) 4096)
-check "1: fb's write to regions 7-8 is on the source" -- cmp <(bytes 0x6c 65536) <(raw "$NA" 1 $((7 * RB + RB / 2)) 65536)
-check "1: fb's write to regions 7-8 is on the destination" -- cmp <(bytes 0x6c 65536) <(raw "$NB" 0 $((7 * RB + RB / 2)) 65536)
+check "1: fb's write to region 3 is on the source" -- cmp <(fill_bytes 0x5b 4096) <(raw "$NA" 1 $((3 * RB + 4096)) 4096)
+check "1: fb's write to region 3 is on the destination" -- cmp <(fill_bytes 0x5b 4096) <(raw "$NB" 0 $((3 * RB + 4096)) 4096)
+check "1: fb's write to regions 7-8 is on the source" -- cmp <(fill_bytes 0x6c 65536) <(raw "$NA" 1 $((7 * RB + RB / 2)) 65536)
+check "1: fb's write to regions 7-8 is on the destination" -- cmp <(fill_bytes 0x6c 65536) <(raw "$NB" 0 $((7 * RB + RB / 2)) 65536)
 assert_eq "1: fb: migrate_dirty 1 lists regions 0, 3 and 7-8" "$RS 16 0:1 3:1 7:2" "$(msg fb migrate_dirty 1)"
 check "1: write 4 KiB through fa to region 12" -- put fa $((EB + 12 * RB)) 0x7d 4096
 assert_eq "1: fa: migrate_dirty 1 lists region 12" "$RS 16 12:1" "$(msg fa migrate_dirty 1)"
@@ -181,7 +168,7 @@ assert_eq "1: fb maps 1 to slot 1 pext 0" "1:1:0:1" "$(msg fb map_get 1 1)"
 check_fail "1: fb: migrate_dirty 1 after the commit fails" -- msg fb migrate_dirty 1
 check "1: garbage over the old source place" -- dd if=/dev/urandom of="$NA" bs=$EB seek=1 count=1 oflag=direct status=none
 cp $W/init.bin $W/exp.bin
-exp_put() { bytes "$2" "$3" | dd of=$W/exp.bin bs=1 seek="$1" conv=notrunc status=none; }
+exp_put() { fill_bytes "$2" "$3" | dd of=$W/exp.bin bs=1 seek="$1" conv=notrunc status=none; }
 exp_put $((EB + 4096)) 0x99 4096
 exp_put $((EB + 3 * RB + 4096)) 0x5b 4096
 exp_put $((EB + 7 * RB + RB / 2)) 0x6c 65536
@@ -192,34 +179,15 @@ for h in a b; do
 done
 
 # --- 2 ---
-job() { # DM OFFSET SEED [extra fio args]: 2 jobs over half an extent
-	local dm=$1 off=$2 seed=$3
-	shift 3
-	echo --name=w --filename=/dev/mapper/$dm --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 \
-		--verify_state_save=0 --rw=randwrite --bssplit=4k/70:8k/15:64k/15 --blockalign=4k \
-		--iodepth=4 --numjobs=2 --offset="$off" --size=$((EB / 4)) --offset_increment=$((EB / 4)) \
-		--randseed="$seed" --group_reporting "$@"
-}
-# writer NAME DM OFFSET SEEDBASE: fio runs back to back until $W/NAME.stop.
-writer() {
-	local name=$1 dm=$2 off=$3 base=$4 i=1
-	rm -f "$W/$name.stop" "$W/$name.failed"
-	while [ ! -e "$W/$name.stop" ]; do
-		fio $(job "$dm" "$off" $((base + i)) --verify_backlog=16) --output="$CVOL_OUT/fio-$name-$i.txt" ||
-			echo "$i" >>"$W/$name.failed"
-		echo $((base + i)) >"$W/$name.lastseed"
-		i=$((i + 1))
-	done
-	echo $((i - 1)) >"$W/$name.runs"
+job() { # SEED DM OFFSET [extra fio args]: 2 jobs over half an extent
+	fio_verify_args -b 4k/70:8k/15:64k/15 -q 4 -j 2 -o "$3" "/dev/mapper/$2" $((EB / 2)) "$1" "${@:4}"
 }
 X=2
 OA=$((X * EB))
 OB=$((X * EB + EB / 2))
 check "2: A's destination writes delayed 300 ms (B's writes race A's copies)" -- a_dst_delay 300
-writer wa fa $OA 7000 &
-WA=$!
-writer wb fb $OB 8000 &
-WB=$!
+writer_start wa 7000 job fa $OA --verify_backlog=16
+writer_start wb 8000 job fb $OB --verify_backlog=16
 sleep 2
 GA=$(status_gen fa)
 GB=$(status_gen fb)
@@ -229,7 +197,7 @@ check "2: fa: migrate_start $X 1 1" -- msg fa migrate_start $X 1 1
 t0=$(now_ns)
 r=$(wait_mig fa $X ready 180) && ok "2: fa ready after $(ms_since "$t0") ms ($r)" || fail "2: fa not ready: '$r'"
 assert_eq "2: writers still running at the cutover" "yes yes" \
-	"$(kill -0 $WA 2>/dev/null && echo yes || echo no) $(kill -0 $WB 2>/dev/null && echo yes || echo no)"
+	"$(writer_alive wa && echo yes || echo no) $(writer_alive wb && echo yes || echo no)"
 t0=$(now_ns)
 IA=$(msg fa freeze $X 1)
 IB=$(msg fb freeze $X 1)
@@ -256,17 +224,15 @@ check "2: A's destination delay off" -- a_dst_delay 0
 assert_eq "2: fa maps $X to slot 1 pext 1" "$X:1:1:1" "$(msg fa map_get $X 1)"
 assert_eq "2: fb maps $X to slot 1 pext 1" "$X:1:1:1" "$(msg fb map_get $X 1)"
 sleep 3	# writes to the new place
-touch $W/wa.stop $W/wb.stop
-wait $WA $WB || true
-plan_note "2: writer runs: fa $(cat $W/wa.runs), fb $(cat $W/wb.runs)"
-assert_eq "2: no writer run failed" "" "$(cat $W/wa.failed $W/wb.failed 2>/dev/null || true)"
-assert_eq "2: no fio output reports an error" "" \
-	"$(grep -lE 'err= *[1-9]|verify: bad|bad magic|crc32c: verify failed' "$CVOL_OUT"/fio-w[ab]-*.txt || true)"
+writer_stop wa wb
+plan_note "2: writer runs: fa $(writer_runs wa), fb $(writer_runs wb)"
+assert_eq "2: no writer run failed" "" "$(writer_failed wa; writer_failed wb)"
+assert_eq "2: no fio output reports an error" "" "$(fio_errors "$CVOL_OUT"/fio-w[ab]-*.txt)"
 verify_both() {
 	check "$1: verify-only pass through fa is clean" -- \
-		fio $(job fa $OA "$(cat $W/wa.lastseed)") --verify_only --output="$CVOL_OUT/fio-$1-va.txt"
+		fio $(job "$(writer_lastseed wa)" fa $OA) --verify_only --output="$CVOL_OUT/fio-$1-va.txt"
 	check "$1: verify-only pass through fb is clean" -- \
-		fio $(job fb $OB "$(cat $W/wb.lastseed)") --verify_only --output="$CVOL_OUT/fio-$1-vb.txt"
+		fio $(job "$(writer_lastseed wb)" fb $OB) --verify_only --output="$CVOL_OUT/fio-$1-vb.txt"
 }
 verify_both 2
 check "2: fa's extent $X == fb's == raw dst" -- bash -c \
@@ -294,8 +260,8 @@ assert_eq "3: fb stays ready, 16/16, 1 error" "ready 16 16 1" "$(mig_of fb $X)"
 assert_eq "3: fb health: W on slot 1" "AW" "$(health fb)"
 assert_eq "3: fb: region 5 is dirty" "$RS 16 5:1" "$(msg fb migrate_dirty $X)"
 assert_match "3: the log says the region is dirty" "region 5 is dirty until copied again" "$(kmsg_since_mark)"
-check "3: the write is on the source" -- cmp <(bytes 0x77 4096) <(raw "$NA" $X $((5 * RB + 8192)) 4096)
-check_fail "3: the write is not on the destination" -- cmp -s <(bytes 0x77 4096) <(raw "$NB" 2 $((5 * RB + 8192)) 4096)
+check "3: the write is on the source" -- cmp <(fill_bytes 0x77 4096) <(raw "$NA" $X $((5 * RB + 8192)) 4096)
+check_fail "3: the write is not on the destination" -- cmp -s <(fill_bytes 0x77 4096) <(raw "$NB" 2 $((5 * RB + 8192)) 4096)
 IA=$(msg fa freeze $X 1)
 IB=$(msg fb freeze $X 1)
 check "3: freeze_wait fa and fb" -- bash -c "dmsetup message fa 0 freeze_wait $IA 10000 && dmsetup message fb 0 freeze_wait $IB 10000"
@@ -330,7 +296,7 @@ check "4: write 4 KiB at region 1001" -- put fo $((1001 * 4096)) 0x42 4096
 assert_eq "4: a write after the clear shows" "8 16384 1001:1" "$(msg fo migrate_dirty 0)"
 check "4: abort fo (a follow migration)" -- msg fo migrate_abort 0
 assert_eq "4: no migration left on fo" 0 "$(mig_count fo)"
-check "4: the write is on the source" -- cmp <(bytes 0x42 4096) <(dd if="$NC" bs=4096 skip=1001 count=1 iflag=direct status=none)
+check "4: the write is on the source" -- cmp <(fill_bytes 0x42 4096) <(dd if="$NC" bs=4096 skip=1001 count=1 iflag=direct status=none)
 
 check "remove" -- dmsetup remove fo fa fb dA dAd dB
 assert_no_kernel_warning

@@ -43,8 +43,9 @@
 # job() prints fio arguments that are meant to be split into words.
 # shellcheck disable=SC2046
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
-source "$CVOL_ROOT/tests/vm/scenarios/migrate_ops_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/migrate.bash"
+source "$CVOL_ROOT/tests/vm/lib/events.bash"
+source "$CVOL_ROOT/tests/vm/lib/fio.bash"
 
 load_cvol
 modprobe dm_delay
@@ -67,41 +68,20 @@ check "dm-delay 'slow' over $N2: reads ${DELAY} ms" -- \
 	dmsetup create slow --table "0 $S2 delay $N2 0 $DELAY $N2 0 0"
 SLOW=/dev/mapper/slow
 # slow_delay READ_MS [WRITE_MS]: change the delays of slot 2.
-slow_delay() {
-	dmsetup reload slow --table "0 $S2 delay $N2 0 $1 $N2 0 ${2:-0}" &&
-		dmsetup suspend slow && dmsetup resume slow
-}
+slow_delay() { dm_reload --flush slow "0 $S2 delay $N2 0 $1 $N2 0 ${2:-0}"; }
 
-check "events listener" -- ev_listen $W/ev.jsonl ml-vol
+check "events listener" -- ev_listen ev --uuid ml-vol
 RUNS="0:0:0:3 3:2:0:1 4:0:4:3 7:2:1:1 8:0:8:3 11:2:2:1 12:0:12:3 15:2:3:1"
 check "create mv: $NV extents, 5 slots (slot 2 slow, slot 4 empty), $NREG regions per extent" -- \
 	dmsetup create mv --table \
 	"0 $((NV * E)) cvol ml-vol $E 5 $N0 0 $N1 0 $SLOW 0 $N3 0 - 0 12 map_runs 8 $RUNS region_sectors $RS"
 V=/dev/mapper/mv
 
-# (verify_state_save=0: fio would write state files into the read-only cwd)
 job() { # SEED [extra fio args]
-	local seed=$1
-	shift
-	echo --name=w --filename=$V --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 \
-		--verify_state_save=0 --rw=randwrite --bssplit=4k/50:16k/30:64k/20 --blockalign=4k \
-		--iodepth=8 --numjobs=4 --offset=0 --size=$((NF * EB / 4)) \
-		--offset_increment=$((NF * EB / 4)) --randseed="$seed" --group_reporting "$@"
+	fio_verify_args "$V" $((NF * EB)) "$@"
 }
 check "initial fill + verify" -- fio $(job 3000) --output="$CVOL_OUT/fio-0.txt"
-
-STOP=$W/stop
-rm -f $STOP $W/failed
-(
-	i=1
-	while [ ! -e $STOP ]; do
-		fio $(job $((3000 + i)) --verify_backlog=16) --output="$CVOL_OUT/fio-$i.txt" || echo "$i" >>$W/failed
-		echo $((3000 + i)) >$W/lastseed
-		i=$((i + 1))
-	done
-	echo $((i - 1)) >$W/runs-done
-) &
-WPID=$!
+writer_start -o fio- w 3000 job --verify_backlog=16
 sleep 1
 
 assert_match "migrate_throttle 1: one region in flight, 8 migrations" '^1 8$' "$(msg mv migrate_throttle 1)"
@@ -128,11 +108,11 @@ midway A "$e"
 ts=$(now_ns)
 check "A: dmsetup suspend (normal)" -- dmsetup suspend mv
 plan_note "A: suspend took $(ms_since "$ts") ms"
-c1=$(mig_entry mv 3)
+c1=$(mig_of mv 3)
 r1=$(dev_stat $SLOW 1)
 w1=$(dev_stat "$N1" 5)
 sleep 3
-c2=$(mig_entry mv 3)
+c2=$(mig_of mv 3)
 r2=$(dev_stat $SLOW 1)
 w2=$(dev_stat "$N1" 5)
 assert_eq "A: copied count does not move while suspended" "$c1" "$c2"
@@ -159,10 +139,10 @@ TBAD=$(awk '{ $13 = "-"; $14 = 0; print }' <<<"$T")
 [ "$TBAD" != "$T" ] && ok "B: table without slot 3 built" || fail "B: could not build a table without slot 3"
 check_fail "B: a reload that drops slot 3 (the destination) is refused" -- dmsetup reload mv --table "$TBAD"
 assert_match "B: no inactive table after the refused reload" 'Tables present: *LIVE$' "$(dmsetup info mv)"
-assert_match "B: the migration is unaffected" '^(copy|ready) ' "$(mig_entry mv 7)"
+assert_match "B: the migration is unaffected" '^(copy|ready) ' "$(mig_of mv 7)"
 check "B: reload with the live table" -- dmsetup reload mv --table "$T"
 check "B: suspend --noflush" -- dmsetup suspend --noflush mv
-assert_match "B: the migration is listed while suspended" '^(copy|ready) ' "$(mig_entry mv 7)"
+assert_match "B: the migration is listed while suspended" '^(copy|ready) ' "$(mig_of mv 7)"
 check "B: resume" -- dmsetup resume mv
 assert_eq "B: the new table is the same" "$T" "$(dmsetup table mv)"
 check "B: the migration becomes ready" -- wait_state mv 7 ready 120
@@ -186,7 +166,7 @@ assert_eq "C: no migration left" 0 "$(mig_list mv)"
 assert_eq "C: map unchanged" "$M" "$(msg mv map_get 0 $NV)"
 assert_eq "C: extent 11 still on the source" "11:2:2:1" "$(msg mv map_get 11 1)"
 assert_eq "C: generation unchanged" "$G" "$(status_gen mv)"
-abort_ev() { ev_all $W/ev.jsonl | jq -c 'select(.type == "migrate_aborted" and .vext == 11)'; }
+abort_ev() { ev_normalise $W/ev.jsonl | jq -c 'select(.type == "migrate_aborted" and .vext == 11)'; }
 for ((i = 0; i < 100; i++)); do [ -z "$(abort_ev)" ] || break; sleep 0.1; done
 a=$(abort_ev)
 assert_eq "C: one migrate_aborted event for extent 11, destination slot 1" "1 1" \
@@ -261,7 +241,7 @@ bad "$EEXIST" "destination of the ready migration of 0" migrate_start 5 1 30
 bad "$EBUSY" "extent 11 migrating (copy)" migrate_start 11 1 45
 bad "$EBUSY" "extent 0 migrating (ready)" migrate_start 0 1 45
 bad "$EAGAIN" "commit before ready" migrate_commit 11
-assert_match "D: extent 11 is still copying (so that was before ready)" '^copy ' "$(mig_entry mv 11)"
+assert_match "D: extent 11 is still copying (so that was before ready)" '^copy ' "$(mig_of mv 11)"
 bad "$ENOENT" "commit without a migration" migrate_commit 5
 bad "$ENOENT" "abort without a migration" migrate_abort 5
 bad "$ENOENT" "commit on the unmapped extent" migrate_commit 16
@@ -289,7 +269,7 @@ bad "$SYNTAX" "start: a fourth word" migrate_start 5 1 45 1
 bad "$SYNTAX" "commit: no extent" migrate_commit
 bad "$SYNTAX" "abort: not a number" migrate_abort x
 bad "$EBUSY" "again beyond max_migrations (the bad throttles changed nothing)" migrate_start 5 1 45
-plan_note "D: $NCASE cases in $(ms_since "$tD") ms; extent 11 now: $(mig_entry mv 11)"
+plan_note "D: $NCASE cases in $(ms_since "$tD") ms; extent 11 now: $(mig_of mv 11)"
 check "D: slot 2 reads take 300 ms again" -- slow_delay 300
 G=$(status_gen mv)
 assert_eq "D: migrate_commit 0 prints generation $((G + 1))" $((G + 1)) "$(msg mv migrate_commit 0 2>&1)"
@@ -297,14 +277,12 @@ assert_eq "D: map_get 0: slot 1 pext 30" "0:1:30:1" "$(msg mv map_get 0 1)"
 
 # ------------------------------------------------------------------ E ---
 plan_note "--- E: remove with migrations in progress ---"
-touch $STOP
-wait $WPID || true
-RUNS_DONE=$(cat $W/runs-done)
+writer_stop w
+RUNS_DONE=$(writer_runs w)
 plan_note "writer: $RUNS_DONE fio runs during A-D"
 [ "$RUNS_DONE" -ge 2 ] && ok "the writer ran throughout ($RUNS_DONE runs)" || fail "the writer ran only $RUNS_DONE times"
-assert_eq "no writer run failed" "" "$(cat $W/failed 2>/dev/null || true)"
-assert_eq "no fio output reports an error" "" \
-	"$(grep -lE 'err= *[1-9]|verify: bad|bad magic|crc32c: verify failed' "$CVOL_OUT"/fio-*.txt || true)"
+assert_eq "no writer run failed" "" "$(writer_failed w)"
+assert_eq "no fio output reports an error" "" "$(fio_errors "$CVOL_OUT"/fio-*.txt)"
 # (11 may be ready by now: the writer took a while to stop.) A copy to
 # slot 2 with 1500 ms writes, one region at a time, is surely in progress.
 check "E: slot 2 reads and writes take 1500 ms" -- slow_delay 1500 1500
@@ -328,8 +306,8 @@ check "E: create mv again from the saved table (same uuid)" -- dmsetup create mv
 assert_eq "E: no migration after the re-create" 0 "$(mig_list mv)"
 assert_eq "E: same generation" "$G" "$(status_gen mv)"
 assert_eq "E: same map (extents 5 and 11 at their sources)" "$M" "$(msg mv map_get 0 $NV)"
-check "E: verify-only pass of the last run ($(cat $W/lastseed)) is clean" -- \
-	fio $(job "$(cat $W/lastseed)") --verify_only --output="$CVOL_OUT/fio-final.txt"
+check "E: verify-only pass of the last run ($(writer_lastseed w)) is clean" -- \
+	fio $(job "$(writer_lastseed w)") --verify_only --output="$CVOL_OUT/fio-final.txt"
 assert_match "E: migrate_throttle 16 8" '^16 8$' "$(msg mv migrate_throttle 16 8)"
 check "E: migrate_start 5 2 0 (the destination of the copy the removal killed)" -- msg mv migrate_start 5 2 0
 check "E: migrate_start 11 1 40 (the other removed migration's destination)" -- msg mv migrate_start 11 1 40
@@ -340,12 +318,12 @@ assert_eq "E: migrate_commit 11 prints generation $((G + 2))" $((G + 2)) "$(msg 
 assert_eq "E: map_get 5: slot 2 pext 0; 11: slot 1 pext 40" "5:2:0:1 11:1:40:1" \
 	"$(msg mv map_get 5 1) $(msg mv map_get 11 1)"
 check "E: verify-only pass after those commits is clean" -- \
-	fio $(job "$(cat $W/lastseed)") --verify_only --output="$CVOL_OUT/fio-final2.txt"
+	fio $(job "$(writer_lastseed w)") --verify_only --output="$CVOL_OUT/fio-final2.txt"
 assert_eq "status: all 16 mapped, every present slot alive, no freeze, no migration" "16/17 AAAA- 0 0" \
 	"$(dmsetup status mv | cut -d' ' -f5-8)"
 
 # --------------------------------------------------------------- events ---
-ev_all $W/ev-before-remove.jsonl >$CVOL_OUT/events.jsonl
+ev_normalise $W/ev-before-remove.jsonl >$CVOL_OUT/events.jsonl
 cp $W/ev.jsonl $CVOL_OUT/events-raw.jsonl
 evs() { jq -r "select(.vext == $1) | $2" $CVOL_OUT/events.jsonl | tr '\n' ' ' | sed 's/ $//'; }
 assert_eq "events of extent 3 (A): types" "migrate_started migrate_ready map_changed migrate_done" "$(evs 3 .type)"
@@ -359,7 +337,7 @@ assert_eq "no migrate_failed, dst_write_error or gap event" "" \
 	"$(jq -r 'select(.type == "migrate_failed" or .type == "dst_write_error" or .type == "gap") | .type' $CVOL_OUT/events.jsonl)"
 check "event seq numbers 1.. without gaps before the removal" -- \
 	jq -s -e 'map(.seq) as $s | $s == [range(1; ($s | length) + 1)]' $CVOL_OUT/events.jsonl
-kill "$EV_PID" 2>/dev/null || true
+ev_stop ev
 check "remove" -- dmsetup remove mv slow
 assert_no_kernel_warning
 finish

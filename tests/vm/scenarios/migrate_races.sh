@@ -35,10 +35,10 @@
 # job() prints fio arguments that are meant to be split into words.
 # shellcheck disable=SC2046
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/migrate.bash"
+source "$CVOL_ROOT/tests/vm/lib/fio.bash"
 W=/tmp/mra
 mkdir -p $W
-source "$CVOL_ROOT/tests/vm/scenarios/migrate_data_lib.bash"
 
 load_cvol
 modprobe dm_delay
@@ -63,34 +63,17 @@ check "create mr: 8 extents on slot 0, region_sectors 128" -- dmsetup create mr 
 assert_eq "migrate_throttle 1 (one region in flight)" "1 8" "$(msg mr migrate_throttle 1)"
 V=/dev/mapper/mr
 
-job() { # EXT SEED [extra fio args]
-	local ext=$1 seed=$2
-	shift 2
-	echo --name=w --filename=$V --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 \
-		--verify_state_save=0 --rw=randwrite --bssplit=4k/70:8k/15:64k/15 --blockalign=4k \
-		--iodepth=8 --numjobs=4 --offset=$((ext * EB)) --size=$((EB / 4)) \
-		--offset_increment=$((EB / 4)) --randseed="$seed" --group_reporting "$@"
+job() { # SEED EXT [extra fio args]: 4 jobs on the quarters of extent EXT
+	fio_verify_args -b 4k/70:8k/15:64k/15 -o $(($2 * EB)) "$V" "$EB" "$1" "${@:3}"
 }
 check "initial fill + verify of extents 1 and 2" -- \
-	bash -c "fio $(job 1 5000) --output=$CVOL_OUT/fio-fill1.txt && fio $(job 2 5001) --output=$CVOL_OUT/fio-fill2.txt"
+	bash -c "fio $(job 5000 1) --output=$CVOL_OUT/fio-fill1.txt && fio $(job 5001 2) --output=$CVOL_OUT/fio-fill2.txt"
 
 # race NAME EXT DST_PEXT: writer on EXT, migrate EXT -> slot 1 DST_PEXT
 # under it, commit, garbage the old place, check.
 race() {
 	local name=$1 x=$2 dp=$3 t0 s r c n partial=0 seen='' gen ready_ms
-	local stop=$W/$name.stop
-	rm -f "$stop" "$W/$name.failed"
-	(
-		i=1
-		while [ ! -e "$stop" ]; do
-			fio $(job "$x" $((6000 + 100 * x + i)) --verify_backlog=16) \
-				--output="$CVOL_OUT/fio-$name-$i.txt" || echo "$i" >>"$W/$name.failed"
-			echo $((6000 + 100 * x + i)) >"$W/$name.lastseed"
-			i=$((i + 1))
-		done
-		echo $((i - 1)) >"$W/$name.runs"
-	) &
-	local wpid=$!
+	writer_start "$name" $((6000 + 100 * x)) job "$x" --verify_backlog=16
 	sleep 2
 	gen=$(status_gen mr)
 	check "$name: migrate_start $x -> slot 1 pext $dp" -- msg mr migrate_start "$x" 1 "$dp"
@@ -110,7 +93,7 @@ race() {
 	[ "$partial" -gt 0 ] && ok "$name: the copy was seen part-done $partial times" ||
 		fail "$name: the copy was never seen part-done"
 	sleep 2	# dual-writes
-	assert_eq "$name: writer still running at the commit" yes "$(kill -0 $wpid 2>/dev/null && echo yes || echo no)"
+	assert_eq "$name: writer still running at the commit" yes "$(writer_alive "$name" && echo yes || echo no)"
 	t0=$(now_ns)
 	r=$(msg mr migrate_commit "$x" 2>&1) || r="error: $r"
 	plan_note "$name: migrate_commit took $(ms_since "$t0") ms"
@@ -120,16 +103,14 @@ race() {
 	[ "$r" != $((gen + 1)) ] ||
 		dd if=/dev/urandom of="$NA" bs=$EB seek="$x" count=1 oflag=direct status=none
 	sleep 2	# writes to the new place
-	touch "$stop"
-	wait $wpid || true
-	plan_note "$name: writer runs: $(cat "$W/$name.runs")"
-	[ "$(cat "$W/$name.runs")" -ge 2 ] && ok "$name: the writer ran throughout" ||
-		fail "$name: the writer ran only $(cat "$W/$name.runs") times"
-	assert_eq "$name: no writer run failed" "" "$(cat "$W/$name.failed" 2>/dev/null || true)"
-	assert_eq "$name: no fio output reports an error" "" \
-		"$(grep -lE 'err= *[1-9]|verify: bad|bad magic|crc32c: verify failed' "$CVOL_OUT"/fio-"$name"-*.txt || true)"
+	writer_stop "$name"
+	plan_note "$name: writer runs: $(writer_runs "$name")"
+	[ "$(writer_runs "$name")" -ge 2 ] && ok "$name: the writer ran throughout" ||
+		fail "$name: the writer ran only $(writer_runs "$name") times"
+	assert_eq "$name: no writer run failed" "" "$(writer_failed "$name")"
+	assert_eq "$name: no fio output reports an error" "" "$(fio_errors "$CVOL_OUT"/fio-"$name"-*.txt)"
 	check "$name: verify-only pass of the last run is clean" -- \
-		fio $(job "$x" "$(cat "$W/$name.lastseed")") --verify_only --output="$CVOL_OUT/fio-$name-final.txt"
+		fio $(job "$(writer_lastseed "$name")" "$x") --verify_only --output="$CVOL_OUT/fio-$name-final.txt"
 	check "$name: dm bytes of extent $x == raw bytes at slot 1 pext $dp" -- \
 		cmp <(raw_ext "$NB" "$dp" $E) <(dd if=$V bs=$EB skip="$x" count=1 iflag=direct status=none)
 }
@@ -169,7 +150,6 @@ check "create mt: 4 extents of 64 KiB (one region each) on slot 0 at 16 MiB" -- 
 T=/dev/mapper/mt
 head -c $((4 * EB2)) /dev/urandom >$W/t.bin
 check "fill mt" -- dd if=$W/t.bin of=$T bs=$EB2 oflag=direct status=none
-bytes4k() { head -c 4096 /dev/zero | tr '\0' "\\$(printf '%03o' "$1")"; }
 # raw4k RAWDEV PEXT BLOCK: 4 KiB block BLOCK of physical extent PEXT of mt.
 raw4k() { dd if="$1" bs=512 skip=$((OFF + $2 * E2 + $3 * 8)) count=8 iflag=direct status=none; }
 
@@ -196,15 +176,15 @@ plan_note "C: write issued $ISSUE_MS ms after migrate_start, latency $LAT_MS ms,
 	fail "C: the write did not wait for the copy (latency $LAT_MS ms)"
 [ $DONE_MS -ge 4900 ] && ok "C: it completed after the copy's 5 s source read ($DONE_MS ms)" ||
 	fail "C: it completed before the copy could have ($DONE_MS ms after migrate_start)"
-check "C: the write is on the source" -- cmp <(bytes4k 0xa5) <(raw4k "$NA" 0 3)
+check "C: the write is on the source" -- cmp <(fill_bytes 0xa5 4096) <(raw4k "$NA" 0 3)
 check "C: the write is on the destination (released after the copy, then dual-written)" -- \
-	cmp <(bytes4k 0xa5) <(raw4k "$NB" 0 3)
+	cmp <(fill_bytes 0xa5 4096) <(raw4k "$NB" 0 3)
 check "C: source reads no longer delayed" -- set_delay dA 0 0
 G=$(status_gen mt)
 assert_eq "C: commit" $((G + 1)) "$(msg mt migrate_commit 0)"
 cp $W/t.bin $W/t.exp
-bytes4k 0xa5 | dd of=$W/t.exp bs=4096 seek=3 conv=notrunc status=none
-bytes4k 0x11 | dd of=$W/t.exp bs=4096 seek=$((3 * EB2 / 4096 + 1)) conv=notrunc status=none
+fill_bytes 0xa5 4096 | dd of=$W/t.exp bs=4096 seek=3 conv=notrunc status=none
+fill_bytes 0x11 4096 | dd of=$W/t.exp bs=4096 seek=$((3 * EB2 / 4096 + 1)) conv=notrunc status=none
 check "C: extent 0 reads back as expected after the commit" -- \
 	cmp <(dd if=$W/t.exp bs=$EB2 count=1 status=none) <(dd if=$T bs=$EB2 count=1 iflag=direct status=none)
 
@@ -221,13 +201,13 @@ LAT_MS=$(((tw_ - ti) / 1000000))
 plan_note "D: write to the ready extent: $LAT_MS ms"
 [ $LAT_MS -ge 950 ] && ok "D: the dual-write waited for the slow destination ($LAT_MS ms)" ||
 	fail "D: the write completed before the destination's 1 s write ($LAT_MS ms)"
-check "D: before the commit the write is on the source" -- cmp <(bytes4k 0x5a) <(raw4k "$NA" 1 5)
-check "D: before the commit the write is on the destination" -- cmp <(bytes4k 0x5a) <(raw4k "$NB" 1 5)
+check "D: before the commit the write is on the source" -- cmp <(fill_bytes 0x5a 4096) <(raw4k "$NA" 1 5)
+check "D: before the commit the write is on the destination" -- cmp <(fill_bytes 0x5a 4096) <(raw4k "$NB" 1 5)
 G=$(status_gen mt)
 assert_eq "D: commit" $((G + 1)) "$(msg mt migrate_commit 1)"
 check "D: destination delay off" -- set_delay dB 0 0
-bytes4k 0x22 | dd of=$W/t.exp bs=4096 seek=$((EB2 / 4096 + 6)) conv=notrunc status=none
-bytes4k 0x5a | dd of=$W/t.exp bs=4096 seek=$((EB2 / 4096 + 5)) conv=notrunc status=none
+fill_bytes 0x22 4096 | dd of=$W/t.exp bs=4096 seek=$((EB2 / 4096 + 6)) conv=notrunc status=none
+fill_bytes 0x5a 4096 | dd of=$W/t.exp bs=4096 seek=$((EB2 / 4096 + 5)) conv=notrunc status=none
 check "D: mt reads back as expected" -- cmp $W/t.exp <(dd if=$T bs=$EB2 iflag=direct status=none)
 assert_eq "mt: map_get" "0:1:0:2 2:0:2:2" "$(msg mt map_get 0 4)"
 assert_eq "status mt: no migration, health AA" "4/4 AA 0 0" "$(dmsetup status mt | cut -d' ' -f5-8)"

@@ -11,7 +11,7 @@
 # the status is identical, the data (first MiB) is unchanged, and the kernel
 # log since the step has no WARNING/BUG/... line.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/remap.bash"
 
 load_cvol
 D0=$(mk_nullb 32)
@@ -297,7 +297,7 @@ bad_msg "map_get count in hex" map_get 0 0x1
 # above are about the arguments).
 assert_eq "control: map_get 0 1 works" "0:$d0:200:1" "$(msg live map_get 0 1)"
 assert_eq "control: map_get of the whole volume equals the table runs" \
-	"$(table_runs live | tr '\n' ' ' | sed 's/ $//')" "$(msg live map_get 0 $NV)"
+	"$(table_runs live | runs_line)" "$(msg live map_get 0 $NV)"
 check "control: an idempotent map_set of the current location works" -- msg live map_set $GEN "0:$d0:200"
 assert_eq "control: ... and keeps the generation" 1 "$(status_gen live)"
 

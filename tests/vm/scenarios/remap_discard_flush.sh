@@ -29,7 +29,7 @@
 #   * writing an unmapped extent fails on both; discarding one succeeds;
 #   * failed I/O to unmapped extents is not counted as a device error.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/remap.bash"
 
 load_cvol
 # Loop devices over files on ext4 (on a null_blk): ext4 implements both

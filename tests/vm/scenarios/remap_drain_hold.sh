@@ -16,7 +16,7 @@
 #   4. dm suspend issued while a map_set drains and a write is parked
 #      completes (no deadlock), and the parked write lands at the new place.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/remap.bash"
 
 load_cvol
 modprobe dm_delay
@@ -56,19 +56,7 @@ copy_phys() { # SLOT PEXT SLOT2 PEXT2
 first4k_is_p() { # SLOT PEXT
 	cmp -s $W/p <(dd if="${PDEV[$1]}" bs=4k skip=$(($2 * EB / 4096)) count=1 iflag=direct status=none)
 }
-# bg NAME CMD...: runs CMD in the background, recording rc and end time.
-bg() {
-	local name=$1
-	shift
-	(
-		rc=0
-		"$@" >$W/$name.out 2>&1 || rc=$?
-		now_ns >$W/$name.end
-		echo $rc >$W/$name.rc
-	) &
-}
 slow_read() { dd if=/dev/mapper/$1 of=/dev/null bs=$EB skip="$2" count=1 iflag=direct status=none; }
-ms_between() { echo $((($(cat "$2") - $1) / 1000000)); }
 
 # --- 0: baseline map_set time without I/O in flight ---
 copy_phys 1 0 1 40
@@ -79,7 +67,7 @@ plan_note "baseline map_set: $BASE_MS ms"
 
 # --- 1: drain ---
 copy_phys 0 1 1 20
-bg rd1 slow_read x 0
+bg_timed rd1 slow_read x 0
 sleep 0.5
 t0=$(now_ns)
 r=$(msg x map_set 1 "1:1:20") && rc=0 || rc=$?
@@ -89,7 +77,7 @@ plan_note "map_set with a slow read in flight: $T1 ms (read delay $DELAY ms)"
 assert_eq "1: map_set succeeded, gen 2" "0 2" "$rc $r"
 [ "$T1" -ge 1500 ] && ok "1: map_set waited for the read in flight ($T1 ms >= 1500)" ||
 	fail "1: map_set returned after $T1 ms although a read was in flight for ~$((DELAY - 500)) ms more"
-assert_eq "1: the slow read succeeded" 0 "$(cat $W/rd1.rc)"
+assert_eq "1: the slow read succeeded" 0 "$(rc_of rd1)"
 check "1: extent 1 reads its data from the new place" -- \
 	cmp <(dd if=/dev/mapper/x bs=$EB skip=1 count=1 iflag=direct status=none) \
 	<(dd if=$W/x.bin bs=$EB skip=1 count=1 status=none)
@@ -97,20 +85,20 @@ check "1: ... which is slot 1 pext 20" -- ext_equals 1 20 $W/x.bin 1
 
 # --- 2: a write during the drain is parked and goes to the new place ---
 copy_phys 0 3 1 21
-bg rd2 slow_read x 2
+bg_timed rd2 slow_read x 2
 sleep 0.5
 MS_T0=$(now_ns)
-bg ms2 msg x map_set 2 "3:1:21"
+bg_timed ms2 msg x map_set 2 "3:1:21"
 sleep 0.7
 W_T0=$(now_ns)
-bg wr2 dd if=$W/p of=/dev/mapper/x bs=4k seek=$((3 * EB / 4096)) oflag=direct status=none
+bg_timed wr2 dd if=$W/p of=/dev/mapper/x bs=4k seek=$((3 * EB / 4096)) oflag=direct status=none
 wait
-MS_END=$(ms_between "$MS_T0" $W/ms2.end)
+MS_END=$(job_end_ms ms2 "$MS_T0")
 W_START=$(((W_T0 - MS_T0) / 1000000))
-W_END=$(ms_between "$MS_T0" $W/wr2.end)
+W_END=$(job_end_ms wr2 "$MS_T0")
 plan_note "2: map_set 0..$MS_END ms, write issued at $W_START ms, done at $W_END ms"
-assert_eq "2: map_set succeeded, gen 3" "0 3" "$(cat $W/ms2.rc) $(cat $W/ms2.out)"
-assert_eq "2: the write succeeded" 0 "$(cat $W/wr2.rc)"
+assert_eq "2: map_set succeeded, gen 3" "0 3" "$(rc_of ms2) $(cat $W/ms2.out)"
+assert_eq "2: the write succeeded" 0 "$(rc_of wr2)"
 [ "$W_START" -lt "$MS_END" ] && ok "2: the write was issued while map_set was draining" ||
 	fail "2: race window missed: write issued at $W_START ms, map_set done at $MS_END ms"
 [ "$W_END" -ge "$((MS_END - 100))" ] && ok "2: the write completed only around/after the switch" ||
@@ -122,24 +110,24 @@ check "2: reading through X gives the written data" -- \
 
 # --- 3: timeout ---
 copy_phys 0 101 1 110
-bg rd3 slow_read y 0
+bg_timed rd3 slow_read y 0
 sleep 0.5
 kmsg_mark "timeout"
 MS_T0=$(now_ns)
-bg ms3 msg y map_set 0 "1:1:110"
+bg_timed ms3 msg y map_set 0 "1:1:110"
 sleep 0.2
-bg wr3 dd if=$W/p of=/dev/mapper/y bs=4k seek=$((1 * EB / 4096)) oflag=direct status=none
+bg_timed wr3 dd if=$W/p of=/dev/mapper/y bs=4k seek=$((1 * EB / 4096)) oflag=direct status=none
 wait
-T3=$(ms_between "$MS_T0" $W/ms3.end)
+T3=$(job_end_ms ms3 "$MS_T0")
 plan_note "3: map_set with freeze_timeout_ms 500 returned after $T3 ms"
-check_fail "3: map_set failed (in-flight read did not drain in 500 ms)" -- test "$(cat $W/ms3.rc)" = 0
+check_fail "3: map_set failed (in-flight read did not drain in 500 ms)" -- test "$(rc_of ms3)" = 0
 [ "$T3" -ge 450 ] && [ "$T3" -lt "$((DELAY - 500))" ] && ok "3: it gave up after the timeout ($T3 ms)" ||
 	fail "3: it returned after $T3 ms (timeout 500 ms, read needed ~$((DELAY - 500)) ms)"
 assert_match "3: reason logged" 'cvol: dh-y: map_set: in-flight I/O did not drain in 500 ms; map unchanged' "$(kmsg_since_mark)"
 assert_eq "3: generation unchanged" 0 "$(status_gen y)"
 assert_eq "3: map unchanged" "0:0:100:2 2:1:100:2" "$(msg y map_get 0 4)"
-assert_eq "3: the slow read succeeded" 0 "$(cat $W/rd3.rc)"
-assert_eq "3: the write parked during the attempt succeeded" 0 "$(cat $W/wr3.rc)"
+assert_eq "3: the slow read succeeded" 0 "$(rc_of rd3)"
+assert_eq "3: the write parked during the attempt succeeded" 0 "$(rc_of wr3)"
 check "3: ... and went to the OLD place (slot 0 pext 101)" -- first4k_is_p 0 101
 check_fail "3: ... not to the never-committed new place" -- first4k_is_p 1 110
 check "3: a map_set now (nothing in flight) succeeds" -- msg y map_set 0 "3:-:0"
@@ -147,11 +135,11 @@ assert_eq "3: map after it" "0:0:100:2 2:1:100:1" "$(msg y map_get 0 4)"
 
 # --- 4: dm suspend during a draining map_set with a parked write ---
 copy_phys 0 5 1 22
-bg rd4 slow_read x 4
+bg_timed rd4 slow_read x 4
 sleep 0.5
-bg ms4 msg x map_set 3 "5:1:22"
+bg_timed ms4 msg x map_set 3 "5:1:22"
 sleep 0.5
-bg wr4 dd if=$W/p of=/dev/mapper/x bs=4k seek=$((5 * EB / 4096)) oflag=direct status=none
+bg_timed wr4 dd if=$W/p of=/dev/mapper/x bs=4k seek=$((5 * EB / 4096)) oflag=direct status=none
 sleep 0.2
 t0=$(now_ns)
 check "4: dmsetup suspend while map_set drains and a write is parked" -- timeout 30 dmsetup suspend x
@@ -159,23 +147,23 @@ SUS_MS=$(ms_since $t0)
 check "4: resume" -- dmsetup resume x
 wait
 plan_note "4: suspend took $SUS_MS ms"
-assert_eq "4: map_set, read and write all succeeded" "0 0 0" "$(cat $W/ms4.rc) $(cat $W/rd4.rc) $(cat $W/wr4.rc)"
+assert_eq "4: map_set, read and write all succeeded" "0 0 0" "$(rc_of ms4) $(rc_of rd4) $(rc_of wr4)"
 assert_eq "4: gen 4" 4 "$(status_gen x)"
 check "4: the parked write landed at the new place" -- first4k_is_p 1 22
 check_fail "4: not at the old place" -- first4k_is_p 0 5
 
 # Same with a noflush suspend.
 copy_phys 0 6 1 23
-bg rd5 slow_read x 7
+bg_timed rd5 slow_read x 7
 sleep 0.5
-bg ms5 msg x map_set 4 "6:1:23"
+bg_timed ms5 msg x map_set 4 "6:1:23"
 sleep 0.5
-bg wr5 dd if=$W/p of=/dev/mapper/x bs=4k seek=$((6 * EB / 4096)) oflag=direct status=none
+bg_timed wr5 dd if=$W/p of=/dev/mapper/x bs=4k seek=$((6 * EB / 4096)) oflag=direct status=none
 sleep 0.2
 check "4b: dmsetup suspend --noflush while map_set drains and a write is parked" -- timeout 30 dmsetup suspend --noflush x
 check "4b: resume" -- dmsetup resume x
 wait
-assert_eq "4b: map_set, read and write all succeeded" "0 0 0" "$(cat $W/ms5.rc) $(cat $W/rd5.rc) $(cat $W/wr5.rc)"
+assert_eq "4b: map_set, read and write all succeeded" "0 0 0" "$(rc_of ms5) $(rc_of rd5) $(rc_of wr5)"
 check "4b: the parked write landed at the new place" -- first4k_is_p 1 23
 check_fail "4b: not at the old place" -- first4k_is_p 0 6
 

@@ -34,7 +34,8 @@
 #     region A (the writer's last run), a direct read-back check of every
 #     moved extent against its new physical location, and the status.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/remap.bash"
+source "$CVOL_ROOT/tests/vm/lib/fio.bash"
 
 load_cvol
 D=("$(mk_nullb 64)" "$(mk_nullb 64)" "$(mk_nullb 64)")
@@ -55,15 +56,10 @@ cvol_table "$LEN" fv-vol "$E" "${D[0]} 0 ${D[1]} 0 ${D[2]} 0" "$W/runs" >"$W/tab
 check "create the volume ($(wc -l <"$W/runs") runs)" -- dmsetup create cv "$W/table"
 V=/dev/mapper/cv
 
-# (verify_state_save=0: fio would write state files into the read-only cwd)
-FIO_COMMON=(--filename=$V --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1
-	--verify_state_save=0)
-JOB_B=(--name=regionB "${FIO_COMMON[@]}" --rw=randwrite --bs=16k --iodepth=4
-	--offset=$((HALF * EB)) --size=$((HALF * EB)) --randseed=4242)
-job_a() { # SEED
-	echo --name=regionA "${FIO_COMMON[@]}" --rw=randwrite --bssplit=4k/50:16k/30:64k/20 \
-		--blockalign=4k --iodepth=8 --numjobs=2 --offset=0 --size=$((HALF * EB / 2)) \
-		--offset_increment=$((HALF * EB / 2)) --randseed="$1" --group_reporting
+# Region B: one job, written once (seed 4242), then only read.
+read -ra JOB_B <<<"$(fio_verify_args -n regionB -b 16k -q 4 -j 1 -o $((HALF * EB)) $V $((HALF * EB)) 4242)"
+job_a() { # SEED [extra fio args]: region A, 2 jobs
+	fio_verify_args -n regionA -j 2 $V $((HALF * EB)) "$@"
 }
 
 check "phase 1: fio fills region B (crc32c headers)" -- \
@@ -72,31 +68,11 @@ check "phase 1: region B verifies (verify_only)" -- \
 	fio "${JOB_B[@]}" --verify_only --output="$CVOL_OUT/fio-b-verify0.txt"
 check "phase 1: initial fill of region A" -- fio $(job_a 1000) --output="$CVOL_OUT/fio-a-0.txt"
 
-STOP=/tmp/fv.stop
-rm -f $STOP
 # writer loop over region A
-(
-	i=1
-	while [ ! -e $STOP ]; do
-		fio $(job_a $((1000 + i))) --verify_backlog=128 --output="$CVOL_OUT/fio-a-$i.txt" ||
-			{ echo "$i" >>$W/a-failed; }
-		echo $((1000 + i)) >$W/a-lastseed
-		i=$((i + 1))
-	done
-	echo $((i - 1)) >$W/a-runs
-) &
-APID=$!
-# reader loop over region B
-(
-	i=1
-	while [ ! -e $STOP ]; do
-		fio "${JOB_B[@]}" --verify_only --loops=4 --output="$CVOL_OUT/fio-b-$i.txt" ||
-			{ echo "$i" >>$W/b-failed; }
-		i=$((i + 1))
-	done
-	echo $((i - 1)) >$W/b-runs
-) &
-BPID=$!
+writer_start a 1000 job_a --verify_backlog=128
+# reader loop over region B (the same job each pass: the seed is ignored)
+reader_job() { echo "${JOB_B[@]}" --verify_only --loops=4; }
+writer_start b 0 reader_job
 sleep 2
 
 GEN=0
@@ -163,25 +139,22 @@ for round in 1 2 3 4 5 6; do
 	sleep 1
 done
 REMAP_MS=$(ms_since $t0)
-touch $STOP
-wait $APID || true
-wait $BPID || true
-AR=$(cat $W/a-runs)
-BR=$(cat $W/b-runs)
+writer_stop a b
+AR=$(writer_runs a)
+BR=$(writer_runs b)
 plan_note "remap phase ${REMAP_MS} ms: $GEN map_sets, $NB region-B and $NA region-A extent moves; writer runs $AR, reader runs $BR"
 assert_eq "every map_set ($MSGS) bumped the generation by one" "$MSGS" "$GEN"
 [ "$AR" -ge 2 ] && ok "the writer ran throughout ($AR runs)" || fail "writer ran only $AR times"
 [ "$BR" -ge 2 ] && ok "the reader ran throughout ($BR runs)" || fail "reader ran only $BR times"
-assert_eq "writer (region A, verify_backlog) had no failed run" "" "$(cat $W/a-failed 2>/dev/null || true)"
-assert_eq "reader (region B, verify_only) had no failed run" "" "$(cat $W/b-failed 2>/dev/null || true)"
-assert_eq "no fio output reports an error" "" \
-	"$(grep -lE 'err= *[1-9]|verify: bad|bad magic|crc32c: verify failed' "$CVOL_OUT"/fio-*.txt || true)"
+assert_eq "writer (region A, verify_backlog) had no failed run" "" "$(writer_failed a)"
+assert_eq "reader (region B, verify_only) had no failed run" "" "$(writer_failed b)"
+assert_eq "no fio output reports an error" "" "$(fio_errors "$CVOL_OUT"/fio-*.txt)"
 
 # Phase 3
 check "final: region B verifies (verify_only)" -- \
 	fio "${JOB_B[@]}" --verify_only --output="$CVOL_OUT/fio-b-final.txt"
 check "final: region A verifies against the writer's last run" -- \
-	fio $(job_a "$(cat $W/a-lastseed)") --verify_only --output="$CVOL_OUT/fio-a-final.txt"
+	fio $(job_a "$(writer_lastseed a)") --verify_only --output="$CVOL_OUT/fio-a-final.txt"
 bad=0
 for v in $(printf '%s\n' "${MOVED[@]}" | sort -un); do
 	cmp -s <(dd if=$V bs=$EB skip=$v count=1 iflag=direct status=none) \
@@ -191,7 +164,7 @@ done
 assert_eq "every moved extent ($(printf '%s\n' "${MOVED[@]}" | sort -u | wc -l)) reads from its new physical location" 0 "$bad"
 # The live map equals the bookkeeping.
 for v in $(seq 0 $((NV - 1))); do echo "$v ${MD[$v]} ${MP[$v]}"; done | runs_of >"$W/runs-expected"
-assert_eq "map_get equals the expected map" "$(tr '\n' ' ' <"$W/runs-expected" | sed 's/ $//')" \
+assert_eq "map_get equals the expected map" "$(runs_line <"$W/runs-expected")" \
 	"$(msg cv map_get 0 $NV)"
 assert_eq "status: gen $GEN, all mapped, no device errors" "$GEN $NV/$NV AAA" "$(dmsetup status cv | cut -d' ' -f4-6)"
 

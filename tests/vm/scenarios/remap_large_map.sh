@@ -13,7 +13,7 @@
 # filled by map_set messages of 10k items each. Numbers go to the console
 # and to $CVOL_OUT/numbers.txt.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/remap.bash"
 
 load_cvol
 D0=$(mk_nullb 2560)

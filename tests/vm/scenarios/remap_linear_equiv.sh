@@ -20,7 +20,7 @@
 # Both maps: chunks of 1..6 physical extents over all 3 devices, shuffled, a
 # third of them in reverse physical order.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/remap.bash"
 
 load_cvol
 
@@ -66,7 +66,7 @@ for spec in "${VOLS[@]}"; do
 	assert_eq "$name: status: gen 0, all extents mapped, 3 devices alive" \
 		"0 $nv/$nv AAA" "$(dmsetup status cv_$name | cut -d' ' -f4-6)"
 	assert_eq "$name: map_get of the whole volume equals the runs loaded" \
-		"$(tr '\n' ' ' <"$W/$name.runs" | sed 's/ $//')" \
+		"$(runs_line <"$W/$name.runs")" \
 		"$(msg cv_$name map_get 0 "$nv")"
 done
 

@@ -14,7 +14,7 @@
 #      invoking the OOM killer. (The reloading dmsetup runs with
 #      oom_score_adj 1000 so that an OOM kill hits it, not the scenario.)
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/remap.bash"
 
 load_cvol
 NB=$(mk_nullb 64)

@@ -12,7 +12,7 @@
 # completion after 200 us, so that 128 requests in flight exhaust its tags
 # for sure. Control first: the same load with libaio (no REQ_NOWAIT).
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/remap.bash"
 
 load_cvol
 mk_nullb 1 >/dev/null # loads null_blk + configfs the harness's way

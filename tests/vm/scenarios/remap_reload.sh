@@ -18,7 +18,7 @@
 #     not use them; a table lacking a slot the map uses is refused at load,
 #     and at resume if a map_set started using the slot after the load.
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/remap.bash"
 
 load_cvol
 D0=$(mk_nullb 32)
@@ -52,7 +52,6 @@ copy_extent() {
 }
 live_table() { dmsetup table cv; }
 vol_sum() { drop_cache /dev/mapper/cv; md5sum </dev/mapper/cv | cut -d' ' -f1; }
-runs_line() { tr '\n' ' ' | sed 's/ $//'; }
 tables_present() { dmsetup info cv | sed -n 's/^Tables present: *//p'; }
 
 cvol_table "$LEN" "$UUID" "$E" "$DEVS" "$W/runs" >"$W/table0"

@@ -33,7 +33,7 @@
 #       retries with a bigger buffer) is complete and clears exactly once.
 #   BAD bad input fails and changes nothing (also `... clear` variants).
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+source "$CVOL_ROOT/tests/vm/lib/remap.bash"
 
 load_cvol
 N0=$(mk_nullb 64)

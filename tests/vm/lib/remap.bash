@@ -1,9 +1,7 @@
 # shellcheck shell=bash
-# remap_lib.bash: helpers shared by the remap_*.sh VM scenarios. Not a
-# scenario itself (run.sh only picks up *.sh). Source it after lib.sh:
-#
-#     source "$CVOL_ROOT/tests/vm/lib.sh"
-#     source "$CVOL_ROOT/tests/vm/scenarios/remap_lib.bash"
+# remap.bash: extent maps as text, cvol tables, messages and the status
+# fields of the cvol target. Source after tests/vm/lib.sh; see
+# tests/vm/lib/README.md.
 #
 # Maps are handled in two text forms, both sorted by virtual extent:
 #   expanded: one line "v d p" per mapped extent (unmapped extents absent)
@@ -12,6 +10,27 @@
 #             virtual extents on one device at consecutive physical extents)
 # The generators are plain awk on purpose: an implementation independent of
 # the project's own C++ map code (libcvol / cvol-maptool) is the oracle here.
+#
+#   gen_map SEED NVEXT "CAP0 CAP1 ..." [MAXCHUNK] [REVFRAC] [HOLEFRAC]
+#                           a shuffled expanded map (see below)
+#   runs_of                 expanded map on stdin -> maximal runs
+#   expand_runs             runs on stdin (lines or words) -> expanded map
+#   runs_line               lines on stdin -> one line, space separated
+#   linear_table EXT LEN "DEV0 ..." "OFF0 ..."
+#                           runs on stdin -> the equivalent dm-linear table
+#   cvol_table LEN UUID EXT "DEV0 OFF0 ..." RUNSFILE [FEATURE...]
+#                           a one-line cvol table with map_runs from RUNSFILE
+#   table_runs DM           the runs of the live table, one per line
+#   table_gen DM            map_gen of the live table
+#   msg DM ARGS...          dmsetup message DM 0 ARGS... (prints the answer)
+# Status (`dmsetup status` of target 1.2: <start> <len> cvol <gen>
+# <mapped>/<extents> <health> <#freezes> [freeze]... <#migrations>
+# [migration]... <event_seq> <lost> <lease>):
+#   status_gen DM           the generation (field 4)
+#   health DM               the health string, one character per slot
+
+[ -z "${_CVOL_LIB_REMAP:-}" ] || return 0
+_CVOL_LIB_REMAP=1
 
 # gen_map SEED NVEXT "CAP0 CAP1 ..." [MAXCHUNK] [REVFRAC] [HOLEFRAC]
 #   Prints an expanded map of NVEXT virtual extents over devices whose data
@@ -61,7 +80,6 @@ gen_map() {
 	}'
 }
 
-# runs_of: expanded map on stdin -> maximal runs "v:d:p:c".
 runs_of() {
 	awk '
 	{
@@ -72,14 +90,15 @@ runs_of() {
 	END { if (open) printf "%d:%d:%d:%d\n", sv, sd, sp, c }'
 }
 
-# expand_runs: runs on stdin (one per line or space separated) -> expanded.
 expand_runs() {
 	tr ' ' '\n' | awk -F: 'NF == 4 { for (i = 0; i < $4; i++) printf "%d %d %d\n", $1 + i, $2, $3 + i }'
 }
 
-# linear_table EXT LEN "DEV0 DEV1 ..." "OFF0 OFF1 ..." : runs on stdin ->
-# the equivalent dm-linear table (one segment per run, the last one cut at
-# LEN). The runs must cover [0, LEN) without holes.
+# (The form of map_get's answer, for comparisons with a runs file.)
+runs_line() { tr '\n' ' ' | sed 's/ $//'; }
+
+# linear_table EXT LEN "DEV0 DEV1 ..." "OFF0 OFF1 ..." : one segment per
+# run, the last one cut at LEN. The runs must cover [0, LEN) without holes.
 linear_table() {
 	awk -v E="$1" -v LEN="$2" -v devs="$3" -v offs="$4" '
 	BEGIN { split(devs, dv, " "); split(offs, of, " ") }
@@ -91,9 +110,6 @@ linear_table() {
 	}'
 }
 
-# cvol_table LEN UUID EXT "DEV0 OFF0 DEV1 OFF1 ..." RUNSFILE [FEATURE...]
-#   Prints a one-line cvol table with map_runs from RUNSFILE (runs form)
-#   plus the extra feature words.
 cvol_table() {
 	local len=$1 uuid=$2 ext=$3 devs=$4 runsfile=$5 nr ndev
 	shift 5
@@ -104,71 +120,21 @@ cvol_table() {
 		sed 's/ *$//'
 }
 
-# table_runs DMNAME: the runs of the live map as dmsetup table prints them,
-# one per line.
 table_runs() {
 	dmsetup table "$1" | awk '{
 		for (i = 1; i <= NF; i++) if ($i == "map_runs") { n = $(i + 1); for (k = 1; k <= n; k++) print $(i + 1 + k); exit }
 	}'
 }
 
-# table_gen DMNAME: map_gen of the live table.
 table_gen() {
 	dmsetup table "$1" | awk '{ for (i = 1; i <= NF; i++) if ($i == "map_gen") { print $(i + 1); exit } }'
 }
 
-# status_gen DMNAME: generation from the INFO status.
-status_gen() { dmsetup status "$1" | awk '{ print $4 }'; }
-
-# msg DMNAME ARGS...: dmsetup message DMNAME 0 ARGS... (prints the response)
 msg() {
 	local dev=$1
 	shift
 	dmsetup message "$dev" 0 "$@"
 }
 
-# map_set_gen DMNAME ITEM...: map_set with the live generation; prints the
-# new generation.
-map_set_live() {
-	local dev=$1 g
-	shift
-	g=$(status_gen "$dev")
-	dmsetup message "$dev" 0 map_set "$g" "$@"
-}
-
-# now_ns: monotonic-ish wall clock in nanoseconds.
-now_ns() { date +%s%N; }
-
-# ms_since T0_NS
-ms_since() { echo $((($(now_ns) - $1) / 1000000)); }
-
-# sum_region DEV START_SECTOR NR_SECTORS: md5 of a region (O_DIRECT).
-sum_region() {
-	dd if="$1" bs=512 skip="$2" count="$3" iflag=direct status=none | md5sum | cut -d' ' -f1
-}
-
-# is_zero DEV START_SECTOR NR_SECTORS: true if the region reads as zeroes.
-is_zero() {
-	cmp -s -n $(($3 * 512)) <(dd if="$1" bs=512 skip="$2" count="$3" iflag=direct status=none) /dev/zero
-}
-
-# drop_cache DEV...: forget cached pages of block devices. Writes through a
-# dm device do not invalidate the page cache of the devices below it, so a
-# buffered read (cmp, md5sum) of a backing device after such writes needs
-# this first.
-drop_cache() { blockdev --flushbufs "$@"; }
-
-# sysfs_dir DEV: /sys/dev/block/MAJ:MIN of a block device node (works for
-# /dev/mapper nodes, which are not symlinks without udev).
-sysfs_dir() {
-	local mm
-	mm=$(stat -L -c '%t %T' "$1") || return 1
-	set -- $mm
-	echo "/sys/dev/block/$((16#$1)):$((16#$2))"
-}
-
-# flush_count DEV: completed flush requests of a block device (field 16 of
-# /sys/block/X/stat, 6.1).
-flush_count() {
-	awk '{ print ($16 == "" ? "none" : $16) }' "$(sysfs_dir "$1")/stat"
-}
+status_gen() { dmsetup status "$1" | awk '{ print $4 }'; }
+health() { dmsetup status "$1" | awk '{ print $6 }'; }

@@ -1,11 +1,11 @@
 # shellcheck shell=bash
-# cluster_lib.bash: several cvold "hosts" inside ONE guest, each in its own
+# cluster.bash: several cvold "hosts" inside ONE guest, each in its own
 # network namespace, over shared loop/null_blk devices, with a 3-member etcd.
-# Source after lib.sh and cvold_lib.bash (sourced here if it was not):
+# Source after tests/vm/lib.sh; it sources cvold.bash and fio.bash. See
+# tests/vm/lib/README.md.
 #
 #     source "$CVOL_ROOT/tests/vm/lib.sh"
-#     source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
-#     source "$CVOL_ROOT/tests/vm/cluster_lib.bash"
+#     source "$CVOL_ROOT/tests/vm/lib/cluster.bash"
 #
 # Sourcing installs the EXIT trap: cluster_cleanup (daemons, event streams,
 # etcd, namespaces, bridge), then cvold_cleanup, then lib.sh's own exit
@@ -76,18 +76,21 @@
 #   host_events_stop I        stops that stream
 #   extent_place VEXT MAP     "slot pext" of VEXT in such a map
 # DEVICES
-#   shared_devices N SIZE_MB  N loop devices on tmpfs (lib.sh mk_loop), one
+#   shared_devices N SIZE_MB  N loop devices on tmpfs (mk_loop), one
 #                             per line. Block devices are not namespaced: all
 #                             hosts see the same /dev/loopN.
-# WRITERS (fio crc32c verify, O_DIRECT, randwrite 4k, iodepth 4)
+# WRITERS (fio crc32c verify, O_DIRECT, randwrite 4k, iodepth 4; fio.bash's
+# writer loops h1..h3)
 #   writers_start DM BYTES    on each host I of 1..3, 3 s fio passes over the
 #                             I-th third of BYTES of /dev/mapper/DM@h<I>
 #                             until writers_stop; pass n's output in
 #                             $CVOL_OUT/fio-h<I>-<n>.txt. Installs a cleanup
 #                             hook (unfence everything, kill fio)
 #   writers_stop              ends the passes and waits for them
-#   writer_failures           the failed passes ("h<I> pass <n>"), if any
-#   writer_passes             passes done so far per host: "N1 N2 N3"
+#   writer_failures [PREFIX]  the failed passes ("h<I> pass <n>"), if any
+#   writer_passes [PREFIX]    passes done so far per host: "N1 N2 N3"
+#                             (PREFIX: of writer loops PREFIX1..PREFIX3 that
+#                             a scenario started itself with writer_start)
 # CLEANUP
 #   cluster_cleanup           kills every host daemon (CONT, then KILL), the
 #                             event streams and the etcd members; deletes the
@@ -98,10 +101,13 @@
 # Variables: CLUSTER_HOSTS (N of cluster_net_up), HOST_PID[I], EVENTS_PID[I],
 # ETCD_PID[I], ETCD_ENDPOINTS, CLUSTER_SECRET, CLUSTER_FIREWALL.
 
-if ! declare -F cctl >/dev/null; then
-	# shellcheck source=cvold_lib.bash
-	source "$CVOL_ROOT/tests/vm/cvold_lib.bash"
-fi
+[ -z "${_CVOL_LIB_CLUSTER:-}" ] || return 0
+_CVOL_LIB_CLUSTER=1
+
+# shellcheck source=cvold.bash
+source "$CVOL_ROOT/tests/vm/lib/cvold.bash"
+# shellcheck source=fio.bash
+source "$CVOL_ROOT/tests/vm/lib/fio.bash"
 
 CLUSTER_BRIDGE=cvbr0
 CLUSTER_BRIDGE_IP=10.77.0.1
@@ -409,45 +415,33 @@ cluster_three_hosts() {
 
 # ------------------------------------------------------------ writers ---
 
-_WRITERS_DIR=/tmp/cluster-writers
-
-_writer() { # I DM THIRD_BYTES
-	local i=$1 dm=$2 third=$3 n=1
-	while [ ! -e $_WRITERS_DIR/stop ]; do
-		fio --name="w$i" --filename="/dev/mapper/$dm@h$i" --ioengine=libaio --direct=1 \
-			--verify=crc32c --verify_fatal=1 --verify_state_save=0 --verify_backlog=64 \
-			--rw=randwrite --bs=4k --iodepth=4 --size="$third" --offset=$(((i - 1) * third)) \
-			--randseed=$((10 * i + n)) --runtime=3 --time_based \
-			--output="$CVOL_OUT/fio-h$i-$n.txt" || echo "h$i pass $n" >>$_WRITERS_DIR/failed
-		echo "$n" >$_WRITERS_DIR/passes-$i
-		n=$((n + 1))
-	done
+# Host I's pass with SEED: 3 s over the I-th third of its device.
+_cluster_writer_job() { # SEED I DM THIRD_BYTES
+	local seed=$1 i=$2 dm=$3 third=$4
+	fio_verify_args -n "w$i" -b 4k -q 4 -j 1 -o $(((i - 1) * third)) "/dev/mapper/$dm@h$i" "$third" "$seed" \
+		--verify_backlog=64 --runtime=3 --time_based
 }
 
 writers_start() {
 	local dm=${1:?usage: writers_start DM BYTES} bytes=${2:?usage: writers_start DM BYTES} i
-	rm -rf $_WRITERS_DIR
-	mkdir -p $_WRITERS_DIR
 	# On an early exit: stop the writers and release anything held, so the
 	# devices can be removed.
-	CLUSTER_CLEANUP_HOOKS+=("touch $_WRITERS_DIR/stop; for d in /dev/mapper/$dm@h*; do dmsetup message \"\${d##*/}\" 0 unfence 999999999 2>/dev/null; done; pkill -KILL fio; sleep 1")
+	CLUSTER_CLEANUP_HOOKS+=("writer_signal h1 h2 h3; for d in /dev/mapper/$dm@h*; do dmsetup message \"\${d##*/}\" 0 unfence 999999999 2>/dev/null; done; pkill -KILL fio; sleep 1")
 	for i in 1 2 3; do
-		_writer "$i" "$dm" $((bytes / 3)) &
-		WRITER_PID[i]=$!
+		writer_start -o "fio-h$i-" "h$i" $((10 * i)) _cluster_writer_job "$i" "$dm" $((bytes / 3))
 	done
 }
 
-writers_stop() {
-	local i
-	touch $_WRITERS_DIR/stop
-	for i in "${!WRITER_PID[@]}"; do wait "${WRITER_PID[i]}" 2>/dev/null || true; done
-	WRITER_PID=()
-}
+writers_stop() { writer_stop h1 h2 h3; }
 
-writer_failures() { cat $_WRITERS_DIR/failed 2>/dev/null || true; }
+# (PREFIX: writer loops of a scenario's own named PREFIX1..PREFIX3)
+writer_failures() {
+	local i
+	for i in 1 2 3; do writer_failed "${1:-h}$i" | sed "s/^/h$i pass /"; done
+}
 writer_passes() {
 	local i
-	for i in 1 2 3; do cat $_WRITERS_DIR/passes-$i 2>/dev/null || echo 0; done | xargs
+	for i in 1 2 3; do writer_runs "${1:-h}$i"; done | xargs
 }
 
 # ------------------------------------------------------------ devices ---
@@ -505,8 +499,6 @@ cluster_cleanup() {
 	return 0
 }
 
-_cluster_setrc() { return "$1"; }
-
 _cluster_on_exit() {
 	local rc=$? h
 	set +eE
@@ -514,9 +506,7 @@ _cluster_on_exit() {
 	for h in "${CLUSTER_CLEANUP_HOOKS[@]}"; do eval "$h"; done
 	cluster_cleanup
 	cvold_cleanup
-	# lib.sh's handler reads the scenario's exit status from $?.
-	_cluster_setrc "$rc"
-	_cvol_on_exit
+	_cvol_exit_with "$rc"
 }
 
 trap _cluster_on_exit EXIT
