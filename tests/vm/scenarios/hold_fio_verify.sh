@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 360
+# smp: 2
 #
 # Moving extents under verified fio load with freeze / freeze_wait / map_set /
 # thaw (the path the daemon uses), one extent at a time.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 420
+# smp: 2
 #
 # Online migration (migrate_start / migrate_commit) of EVERY extent of a
 # volume, twice (device A -> B, then B -> A at fresh places), 4 migrations

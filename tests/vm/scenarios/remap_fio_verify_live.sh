@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 300
+# smp: 2
 #
 # Live remapping under verified fio load (O_DIRECT, crc32c, libaio).
 #
