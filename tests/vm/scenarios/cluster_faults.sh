@@ -1,5 +1,6 @@
 #!/bin/bash
 # timeout: 1200
+# smp: 2
 # mem: 3072
 # Members that stop answering, and a controller that dies after each phase,
 # on three cvold hosts with fio writers on every host (test faults armed

@@ -1,5 +1,6 @@
 #!/bin/bash
 # timeout: 900
+# smp: 2
 # mem: 3072
 # etcd loses its quorum in the middle of a cluster move, with fio writers on
 # three cvold hosts (namespaces h1..h3, shared devices):
