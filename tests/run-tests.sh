@@ -58,15 +58,11 @@ phase_end() {
 	timing phase "$1" "$secs"
 }
 
-# Runs a command with its output in build-logs/NAME.log; one test NAME.
-# On failure the log's tail is printed (CI keeps only stdout). Sets step_ok.
+# Counts step NAME that exited RC, its output in LOG: on failure the log's
+# tail is printed (CI keeps only stdout). Sets step_ok.
 step_ok=
-step() {
-	local name=$1 log=$logs/$1.log rc=0 t0
-	shift
-	t0=$(now)
-	"$@" >"$log" 2>&1 || rc=$?
-	timing step "$name" "$(since "$t0")"
+step_result() {
+	local name=$1 rc=$2 log=$3
 	if [ "$rc" -eq 0 ]; then
 		step_ok=1
 		pass "$name"
@@ -75,6 +71,16 @@ step() {
 		failt "$name (exit $rc; log: ${log#"$root"/})"
 		tail -n 60 "$log" | sed 's/^/    /'
 	fi
+}
+
+# Runs a command with its output in build-logs/NAME.log; one test NAME.
+step() {
+	local name=$1 log=$logs/$1.log rc=0 t0
+	shift
+	t0=$(now)
+	"$@" >"$log" 2>&1 || rc=$?
+	timing step "$name" "$(since "$t0")"
+	step_result "$name" "$rc" "$log"
 }
 
 # A step that runs in the background at the lowest CPU priority while the
@@ -99,14 +105,7 @@ bg_step_finish() {
 	wait "${bg_pids[$name]}" || true
 	read -r rc secs <"$logs/$name.result" || { rc=1 secs=0; }
 	timing step "$name (in the background, nice 19)" "$secs"
-	if [ "$rc" -eq 0 ]; then
-		step_ok=1
-		pass "$name"
-	else
-		step_ok=
-		failt "$name (exit $rc; log: ${log#"$root"/})"
-		tail -n 60 "$log" | sed 's/^/    /'
-	fi
+	step_result "$name" "$rc" "$log"
 }
 declare -A bg_pids=()
 
@@ -250,14 +249,7 @@ sanitizer_result() {
 	local log=$logs/build-userspace-sanitize.log rc secs
 	read -r rc secs <"$logs/build-userspace-sanitize.result" 2>/dev/null || { rc=1 secs=0; }
 	timing step "build-userspace-sanitize (in the background, nice 19)" "$secs"
-	if [ "$rc" -eq 0 ]; then
-		step_ok=1
-		pass "build-userspace-sanitize"
-	else
-		step_ok=
-		failt "build-userspace-sanitize (exit $rc; log: ${log#"$root"/})"
-		tail -n 60 "$log" | sed 's/^/    /'
-	fi
+	step_result build-userspace-sanitize "$rc" "$log"
 }
 
 # Streams run.sh's output; its PASS/FAIL lines are the tests.
