@@ -18,6 +18,8 @@
 # failure or a kernel warning the boot ends; run.sh starts the scenarios not
 # yet run in a fresh boot, so one failure never spoils the next scenario.
 set -uo pipefail
+# PID 1's PATH has no sbin directories (modprobe).
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 outbase=$1
 shift
@@ -72,6 +74,8 @@ while [ $# -ge 3 ]; do
 	shift 3
 	if [ -z "$mounts0" ]; then
 		# mk_nullb mounts configfs when it is not: mount it for every one.
+		# (/sys/kernel/config appears when the configfs module loads.)
+		modprobe configfs 2>/dev/null
 		mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
 		mounts0=$(cut -d' ' -f2 /proc/mounts | sort)
 	fi
