@@ -1,6 +1,7 @@
 #!/bin/bash
 # timeout: 1200
 # smp: 2
+# boot: own
 # mem: 3072
 # Members that stop answering, and a controller that dies after each phase,
 # on three cvold hosts with fio writers on every host (test faults armed

@@ -1,6 +1,7 @@
 #!/bin/bash
 # timeout: 900
 # smp: 2
+# boot: own
 # mem: 3072
 # Fencing and controller failure on three cvold hosts (namespaces h1..h3,
 # 3-member etcd, shared loop devices), with fio writers on every host:

@@ -1,6 +1,7 @@
 #!/bin/bash
 # timeout: 900
 # smp: 2
+# boot: own
 # mem: 3072
 # Three cvold hosts (network namespaces h1..h3) over three shared loop
 # devices and a 3-member etcd. Each host writes its own third of one volume

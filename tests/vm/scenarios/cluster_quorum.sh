@@ -1,6 +1,7 @@
 #!/bin/bash
 # timeout: 900
 # smp: 2
+# boot: own
 # mem: 3072
 # etcd loses its quorum in the middle of a cluster move, with fio writers on
 # three cvold hosts (namespaces h1..h3, shared devices):
