@@ -313,7 +313,7 @@ lock_slot() {
 # has a verdict. --all-slots (before the pairs): hold every slot's lock. Prints PASS/FAIL and TIMING lines; one file per verdict in
 # $results.
 run_slot() {
-	local slot=$1 qrc name file out reason t0 secs started begun start end first k
+	local slot=$1 qrc name file out reason t0 secs begun start end k t
 	shift
 	local all=
 	if [ "${1:-}" = --all-slots ]; then all=1; shift; fi
@@ -341,9 +341,7 @@ run_slot() {
 		boot "$slot" "$smp0" "${batch[@]}" || qrc=$?
 		secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 		echo "wall: ${secs}s qemu-rc: $qrc" >>"$boot_dir/run-info.txt"
-		started=0
 		begun=0
-		first=
 		local bodies=0
 		for ((k = 0; k < ${#batch[@]}; k += 2)); do
 			name=${batch[k]}
@@ -357,7 +355,6 @@ run_slot() {
 			reason=$(verdict "$name" "$out" "$qrc" "$boot_dir/console.log")
 			start=$(marker_uptime START "$name" "$out/console.log")
 			end=$(marker_uptime END "$name" "$out/console.log")
-			[ -n "$first" ] || first=${start:-}
 			if [ -n "$start" ] && [ -n "$end" ]; then
 				t=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }')
 				bodies=$(awk -v a="$bodies" -v b="$t" 'BEGIN { print a + b }')
