@@ -7,7 +7,7 @@
  * Producers (map, completion handlers, workers, messages) write a fixed
  * record into a per-volume ring under a spinlock: no allocation, any
  * context.  A work item drains the ring into the generic netlink family
- * "cvol" (group "events", every network namespace) and raises one
+ * "cvol" (group "events", initial network namespace) and raises one
  * dm_table_event() per batch, which needs process context.  A full ring
  * drops the new event and counts it; the gap in sequence numbers tells the
  * daemon to resynchronise from the status.  I/O never waits for anyone to
@@ -19,15 +19,19 @@
 #include <linux/kdev_t.h>
 #include <net/genetlink.h>
 
+/*
+ * Events name the host's volumes: only the initial network namespace has
+ * the family, and only CAP_SYS_ADMIN may listen, as for dm's own ioctls.
+ */
 static const struct genl_multicast_group cvol_mcgrps[] = {
-	{ .name = CVOL_GENL_EVENTS_GROUP },
+	{ .name = CVOL_GENL_EVENTS_GROUP, .flags = GENL_MCAST_CAP_SYS_ADMIN },
 };
 
 static struct genl_family cvol_genl_family __ro_after_init = {
 	.name = CVOL_GENL_NAME,
 	.version = CVOL_GENL_VERSION,
 	.maxattr = CVOL_ATTR_MAX,
-	.netnsok = true,
+	.netnsok = false,
 	.module = THIS_MODULE,
 	.mcgrps = cvol_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(cvol_mcgrps),
@@ -143,7 +147,7 @@ static void send_event(struct cvol_volume *vol,
 	}
 	genlmsg_end(skb, hdr);
 	/* -ESRCH only says nobody listens. */
-	genlmsg_multicast_allns(&cvol_genl_family, skb, 0, 0);
+	genlmsg_multicast(&cvol_genl_family, skb, 0, 0, GFP_NOIO);
 }
 
 #define EVENT_BATCH 16

@@ -128,7 +128,11 @@ int cvol_freeze(struct cvol_volume *vol, u64 vext, u64 count,
 	return 0;
 }
 
-/* 1: drained, 0: draining, -ENOENT: no such freeze (any more). */
+/*
+ * 1: drained, 0: draining, -ENOENT: no such freeze (any more), -EAGAIN: a
+ * suspend began.  freeze_wait runs inside dm's table lock (SRCU), which a
+ * table swap waits for: it must not outlast the start of a suspend.
+ */
 static int freeze_state(struct cvol_volume *vol, u64 id)
 {
 	struct cvol_freeze *f;
@@ -136,7 +140,10 @@ static int freeze_state(struct cvol_volume *vol, u64 id)
 
 	spin_lock_irq(&vol->slow_lock);
 	f = find_freeze(vol, id);
-	r = f ? f->drained : -ENOENT;
+	if (vol->requeue || vol->suspending)
+		r = -EAGAIN;
+	else
+		r = f ? f->drained : -ENOENT;
 	spin_unlock_irq(&vol->slow_lock);
 	return r;
 }
@@ -197,8 +204,15 @@ bool cvol_range_drained(struct cvol_volume *vol, u64 vext, u64 count)
 
 /*
  * Ends every freeze: a normal dm suspend waits for all bios, held ones
- * included, so they must run.  @why is the event to report them with
- * (0 when the volume is being destroyed and nobody is listening).
+ * included.  @why is the event to report them with (0 when the volume is
+ * being destroyed and nobody is listening).
+ *
+ * A freeze's owner was about to change the map (in a cluster: on every
+ * host, and the old place may be freed and reused at once), so the held
+ * bios must not run on the map this host has now, and neither may new
+ * ones.  The volume fences first: the held bios stay parked, and the
+ * suspend fails them; after resume I/O is held until the owner has put
+ * the right map in place and unfences.
  */
 void cvol_freeze_break_all(struct cvol_volume *vol, u32 why)
 {
@@ -206,6 +220,8 @@ void cvol_freeze_break_all(struct cvol_volume *vol, u32 why)
 	LIST_HEAD(ended);
 
 	mutex_lock(&vol->ctl_lock);
+	if (why && !list_empty(&vol->freezes))
+		cvol_fence(vol, CVOL_EV_FENCED, CVOL_FENCE_BY_SUSPEND);
 	while ((f = list_first_entry_or_null(&vol->freezes,
 					     struct cvol_freeze, node))) {
 		end_freeze(vol, f, why);

@@ -12,30 +12,65 @@
  */
 #include "cvol.h"
 
-/* True if a hold still on the list covers @vext. */
-static bool covered_by_other(struct cvol_volume *vol, u64 vext)
+/*
+ * Every writer of entries holds ctl_lock, and so does every user of
+ * vol->holds: the bits are set and cleared without slow_lock, so a hold of
+ * millions of extents never runs with interrupts off.  What parking needs
+ * is ordering: a bio parks only if it sees the bit under slow_lock, and a
+ * release takes slow_lock after clearing the bits and then looks at every
+ * parked bio.
+ */
+static void set_frozen(struct cvol_volume *vol, u64 vext, u64 end, bool on)
 {
-	struct cvol_hold *h;
+	u64 i, *slot;
 
-	list_for_each_entry(h, &vol->holds, node)
-		if (vext >= h->vext && vext - h->vext < h->count)
-			return true;
-	return false;
+	for (i = vext; i < end; i++) {
+		slot = &vol->ent[i];
+		if (on)
+			WRITE_ONCE(*slot, READ_ONCE(*slot) | CVOL_E_FROZEN);
+		else
+			WRITE_ONCE(*slot, READ_ONCE(*slot) & ~CVOL_E_FROZEN);
+		cvol_scan_resched(i - vext + 1);
+	}
 }
 
 /* Caller holds ctl_lock; the hold must stay allocated until released. */
 void cvol_hold_add(struct cvol_volume *vol, struct cvol_hold *h)
 {
-	unsigned long flags;
-	u64 i, *slot;
-
-	spin_lock_irqsave(&vol->slow_lock, flags);
+	lockdep_assert_held(&vol->ctl_lock);
 	list_add_tail(&h->node, &vol->holds);
-	for (i = 0; i < h->count; i++) {
-		slot = &vol->ent[h->vext + i];
-		WRITE_ONCE(*slot, READ_ONCE(*slot) | CVOL_E_FROZEN);
+	set_frozen(vol, h->vext, h->vext + h->count, true);
+}
+
+/*
+ * Clears the frozen bit on the extents of [v, end) that no listed hold
+ * covers, as intervals: each step skips a covering hold or clears up to
+ * the next hold's start, so the cost is O(holds^2 + extents), not
+ * O(holds x extents).
+ */
+static void clear_uncovered(struct cvol_volume *vol, u64 v, u64 end)
+{
+	struct cvol_hold *h;
+	u64 next;
+	bool covered;
+
+	while (v < end) {
+		covered = false;
+		next = end;
+		list_for_each_entry(h, &vol->holds, node) {
+			if (h->vext <= v && v - h->vext < h->count) {
+				v = h->vext + h->count;
+				covered = true;
+				break;
+			}
+			if (h->vext > v && h->vext < next)
+				next = h->vext;
+		}
+		if (covered)
+			continue;
+		set_frozen(vol, v, next, false);
+		v = next;
 	}
-	spin_unlock_irqrestore(&vol->slow_lock, flags);
 }
 
 /*
@@ -62,51 +97,46 @@ void cvol_release_unblocked_locked(struct cvol_volume *vol)
 		queue_work(vol->wq, &vol->release_work);
 }
 
-/*
- * Releases @n holds taken together.  Caller holds ctl_lock.  One pass over
- * the extents and one over the parked bios, whatever @n is: a map_set of
- * many items must not keep its extents frozen for n^2 steps.
- */
+/* Releases @n holds taken together.  Caller holds ctl_lock. */
 void cvol_hold_release(struct cvol_volume *vol, struct cvol_hold *holds,
 		       unsigned int n)
 {
 	unsigned long flags;
 	unsigned int k;
-	u64 i, *slot;
 
-	spin_lock_irqsave(&vol->slow_lock, flags);
+	lockdep_assert_held(&vol->ctl_lock);
 	for (k = 0; k < n; k++)
 		list_del(&holds[k].node);
-	for (k = 0; k < n; k++) {
-		for (i = 0; i < holds[k].count; i++) {
-			if (covered_by_other(vol, holds[k].vext + i))
-				continue;
-			slot = &vol->ent[holds[k].vext + i];
-			WRITE_ONCE(*slot, READ_ONCE(*slot) & ~CVOL_E_FROZEN);
-		}
-	}
+	for (k = 0; k < n; k++)
+		clear_uncovered(vol, holds[k].vext,
+				holds[k].vext + holds[k].count);
+	spin_lock_irqsave(&vol->slow_lock, flags);
 	cvol_release_unblocked_locked(vol);
 	spin_unlock_irqrestore(&vol->slow_lock, flags);
 }
 
 /*
- * Decides, under slow_lock, what happens to a bio that map() found fenced
- * or frozen: the state may have changed since it looked.  A bio whose
- * extent was thawed a moment ago goes behind the released ones so that it
- * cannot overtake them.
+ * Decides, under slow_lock, what happens to a bio that map() found fenced,
+ * past the lease or frozen: the state may have changed since it looked.  A
+ * bio whose extent was thawed a moment ago goes behind the released ones
+ * so that it cannot overtake them.  Requeueing is decided by dm's own
+ * noflush flag: after an interrupted noflush suspend a requeued bio would
+ * fail.
  */
-int cvol_park_bio(struct cvol_volume *vol, struct bio *bio, u64 vext)
+int cvol_park_bio(struct cvol_target *tc, struct bio *bio, u64 vext, u64 now)
 {
 	struct cvol_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+	struct cvol_volume *vol = tc->vol;
 	unsigned long flags;
 	int r = CVOL_PARKED;
 	bool blocked;
 
 	pb->vext = vext;
 	spin_lock_irqsave(&vol->slow_lock, flags);
+	cvol_lease_expire_locked(vol, now);
 	if (vol->fenced) {
 		blocked = true;
-		if (vol->fence_error || vol->suspending)
+		if (vol->lease.fence_error || vol->suspending)
 			r = CVOL_KILL;
 	} else {
 		blocked = READ_ONCE(vol->ent[vext]) & CVOL_E_FROZEN;
@@ -115,7 +145,7 @@ int cvol_park_bio(struct cvol_volume *vol, struct bio *bio, u64 vext)
 			r = CVOL_KILL;
 	}
 	if (r == CVOL_PARKED) {
-		if (blocked && vol->requeue)
+		if (blocked && vol->requeue && dm_noflush_suspending(tc->ti))
 			r = CVOL_REQUEUE;
 		else if (blocked)
 			bio_list_add(&vol->held, bio);
@@ -143,6 +173,7 @@ void cvol_requeue_parked(struct cvol_volume *vol)
 	list = vol->held;
 	bio_list_init(&vol->held);
 	spin_unlock_irq(&vol->slow_lock);
+	wake_up_all(&vol->drain_wq);	/* freeze_wait returns */
 
 	while ((bio = bio_list_pop(&list))) {
 		bio->bi_status = BLK_STS_DM_REQUEUE;
@@ -168,6 +199,7 @@ unsigned int cvol_fail_fenced(struct cvol_volume *vol)
 		bio_list_init(&vol->held);
 	}
 	spin_unlock_irq(&vol->slow_lock);
+	wake_up_all(&vol->drain_wq);	/* freeze_wait returns */
 
 	while ((bio = bio_list_pop(&list))) {
 		bio_io_error(bio);

@@ -67,8 +67,10 @@ static void epoch_free_work(struct work_struct *ws)
 		list_move_tail(&first->node, &dead);
 		vol->drained_seq = first->seq;
 	}
-	if (!list_empty(&dead))
+	if (!list_empty(&dead)) {
 		cvol_freezes_drained_locked(vol);
+		cvol_fence_drained_locked(vol);
+	}
 	spin_unlock_irq(&vol->slow_lock);
 	/* Migrations wait for drains to start and to end. */
 	if (!list_empty(&dead) && READ_ONCE(vol->nr_migs))
@@ -193,6 +195,7 @@ static bool item_changes_live(struct cvol_volume *vol,
 		cur = cvol_entry_location(READ_ONCE(vol->ent[it->vext + i]));
 		if (!(cur & CVOL_E_UNMAPPED) && cur != item_entry(it, i))
 			return !cvol_range_drained(vol, it->vext, it->count);
+		cvol_scan_resched(i);
 	}
 	return false;
 }
@@ -222,6 +225,7 @@ static bool write_items(struct cvol_volume *vol, const struct cvol_item *items,
 			/* Keep the frozen bit: the thaw clears it. */
 			WRITE_ONCE(*slot, want | (cur & CVOL_E_FROZEN));
 			changed = true;
+			cvol_scan_resched(i);
 		}
 	}
 	return changed;

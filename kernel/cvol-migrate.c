@@ -49,6 +49,7 @@
 
 #include <linux/blkdev.h>
 #include <linux/dm-kcopyd.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 
 #define COPY_BATCH		4	/* regions per kcopyd job: writes to them wait for all */
@@ -196,14 +197,23 @@ int cvol_migrate_map(struct cvol_target *tc, struct bio *bio, u64 vext,
 			spin_unlock_irqrestore(&mig->lock, flags);
 			return DM_MAPIO_SUBMITTED;
 		}
-	}
-	bitmap_set(mig->written, r0, r1 - r0 + 1);
-	for (r = r0; r <= r1; r++) {
-		mig->pending[r]++;
 		/* Writing a region not yet copied to both is harmless. */
 		if (test_bit(r, mig->copied))
 			dual = true;
 	}
+	/*
+	 * A REQ_NOWAIT clone could come back "would block", which is no
+	 * destination error but would count as one.  Its submitter (io_uring)
+	 * retries without REQ_NOWAIT when told up front.
+	 */
+	if (dual && (bio->bi_opf & REQ_NOWAIT)) {
+		spin_unlock_irqrestore(&mig->lock, flags);
+		bio_wouldblock_error(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
+	bitmap_set(mig->written, r0, r1 - r0 + 1);
+	for (r = r0; r <= r1; r++)
+		mig->pending[r]++;
 	spin_unlock_irqrestore(&mig->lock, flags);
 	pb->mig = mig;
 	pb->r0 = r0;
@@ -211,15 +221,11 @@ int cvol_migrate_map(struct cvol_target *tc, struct bio *bio, u64 vext,
 	if (!dual)
 		return DM_MAPIO_REMAPPED;
 
-	clone = bio_alloc_clone(tc->devs[mig->dst_dev].bdev, bio,
-				(bio->bi_opf & REQ_NOWAIT) ? GFP_NOWAIT : GFP_NOIO,
+	/* GFP_NOIO from the bioset's mempool: this cannot fail. */
+	clone = bio_alloc_clone(tc->devs[mig->dst_dev].bdev, bio, GFP_NOIO,
 				&vol->dual_bs);
-	if (!clone) {
-		cvol_migrate_end_io(pb);
-		pb->mig = NULL;
-		bio_wouldblock_error(bio);
-		return DM_MAPIO_SUBMITTED;
-	}
+	/* dm polls only the bio it mapped, never this clone. */
+	clone->bi_opf &= ~REQ_POLLED;
 	clone->bi_iter.bi_sector = tc->devs[mig->dst_dev].offset +
 				   mig->dst_pext * vol->extent_sectors + ext_off;
 	clone->bi_end_io = dual_endio;
@@ -264,8 +270,14 @@ static void release_waiters(struct cvol_volume *vol, struct bio_list *list)
 
 static void copies_done(struct cvol_volume *vol, int n)
 {
-	if (atomic_sub_and_test(n, &vol->copies_in_flight))
-		wake_up_all(&vol->drain_wq);
+	unsigned long flags;
+
+	if (!atomic_sub_and_test(n, &vol->copies_in_flight))
+		return;
+	wake_up_all(&vol->drain_wq);
+	spin_lock_irqsave(&vol->slow_lock, flags);
+	cvol_fence_drained_locked(vol);
+	spin_unlock_irqrestore(&vol->slow_lock, flags);
 }
 
 /* kcopyd's callback: runs on its thread and must not block. */
@@ -274,9 +286,10 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 	struct copy_job *job = context;
 	struct cvol_migration *mig = job->mig;
 	struct cvol_volume *vol = mig->vol;
+	unsigned int ms, failures, dst_dev;
 	struct bio_list waiters;
 	unsigned long flags;
-	unsigned int ms;
+	u64 vext;
 	u32 r;
 
 	spin_lock_irqsave(&mig->lock, flags);
@@ -297,6 +310,10 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 		    !ending(mig))
 			mig->state = CVOL_MIG_FAILED;
 	}
+	/* Once the job is off the list, an ending migration may be freed. */
+	vext = mig->vext;
+	dst_dev = mig->dst_dev;
+	failures = mig->failures;
 	list_del(&job->node);
 	mig->issued--;
 	waiters = mig->waiters;
@@ -305,10 +322,10 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 
 	if (read_err || write_err) {
 		if (write_err)
-			atomic_inc(&job->tc->devs[mig->dst_dev].dst_errors);
+			atomic_inc(&job->tc->devs[dst_dev].dst_errors);
 		DMWARN_LIMIT("%s: extent %llu: copy of regions %u-%u failed (%s); attempt %u of %u",
-			     vol->uuid, mig->vext, job->r0, job->r0 + job->n - 1,
-			     read_err ? "read" : "write", mig->failures,
+			     vol->uuid, vext, job->r0, job->r0 + job->n - 1,
+			     read_err ? "read" : "write", failures,
 			     CVOL_MIGRATE_MAX_RETRIES);
 	}
 	atomic_sub(job->n, &vol->copy_regions);
@@ -318,17 +335,23 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 	copies_done(vol, 1);
 }
 
+/* A fenced volume writes nowhere, the destination of a copy included. */
+static bool copier_stopped(struct cvol_volume *vol)
+{
+	return READ_ONCE(vol->copy_stopped) || READ_ONCE(vol->fenced);
+}
+
 /*
  * Counts an I/O of the copier, unless the copier is stopped.  Pairs with
- * the barrier in cvol_migrate_stop(): either the stop is seen here, or the
- * count is seen by cvol_migrate_wait_copies().
+ * the barriers in cvol_migrate_stop() and cvol_fence_drained_locked():
+ * either the stop or the fence is seen here, or the count is seen there.
  */
 static bool copy_io_begin(struct cvol_volume *vol)
 {
 	atomic_inc(&vol->copies_in_flight);
 	/* Count, then look: pairs with the store-then-look of the stop. */
 	smp_mb__after_atomic();
-	if (!READ_ONCE(vol->copy_stopped))
+	if (!copier_stopped(vol))
 		return true;
 	copies_done(vol, 1);
 	return false;
@@ -615,7 +638,7 @@ static void mig_step(struct cvol_target *tc, struct cvol_migration *mig,
 		end_step(mig);
 		return;
 	}
-	if (state != CVOL_MIG_COPY || !tc || READ_ONCE(vol->copy_stopped))
+	if (state != CVOL_MIG_COPY || !tc || copier_stopped(vol))
 		return;
 	if (time_before(jiffies, mig->retry_at)) {
 		*delay = min(*delay, mig->retry_at - jiffies);
@@ -636,8 +659,10 @@ static void mig_work(struct work_struct *ws)
 					       struct cvol_volume, mig_work);
 	unsigned long delay = MAX_JIFFY_OFFSET;
 	struct cvol_target *tc;
-	unsigned int s;
+	unsigned int s, noio;
 
+	/* Resume waits for ctl_lock: no allocation may wait for our I/O. */
+	noio = memalloc_noio_save();
 	mutex_lock(&vol->ctl_lock);
 	mutex_lock(&vol->bind_lock);
 	tc = vol->bound_ti ? vol->bound_ti->private : NULL;
@@ -646,6 +671,7 @@ static void mig_work(struct work_struct *ws)
 			mig_step(tc, vol->migs[s], &delay);
 	mutex_unlock(&vol->bind_lock);
 	mutex_unlock(&vol->ctl_lock);
+	memalloc_noio_restore(noio);
 	if (delay != MAX_JIFFY_OFFSET)
 		queue_delayed_work(vol->wq, &vol->mig_work, delay);
 }
@@ -696,9 +722,11 @@ static bool location_in_use(struct cvol_volume *vol, u64 loc)
 		if (m && cvol_entry(m->dst_dev, m->dst_pext) == loc)
 			return true;
 	}
-	for (i = 0; i < vol->nr_extents; i++)
+	for (i = 0; i < vol->nr_extents; i++) {
 		if (cvol_entry_location(READ_ONCE(vol->ent[i])) == loc)
 			return true;
+		cvol_scan_resched(i);
+	}
 	return false;
 }
 
@@ -1001,9 +1029,11 @@ bool cvol_range_migrating(struct cvol_volume *vol, u64 vext, u64 count)
 
 	if (!vol->nr_migs)
 		return false;
-	for (i = 0; i < count; i++)
+	for (i = 0; i < count; i++) {
 		if (READ_ONCE(vol->ent[vext + i]) & CVOL_E_MIGRATING)
 			return true;
+		cvol_scan_resched(i);
+	}
 	return false;
 }
 
@@ -1032,6 +1062,20 @@ int cvol_migrate_check_devs(struct cvol_volume *vol, struct cvol_target *tc,
 		}
 	}
 	return 0;
+}
+
+/* Sets the bits of the slots the migrations write to.  ctl_lock. */
+void cvol_migrate_mark_slots(struct cvol_volume *vol, unsigned long *used,
+			     unsigned int nr_devs)
+{
+	struct cvol_migration *m;
+	unsigned int s;
+
+	for (s = 0; s < CVOL_MAX_MIGRATIONS; s++) {
+		m = vol->migs[s];
+		if (m && m->dst_dev < nr_devs)
+			__set_bit(m->dst_dev, used);
+	}
 }
 
 void cvol_migrate_status(struct cvol_volume *vol, char *result,

@@ -17,6 +17,7 @@
 #include <linux/ctype.h>
 #include <linux/gcd.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 
 /*--------------------------------------------------------------*/
@@ -73,32 +74,34 @@ int cvol_map_extent(struct cvol_target *tc, struct bio *bio)
 	struct cvol_dev *d;
 	sector_t ext_off;
 	unsigned int dev;
-	u64 vext, e;
+	bool blocked;
+	u64 vext, e, now;
 
 	vext = vext_of(vol, dm_target_offset(tc->ti, bio->bi_iter.bi_sector),
 		       &ext_off);
 	pb->mig = NULL;
+	now = ktime_get_boottime_ns();
 again:
 	rcu_read_lock();
 	ep = rcu_dereference(vol->epoch);
 	percpu_ref_get(&ep->io);
 	e = READ_ONCE(ep->ent[vext]);
 	rcu_read_unlock();
+	/*
+	 * The deadline after the epoch: a fence stores it before flipping the
+	 * epoch, so a bio that took the new epoch sees the fence, and one
+	 * that missed it holds the old epoch, which FENCE_DRAINED waits for.
+	 */
+	smp_rmb();
+	blocked = now >= READ_ONCE(vol->io_deadline_ns);
 
-	/* vol->fenced shares a cache line with vol->epoch. */
-	if (unlikely((e & CVOL_E_SPECIAL) || READ_ONCE(vol->fenced))) {
-		if ((e & CVOL_E_SPECIAL) == CVOL_E_MIGRATING &&
-		    !READ_ONCE(vol->fenced)) {
-			if (cvol_migrate_map(tc, bio, vext, e, ext_off) ==
-			    DM_MAPIO_REMAPPED)
-				goto remap;
+	if (unlikely((e & CVOL_E_SPECIAL) || blocked)) {
+		if ((e & CVOL_E_SPECIAL) != CVOL_E_MIGRATING || blocked) {
+			/* A parked bio must not keep a draining epoch alive. */
 			percpu_ref_put(&ep->io);
-			return DM_MAPIO_SUBMITTED;
-		}
-		/* A parked bio must not keep the epoch being drained alive. */
-		percpu_ref_put(&ep->io);
-		if ((e & CVOL_E_FROZEN) || READ_ONCE(vol->fenced)) {
-			switch (cvol_park_bio(vol, bio, vext)) {
+			if (!(e & CVOL_E_FROZEN) && !blocked)
+				return map_unmapped(tc, bio);
+			switch (cvol_park_bio(tc, bio, vext, now)) {
 			case CVOL_PARKED:
 				return DM_MAPIO_SUBMITTED;
 			case CVOL_REQUEUE:
@@ -109,9 +112,7 @@ again:
 				goto again;
 			}
 		}
-		return map_unmapped(tc, bio);
 	}
-remap:
 	dev = cvol_entry_dev(e);
 	d = &tc->devs[dev];
 	if (unlikely(dev >= tc->nr_devs || !d->bdev)) {
@@ -121,9 +122,15 @@ remap:
 			    vol->uuid, vext, dev);
 		return DM_MAPIO_KILL;
 	}
+	/* Checked first: a dual-write issued here cannot be taken back. */
+	if (unlikely(e & CVOL_E_MIGRATING) &&
+	    cvol_migrate_map(tc, bio, vext, e, ext_off) != DM_MAPIO_REMAPPED) {
+		percpu_ref_put(&ep->io);
+		return DM_MAPIO_SUBMITTED;
+	}
 	pb->ep = ep;
 	pb->dev = dev;
-	cvol_account(tc, pb, bio, vext, ext_off);
+	cvol_account(tc, pb, bio, vext, ext_off, now);
 	bio_set_dev(bio, d->bdev);
 	bio->bi_iter.bi_sector = d->offset +
 				 cvol_entry_pext(e) * vol->extent_sectors +
@@ -181,7 +188,7 @@ static int cvol_end_io(struct dm_target *ti, struct bio *bio,
 	}
 	if (pb->start_ns)
 		this_cpu_add(tc->dstats[pb->dev].ns[op_is_write(bio_op(bio))],
-			     ktime_get_ns() - pb->start_ns);
+			     ktime_get_boottime_ns() - pb->start_ns);
 	/* A would-block answer to a REQ_NOWAIT bio is not a device fault. */
 	if (unlikely(*error) && pb->dev >= 0 && *error != BLK_STS_NOTSUPP &&
 	    *error != BLK_STS_AGAIN) {
@@ -308,8 +315,10 @@ static int walk_runs_arg(struct cvol_target *tc, const struct ctr_features *f,
 			return -EINVAL;
 		}
 		r = cvol_check_item(tc, nr_extents, &it, error);
-		for (i = 0; !r && i < it.count; i++)
+		for (i = 0; !r && i < it.count; i++) {
 			r = fn(arg, &it, i, error);
+			cvol_scan_resched(i);
+		}
 		if (r)
 			return r;
 	}
@@ -451,6 +460,13 @@ static int parse_features(struct cvol_target *tc, struct dm_arg_set *as,
 			}
 			tc->region_sectors = v;
 			tc->region_sectors_set = true;
+		} else if (!strcmp(w, CVOL_FEAT_REPLACE_SLOT)) {
+			if (v >= tc->nr_devs || !tc->devs[v].dm_dev) {
+				*error = "replace_slot names no device of this table";
+				return -EINVAL;
+			}
+			if (test_and_set_bit(v, tc->replace))
+				goto dup;
 		} else if (!strcmp(w, CVOL_FEAT_FREEZE_TIMEOUT_MS)) {
 			if (have_timeout)
 				goto dup;
@@ -479,6 +495,7 @@ static void free_target(struct cvol_target *tc)
 		if (tc->devs[i].dm_dev)
 			dm_put_device(tc->ti, tc->devs[i].dm_dev);
 	cvol_dev_stats_free(tc);
+	bitmap_free(tc->replace);
 	kfree(tc->flush_devs);
 	kfree(tc);
 }
@@ -492,6 +509,24 @@ static sector_t default_region_sectors(sector_t extent_sectors)
 }
 
 /*
+ * Can @tc serve the live map and the migrations?  Every slot they use must
+ * be present, large enough and, unless replace_slot says otherwise, the
+ * very device (and offset) the live table has there.  Caller holds
+ * ctl_lock.
+ */
+static int check_live_devs(struct cvol_target *tc, struct cvol_volume *vol,
+			   char **error)
+{
+	int r = cvol_volume_check_devs(vol, tc, vol->ent, error);
+
+	if (!r)
+		r = cvol_migrate_check_devs(vol, tc, error);
+	if (!r)
+		r = cvol_volume_check_slots(vol, tc, error);
+	return r;
+}
+
+/*
  * Joins the live volume of a reload.  The table may restate the live map
  * (dmsetup table output does) but never change it: changes go through
  * map_set, which holds and drains.
@@ -499,6 +534,7 @@ static sector_t default_region_sectors(sector_t extent_sectors)
 static int adopt_volume(struct cvol_target *tc, struct cvol_volume *vol,
 			const struct ctr_features *f, char **error)
 {
+	unsigned int noio;
 	int r = 0;
 
 	if (vol->md != dm_table_get_md(tc->ti->table)) {
@@ -509,6 +545,7 @@ static int adopt_volume(struct cvol_target *tc, struct cvol_volume *vol,
 		*error = "Extent size or length differs from the live volume";
 		return -EINVAL;
 	}
+	noio = memalloc_noio_save();
 	mutex_lock(&vol->ctl_lock);
 	if (f->have_gen && f->gen != vol->gen) {
 		*error = "Map generation mismatch";
@@ -516,11 +553,10 @@ static int adopt_volume(struct cvol_target *tc, struct cvol_volume *vol,
 	} else {
 		r = f->have_runs ? match_live_map(tc, vol, f, error) : 0;
 		if (!r)
-			r = cvol_volume_check_devs(vol, tc, vol->ent, error);
-		if (!r)
-			r = cvol_migrate_check_devs(vol, tc, error);
+			r = check_live_devs(tc, vol, error);
 	}
 	mutex_unlock(&vol->ctl_lock);
+	memalloc_noio_restore(noio);
 	return r;
 }
 
@@ -581,7 +617,8 @@ static int cvol_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	tc->freeze_timeout_ms = CVOL_DEFAULT_FREEZE_TIMEOUT_MS;
 	tc->region_sectors = default_region_sectors(extent);
 	tc->flush_devs = kcalloc(nr_devs, sizeof(*tc->flush_devs), GFP_KERNEL);
-	if (!tc->flush_devs || cvol_dev_stats_alloc(tc)) {
+	tc->replace = bitmap_zalloc(nr_devs, GFP_KERNEL);
+	if (!tc->flush_devs || !tc->replace || cvol_dev_stats_alloc(tc)) {
 		ti->error = "Cannot allocate target";
 		r = -ENOMEM;
 		goto bad;
@@ -664,14 +701,19 @@ static int cvol_preresume(struct dm_target *ti)
 {
 	struct cvol_target *tc = ti->private;
 	struct cvol_volume *vol = tc->vol;
+	unsigned int noio;
 	char *error;
 	int r;
 
+	noio = memalloc_noio_save();
 	mutex_lock(&vol->ctl_lock);
-	r = cvol_volume_check_devs(vol, tc, vol->ent, &error);
-	if (!r)
-		r = cvol_migrate_check_devs(vol, tc, &error);
+	r = check_live_devs(tc, vol, &error);
+	if (!r && cvol_volume_record_slots(vol, tc)) {
+		error = "Cannot allocate the record of its devices";
+		r = -ENOMEM;
+	}
 	mutex_unlock(&vol->ctl_lock);
+	memalloc_noio_restore(noio);
 	if (r)
 		DMERR("%s: cannot resume: %s", vol->uuid, error);
 	return r;
@@ -681,9 +723,9 @@ static int cvol_preresume(struct dm_target *ti)
  * Held bios block dm suspend (it waits for every bio) and a held bio must
  * not outlive the table it was mapped by.  A noflush suspend, which
  * reloads use, pushes them back to dm core: they are mapped again after
- * resume, and the freezes stay.  A normal suspend ends the freezes; the
- * bios run and FREEZE_BROKEN says so.  Fenced bios fail instead: a fenced
- * volume must not write.
+ * resume, and the freezes stay.  A normal suspend ends the freezes
+ * (FREEZE_BROKEN) and fences the volume if there were any; fenced bios
+ * fail: a fenced volume must not write.
  */
 static void cvol_presuspend(struct dm_target *ti)
 {
@@ -696,13 +738,14 @@ static void cvol_presuspend(struct dm_target *ti)
 		cvol_requeue_parked(vol);
 		return;
 	}
+	/* Fences first if a freeze was in place: its bios fail below. */
+	cvol_freeze_break_all(vol, CVOL_EV_FREEZE_BROKEN);
 	failed = cvol_fail_fenced(vol);
 	if (failed) {
 		DMWARN("%s: suspend of a fenced volume failed %u held bios",
 		       vol->uuid, failed);
 		cvol_event(vol, CVOL_EV_HELD_FAILED, 0, 0, 0, 0, failed);
 	}
-	cvol_freeze_break_all(vol, CVOL_EV_FREEZE_BROKEN);
 }
 
 /* Copies in flight finish; writes waiting for them are released then. */
@@ -762,6 +805,7 @@ static void walk_runs(struct cvol_volume *vol, u64 vext, u64 count,
 	bool open = false;
 
 	for (i = vext; i < end; i++) {
+		cvol_scan_resched(i);
 		e = cvol_entry_location(READ_ONCE(vol->ent[i]));
 		if (open && e == first + (i - start) && !(e & CVOL_E_UNMAPPED))
 			continue;
@@ -1028,7 +1072,8 @@ static int msg_freeze_wait(struct cvol_target *tc, unsigned int argc,
 	int r;
 
 	if (argc != 3 || cvol_parse_u64(argv[1], &id) ||
-	    parse_timeout(argv[2], &timeout))
+	    cvol_parse_uint(argv[2], &timeout) || !timeout ||
+	    timeout > CVOL_MAX_FREEZE_WAIT_MS)
 		return -EINVAL;
 	r = cvol_freeze_wait(tc->vol, id, timeout);
 	if (r)
@@ -1109,7 +1154,7 @@ static int msg_fence(struct cvol_target *tc, unsigned int argc, char **argv,
 {
 	if (argc != 1)
 		return -EINVAL;
-	cvol_fence(tc->vol, CVOL_EV_FENCED, 0);
+	cvol_fence(tc->vol, CVOL_EV_FENCED, CVOL_FENCE_BY_MESSAGE);
 	return 0;
 }
 
@@ -1233,16 +1278,19 @@ static int msg_migrate_throttle(struct cvol_target *tc, unsigned int argc,
 typedef int (*msg_fn)(struct cvol_target *tc, unsigned int argc, char **argv,
 		      char *result, unsigned int maxlen);
 
+/* Messages of the cluster protocol take an optional last "epoch=<n>". */
 static const struct {
 	const char *verb;
 	msg_fn fn;
 	const char *usage;
+	bool epoch;
 } messages[] = {
-	{ CVOL_MSG_MAP_SET, msg_map_set, NULL },
+	{ CVOL_MSG_MAP_SET, msg_map_set, NULL, true },
 	{ CVOL_MSG_MAP_GET, msg_map_get, NULL },
-	{ CVOL_MSG_FREEZE, msg_freeze, "<vext> <count> [timeout_ms]" },
+	{ CVOL_MSG_FREEZE, msg_freeze, "<vext> <count> [timeout_ms] [epoch=<n>]",
+	  true },
 	{ CVOL_MSG_FREEZE_WAIT, msg_freeze_wait, "<id> <timeout_ms>" },
-	{ CVOL_MSG_THAW, msg_thaw, "<id>" },
+	{ CVOL_MSG_THAW, msg_thaw, "<id> [epoch=<n>]", true },
 	{ CVOL_MSG_STATS, msg_stats, "<vext> <count> [clear]" },
 	{ CVOL_MSG_DEV_STATS, msg_dev_stats, "[clear]" },
 	{ CVOL_MSG_LEASE, msg_lease, "<ms> [hold|error]" },
@@ -1250,19 +1298,42 @@ static const struct {
 	{ CVOL_MSG_UNFENCE, msg_unfence, "<epoch>" },
 	{ CVOL_MSG_EVENTS_SEQ, msg_events_seq, "" },
 	{ CVOL_MSG_MIGRATE_START, msg_migrate_start,
-	  "<vext> <dst_dev> <dst_pext> [follow]" },
-	{ CVOL_MSG_MIGRATE_COMMIT, msg_migrate_commit, "<vext>" },
-	{ CVOL_MSG_MIGRATE_ABORT, msg_migrate_abort, "<vext>" },
+	  "<vext> <dst_dev> <dst_pext> [follow] [epoch=<n>]", true },
+	{ CVOL_MSG_MIGRATE_COMMIT, msg_migrate_commit, "<vext> [epoch=<n>]",
+	  true },
+	{ CVOL_MSG_MIGRATE_ABORT, msg_migrate_abort, "<vext> [epoch=<n>]",
+	  true },
 	{ CVOL_MSG_MIGRATE_DIRTY, msg_migrate_dirty, "<vext> [clear]" },
 	{ CVOL_MSG_MIGRATE_THROTTLE, msg_migrate_throttle,
 	  "<regions_in_flight> [<max_migrations>]" },
 };
 
+/*
+ * Takes a last "epoch=<n>" word off the message: the volume refuses a
+ * message sent under an older cluster epoch than one it has seen.
+ */
+static int take_epoch(struct cvol_volume *vol, unsigned int *argc,
+		      char **argv)
+{
+	const size_t n = strlen(CVOL_ARG_EPOCH);
+	char *w = argv[*argc - 1];
+	u64 epoch;
+
+	if (*argc < 2 || strncmp(w, CVOL_ARG_EPOCH, n))
+		return 0;
+	if (cvol_parse_u64(w + n, &epoch)) {
+		DMWARN_LIMIT("%s: %s: invalid '%s'", vol->uuid, argv[0], w);
+		return -EINVAL;
+	}
+	(*argc)--;
+	return cvol_epoch_seen(vol, epoch, argv[0]);
+}
+
 static int cvol_message(struct dm_target *ti, unsigned int argc, char **argv,
 			char *result, unsigned int maxlen)
 {
 	struct cvol_target *tc = ti->private;
-	unsigned int i;
+	unsigned int i, noio;
 	int r;
 
 	if (!argc)
@@ -1270,7 +1341,18 @@ static int cvol_message(struct dm_target *ti, unsigned int argc, char **argv,
 	for (i = 0; i < ARRAY_SIZE(messages); i++) {
 		if (strcmp(argv[0], messages[i].verb))
 			continue;
+		if (messages[i].epoch) {
+			r = take_epoch(tc->vol, &argc, argv);
+			if (r)
+				return r;
+		}
+		/*
+		 * Handlers allocate under ctl_lock, which resume waits for:
+		 * reclaim must not write to a suspended device of ours.
+		 */
+		noio = memalloc_noio_save();
 		r = messages[i].fn(tc, argc, argv, result, maxlen);
+		memalloc_noio_restore(noio);
 		/* map_set and map_get explain their own errors. */
 		if (messages[i].usage && (r == -EINVAL || r == -ERANGE))
 			DMWARN_LIMIT("%s: %s: %s; usage: %s %s", tc->vol->uuid,

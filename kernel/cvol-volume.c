@@ -41,9 +41,11 @@ u64 cvol_map_count_mapped(const u64 *ent, u64 nr_extents)
 {
 	u64 i, n = 0;
 
-	for (i = 0; i < nr_extents; i++)
+	for (i = 0; i < nr_extents; i++) {
 		if (!(ent[i] & CVOL_E_UNMAPPED))
 			n++;
+		cvol_scan_resched(i);
+	}
 	return n;
 }
 
@@ -83,7 +85,7 @@ struct cvol_volume *cvol_volume_create(const char *uuid,
 	bio_list_init(&vol->held);
 	bio_list_init(&vol->released);
 	INIT_LIST_HEAD(&vol->freezes);
-	INIT_DELAYED_WORK(&vol->lease_work, cvol_lease_work);
+	cvol_lease_init(vol);
 	spin_lock_init(&vol->event_lock);
 	INIT_WORK(&vol->event_work, cvol_event_work);
 	mutex_init(&vol->bind_lock);
@@ -134,13 +136,14 @@ static void volume_destroy(struct cvol_volume *vol)
 	cvol_migrate_destroy(vol);
 	/* A noflush-suspended device can be removed with freezes in place. */
 	cvol_freeze_break_all(vol, 0);
-	cancel_delayed_work_sync(&vol->lease_work);
+	cvol_lease_destroy(vol);
 	/* No table references us, so no bio is in flight or parked. */
 	WARN_ON_ONCE(!list_empty(&vol->holds) || !bio_list_empty(&vol->held));
 	cvol_epoch_retire_current(vol);
 	wait_event(vol->drain_wq, !atomic_read(&vol->undrained));
 	destroy_workqueue(vol->wq);
 	cvol_map_free(vol->ent);
+	kvfree(vol->slot_ids);
 	kvfree(vol->xstats);
 	kfree(vol->ring);
 	kfree(vol);
@@ -182,6 +185,82 @@ int cvol_volume_check_devs(struct cvol_volume *vol, struct cvol_target *tc,
 			*error = "Live map uses an extent beyond a device's data area";
 			return -ERANGE;
 		}
+		cvol_scan_resched(i);
 	}
+	return 0;
+}
+
+/*
+ * A reload must not put another device behind a slot that the map or a
+ * migration uses: its extents would read and write another disk.  Only a
+ * table that says so (replace_slot: another path to the same device, which
+ * the daemon checks by its label) may.  Compared with the devices the
+ * volume last resumed with (cvol_volume_record_slots), which outlive that
+ * table: after a failed resume the old table is gone.  Caller holds
+ * ctl_lock.
+ */
+int cvol_volume_check_slots(struct cvol_volume *vol, struct cvol_target *tc,
+			    char **error)
+{
+	unsigned int s, n = vol->nr_slot_ids;
+	const struct cvol_slot_id *old;
+	unsigned long *used;
+	struct cvol_dev *new;
+	u64 i, e;
+	int r = 0;
+
+	if (!n)
+		return 0;
+	used = bitmap_zalloc(n, GFP_NOIO);
+	if (!used) {
+		*error = "Cannot allocate slot check";
+		return -ENOMEM;
+	}
+	for (i = 0; i < vol->nr_extents; i++) {
+		e = READ_ONCE(vol->ent[i]);
+		if (!(e & CVOL_E_UNMAPPED) && cvol_entry_dev(e) < n)
+			__set_bit(cvol_entry_dev(e), used);
+		cvol_scan_resched(i);
+	}
+	cvol_migrate_mark_slots(vol, used, n);
+	for_each_set_bit(s, used, n) {
+		old = &vol->slot_ids[s];
+		/* A missing slot is cvol_volume_check_devs()'s to refuse. */
+		if (s >= tc->nr_devs || !old->dev || !tc->devs[s].dm_dev ||
+		    test_bit(s, tc->replace))
+			continue;
+		new = &tc->devs[s];
+		if (old->dev != new->bdev->bd_dev || old->offset != new->offset) {
+			DMWARN("%s: slot %u holds extents on %u:%u at %llu; the new table has %s at %llu",
+			       vol->uuid, s, MAJOR(old->dev), MINOR(old->dev),
+			       (u64)old->offset, new->dm_dev->name,
+			       (u64)new->offset);
+			*error = "A slot in use would change device (say replace_slot <slot> if it is another path to it)";
+			r = -EINVAL;
+			break;
+		}
+	}
+	bitmap_free(used);
+	return r;
+}
+
+/* @tc is about to serve the volume: its devices are the ones to keep. */
+int cvol_volume_record_slots(struct cvol_volume *vol, struct cvol_target *tc)
+{
+	struct cvol_slot_id *ids;
+	unsigned int s;
+
+	ids = kvcalloc(tc->nr_devs, sizeof(*ids), GFP_NOIO);
+	if (!ids)
+		return -ENOMEM;
+	for (s = 0; s < tc->nr_devs; s++) {
+		if (!tc->devs[s].dm_dev)
+			continue;
+		ids[s].dev = tc->devs[s].bdev->bd_dev;
+		ids[s].offset = tc->devs[s].offset;
+	}
+	kvfree(vol->slot_ids);
+	vol->slot_ids = ids;
+	vol->nr_slot_ids = tc->nr_devs;
 	return 0;
 }

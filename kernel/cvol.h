@@ -15,6 +15,7 @@
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/percpu-refcount.h>
+#include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/timekeeping.h>
 #include <linux/wait.h>
@@ -206,6 +207,32 @@ struct cvol_migration {
 
 /*--------------------------------------------------------------*/
 /*
+ * The kernel lease and the fence (cvol-lease.c), under slow_lock.  The
+ * deadline is on the boottime clock: a host that was suspended or paused
+ * past it must not write when it wakes up.
+ */
+struct cvol_lease {
+	unsigned int ms;		/* 0: not armed */
+	u64 deadline_ns;		/* boottime */
+	bool expired;			/* ran out; renew or disarm to unfence */
+	bool fence_error;		/* fail fenced I/O instead of holding it */
+	u64 epoch;			/* highest cluster epoch seen */
+	struct delayed_work work;	/* fences when the deadline passes */
+	/* The drain of what was in flight when the volume fenced. */
+	u64 fenced_ns;			/* boottime of the fence */
+	u64 drain_ticket;		/* epoch to drain; 0: not flipped yet */
+	bool draining;			/* FENCE_DRAINED not sent yet */
+	struct delayed_work drain_work;
+};
+
+/* Which device a slot had: a reload may not change it under extents. */
+struct cvol_slot_id {
+	dev_t dev;			/* 0: empty slot */
+	sector_t offset;
+};
+
+/*--------------------------------------------------------------*/
+/*
  * The volume: runtime state that outlives table instances.  Found in a
  * module-global registry by uuid, refcounted by the table instances that
  * name it, so a reload keeps the map, the holds and the epoch.
@@ -215,6 +242,9 @@ struct cvol_volume {
 	refcount_t ref;
 	char uuid[CVOL_UUID_MAX + 1];
 	struct mapped_device *md;	/* a uuid serves exactly one dm device */
+	/* The devices of the last table that resumed, under ctl_lock. */
+	struct cvol_slot_id *slot_ids;
+	unsigned int nr_slot_ids;
 
 	sector_t len;
 	sector_t extent_sectors;
@@ -227,7 +257,12 @@ struct cvol_volume {
 	u64 nr_mapped;			/* under ctl_lock */
 	u64 *ent;			/* kvmalloc'ed, nr_extents entries */
 	struct cvol_epoch __rcu *epoch;
-	/* Read on the hot path: new I/O goes to the slow path while set. */
+	/*
+	 * Read on the hot path: a bio mapped at or after this boottime goes
+	 * to the slow path.  0 while fenced, the lease's deadline while it
+	 * is armed, U64_MAX otherwise.  Written under slow_lock.
+	 */
+	u64 io_deadline_ns;
 	bool fenced;			/* written under slow_lock */
 	atomic_t undrained;		/* killed epochs not yet freed */
 	wait_queue_head_t drain_wq;	/* drains, freezes, the destructor */
@@ -247,12 +282,7 @@ struct cvol_volume {
 	unsigned int nr_freezes;
 	u64 last_freeze_id;
 
-	/* The kernel lease, under slow_lock. */
-	unsigned int lease_ms;		/* 0: not armed */
-	unsigned long lease_deadline;	/* jiffies */
-	bool fence_error;		/* fail fenced I/O instead of holding it */
-	u64 fence_epoch;		/* highest epoch unfence was given */
-	struct delayed_work lease_work;
+	struct cvol_lease lease;
 
 	/* Events: a ring drained to netlink by event_work. */
 	spinlock_t event_lock;
@@ -312,6 +342,7 @@ struct cvol_target {
 	unsigned int nr_devs;
 	unsigned int nr_present;
 	unsigned int *flush_devs;	/* flush bio n goes to slot flush_devs[n] */
+	unsigned long *replace;		/* replace_slot: may change device */
 	struct cvol_dev_stats __percpu *dstats;	/* nr_devs per CPU */
 	struct cvol_dev devs[];
 };
@@ -371,7 +402,7 @@ enum cvol_park {
 	CVOL_KILL,			/* fail it */
 };
 
-int cvol_park_bio(struct cvol_volume *vol, struct bio *bio, u64 vext);
+int cvol_park_bio(struct cvol_target *tc, struct bio *bio, u64 vext, u64 now);
 void cvol_release_unblocked_locked(struct cvol_volume *vol);
 void cvol_requeue_parked(struct cvol_volume *vol);
 unsigned int cvol_fail_fenced(struct cvol_volume *vol);
@@ -409,15 +440,21 @@ void cvol_migrate_restart(struct cvol_volume *vol);
 bool cvol_range_migrating(struct cvol_volume *vol, u64 vext, u64 count);
 int cvol_migrate_check_devs(struct cvol_volume *vol, struct cvol_target *tc,
 			    char **error);
+void cvol_migrate_mark_slots(struct cvol_volume *vol, unsigned long *used,
+			     unsigned int nr_devs);
 void cvol_migrate_status(struct cvol_volume *vol, char *result,
 			 unsigned int maxlen, unsigned int *szp);
 
 /*--------------------------------------------------------------*/
 /* cvol-lease.c: the kernel lease and fencing. */
+void cvol_lease_init(struct cvol_volume *vol);
+void cvol_lease_destroy(struct cvol_volume *vol);
 int cvol_lease(struct cvol_volume *vol, unsigned int ms, bool fence_error);
+void cvol_lease_expire_locked(struct cvol_volume *vol, u64 now);
 void cvol_fence(struct cvol_volume *vol, u32 why, u64 value);
+void cvol_fence_drained_locked(struct cvol_volume *vol);
 int cvol_unfence(struct cvol_volume *vol, u64 epoch);
-void cvol_lease_work(struct work_struct *ws);
+int cvol_epoch_seen(struct cvol_volume *vol, u64 epoch, const char *what);
 const char *cvol_lease_state(struct cvol_volume *vol);
 
 /*--------------------------------------------------------------*/
@@ -442,7 +479,8 @@ int cvol_dev_stats_msg(struct cvol_target *tc, bool clear, char *result,
 
 /* Counts a bio remapped to @dev at @ext_off of @vext; the hot path. */
 static inline void cvol_account(struct cvol_target *tc, struct cvol_bio *pb,
-				struct bio *bio, u64 vext, sector_t ext_off)
+				struct bio *bio, u64 vext, sector_t ext_off,
+				u64 now)
 {
 	struct cvol_volume *vol = tc->vol;
 	struct cvol_xstats *xs = &vol->xstats[vext >> vol->stats_shift];
@@ -459,7 +497,14 @@ static inline void cvol_account(struct cvol_target *tc, struct cvol_bio *pb,
 		atomic_inc(&xs->seq_ios);
 		this_cpu_inc(tc->dstats[pb->dev].seq_ios);
 	}
-	pb->start_ns = ktime_get_ns();
+	pb->start_ns = now;
+}
+
+/* Long scans under ctl_lock (maps of up to 2^27 extents) let others run. */
+static inline void cvol_scan_resched(u64 i)
+{
+	if (!(i & 0xffff))
+		cond_resched();
 }
 
 /*--------------------------------------------------------------*/
@@ -472,6 +517,9 @@ struct cvol_volume *cvol_volume_find(const char *uuid);
 void cvol_volume_put(struct cvol_volume *vol);
 int cvol_volume_check_devs(struct cvol_volume *vol, struct cvol_target *tc,
 			   const u64 *ent, char **error);
+int cvol_volume_check_slots(struct cvol_volume *vol, struct cvol_target *tc,
+			    char **error);
+int cvol_volume_record_slots(struct cvol_volume *vol, struct cvol_target *tc);
 u64 cvol_map_count_mapped(const u64 *ent, u64 nr_extents);
 
 /*--------------------------------------------------------------*/

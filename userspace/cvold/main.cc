@@ -202,7 +202,10 @@ int Run(const std::vector<std::string>& args) {
 
   std::atomic<bool> stop{false};
   std::thread kernel_events([&] {
-    absl::StatusOr<std::unique_ptr<EventListener>> listener = EventListener::Open();
+    // The kernel has its events in the initial network namespace; this
+    // daemon may run in another one (its peer addresses live there).
+    absl::StatusOr<std::unique_ptr<EventListener>> listener =
+        EventListener::Open(EventListener::Netns::kInitial);
     if (!listener.ok()) {
       LogError(absl::StrCat("kernel events unavailable: ", listener.status().message()));
       return;

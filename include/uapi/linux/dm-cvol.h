@@ -12,7 +12,7 @@
 
 #define CVOL_TARGET_NAME	"cvol"
 #define CVOL_VERSION_MAJOR	1
-#define CVOL_VERSION_MINOR	3
+#define CVOL_VERSION_MINOR	4
 #define CVOL_VERSION_PATCH	0
 
 /* Limits of the table line. */
@@ -29,6 +29,8 @@
 #define CVOL_MAX_FREEZE_TIMEOUT_MS	3600000
 #define CVOL_MAX_FREEZES		1024		/* concurrent freezes per volume */
 #define CVOL_MAX_LEASE_MS		3600000
+/* freeze_wait runs under dm's table lock: longer waits loop in userspace. */
+#define CVOL_MAX_FREEZE_WAIT_MS		10000
 #define CVOL_EVENT_RING		256		/* events buffered per volume */
 #define CVOL_MAX_STATS_ENTRIES	(1U << 20)	/* per-extent counters per volume */
 #define CVOL_MAX_MIGRATIONS	64		/* hard cap of concurrent migrations */
@@ -44,6 +46,8 @@
 #define CVOL_FEAT_REGION_SECTORS	"region_sectors"
 #define CVOL_FEAT_FREEZE_TIMEOUT_MS	"freeze_timeout_ms"
 #define CVOL_FEAT_UNMAPPED_ZERO		"unmapped_zero"
+/* replace_slot <slot>: this reload may put another device behind a slot in use (since 1.4) */
+#define CVOL_FEAT_REPLACE_SLOT		"replace_slot"
 
 /* Message verbs (dmsetup message <dev> 0 <verb> ...). */
 #define CVOL_MSG_MAP_SET	"map_set"
@@ -67,6 +71,12 @@
 #define CVOL_MSG_MIGRATE_THROTTLE	"migrate_throttle"
 
 #define CVOL_ARG_CLEAR		"clear"
+/*
+ * epoch=<n>: an optional last word of map_set, freeze, thaw, migrate_start,
+ * migrate_commit and migrate_abort (since 1.4).  Refused with ESTALE if an
+ * epoch newer than <n> was seen (by unfence or another message).
+ */
+#define CVOL_ARG_EPOCH		"epoch="
 /* migrate_start: another host copies; dual-write only (since 1.3) */
 #define CVOL_ARG_FOLLOW		"follow"
 #define CVOL_LEASE_HOLD		"hold"		/* fenced I/O is held (default) */
@@ -93,7 +103,8 @@
 
 /*
  * Events: generic netlink family CVOL_GENL_NAME, multicast group
- * CVOL_GENL_EVENTS_GROUP, in every network namespace.  Each event is one
+ * CVOL_GENL_EVENTS_GROUP, in the initial network namespace only; joining
+ * the group takes CAP_SYS_ADMIN (since 1.4).  Each event is one
  * CVOL_CMD_EVENT message; attributes that do not apply are left out.
  * Sequence numbers are per volume and have no gaps unless events were
  * lost (CVOL_ATTR_LOST counts them; resynchronise from the status).
@@ -101,6 +112,9 @@
 #define CVOL_GENL_NAME		"cvol"
 #define CVOL_GENL_VERSION	1
 #define CVOL_GENL_EVENTS_GROUP	"events"
+/* Fence reasons: the value of CVOL_EV_FENCED (since 1.4). */
+#define CVOL_FENCE_BY_MESSAGE	0
+#define CVOL_FENCE_BY_SUSPEND	1	/* a normal suspend broke a freeze */
 
 enum cvol_genl_cmd {
 	CVOL_CMD_UNSPEC,
@@ -133,7 +147,7 @@ enum cvol_event_type {
 	CVOL_EV_FREEZE_TIMEOUT,	/* id vext count: thawed itself */
 	CVOL_EV_FREEZE_BROKEN,	/* id vext count: thawed by a dm suspend */
 	CVOL_EV_LEASE_EXPIRED,	/* value: the lease in ms; the volume fenced */
-	CVOL_EV_FENCED,		/* by the fence message */
+	CVOL_EV_FENCED,		/* value: CVOL_FENCE_BY_* */
 	CVOL_EV_UNFENCED,	/* value: the epoch */
 	CVOL_EV_DEV_ERROR,	/* dev_slot; value: errors so far */
 	CVOL_EV_MAP_CHANGED,	/* value: the new map generation */
@@ -144,6 +158,8 @@ enum cvol_event_type {
 	CVOL_EV_HELD_FAILED,	/* value: held bios failed by a dm suspend */
 	CVOL_EV_MIGRATE_STARTED,	/* vext dev_slot (dst); value: regions */
 	CVOL_EV_MIGRATE_ABORTED,	/* vext dev_slot (dst); value: copied regions */
+	/* I/O and copies in flight when fenced have ended; value: ms (1.4) */
+	CVOL_EV_FENCE_DRAINED,
 	__CVOL_EV_MAX,
 };
 

@@ -10,6 +10,8 @@
 #                           at most; then its stderr goes to ours)
 #   ev_listen_netns NAME [ARG...]
 #                           the same in a new network namespace
+#   ev_listen_wrapped NAME WRAPPER...
+#                           the same, run under WRAPPER (e.g. setpriv)
 #   ev_pid NAME             the listener's pid
 #   ev_stop NAME            stop it
 #   ev_of NAME UUID [TYPE]  the events of one volume (of one type), JSON lines
@@ -46,6 +48,12 @@ ev_listen() {
 ev_listen_netns() {
 	local -a _EV_WRAP=(unshare -n)
 	ev_listen "$@"
+}
+ev_listen_wrapped() { # NAME WRAPPER... (no listener arguments)
+	local name=$1
+	shift
+	local -a _EV_WRAP=("$@")
+	ev_listen "$name"
 }
 ev_pid() { cat "$W/$1.pid"; }
 ev_stop() { kill "$(cat "$W/$1.pid")" 2>/dev/null || true; }

@@ -13,7 +13,8 @@
 #      completed.
 #   E. a freeze thaws itself after its timeout and says so in the log.
 #   F. noflush suspend keeps the freeze (held write requeued, held again
-#      after resume); a normal suspend ends it (held write completes).
+#      after resume); a normal suspend ends it, fails the held write and
+#      fences the volume (the freeze's owner was changing the map).
 #   G. @stats_create during a freeze returns once the freeze times out.
 #   H. 300 concurrent single-extent freezes, thawed in random order.
 #   I. bad input: errors, nothing changes.
@@ -155,11 +156,19 @@ sleep 1
 check_fail "F: after a noflush suspend the write is held again" -- done_ wF
 assert_eq "F: and the freeze is still there" 1 "$(freezes v)"
 check "F: normal suspend with a held write returns" -- timeout 20 dmsetup suspend v
-check "F: the write completed" -- wait_job wF 10
+check "F: the write has ended" -- wait_job wF 10
 check "F: resume" -- dmsetup resume v
-assert_eq "F: the write succeeded" 0 "$(rc_of wF)"
+check_fail "F: ... with an error: it must not run on the map the freeze's owner was changing" -- \
+	test "$(rc_of wF)" = 0
 assert_eq "F: a normal suspend ended the freeze" 0 "$(freezes v)"
+assert_eq "F: and fenced the volume" fenced "$(dmsetup status v | awk '{ print $NF }')"
 check_fail "F: thaw of the broken freeze fails" -- msg v thaw "$id"
+bg wF2 wr_ext 1
+sleep 0.5
+check_fail "F: new I/O is held until unfence" -- done_ wF2
+check "F: unfence 1" -- msg v unfence 1
+check "F: the write completes" -- wait_job wF2 10
+assert_eq "F: successfully" 0 "$(rc_of wF2)"
 
 # --- G: @stats_create during a freeze ---
 id=$(msg v freeze 3 1 3000)

@@ -6,7 +6,8 @@
 #      dmsetup call under TCG can stall for over a second.)
 #   B. not renewed, the volume fences itself after the lease: new writes and
 #      reads are held (not failed), status says fenced, the log says why;
-#      unfence releases them with the right data; an older epoch is refused.
+#      unfence is refused until the lease is renewed or disarmed, then
+#      releases them with the right data; an older epoch is refused.
 #   C. fence by message; noflush suspend keeps the held write; a normal
 #      suspend fails it (a fenced volume must not write) and does not hang.
 #   D. policy "error": fenced I/O fails at once; lease 0 disarms.
@@ -57,6 +58,8 @@ bg rB rd_is $W/p 0
 sleep 1.5
 check_fail "B: a write is held while fenced" -- done_ wB
 check_fail "B: a read is held while fenced" -- done_ rB
+check_fail "B: unfence is refused while the lease has run out" -- msg v unfence 5
+check "B: lease 0 (the lease is given up on purpose)" -- msg v lease 0
 check "B: unfence 5" -- msg v unfence 5
 check "B: the held write completes" -- wait_job wB 10
 check "B: the held read completes" -- wait_job rB 10

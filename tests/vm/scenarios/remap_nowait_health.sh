@@ -10,9 +10,10 @@
 #
 # The device: a null_blk with ONE tag (hw_queue_depth 1) and timer
 # completion after 200 us, so that 128 requests in flight exhaust its tags
-# for sure. Control first: the same load with libaio (no REQ_NOWAIT).
+# for sure. Control first: the same load with libaio (no REQ_NOWAIT). Then
+# the same device as a migration's destination (dual-writes).
 source "$CVOL_ROOT/tests/vm/lib.sh"
-source "$CVOL_ROOT/tests/vm/lib/remap.bash"
+source "$CVOL_ROOT/tests/vm/lib/migrate.bash"
 
 load_cvol
 mk_nullb 1 >/dev/null # loads null_blk + configfs the harness's way
@@ -43,6 +44,25 @@ check "io_uring, iodepth 128: fio succeeds" -- load io_uring
 assert_match "io_uring: fio reports no error" 'err= *0' "$(cat "$CVOL_OUT/fio-io_uring.txt")"
 assert_eq "io_uring: health stays A (BLK_STS_AGAIN is not a device error)" "0 2048/2048 A" \
 	"$(dmsetup status v | cut -d' ' -f4-6)"
-check "remove" -- dmsetup remove v
+
+# During a migration every write to a copied region is cloned to the
+# destination. A REQ_NOWAIT clone that finds the one-tag device busy would
+# come back "would block", which is no destination error either; the
+# write must be retried without REQ_NOWAIT instead (io_uring does that).
+N0=$(mk_nullb 64)
+check "create m: 4 extents of 1 MiB on $N0; slot 1 the one-tag device" -- dmsetup create m --table \
+	"0 8192 cvol nw-mig 2048 2 $N0 0 $NB 0 3 map_runs 1 0:0:0:4"
+check "migrate extent 0 to the one-tag device, follow (every write is dual)" -- \
+	msg m migrate_start 0 1 10 follow
+mload() {
+	fio --name=nwm --filename=/dev/mapper/m --ioengine=io_uring --iodepth=32 --direct=1 \
+		--rw=randwrite --bs=4k --size=1M --io_size=8M --output="$CVOL_OUT/fio-mig.txt"
+}
+check "io_uring, iodepth 32, writes to the migrating extent: fio succeeds" -- mload
+assert_match "migration: fio reports no error" 'err= *0' "$(cat "$CVOL_OUT/fio-mig.txt")"
+assert_eq "migration: health stays AA (a would-block clone is no destination error)" AA "$(health m)"
+assert_eq "migration: no errors counted" 0 "$(mig_of m 0 | awk '{ print $4 }')"
+check "abort" -- msg m migrate_abort 0
+check "remove" -- dmsetup remove v m
 assert_no_kernel_warning
 finish

@@ -27,6 +27,7 @@ constexpr TypeName kTypeNames[] = {
     {EventType::kHeldFailed, "held_failed"},
     {EventType::kMigrateStarted, "migrate_started"},
     {EventType::kMigrateAborted, "migrate_aborted"},
+    {EventType::kFenceDrained, "fence_drained"},
 };
 static_assert(std::size(kTypeNames) == __CVOL_EV_MAX - 1,
               "every enum cvol_event_type value needs a name");

@@ -4,7 +4,10 @@
 #include <netlink/genl/genl.h>
 #include <netlink/msg.h>
 #include <netlink/socket.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -27,20 +30,51 @@ absl::Status NlError(absl::string_view what, int err) {
   return absl::UnavailableError(absl::StrCat(what, ": ", nl_geterror(err)));
 }
 
+// A socket keeps the network namespace it was created in; setns() moves
+// only the calling thread, which goes back at once.
+absl::Status ConnectInInitialNetns(nl_sock* sock) {
+  const int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self < 0) return absl::ErrnoToStatus(errno, "open /proc/thread-self/ns/net");
+  const int initial = open("/proc/1/ns/net", O_RDONLY | O_CLOEXEC);
+  if (initial < 0) {
+    const int err = errno;
+    close(self);
+    return absl::ErrnoToStatus(err, "open /proc/1/ns/net");
+  }
+  absl::Status s;
+  if (setns(initial, CLONE_NEWNET) != 0) {
+    s = absl::ErrnoToStatus(errno, "entering the initial network namespace");
+  } else {
+    if (int err = genl_connect(sock); err < 0) s = NlError("generic netlink connect", err);
+    // Without the way back this thread would stay in the wrong namespace.
+    if (setns(self, CLONE_NEWNET) != 0) {
+      s = absl::ErrnoToStatus(errno, "returning to this thread's network namespace");
+    }
+  }
+  close(initial);
+  close(self);
+  return s;
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<EventListener>> EventListener::Open() {
+absl::StatusOr<std::unique_ptr<EventListener>> EventListener::Open(Netns netns) {
   nl_sock* sock = nl_socket_alloc();
   if (sock == nullptr) return absl::ResourceExhaustedError("nl_socket_alloc failed");
   // Owns the socket until the listener does.
   std::unique_ptr<nl_sock, void (*)(nl_sock*)> guard(sock, nl_socket_free);
 
-  if (int err = genl_connect(sock); err < 0) return NlError("generic netlink connect", err);
+  if (netns == Netns::kInitial) {
+    if (absl::Status s = ConnectInInitialNetns(sock); !s.ok()) return s;
+  } else if (int err = genl_connect(sock); err < 0) {
+    return NlError("generic netlink connect", err);
+  }
   const int family = genl_ctrl_resolve(sock, CVOL_GENL_NAME);
   if (family == -NLE_OBJ_NOTFOUND) {
     return absl::NotFoundError(absl::StrCat(
         "generic netlink family \"", CVOL_GENL_NAME,
-        "\" is not registered: is the dm-cvol module loaded (modprobe dm-cvol)?"));
+        "\" is not registered: is the dm-cvol module loaded (modprobe dm-cvol)? It exists only "
+        "in the initial network namespace"));
   }
   if (family < 0) return NlError(absl::StrCat("resolving family ", CVOL_GENL_NAME), family);
   const int group = genl_ctrl_resolve_grp(sock, CVOL_GENL_NAME, CVOL_GENL_EVENTS_GROUP);
@@ -67,6 +101,10 @@ absl::StatusOr<std::unique_ptr<EventListener>> EventListener::Open() {
     return NlError("netlink non-blocking mode", err);
   }
   if (int err = nl_socket_add_membership(listener->sock_, group); err < 0) {
+    if (err == -NLE_PERM) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "joining group ", CVOL_GENL_EVENTS_GROUP, ": the events need CAP_SYS_ADMIN"));
+    }
     return NlError(absl::StrCat("joining group ", CVOL_GENL_EVENTS_GROUP), err);
   }
   return listener;

@@ -1,5 +1,7 @@
 #include "cvol/freeze_messages.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "cvol/word_reader.h"
 #include "linux/dm-cvol.h"
@@ -13,7 +15,10 @@ std::string FormatFreeze(uint64_t vext, uint64_t count, std::optional<uint64_t> 
 }
 
 std::string FormatFreezeWait(uint64_t id, uint64_t timeout_ms) {
-  return absl::StrCat(CVOL_MSG_FREEZE_WAIT, " ", id, " ", timeout_ms);
+  // The target refuses longer waits (they would run inside dm's table lock);
+  // a caller that wants longer asks again.
+  return absl::StrCat(CVOL_MSG_FREEZE_WAIT, " ", id, " ",
+                      std::min<uint64_t>(timeout_ms, CVOL_MAX_FREEZE_WAIT_MS));
 }
 
 std::string FormatThaw(uint64_t id) { return absl::StrCat(CVOL_MSG_THAW, " ", id); }

@@ -40,6 +40,7 @@ enum class EventType : uint32_t {
   kHeldFailed = CVOL_EV_HELD_FAILED,
   kMigrateStarted = CVOL_EV_MIGRATE_STARTED,
   kMigrateAborted = CVOL_EV_MIGRATE_ABORTED,
+  kFenceDrained = CVOL_EV_FENCE_DRAINED,
 };
 
 // "freeze_drained", ...; "unknown_<n>" for a value not in the list.

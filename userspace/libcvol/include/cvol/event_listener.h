@@ -19,9 +19,19 @@ namespace cvol {
 
 class EventListener {
  public:
+  // Where the socket is opened. The kernel has the family in the initial
+  // network namespace only.
+  enum class Netns {
+    kCurrent,  // this thread's: a listener in another namespace hears nothing
+    kInitial,  // the initial one, entered for the socket (CAP_SYS_ADMIN):
+               // for a daemon that manages the host's volumes from a
+               // namespace of its own (the test harness runs hosts so)
+  };
+
   // Resolves the family and the group and joins it. NotFound with a hint
-  // to load the module if the family is not registered.
-  static absl::StatusOr<std::unique_ptr<EventListener>> Open();
+  // to load the module if the family is not registered; PermissionDenied
+  // without CAP_SYS_ADMIN.
+  static absl::StatusOr<std::unique_ptr<EventListener>> Open(Netns netns = Netns::kCurrent);
 
   ~EventListener();
   EventListener(const EventListener&) = delete;
