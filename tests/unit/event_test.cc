@@ -14,7 +14,7 @@ TEST(EventTest, TypeNames) {
       {EventType::kMigrateReady, "migrate_ready"},   {EventType::kMigrateDone, "migrate_done"},
       {EventType::kMigrateFailed, "migrate_failed"}, {EventType::kDstWriteError, "dst_write_error"},
       {EventType::kHeldFailed, "held_failed"},       {EventType::kMigrateStarted, "migrate_started"},
-      {EventType::kMigrateAborted, "migrate_aborted"},
+      {EventType::kMigrateAborted, "migrate_aborted"}, {EventType::kFenceDrained, "fence_drained"},
   };
   for (const auto& [type, name] : names) {
     EXPECT_EQ(EventTypeName(type), name);
@@ -25,7 +25,8 @@ TEST(EventTest, TypeNames) {
   // Appended after held_failed: the values of older types stay.
   EXPECT_EQ(static_cast<uint32_t>(EventType::kMigrateStarted), 14u);
   EXPECT_EQ(static_cast<uint32_t>(EventType::kMigrateAborted), 15u);
-  EXPECT_EQ(EventTypeName(static_cast<EventType>(16)), "unknown_16");
+  EXPECT_EQ(static_cast<uint32_t>(EventType::kFenceDrained), 16u);
+  EXPECT_EQ(EventTypeName(static_cast<EventType>(17)), "unknown_17");
   EXPECT_EQ(EventTypeName(EventType::kUnspec), "unknown_0");
   EXPECT_EQ(EventTypeName(static_cast<EventType>(99)), "unknown_99");
   EXPECT_EQ(EventTypeFromName("gap"), std::nullopt);

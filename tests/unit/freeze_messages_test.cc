@@ -16,6 +16,8 @@ TEST(FreezeMessagesTest, Formats) {
   EXPECT_EQ(FormatFreeze(10, 20, 500), "freeze 10 20 500");
   EXPECT_EQ(FormatFreeze(18446744073709551615u, 1, 0), "freeze 18446744073709551615 1 0");
   EXPECT_EQ(FormatFreezeWait(3, 1000), "freeze_wait 3 1000");
+  // The target refuses more than CVOL_MAX_FREEZE_WAIT_MS: longer waits ask again.
+  EXPECT_EQ(FormatFreezeWait(3, 60000), "freeze_wait 3 10000");
   EXPECT_EQ(FormatThaw(3), "thaw 3");
 }
 

@@ -98,6 +98,8 @@ sleep 1.5
 assert_eq "D: fenced" fenced "$(lease_state)"
 check_fail "D: a write fails at once" -- timeout 5 dd if=$W/p of=/dev/mapper/v bs=4k seek=$((6 * EB / 4096)) oflag=direct status=none
 check_fail "D: a read fails at once" -- timeout 5 dd if=/dev/mapper/v of=/dev/null bs=4k count=1 iflag=direct status=none
+check_fail "D: unfence 7 is refused: the lease ran out" -- msg v unfence 7
+check "D: lease 0" -- msg v lease 0
 check "D: unfence 7" -- msg v unfence 7
 check "D: I/O works again" -- timeout 10 dd if=$W/p of=/dev/mapper/v bs=4k seek=$((6 * EB / 4096)) oflag=direct status=none
 check "D: lease 500, then lease 0 disarms" -- msg v lease 500
