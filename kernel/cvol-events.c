@@ -53,13 +53,13 @@ void cvol_event(struct cvol_volume *vol, u32 type, u64 id, u64 vext,
 	struct cvol_event_rec *ev;
 	unsigned long flags;
 
-	spin_lock_irqsave(&vol->event_lock, flags);
-	vol->event_seq++;
-	if (vol->ev_head - vol->ev_tail >= CVOL_EVENT_RING) {
-		vol->events_lost++;
+	spin_lock_irqsave(&vol->events.lock, flags);
+	vol->events.seq++;
+	if (vol->events.head - vol->events.tail >= CVOL_EVENT_RING) {
+		vol->events.lost++;
 	} else {
-		ev = &vol->ring[vol->ev_head++ % CVOL_EVENT_RING];
-		ev->seq = vol->event_seq;
+		ev = &vol->events.ring[vol->events.head++ % CVOL_EVENT_RING];
+		ev->seq = vol->events.seq;
 		ev->time_ns = ktime_get_real_ns();
 		ev->type = type;
 		ev->id = id;
@@ -68,18 +68,18 @@ void cvol_event(struct cvol_volume *vol, u32 type, u64 id, u64 vext,
 		ev->slot = slot;
 		ev->value = value;
 	}
-	spin_unlock_irqrestore(&vol->event_lock, flags);
-	queue_work(vol->wq, &vol->event_work);
+	spin_unlock_irqrestore(&vol->events.lock, flags);
+	queue_work(vol->wq, &vol->events.work);
 }
 
 void cvol_events_seq(struct cvol_volume *vol, u64 *seq, u64 *lost)
 {
 	unsigned long flags;
 
-	spin_lock_irqsave(&vol->event_lock, flags);
-	*seq = vol->event_seq;
-	*lost = vol->events_lost;
-	spin_unlock_irqrestore(&vol->event_lock, flags);
+	spin_lock_irqsave(&vol->events.lock, flags);
+	*seq = vol->events.seq;
+	*lost = vol->events.lost;
+	spin_unlock_irqrestore(&vol->events.lock, flags);
 }
 
 static bool has_id(u32 type)
@@ -155,7 +155,7 @@ static void send_event(struct cvol_volume *vol,
 void cvol_event_work(struct work_struct *ws)
 {
 	struct cvol_volume *vol = container_of(ws, struct cvol_volume,
-					       event_work);
+					       events.work);
 	struct cvol_event_rec batch[EVENT_BATCH];
 	char name[DM_NAME_LEN];
 	unsigned int i, n;
@@ -166,11 +166,11 @@ void cvol_event_work(struct work_struct *ws)
 	if (dm_copy_name_and_uuid(vol->md, name, NULL))
 		strscpy(name, dm_device_name(vol->md), sizeof(name));
 	do {
-		spin_lock_irq(&vol->event_lock);
-		for (n = 0; n < EVENT_BATCH && vol->ev_tail != vol->ev_head; n++)
-			batch[n] = vol->ring[vol->ev_tail++ % CVOL_EVENT_RING];
-		lost = vol->events_lost;
-		spin_unlock_irq(&vol->event_lock);
+		spin_lock_irq(&vol->events.lock);
+		for (n = 0; n < EVENT_BATCH && vol->events.tail != vol->events.head; n++)
+			batch[n] = vol->events.ring[vol->events.tail++ % CVOL_EVENT_RING];
+		lost = vol->events.lost;
+		spin_unlock_irq(&vol->events.lock);
 		for (i = 0; i < n; i++)
 			send_event(vol, &batch[i], name, lost);
 		any |= n;

@@ -22,7 +22,7 @@ static struct cvol_freeze *find_freeze(struct cvol_volume *vol, u64 id)
 {
 	struct cvol_freeze *f;
 
-	list_for_each_entry(f, &vol->freezes, node)
+	list_for_each_entry(f, &vol->freezes.list, node)
 		if (f->id == id)
 			return f;
 	return NULL;
@@ -34,7 +34,7 @@ static void end_freeze(struct cvol_volume *vol, struct cvol_freeze *f,
 {
 	spin_lock_irq(&vol->slow_lock);
 	list_del_init(&f->node);
-	vol->nr_freezes--;
+	vol->freezes.nr--;
 	spin_unlock_irq(&vol->slow_lock);
 	cvol_hold_release(vol, &f->hold, 1);
 	wake_up_all(&vol->drain_wq);	/* freeze_wait: it is gone */
@@ -67,8 +67,8 @@ void cvol_freezes_drained_locked(struct cvol_volume *vol)
 {
 	struct cvol_freeze *f;
 
-	list_for_each_entry(f, &vol->freezes, node) {
-		if (f->drained || f->ticket > vol->drained_seq)
+	list_for_each_entry(f, &vol->freezes.list, node) {
+		if (f->drained || f->ticket > vol->epochs.drained_seq)
 			continue;
 		f->drained = true;
 		cvol_event(vol, CVOL_EV_FREEZE_DRAINED, f->id, f->hold.vext,
@@ -100,7 +100,7 @@ int cvol_freeze(struct cvol_volume *vol, u64 vext, u64 count,
 	INIT_DELAYED_WORK(&f->timeout_work, freeze_timeout_work);
 
 	mutex_lock(&vol->ctl_lock);
-	if (vol->nr_freezes >= CVOL_MAX_FREEZES) {
+	if (vol->freezes.nr >= CVOL_MAX_FREEZES) {
 		mutex_unlock(&vol->ctl_lock);
 		DMWARN_LIMIT("%s: freeze: %u freezes already", vol->uuid,
 			     CVOL_MAX_FREEZES);
@@ -108,7 +108,7 @@ int cvol_freeze(struct cvol_volume *vol, u64 vext, u64 count,
 		kfree(f);
 		return -EBUSY;
 	}
-	f->id = ++vol->last_freeze_id;
+	f->id = ++vol->freezes.last_id;
 	f->start_ns = ktime_get_ns();
 	cvol_hold_add(vol, &f->hold);
 	ticket = cvol_epoch_flip(vol, next);
@@ -116,8 +116,8 @@ int cvol_freeze(struct cvol_volume *vol, u64 vext, u64 count,
 	/* The epoch work may have drained it already; it reports either way. */
 	spin_lock_irq(&vol->slow_lock);
 	f->ticket = ticket;
-	list_add_tail(&f->node, &vol->freezes);
-	vol->nr_freezes++;
+	list_add_tail(&f->node, &vol->freezes.list);
+	vol->freezes.nr++;
 	cvol_freezes_drained_locked(vol);
 	spin_unlock_irq(&vol->slow_lock);
 
@@ -140,7 +140,7 @@ static int freeze_state(struct cvol_volume *vol, u64 id)
 
 	spin_lock_irq(&vol->slow_lock);
 	f = find_freeze(vol, id);
-	if (vol->requeue || vol->suspending)
+	if (vol->holds.requeue || vol->holds.suspending)
 		r = -EAGAIN;
 	else
 		r = f ? f->drained : -ENOENT;
@@ -190,7 +190,7 @@ bool cvol_range_drained(struct cvol_volume *vol, u64 vext, u64 count)
 	/* Extend [vext, v) over drained freezes until no freeze helps. */
 	while (v < end && progress) {
 		progress = false;
-		list_for_each_entry(f, &vol->freezes, node) {
+		list_for_each_entry(f, &vol->freezes.list, node) {
 			if (f->drained && f->hold.vext <= v &&
 			    v < f->hold.vext + f->hold.count) {
 				v = f->hold.vext + f->hold.count;
@@ -220,9 +220,9 @@ void cvol_freeze_break_all(struct cvol_volume *vol, u32 why)
 	LIST_HEAD(ended);
 
 	mutex_lock(&vol->ctl_lock);
-	if (why && !list_empty(&vol->freezes))
+	if (why && !list_empty(&vol->freezes.list))
 		cvol_fence(vol, CVOL_EV_FENCED, CVOL_FENCE_BY_SUSPEND);
-	while ((f = list_first_entry_or_null(&vol->freezes,
+	while ((f = list_first_entry_or_null(&vol->freezes.list,
 					     struct cvol_freeze, node))) {
 		end_freeze(vol, f, why);
 		/* f->node stays empty: the timeout work must see it unlisted. */

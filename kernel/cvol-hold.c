@@ -14,7 +14,7 @@
 
 /*
  * Every writer of entries holds ctl_lock, and so does every user of
- * vol->holds: the bits are set and cleared without slow_lock, so a hold of
+ * vol->holds.list: the bits are set and cleared without slow_lock, so a hold of
  * millions of extents never runs with interrupts off.  What parking needs
  * is ordering: a bio parks only if it sees the bit under slow_lock, and a
  * release takes slow_lock after clearing the bits and then looks at every
@@ -38,7 +38,7 @@ static void set_frozen(struct cvol_volume *vol, u64 vext, u64 end, bool on)
 void cvol_hold_add(struct cvol_volume *vol, struct cvol_hold *h)
 {
 	lockdep_assert_held(&vol->ctl_lock);
-	list_add_tail(&h->node, &vol->holds);
+	list_add_tail(&h->node, &vol->holds.list);
 	set_frozen(vol, h->vext, h->vext + h->count, true);
 }
 
@@ -57,7 +57,7 @@ static void clear_uncovered(struct cvol_volume *vol, u64 v, u64 end)
 	while (v < end) {
 		covered = false;
 		next = end;
-		list_for_each_entry(h, &vol->holds, node) {
+		list_for_each_entry(h, &vol->holds.list, node) {
 			if (h->vext <= v && v - h->vext < h->count) {
 				v = h->vext + h->count;
 				covered = true;
@@ -85,16 +85,16 @@ void cvol_release_unblocked_locked(struct cvol_volume *vol)
 
 	if (vol->fenced)
 		return;
-	while ((bio = bio_list_pop(&vol->held))) {
+	while ((bio = bio_list_pop(&vol->holds.held))) {
 		pb = dm_per_bio_data(bio, sizeof(*pb));
 		if (READ_ONCE(vol->ent[pb->vext]) & CVOL_E_FROZEN)
 			bio_list_add(&still, bio);
 		else
-			bio_list_add(&vol->released, bio);
+			bio_list_add(&vol->holds.released, bio);
 	}
-	bio_list_merge(&vol->held, &still);
-	if (!bio_list_empty(&vol->released))
-		queue_work(vol->wq, &vol->release_work);
+	bio_list_merge(&vol->holds.held, &still);
+	if (!bio_list_empty(&vol->holds.released))
+		queue_work(vol->wq, &vol->holds.release_work);
 }
 
 /* Releases @n holds taken together.  Caller holds ctl_lock. */
@@ -116,14 +116,14 @@ void cvol_hold_release(struct cvol_volume *vol, struct cvol_hold *holds,
 }
 
 /*
- * Decides, under slow_lock, what happens to a bio that map() found fenced,
- * past the lease or frozen: the state may have changed since it looked.  A
+ * Decides, under slow_lock, what happens to a bio that map() found fenced
+ * or frozen: the state may have changed since it looked.  A
  * bio whose extent was thawed a moment ago goes behind the released ones
  * so that it cannot overtake them.  Requeueing is decided by dm's own
  * noflush flag: after an interrupted noflush suspend a requeued bio would
  * fail.
  */
-int cvol_park_bio(struct cvol_target *tc, struct bio *bio, u64 vext, u64 now)
+int cvol_park_bio(struct cvol_target *tc, struct bio *bio, u64 vext)
 {
 	struct cvol_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 	struct cvol_volume *vol = tc->vol;
@@ -133,10 +133,9 @@ int cvol_park_bio(struct cvol_target *tc, struct bio *bio, u64 vext, u64 now)
 
 	pb->vext = vext;
 	spin_lock_irqsave(&vol->slow_lock, flags);
-	cvol_lease_expire_locked(vol, now);
 	if (vol->fenced) {
 		blocked = true;
-		if (vol->lease.fence_error || vol->suspending)
+		if (vol->lease.fence_error || vol->holds.suspending)
 			r = CVOL_KILL;
 	} else {
 		blocked = READ_ONCE(vol->ent[vext]) & CVOL_E_FROZEN;
@@ -145,12 +144,12 @@ int cvol_park_bio(struct cvol_target *tc, struct bio *bio, u64 vext, u64 now)
 			r = CVOL_KILL;
 	}
 	if (r == CVOL_PARKED) {
-		if (blocked && vol->requeue && dm_noflush_suspending(tc->ti))
+		if (blocked && vol->holds.requeue && dm_noflush_suspending(tc->ti))
 			r = CVOL_REQUEUE;
 		else if (blocked)
-			bio_list_add(&vol->held, bio);
-		else if (!bio_list_empty(&vol->released))
-			bio_list_add(&vol->released, bio);
+			bio_list_add(&vol->holds.held, bio);
+		else if (!bio_list_empty(&vol->holds.released))
+			bio_list_add(&vol->holds.released, bio);
 		else
 			r = CVOL_MAP_AGAIN;
 	}
@@ -169,9 +168,9 @@ void cvol_requeue_parked(struct cvol_volume *vol)
 	struct bio *bio;
 
 	spin_lock_irq(&vol->slow_lock);
-	vol->requeue = true;
-	list = vol->held;
-	bio_list_init(&vol->held);
+	vol->holds.requeue = true;
+	list = vol->holds.held;
+	bio_list_init(&vol->holds.held);
 	spin_unlock_irq(&vol->slow_lock);
 	wake_up_all(&vol->drain_wq);	/* freeze_wait returns */
 
@@ -193,10 +192,10 @@ unsigned int cvol_fail_fenced(struct cvol_volume *vol)
 	struct bio *bio;
 
 	spin_lock_irq(&vol->slow_lock);
-	vol->suspending = true;
+	vol->holds.suspending = true;
 	if (vol->fenced) {
-		list = vol->held;
-		bio_list_init(&vol->held);
+		list = vol->holds.held;
+		bio_list_init(&vol->holds.held);
 	}
 	spin_unlock_irq(&vol->slow_lock);
 	wake_up_all(&vol->drain_wq);	/* freeze_wait returns */
@@ -208,34 +207,13 @@ unsigned int cvol_fail_fenced(struct cvol_volume *vol)
 	return n;
 }
 
-/* Maps released bios again, oldest first, one at a time (see above). */
-void cvol_release_work(struct work_struct *ws)
+/* The next released bio, oldest first, or NULL (cvol_release_work). */
+struct bio *cvol_pop_released(struct cvol_volume *vol)
 {
-	struct cvol_volume *vol = container_of(ws, struct cvol_volume,
-					       release_work);
-	struct cvol_bio *pb;
 	struct bio *bio;
 
-	for (;;) {
-		spin_lock_irq(&vol->slow_lock);
-		bio = bio_list_pop(&vol->released);
-		spin_unlock_irq(&vol->slow_lock);
-		if (!bio)
-			break;
-		pb = dm_per_bio_data(bio, sizeof(*pb));
-		switch (cvol_map_extent(pb->tc, bio)) {
-		case DM_MAPIO_REMAPPED:
-			dm_submit_bio_remap(bio, NULL);
-			break;
-		case DM_MAPIO_KILL:
-			bio_io_error(bio);
-			break;
-		case DM_MAPIO_REQUEUE:
-			bio->bi_status = BLK_STS_DM_REQUEUE;
-			bio_endio(bio);
-			break;
-		default:	/* parked again, or completed by the target */
-			break;
-		}
-	}
+	spin_lock_irq(&vol->slow_lock);
+	bio = bio_list_pop(&vol->holds.released);
+	spin_unlock_irq(&vol->slow_lock);
+	return bio;
 }

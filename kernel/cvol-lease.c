@@ -63,6 +63,16 @@ void cvol_lease_expire_locked(struct cvol_volume *vol, u64 now)
 		cvol_event(vol, CVOL_EV_LEASE_EXPIRED, 0, 0, 0, 0, ms);
 }
 
+/* map() found the I/O deadline passed: is it the lease's?  Any context. */
+void cvol_lease_check(struct cvol_volume *vol, u64 now)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&vol->slow_lock, flags);
+	cvol_lease_expire_locked(vol, now);
+	spin_unlock_irqrestore(&vol->slow_lock, flags);
+}
+
 void cvol_fence(struct cvol_volume *vol, u32 why, u64 value)
 {
 	unsigned long flags;
@@ -96,11 +106,11 @@ void cvol_fence_drained_locked(struct cvol_volume *vol)
 	struct cvol_lease *l = &vol->lease;
 
 	if (!l->draining || !l->drain_ticket ||
-	    vol->drained_seq < l->drain_ticket)
+	    vol->epochs.drained_seq < l->drain_ticket)
 		return;
 	/* The copier counts, then looks at the fence: see copy_io_begin(). */
 	smp_mb();
-	if (atomic_read(&vol->copies_in_flight))
+	if (atomic_read(&vol->migrations.copies_in_flight))
 		return;
 	l->draining = false;
 	cvol_event(vol, CVOL_EV_FENCE_DRAINED, 0, 0, 0, 0,
@@ -228,9 +238,6 @@ int cvol_unfence(struct cvol_volume *vol, u64 epoch)
 		cvol_release_unblocked_locked(vol);
 	}
 	spin_unlock_irq(&vol->slow_lock);
-	/* The copier skipped its turns while fenced. */
-	if (was && READ_ONCE(vol->nr_migs))
-		cvol_migrate_kick(vol);
 	return 0;
 }
 

@@ -80,7 +80,7 @@ static bool ending(struct cvol_migration *mig)
 
 void cvol_migrate_kick(struct cvol_volume *vol)
 {
-	mod_delayed_work(vol->wq, &vol->mig_work, 0);
+	mod_delayed_work(vol->wq, &vol->migrations.work, 0);
 }
 
 /* Sector of region @r on the source or the destination. */
@@ -98,7 +98,7 @@ static struct cvol_migration *find_mig(struct cvol_volume *vol, u64 vext)
 
 	if (!(e & CVOL_E_MIGRATING))
 		return NULL;
-	return vol->migs[cvol_entry_mig(e)];
+	return vol->migrations.slot[cvol_entry_mig(e)];
 }
 
 /* Rewrites the state bits of one entry; the hold code does the same. */
@@ -185,7 +185,7 @@ int cvol_migrate_map(struct cvol_target *tc, struct bio *bio, u64 vext,
 	if (!op_is_write(bio_op(bio)))
 		return DM_MAPIO_REMAPPED;
 	/* Published before the entry bit; freed only after a drain. */
-	mig = READ_ONCE(vol->migs[cvol_entry_mig(e)]);
+	mig = READ_ONCE(vol->migrations.slot[cvol_entry_mig(e)]);
 	r0 = div_u64(ext_off, mig->region_sectors);
 	r1 = div_u64(ext_off + max(bio_sectors(bio), 1U) - 1,
 		     mig->region_sectors);
@@ -223,7 +223,7 @@ int cvol_migrate_map(struct cvol_target *tc, struct bio *bio, u64 vext,
 
 	/* GFP_NOIO from the bioset's mempool: this cannot fail. */
 	clone = bio_alloc_clone(tc->devs[mig->dst_dev].bdev, bio, GFP_NOIO,
-				&vol->dual_bs);
+				&vol->migrations.dual_bs);
 	/* dm polls only the bio it mapped, never this clone. */
 	clone->bi_opf &= ~REQ_POLLED;
 	clone->bi_iter.bi_sector = tc->devs[mig->dst_dev].offset +
@@ -263,8 +263,8 @@ static void release_waiters(struct cvol_volume *vol, struct bio_list *list)
 	if (bio_list_empty(list))
 		return;
 	spin_lock_irqsave(&vol->slow_lock, flags);
-	bio_list_merge(&vol->released, list);
-	queue_work(vol->wq, &vol->release_work);
+	bio_list_merge(&vol->holds.released, list);
+	queue_work(vol->wq, &vol->holds.release_work);
 	spin_unlock_irqrestore(&vol->slow_lock, flags);
 }
 
@@ -272,7 +272,7 @@ static void copies_done(struct cvol_volume *vol, int n)
 {
 	unsigned long flags;
 
-	if (!atomic_sub_and_test(n, &vol->copies_in_flight))
+	if (!atomic_sub_and_test(n, &vol->migrations.copies_in_flight))
 		return;
 	wake_up_all(&vol->drain_wq);
 	spin_lock_irqsave(&vol->slow_lock, flags);
@@ -328,7 +328,7 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 			     read_err ? "read" : "write", failures,
 			     CVOL_MIGRATE_MAX_RETRIES);
 	}
-	atomic_sub(job->n, &vol->copy_regions);
+	atomic_sub(job->n, &vol->migrations.copy_regions);
 	kfree(job);
 	release_waiters(vol, &waiters);
 	cvol_migrate_kick(vol);
@@ -338,7 +338,7 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 /* A fenced volume writes nowhere, the destination of a copy included. */
 static bool copier_stopped(struct cvol_volume *vol)
 {
-	return READ_ONCE(vol->copy_stopped) || READ_ONCE(vol->fenced);
+	return READ_ONCE(vol->migrations.copy_stopped) || READ_ONCE(vol->fenced);
 }
 
 /*
@@ -348,7 +348,7 @@ static bool copier_stopped(struct cvol_volume *vol)
  */
 static bool copy_io_begin(struct cvol_volume *vol)
 {
-	atomic_inc(&vol->copies_in_flight);
+	atomic_inc(&vol->migrations.copies_in_flight);
 	/* Count, then look: pairs with the store-then-look of the stop. */
 	smp_mb__after_atomic();
 	if (!copier_stopped(vol))
@@ -386,7 +386,7 @@ static void issue(struct cvol_target *tc, struct cvol_migration *mig,
 	};
 
 	job->tc = tc;
-	dm_kcopyd_copy(mig->vol->kc, &from, 1, &to, 0, copy_done, job);
+	dm_kcopyd_copy(mig->vol->migrations.kc, &from, 1, &to, 0, copy_done, job);
 }
 
 /*
@@ -400,7 +400,7 @@ static u32 claim(struct cvol_migration *mig, struct copy_job *job)
 	u32 r, n;
 
 	/* The limit may have been lowered below what is claimed. */
-	room = (int)READ_ONCE(vol->copy_limit) - atomic_read(&vol->copy_regions);
+	room = (int)READ_ONCE(vol->migrations.copy_limit) - atomic_read(&vol->migrations.copy_regions);
 	room = clamp(room, 0, COPY_BATCH);
 	r = find_next_zero_bit(mig->copied, mig->nr_regions, mig->cursor);
 	if (r >= mig->nr_regions)
@@ -416,7 +416,7 @@ static u32 claim(struct cvol_migration *mig, struct copy_job *job)
 	job->r0 = r;
 	job->n = n;
 	list_add_tail(&job->node, &mig->jobs);
-	atomic_add(n, &vol->copy_regions);
+	atomic_add(n, &vol->migrations.copy_regions);
 	mig->cursor = r + n;
 	return n;
 }
@@ -444,7 +444,7 @@ static void copy_step(struct cvol_target *tc, struct cvol_migration *mig)
 	unsigned long flags;
 	u32 n;
 
-	while (atomic_read(&vol->copy_regions) < READ_ONCE(vol->copy_limit)) {
+	while (atomic_read(&vol->migrations.copy_regions) < READ_ONCE(vol->migrations.copy_limit)) {
 		job = kzalloc(sizeof(*job), GFP_NOIO);
 		if (!job)
 			break;
@@ -537,7 +537,7 @@ static void drop_unissued(struct cvol_migration *mig)
 	bio_list_init(&mig->waiters);
 	spin_unlock_irqrestore(&mig->lock, flags);
 
-	atomic_sub(n, &vol->copy_regions);
+	atomic_sub(n, &vol->migrations.copy_regions);
 	list_for_each_entry_safe(job, tmp, &dropped, node)
 		kfree(job);
 	release_waiters(vol, &waiters);
@@ -556,8 +556,8 @@ static void free_mig(struct cvol_migration *mig)
 static void unlink_mig(struct cvol_volume *vol, struct cvol_migration *mig)
 {
 	spin_lock_irq(&vol->slow_lock);
-	vol->migs[mig->slot] = NULL;
-	vol->nr_migs--;
+	vol->migrations.slot[mig->slot] = NULL;
+	vol->migrations.nr--;
 	spin_unlock_irq(&vol->slow_lock);
 	wake_up_all(&vol->drain_wq);
 }
@@ -588,7 +588,7 @@ static void end_step(struct cvol_migration *mig)
 	if (!mig->flipped) {
 		next = cvol_epoch_alloc(vol);
 		if (!next) {
-			queue_delayed_work(vol->wq, &vol->mig_work, HZ / 10);
+			queue_delayed_work(vol->wq, &vol->migrations.work, HZ / 10);
 			return;
 		}
 		entry_update(vol, mig->vext, CVOL_E_MIGRATING | CVOL_E_MIG_MASK,
@@ -596,7 +596,7 @@ static void end_step(struct cvol_migration *mig)
 		mig->ticket = cvol_epoch_flip(vol, next);
 		mig->flipped = true;
 	}
-	if (READ_ONCE(vol->drained_seq) < mig->ticket)
+	if (READ_ONCE(vol->epochs.drained_seq) < mig->ticket)
 		return;		/* epoch_free_work kicks us */
 
 	unlink_mig(vol, mig);
@@ -623,7 +623,7 @@ static void mig_step(struct cvol_target *tc, struct cvol_migration *mig,
 
 	spin_lock_irqsave(&mig->lock, flags);
 	if (mig->state == CVOL_MIG_START &&
-	    READ_ONCE(vol->drained_seq) >= mig->ticket) {
+	    READ_ONCE(vol->epochs.drained_seq) >= mig->ticket) {
 		mig->state = CVOL_MIG_COPY;
 		started = true;
 	}
@@ -656,7 +656,8 @@ static void mig_step(struct cvol_target *tc, struct cvol_migration *mig,
 static void mig_work(struct work_struct *ws)
 {
 	struct cvol_volume *vol = container_of(to_delayed_work(ws),
-					       struct cvol_volume, mig_work);
+					       struct cvol_volume,
+					       migrations.work);
 	unsigned long delay = MAX_JIFFY_OFFSET;
 	struct cvol_target *tc;
 	unsigned int s, noio;
@@ -667,13 +668,13 @@ static void mig_work(struct work_struct *ws)
 	mutex_lock(&vol->bind_lock);
 	tc = vol->bound_ti ? vol->bound_ti->private : NULL;
 	for (s = 0; s < CVOL_MAX_MIGRATIONS; s++)
-		if (vol->migs[s])
-			mig_step(tc, vol->migs[s], &delay);
+		if (vol->migrations.slot[s])
+			mig_step(tc, vol->migrations.slot[s], &delay);
 	mutex_unlock(&vol->bind_lock);
 	mutex_unlock(&vol->ctl_lock);
 	memalloc_noio_restore(noio);
 	if (delay != MAX_JIFFY_OFFSET)
-		queue_delayed_work(vol->wq, &vol->mig_work, delay);
+		queue_delayed_work(vol->wq, &vol->migrations.work, delay);
 }
 
 /*--------------------------------------------------------------*/
@@ -684,26 +685,26 @@ void cvol_migrate_stop(struct cvol_volume *vol)
 {
 	unsigned int s;
 
-	WRITE_ONCE(vol->copy_stopped, true);
+	WRITE_ONCE(vol->migrations.copy_stopped, true);
 	/* Store, then look at the count: pairs with copy_io_begin(). */
 	smp_mb();
 	mutex_lock(&vol->ctl_lock);
 	for (s = 0; s < CVOL_MAX_MIGRATIONS; s++)
-		if (vol->migs[s])
-			drop_unissued(vol->migs[s]);
+		if (vol->migrations.slot[s])
+			drop_unissued(vol->migrations.slot[s]);
 	mutex_unlock(&vol->ctl_lock);
 }
 
 /* postsuspend: the copies in flight finish (and release their waiters). */
 void cvol_migrate_wait_copies(struct cvol_volume *vol)
 {
-	wait_event(vol->drain_wq, !atomic_read(&vol->copies_in_flight));
+	wait_event(vol->drain_wq, !atomic_read(&vol->migrations.copies_in_flight));
 }
 
 void cvol_migrate_restart(struct cvol_volume *vol)
 {
-	WRITE_ONCE(vol->copy_stopped, false);
-	if (READ_ONCE(vol->nr_migs))
+	WRITE_ONCE(vol->migrations.copy_stopped, false);
+	if (READ_ONCE(vol->migrations.nr))
 		cvol_migrate_kick(vol);
 }
 
@@ -718,7 +719,7 @@ static bool location_in_use(struct cvol_volume *vol, u64 loc)
 	u64 i;
 
 	for (s = 0; s < CVOL_MAX_MIGRATIONS; s++) {
-		m = vol->migs[s];
+		m = vol->migrations.slot[s];
 		if (m && cvol_entry(m->dst_dev, m->dst_pext) == loc)
 			return true;
 	}
@@ -797,9 +798,9 @@ int cvol_migrate_start(struct cvol_target *tc, u64 vext, unsigned int dst_dev,
 			     vol->uuid, vext);
 		goto out;
 	}
-	if (vol->nr_migs >= vol->max_migs) {
+	if (vol->migrations.nr >= vol->migrations.max) {
 		DMWARN_LIMIT("%s: migrate_start: %u migrations running (migrate_throttle sets the limit)",
-			     vol->uuid, vol->nr_migs);
+			     vol->uuid, vol->migrations.nr);
 		goto out;
 	}
 	r = -EEXIST;
@@ -809,19 +810,19 @@ int cvol_migrate_start(struct cvol_target *tc, u64 vext, unsigned int dst_dev,
 		goto out;
 	}
 	r = -ENOMEM;
-	if (!vol->kc && !follow) {
+	if (!vol->migrations.kc && !follow) {
 		kc = dm_kcopyd_client_create(NULL);
 		if (IS_ERR(kc)) {
 			r = PTR_ERR(kc);
 			goto out;
 		}
-		vol->kc = kc;
+		vol->migrations.kc = kc;
 	}
 	mig = alloc_mig(vol, nr);
 	next = cvol_epoch_alloc(vol);
 	if (!mig || !next)
 		goto out;
-	for (s = 0; vol->migs[s]; s++)
+	for (s = 0; vol->migrations.slot[s]; s++)
 		;
 	mig->slot = s;
 	mig->vext = vext;
@@ -837,8 +838,8 @@ int cvol_migrate_start(struct cvol_target *tc, u64 vext, unsigned int dst_dev,
 	}
 
 	spin_lock_irq(&vol->slow_lock);
-	WRITE_ONCE(vol->migs[s], mig);
-	vol->nr_migs++;
+	WRITE_ONCE(vol->migrations.slot[s], mig);
+	vol->migrations.nr++;
 	spin_unlock_irq(&vol->slow_lock);
 	/* map() reads migs[slot] after the entry: publish it first. */
 	smp_wmb();
@@ -951,7 +952,7 @@ int cvol_migrate_abort(struct cvol_target *tc, u64 vext)
 
 	/* The pointer is only compared: @mig may be freed meanwhile. */
 	left = wait_event_timeout(vol->drain_wq,
-				  READ_ONCE(vol->migs[slot]) != mig,
+				  READ_ONCE(vol->migrations.slot[slot]) != mig,
 				  msecs_to_jiffies(tc->freeze_timeout_ms));
 	return left ? 0 : -ETIMEDOUT;
 }
@@ -1013,29 +1014,14 @@ void cvol_migrate_throttle(struct cvol_volume *vol, unsigned int regions,
 			   unsigned int migs)
 {
 	mutex_lock(&vol->ctl_lock);
-	WRITE_ONCE(vol->copy_limit, regions);
+	WRITE_ONCE(vol->migrations.copy_limit, regions);
 	if (migs)
-		vol->max_migs = migs;
+		vol->migrations.max = migs;
 	mutex_unlock(&vol->ctl_lock);
 	cvol_migrate_kick(vol);
 }
 
 /*--------------------------------------------------------------*/
-
-/* True if an extent of the range is migrating.  Caller holds ctl_lock. */
-bool cvol_range_migrating(struct cvol_volume *vol, u64 vext, u64 count)
-{
-	u64 i;
-
-	if (!vol->nr_migs)
-		return false;
-	for (i = 0; i < count; i++) {
-		if (READ_ONCE(vol->ent[vext + i]) & CVOL_E_MIGRATING)
-			return true;
-		cvol_scan_resched(i);
-	}
-	return false;
-}
 
 /* A table must have the destinations of the migrations.  ctl_lock. */
 int cvol_migrate_check_devs(struct cvol_volume *vol, struct cvol_target *tc,
@@ -1045,7 +1031,7 @@ int cvol_migrate_check_devs(struct cvol_volume *vol, struct cvol_target *tc,
 	unsigned int s;
 
 	for (s = 0; s < CVOL_MAX_MIGRATIONS; s++) {
-		m = vol->migs[s];
+		m = vol->migrations.slot[s];
 		if (!m)
 			continue;
 		if (m->dst_dev >= tc->nr_devs || !tc->devs[m->dst_dev].dm_dev) {
@@ -1072,7 +1058,7 @@ void cvol_migrate_mark_slots(struct cvol_volume *vol, unsigned long *used,
 	unsigned int s;
 
 	for (s = 0; s < CVOL_MAX_MIGRATIONS; s++) {
-		m = vol->migs[s];
+		m = vol->migrations.slot[s];
 		if (m && m->dst_dev < nr_devs)
 			__set_bit(m->dst_dev, used);
 	}
@@ -1085,9 +1071,9 @@ void cvol_migrate_status(struct cvol_volume *vol, char *result,
 	unsigned int s, sz = *szp;
 
 	spin_lock_irq(&vol->slow_lock);
-	DMEMIT(" %u", vol->nr_migs);
+	DMEMIT(" %u", vol->migrations.nr);
 	for (s = 0; s < CVOL_MAX_MIGRATIONS; s++) {
-		m = vol->migs[s];
+		m = vol->migrations.slot[s];
 		if (!m)
 			continue;
 		spin_lock(&m->lock);
@@ -1101,14 +1087,14 @@ void cvol_migrate_status(struct cvol_volume *vol, char *result,
 
 int cvol_migrate_init(struct cvol_volume *vol)
 {
-	vol->max_migs = CVOL_DEFAULT_MIGRATIONS;
-	vol->copy_limit = CVOL_DEFAULT_COPY_REGIONS;
-	atomic_set(&vol->copy_regions, 0);
-	atomic_set(&vol->copies_in_flight, 0);
+	vol->migrations.max = CVOL_DEFAULT_MIGRATIONS;
+	vol->migrations.copy_limit = CVOL_DEFAULT_COPY_REGIONS;
+	atomic_set(&vol->migrations.copy_regions, 0);
+	atomic_set(&vol->migrations.copies_in_flight, 0);
 	/* Until a table instance resumes, there is nothing to copy with. */
-	vol->copy_stopped = true;
-	INIT_DELAYED_WORK(&vol->mig_work, mig_work);
-	return bioset_init(&vol->dual_bs, BIO_POOL_SIZE, 0, 0);
+	vol->migrations.copy_stopped = true;
+	INIT_DELAYED_WORK(&vol->migrations.work, mig_work);
+	return bioset_init(&vol->migrations.dual_bs, BIO_POOL_SIZE, 0, 0);
 }
 
 /* No table refers to the volume: no bio is in flight, no copy either. */
@@ -1124,7 +1110,7 @@ void cvol_migrate_destroy(struct cvol_volume *vol)
 	 */
 	mutex_lock(&vol->ctl_lock);
 	for (s = 0; s < CVOL_MAX_MIGRATIONS; s++) {
-		m = vol->migs[s];
+		m = vol->migrations.slot[s];
 		if (!m)
 			continue;
 		WARN_ON_ONCE(m->issued || !bio_list_empty(&m->waiters));
@@ -1134,8 +1120,8 @@ void cvol_migrate_destroy(struct cvol_volume *vol)
 		free_mig(m);
 	}
 	mutex_unlock(&vol->ctl_lock);
-	cancel_delayed_work_sync(&vol->mig_work);
-	if (vol->kc)
-		dm_kcopyd_client_destroy(vol->kc);
-	bioset_exit(&vol->dual_bs);
+	cancel_delayed_work_sync(&vol->migrations.work);
+	if (vol->migrations.kc)
+		dm_kcopyd_client_destroy(vol->migrations.kc);
+	bioset_exit(&vol->migrations.dual_bs);
 }

@@ -28,11 +28,11 @@ int cvol_xstats_alloc(struct cvol_volume *vol)
 
 	while ((vol->nr_extents - 1) >> shift >= CVOL_MAX_STATS_ENTRIES)
 		shift++;
-	vol->stats_shift = shift;
-	vol->nr_xstats = ((vol->nr_extents - 1) >> shift) + 1;
-	vol->xstats = kvcalloc(vol->nr_xstats, sizeof(*vol->xstats),
+	vol->load.shift = shift;
+	vol->load.nr = ((vol->nr_extents - 1) >> shift) + 1;
+	vol->load.xstats = kvcalloc(vol->load.nr, sizeof(*vol->load.xstats),
 			       GFP_KERNEL);
-	return vol->xstats ? 0 : -ENOMEM;
+	return vol->load.xstats ? 0 : -ENOMEM;
 }
 
 int cvol_dev_stats_alloc(struct cvol_target *tc)
@@ -153,8 +153,8 @@ int cvol_stats_msg(struct cvol_target *tc, u64 vext, u64 count, bool clear,
 		   char *result, unsigned int maxlen)
 {
 	struct cvol_volume *vol = tc->vol;
-	u64 first = vext >> vol->stats_shift;
-	u64 last = (vext + count - 1) >> vol->stats_shift;
+	u64 first = vext >> vol->load.shift;
+	u64 last = (vext + count - 1) >> vol->load.shift;
 	u64 i, n = last - first + 1;
 	struct cvol_xstats *x;
 	struct xsnap *snap;
@@ -164,9 +164,9 @@ int cvol_stats_msg(struct cvol_target *tc, u64 vext, u64 count, bool clear,
 	snap = kvmalloc_array(n, sizeof(*snap), GFP_KERNEL);
 	if (!snap)
 		return -ENOMEM;
-	DMEMIT("%llu", 1ULL << vol->stats_shift);
+	DMEMIT("%llu", 1ULL << vol->load.shift);
 	for (i = 0; i < n; i++) {
-		x = &vol->xstats[first + i];
+		x = &vol->load.xstats[first + i];
 		for (rw = 0; rw < 2; rw++) {
 			snap[i].ios[rw] = atomic_read(&x->ios[rw]);
 			snap[i].sectors[rw] = atomic_read(&x->sectors[rw]);
@@ -174,7 +174,7 @@ int cvol_stats_msg(struct cvol_target *tc, u64 vext, u64 count, bool clear,
 		snap[i].seq_ios = atomic_read(&x->seq_ios);
 		if (xsnap_zero(&snap[i]))
 			continue;
-		DMEMIT(" %llu:%u:%u:%u:%u:%u", (first + i) << vol->stats_shift,
+		DMEMIT(" %llu:%u:%u:%u:%u:%u", (first + i) << vol->load.shift,
 		       snap[i].ios[0], snap[i].ios[1], snap[i].sectors[0],
 		       snap[i].sectors[1], snap[i].seq_ios);
 		if (sz + 1 >= maxlen)
@@ -182,7 +182,7 @@ int cvol_stats_msg(struct cvol_target *tc, u64 vext, u64 count, bool clear,
 	}
 	if (clear && sz + 1 < maxlen) {
 		for (i = 0; i < n; i++) {
-			x = &vol->xstats[first + i];
+			x = &vol->load.xstats[first + i];
 			for (rw = 0; rw < 2; rw++) {
 				atomic_sub(snap[i].ios[rw], &x->ios[rw]);
 				atomic_sub(snap[i].sectors[rw], &x->sectors[rw]);

@@ -50,6 +50,18 @@ u64 cvol_map_count_mapped(const u64 *ent, u64 nr_extents)
 }
 
 /*
+ * Epochs drained: the freezes, the fence and the migrations that waited
+ * for them go on.  Called by the epoch layer under slow_lock.
+ */
+static void volume_drained_locked(struct cvol_volume *vol)
+{
+	cvol_freezes_drained_locked(vol);
+	cvol_fence_drained_locked(vol);
+	if (vol->migrations.nr)
+		cvol_migrate_kick(vol);
+}
+
+/*
  * Creates a volume that takes ownership of @ent.  Fails if the uuid is
  * already registered: the caller looks it up first, under no lock, so two
  * racing loads of one new uuid are told apart here.
@@ -73,26 +85,27 @@ struct cvol_volume *cvol_volume_create(const char *uuid,
 	vol->extent_shift = is_power_of_2(extent_sectors) ?
 			    __ffs64(extent_sectors) : -1;
 	vol->nr_extents = DIV_ROUND_UP_SECTOR_T(len, extent_sectors);
+	vol->drained_locked = volume_drained_locked;
 	mutex_init(&vol->ctl_lock);
 	vol->gen = gen;
 	vol->ent = ent;
 	vol->nr_mapped = cvol_map_count_mapped(ent, vol->nr_extents);
-	atomic_set(&vol->undrained, 0);
+	atomic_set(&vol->epochs.undrained, 0);
 	init_waitqueue_head(&vol->drain_wq);
 	spin_lock_init(&vol->slow_lock);
-	INIT_LIST_HEAD(&vol->killed);
-	INIT_LIST_HEAD(&vol->holds);
-	bio_list_init(&vol->held);
-	bio_list_init(&vol->released);
-	INIT_LIST_HEAD(&vol->freezes);
+	INIT_LIST_HEAD(&vol->epochs.killed);
+	INIT_LIST_HEAD(&vol->holds.list);
+	bio_list_init(&vol->holds.held);
+	bio_list_init(&vol->holds.released);
+	INIT_LIST_HEAD(&vol->freezes.list);
 	cvol_lease_init(vol);
-	spin_lock_init(&vol->event_lock);
-	INIT_WORK(&vol->event_work, cvol_event_work);
+	spin_lock_init(&vol->events.lock);
+	INIT_WORK(&vol->events.work, cvol_event_work);
 	mutex_init(&vol->bind_lock);
-	INIT_WORK(&vol->release_work, cvol_release_work);
+	INIT_WORK(&vol->holds.release_work, cvol_release_work);
 
-	vol->ring = kcalloc(CVOL_EVENT_RING, sizeof(*vol->ring), GFP_KERNEL);
-	if (!vol->ring || cvol_xstats_alloc(vol) || cvol_migrate_init(vol))
+	vol->events.ring = kcalloc(CVOL_EVENT_RING, sizeof(*vol->events.ring), GFP_KERNEL);
+	if (!vol->events.ring || cvol_xstats_alloc(vol) || cvol_migrate_init(vol))
 		goto nomem_vol;
 	vol->wq = alloc_workqueue("kcvold", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
 	if (!vol->wq)
@@ -108,9 +121,9 @@ struct cvol_volume *cvol_volume_create(const char *uuid,
 		*error = "Volume uuid is being created by another table load";
 		cvol_epoch_free_unused(ep);
 		destroy_workqueue(vol->wq);
-		bioset_exit(&vol->dual_bs);
-		kvfree(vol->xstats);
-		kfree(vol->ring);
+		bioset_exit(&vol->migrations.dual_bs);
+		kvfree(vol->load.xstats);
+		kfree(vol->events.ring);
 		kfree(vol);
 		return ERR_PTR(-EBUSY);
 	}
@@ -121,9 +134,9 @@ struct cvol_volume *cvol_volume_create(const char *uuid,
 nomem_wq:
 	destroy_workqueue(vol->wq);
 nomem_vol:
-	bioset_exit(&vol->dual_bs);
-	kvfree(vol->xstats);
-	kfree(vol->ring);
+	bioset_exit(&vol->migrations.dual_bs);
+	kvfree(vol->load.xstats);
+	kfree(vol->events.ring);
 	kfree(vol);
 nomem:
 	*error = "Cannot allocate volume";
@@ -138,14 +151,14 @@ static void volume_destroy(struct cvol_volume *vol)
 	cvol_freeze_break_all(vol, 0);
 	cvol_lease_destroy(vol);
 	/* No table references us, so no bio is in flight or parked. */
-	WARN_ON_ONCE(!list_empty(&vol->holds) || !bio_list_empty(&vol->held));
+	WARN_ON_ONCE(!list_empty(&vol->holds.list) || !bio_list_empty(&vol->holds.held));
 	cvol_epoch_retire_current(vol);
-	wait_event(vol->drain_wq, !atomic_read(&vol->undrained));
+	wait_event(vol->drain_wq, !atomic_read(&vol->epochs.undrained));
 	destroy_workqueue(vol->wq);
 	cvol_map_free(vol->ent);
 	kvfree(vol->slot_ids);
-	kvfree(vol->xstats);
-	kfree(vol->ring);
+	kvfree(vol->load.xstats);
+	kfree(vol->events.ring);
 	kfree(vol);
 }
 

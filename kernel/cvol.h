@@ -38,7 +38,7 @@
 #define CVOL_E_MIGRATING	BIT_ULL(61)
 #define CVOL_E_SPECIAL		(CVOL_E_UNMAPPED | CVOL_E_FROZEN | \
 				 CVOL_E_MIGRATING)
-/* A migrating entry names its migration: vol->migs[slot]. */
+/* A migrating entry names its migration: vol->migrations.slot[slot]. */
 #define CVOL_E_MIG_SHIFT	52
 #define CVOL_E_MIG_MASK		GENMASK_ULL(57, CVOL_E_MIG_SHIFT)
 #define CVOL_E_STATE		(CVOL_E_FROZEN | CVOL_E_MIGRATING | \
@@ -92,12 +92,12 @@ struct cvol_epoch {
 	struct cvol_volume *vol;
 	/*
 	 * Epochs are numbered in publication order.  Once killed, an epoch
-	 * waits on vol->killed until it and every older one have drained;
-	 * vol->drained_seq then tells a freeze whose drain it waited for.
+	 * waits on vol->epochs.killed until it and every older one have drained;
+	 * vol->epochs.drained_seq then tells a freeze whose drain it waited for.
 	 */
 	u64 seq;
 	bool released;			/* under slow_lock */
-	struct list_head node;		/* vol->killed */
+	struct list_head node;		/* vol->epochs.killed */
 	struct work_struct free_work;
 };
 
@@ -115,7 +115,7 @@ struct cvol_hold {
  */
 struct cvol_freeze {
 	struct cvol_hold hold;
-	struct list_head node;		/* vol->freezes, under ctl_lock + slow_lock */
+	struct list_head node;		/* vol->freezes.list, under ctl_lock + slow_lock */
 	struct cvol_volume *vol;
 	u64 id;
 	u64 ticket;			/* drained once drained_seq reaches it */
@@ -174,7 +174,7 @@ enum cvol_mig_state {
 
 struct cvol_migration {
 	struct cvol_volume *vol;
-	unsigned int slot;		/* in vol->migs and in the entry */
+	unsigned int slot;		/* in vol->migrations.slot and in the entry */
 	u64 vext;
 	u64 src;			/* the entry's location */
 	unsigned int dst_dev;
@@ -232,6 +232,68 @@ struct cvol_slot_id {
 };
 
 /*--------------------------------------------------------------*/
+/* The concerns of a volume, one struct each. */
+
+/* Epochs (cvol-epoch.c), under slow_lock. */
+struct cvol_epochs {
+	struct list_head killed;	/* killed epochs, oldest first */
+	u64 drained_seq;		/* epochs up to this one have drained */
+	atomic_t undrained;		/* killed epochs not yet freed */
+};
+
+/* Holds and parked bios (cvol-hold.c). */
+struct cvol_holds {
+	struct list_head list;		/* struct cvol_hold, under ctl_lock */
+	/* The rest under slow_lock. */
+	struct bio_list held;		/* parked bios, in arrival order */
+	struct bio_list released;	/* thawed bios waiting to be remapped */
+	bool requeue;			/* noflush suspend: push held I/O back */
+	bool suspending;		/* normal suspend: fail fenced I/O */
+	struct work_struct release_work;	/* cvol-io.c remaps them */
+};
+
+/* Freezes (cvol-freeze.c): the list changes under ctl_lock and slow_lock. */
+struct cvol_freezes {
+	struct list_head list;		/* struct cvol_freeze */
+	unsigned int nr;
+	u64 last_id;
+};
+
+/* Events (cvol-events.c): a ring drained to netlink by work. */
+struct cvol_events {
+	spinlock_t lock;
+	struct cvol_event_rec *ring;	/* CVOL_EVENT_RING entries */
+	unsigned int head, tail;	/* free-running indices */
+	u64 seq;
+	u64 lost;
+	struct work_struct work;
+};
+
+/* Per-extent load counters (cvol-stats.c). */
+struct cvol_load {
+	struct cvol_xstats *xstats;
+	unsigned int shift;		/* 2^shift extents per counter */
+	u64 nr;
+};
+
+/*
+ * Migrations (cvol-migrate.c): slot[] and nr change under ctl_lock and
+ * slow_lock; map() finds a migration through the slot in its entry.
+ */
+struct cvol_migrations {
+	struct cvol_migration *slot[CVOL_MAX_MIGRATIONS];
+	unsigned int nr;
+	unsigned int max;		/* under ctl_lock */
+	unsigned int copy_limit;	/* regions claimed at once */
+	atomic_t copy_regions;		/* regions claimed now */
+	atomic_t copies_in_flight;	/* kcopyd jobs and flushes */
+	bool copy_stopped;		/* suspended, or never resumed */
+	struct dm_kcopyd_client *kc;	/* made by the first migrate_start */
+	struct bio_set dual_bs;		/* destination clones of dual-writes */
+	struct delayed_work work;
+};
+
+/*--------------------------------------------------------------*/
 /*
  * The volume: runtime state that outlives table instances.  Found in a
  * module-global registry by uuid, refcounted by the table instances that
@@ -242,80 +304,50 @@ struct cvol_volume {
 	refcount_t ref;
 	char uuid[CVOL_UUID_MAX + 1];
 	struct mapped_device *md;	/* a uuid serves exactly one dm device */
-	/* The devices of the last table that resumed, under ctl_lock. */
-	struct cvol_slot_id *slot_ids;
-	unsigned int nr_slot_ids;
 
 	sector_t len;
 	sector_t extent_sectors;
 	int extent_shift;		/* -1 if extent_sectors is not 2^n */
 	u64 nr_extents;
 
-	/* Serialises every change of the map and of the holds. */
+	/* The map.  ctl_lock serialises every change of it and of holds. */
 	struct mutex ctl_lock;
 	u64 gen;			/* map generation, under ctl_lock */
 	u64 nr_mapped;			/* under ctl_lock */
 	u64 *ent;			/* kvmalloc'ed, nr_extents entries */
+	/* The devices of the last table that resumed, under ctl_lock. */
+	struct cvol_slot_id *slot_ids;
+	unsigned int nr_slot_ids;
+
+	/* Read together on the hot path. */
 	struct cvol_epoch __rcu *epoch;
 	/*
-	 * Read on the hot path: a bio mapped at or after this boottime goes
-	 * to the slow path.  0 while fenced, the lease's deadline while it
-	 * is armed, U64_MAX otherwise.  Written under slow_lock.
+	 * A bio mapped at or after this boottime goes to the slow path: 0
+	 * while fenced, the lease's deadline while it is armed, U64_MAX
+	 * otherwise.  Written under slow_lock.
 	 */
 	u64 io_deadline_ns;
 	bool fenced;			/* written under slow_lock */
-	atomic_t undrained;		/* killed epochs not yet freed */
-	wait_queue_head_t drain_wq;	/* drains, freezes, the destructor */
 
 	/* Irq-safe: taken by map and by completion handlers. */
 	spinlock_t slow_lock;
-	struct list_head killed;	/* killed epochs, oldest first */
-	u64 drained_seq;		/* epochs up to this one have drained */
-	struct list_head holds;		/* struct cvol_hold */
-	struct bio_list held;		/* parked bios, in arrival order */
-	struct bio_list released;	/* thawed bios waiting to be remapped */
-	bool requeue;			/* noflush suspend: push held I/O back */
-	bool suspending;		/* normal suspend: fail fenced I/O */
+	wait_queue_head_t drain_wq;	/* drains, freezes, the destructor */
+	/* Set by the volume: what the epoch layer calls when epochs drain. */
+	void (*drained_locked)(struct cvol_volume *vol);
 
-	/* Freezes: the list changes under ctl_lock and slow_lock. */
-	struct list_head freezes;
-	unsigned int nr_freezes;
-	u64 last_freeze_id;
-
+	struct cvol_epochs epochs;
+	struct cvol_holds holds;
+	struct cvol_freezes freezes;
 	struct cvol_lease lease;
+	struct cvol_events events;
+	struct cvol_load load;
+	struct cvol_migrations migrations;
 
-	/* Events: a ring drained to netlink by event_work. */
-	spinlock_t event_lock;
-	struct cvol_event_rec *ring;	/* CVOL_EVENT_RING entries */
-	unsigned int ev_head, ev_tail;	/* free-running indices */
-	u64 event_seq;
-	u64 events_lost;
-	struct work_struct event_work;
+	/* The live table instance, for dm events and the copier. */
 	struct mutex bind_lock;
-	struct dm_target *bound_ti;	/* the live instance, for dm events */
-
-	/* Per-extent load counters. */
-	struct cvol_xstats *xstats;
-	unsigned int stats_shift;
-	u64 nr_xstats;
-
-	/*
-	 * Migrations: migs[] and nr_migs change under ctl_lock and slow_lock;
-	 * map() finds a migration through the slot in its entry.
-	 */
-	struct cvol_migration *migs[CVOL_MAX_MIGRATIONS];
-	unsigned int nr_migs;
-	unsigned int max_migs;		/* under ctl_lock */
-	unsigned int copy_limit;	/* regions claimed at once */
-	atomic_t copy_regions;		/* regions claimed now */
-	atomic_t copies_in_flight;	/* kcopyd jobs and flushes */
-	bool copy_stopped;		/* suspended, or never resumed */
-	struct dm_kcopyd_client *kc;	/* made by the first migrate_start */
-	struct bio_set dual_bs;		/* destination clones of dual-writes */
-	struct delayed_work mig_work;
+	struct dm_target *bound_ti;
 
 	struct workqueue_struct *wq;
-	struct work_struct release_work;
 };
 
 /*--------------------------------------------------------------*/
@@ -359,6 +391,10 @@ struct cvol_bio {
 	u32 r0, r1;
 };
 
+/*
+ * Declarations, from the bottom layer up: a file calls only functions
+ * declared before its own block (parse, events and stats serve all).
+ */
 /*--------------------------------------------------------------*/
 /* cvol-parse.c: strict decimal parsing shared by ctr and messages. */
 struct cvol_item {
@@ -376,86 +412,6 @@ int cvol_parse_item(const char *s, bool count_required, bool allow_unmap,
 int cvol_check_item(struct cvol_target *tc, u64 nr_extents,
 		    const struct cvol_item *it, char **error);
 int cvol_sort_and_check_overlap(struct cvol_item *items, unsigned int n);
-
-/*--------------------------------------------------------------*/
-/* cvol-map.c: epochs and map changes. */
-u64 *cvol_map_alloc(u64 nr_extents);
-void cvol_map_free(u64 *ent);
-struct cvol_epoch *cvol_epoch_alloc(struct cvol_volume *vol);
-void cvol_epoch_free_unused(struct cvol_epoch *ep);
-void cvol_epoch_retire_current(struct cvol_volume *vol);
-u64 cvol_epoch_flip(struct cvol_volume *vol, struct cvol_epoch *next);
-int cvol_wait_drained(struct cvol_volume *vol, u64 ticket,
-		      unsigned int timeout_ms);
-int cvol_map_set(struct cvol_target *tc, u64 expect_gen,
-		 struct cvol_item *items, unsigned int n, u64 *new_gen);
-
-/*--------------------------------------------------------------*/
-/* cvol-hold.c: holding and releasing bios on ranges. */
-void cvol_hold_add(struct cvol_volume *vol, struct cvol_hold *h);
-void cvol_hold_release(struct cvol_volume *vol, struct cvol_hold *holds,
-		       unsigned int n);
-enum cvol_park {
-	CVOL_PARKED,			/* the bio is ours now */
-	CVOL_MAP_AGAIN,			/* nothing blocks it any more */
-	CVOL_REQUEUE,			/* noflush suspend: push it back */
-	CVOL_KILL,			/* fail it */
-};
-
-int cvol_park_bio(struct cvol_target *tc, struct bio *bio, u64 vext, u64 now);
-void cvol_release_unblocked_locked(struct cvol_volume *vol);
-void cvol_requeue_parked(struct cvol_volume *vol);
-unsigned int cvol_fail_fenced(struct cvol_volume *vol);
-void cvol_release_work(struct work_struct *ws);
-
-/*--------------------------------------------------------------*/
-/* cvol-freeze.c: the freeze, freeze_wait and thaw messages. */
-int cvol_freeze(struct cvol_volume *vol, u64 vext, u64 count,
-		unsigned int timeout_ms, u64 *id);
-int cvol_freeze_wait(struct cvol_volume *vol, u64 id, unsigned int timeout_ms);
-int cvol_thaw(struct cvol_volume *vol, u64 id);
-void cvol_freezes_drained_locked(struct cvol_volume *vol);
-bool cvol_range_drained(struct cvol_volume *vol, u64 vext, u64 count);
-void cvol_freeze_break_all(struct cvol_volume *vol, u32 why);
-
-/*--------------------------------------------------------------*/
-/* cvol-migrate.c: online migration of extents. */
-int cvol_migrate_init(struct cvol_volume *vol);
-void cvol_migrate_destroy(struct cvol_volume *vol);
-int cvol_migrate_map(struct cvol_target *tc, struct bio *bio, u64 vext,
-		     u64 e, sector_t ext_off);
-void cvol_migrate_end_io(struct cvol_bio *pb);
-int cvol_migrate_start(struct cvol_target *tc, u64 vext, unsigned int dst_dev,
-		       u64 dst_pext, bool follow);
-int cvol_migrate_dirty(struct cvol_target *tc, u64 vext, bool clear,
-		       char *result, unsigned int maxlen);
-int cvol_migrate_commit(struct cvol_target *tc, u64 vext, u64 *new_gen);
-int cvol_migrate_abort(struct cvol_target *tc, u64 vext);
-void cvol_migrate_throttle(struct cvol_volume *vol, unsigned int regions,
-			   unsigned int migs);
-void cvol_migrate_kick(struct cvol_volume *vol);
-void cvol_migrate_stop(struct cvol_volume *vol);
-void cvol_migrate_wait_copies(struct cvol_volume *vol);
-void cvol_migrate_restart(struct cvol_volume *vol);
-bool cvol_range_migrating(struct cvol_volume *vol, u64 vext, u64 count);
-int cvol_migrate_check_devs(struct cvol_volume *vol, struct cvol_target *tc,
-			    char **error);
-void cvol_migrate_mark_slots(struct cvol_volume *vol, unsigned long *used,
-			     unsigned int nr_devs);
-void cvol_migrate_status(struct cvol_volume *vol, char *result,
-			 unsigned int maxlen, unsigned int *szp);
-
-/*--------------------------------------------------------------*/
-/* cvol-lease.c: the kernel lease and fencing. */
-void cvol_lease_init(struct cvol_volume *vol);
-void cvol_lease_destroy(struct cvol_volume *vol);
-int cvol_lease(struct cvol_volume *vol, unsigned int ms, bool fence_error);
-void cvol_lease_expire_locked(struct cvol_volume *vol, u64 now);
-void cvol_fence(struct cvol_volume *vol, u32 why, u64 value);
-void cvol_fence_drained_locked(struct cvol_volume *vol);
-int cvol_unfence(struct cvol_volume *vol, u64 epoch);
-int cvol_epoch_seen(struct cvol_volume *vol, u64 epoch, const char *what);
-const char *cvol_lease_state(struct cvol_volume *vol);
 
 /*--------------------------------------------------------------*/
 /* cvol-events.c: the event ring and the generic netlink family. */
@@ -483,7 +439,7 @@ static inline void cvol_account(struct cvol_target *tc, struct cvol_bio *pb,
 				u64 now)
 {
 	struct cvol_volume *vol = tc->vol;
-	struct cvol_xstats *xs = &vol->xstats[vext >> vol->stats_shift];
+	struct cvol_xstats *xs = &vol->load.xstats[vext >> vol->load.shift];
 	unsigned int rw = op_is_write(bio_op(bio));
 	unsigned int sectors = bio_sectors(bio);
 	bool seq = atomic_read(&xs->next_off) == (int)ext_off;
@@ -508,6 +464,90 @@ static inline void cvol_scan_resched(u64 i)
 }
 
 /*--------------------------------------------------------------*/
+/* cvol-epoch.c: epochs, the drain of I/O that saw an older state. */
+struct cvol_epoch *cvol_epoch_alloc(struct cvol_volume *vol);
+void cvol_epoch_free_unused(struct cvol_epoch *ep);
+void cvol_epoch_retire_current(struct cvol_volume *vol);
+u64 cvol_epoch_flip(struct cvol_volume *vol, struct cvol_epoch *next);
+int cvol_wait_drained(struct cvol_volume *vol, u64 ticket,
+		      unsigned int timeout_ms);
+
+/*--------------------------------------------------------------*/
+/* cvol-hold.c: holding and releasing bios on ranges. */
+void cvol_hold_add(struct cvol_volume *vol, struct cvol_hold *h);
+void cvol_hold_release(struct cvol_volume *vol, struct cvol_hold *holds,
+		       unsigned int n);
+enum cvol_park {
+	CVOL_PARKED,			/* the bio is ours now */
+	CVOL_MAP_AGAIN,			/* nothing blocks it any more */
+	CVOL_REQUEUE,			/* noflush suspend: push it back */
+	CVOL_KILL,			/* fail it */
+};
+
+int cvol_park_bio(struct cvol_target *tc, struct bio *bio, u64 vext);
+void cvol_release_unblocked_locked(struct cvol_volume *vol);
+void cvol_requeue_parked(struct cvol_volume *vol);
+unsigned int cvol_fail_fenced(struct cvol_volume *vol);
+struct bio *cvol_pop_released(struct cvol_volume *vol);
+
+/*--------------------------------------------------------------*/
+/* cvol-lease.c: the kernel lease and fencing. */
+void cvol_lease_init(struct cvol_volume *vol);
+void cvol_lease_destroy(struct cvol_volume *vol);
+int cvol_lease(struct cvol_volume *vol, unsigned int ms, bool fence_error);
+void cvol_lease_expire_locked(struct cvol_volume *vol, u64 now);
+void cvol_lease_check(struct cvol_volume *vol, u64 now);
+void cvol_fence(struct cvol_volume *vol, u32 why, u64 value);
+void cvol_fence_drained_locked(struct cvol_volume *vol);
+int cvol_unfence(struct cvol_volume *vol, u64 epoch);
+int cvol_epoch_seen(struct cvol_volume *vol, u64 epoch, const char *what);
+const char *cvol_lease_state(struct cvol_volume *vol);
+
+/*--------------------------------------------------------------*/
+/* cvol-freeze.c: the freeze, freeze_wait and thaw messages. */
+int cvol_freeze(struct cvol_volume *vol, u64 vext, u64 count,
+		unsigned int timeout_ms, u64 *id);
+int cvol_freeze_wait(struct cvol_volume *vol, u64 id, unsigned int timeout_ms);
+int cvol_thaw(struct cvol_volume *vol, u64 id);
+void cvol_freezes_drained_locked(struct cvol_volume *vol);
+bool cvol_range_drained(struct cvol_volume *vol, u64 vext, u64 count);
+void cvol_freeze_break_all(struct cvol_volume *vol, u32 why);
+
+/*--------------------------------------------------------------*/
+/* cvol-map.c: the map and its changes. */
+u64 *cvol_map_alloc(u64 nr_extents);
+void cvol_map_free(u64 *ent);
+bool cvol_range_migrating(struct cvol_volume *vol, u64 vext, u64 count);
+int cvol_map_set(struct cvol_target *tc, u64 expect_gen,
+		 struct cvol_item *items, unsigned int n, u64 *new_gen);
+
+/*--------------------------------------------------------------*/
+/* cvol-migrate.c: online migration of extents. */
+int cvol_migrate_init(struct cvol_volume *vol);
+void cvol_migrate_destroy(struct cvol_volume *vol);
+int cvol_migrate_map(struct cvol_target *tc, struct bio *bio, u64 vext,
+		     u64 e, sector_t ext_off);
+void cvol_migrate_end_io(struct cvol_bio *pb);
+int cvol_migrate_start(struct cvol_target *tc, u64 vext, unsigned int dst_dev,
+		       u64 dst_pext, bool follow);
+int cvol_migrate_dirty(struct cvol_target *tc, u64 vext, bool clear,
+		       char *result, unsigned int maxlen);
+int cvol_migrate_commit(struct cvol_target *tc, u64 vext, u64 *new_gen);
+int cvol_migrate_abort(struct cvol_target *tc, u64 vext);
+void cvol_migrate_throttle(struct cvol_volume *vol, unsigned int regions,
+			   unsigned int migs);
+void cvol_migrate_kick(struct cvol_volume *vol);
+void cvol_migrate_stop(struct cvol_volume *vol);
+void cvol_migrate_wait_copies(struct cvol_volume *vol);
+void cvol_migrate_restart(struct cvol_volume *vol);
+int cvol_migrate_check_devs(struct cvol_volume *vol, struct cvol_target *tc,
+			    char **error);
+void cvol_migrate_mark_slots(struct cvol_volume *vol, unsigned long *used,
+			     unsigned int nr_devs);
+void cvol_migrate_status(struct cvol_volume *vol, char *result,
+			 unsigned int maxlen, unsigned int *szp);
+
+/*--------------------------------------------------------------*/
 /* cvol-volume.c: the registry. */
 struct cvol_volume *cvol_volume_create(const char *uuid,
 				       struct mapped_device *md,
@@ -523,7 +563,25 @@ int cvol_volume_record_slots(struct cvol_volume *vol, struct cvol_target *tc);
 u64 cvol_map_count_mapped(const u64 *ent, u64 nr_extents);
 
 /*--------------------------------------------------------------*/
-/* cvol-target.c */
-int cvol_map_extent(struct cvol_target *tc, struct bio *bio);
+/* cvol-io.c: the I/O path. */
+int cvol_map(struct dm_target *ti, struct bio *bio);
+int cvol_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error);
+void cvol_release_work(struct work_struct *ws);
+
+/*--------------------------------------------------------------*/
+/* cvol-table.c: the table line and the status. */
+int cvol_ctr(struct dm_target *ti, unsigned int argc, char **argv);
+void cvol_dtr(struct dm_target *ti);
+int cvol_table_check_live(struct cvol_target *tc, struct cvol_volume *vol,
+			  char **error);
+void cvol_status(struct dm_target *ti, status_type_t type,
+		 unsigned int status_flags, char *result, unsigned int maxlen);
+void cvol_emit_runs(struct cvol_volume *vol, u64 vext, u64 count,
+		    char *result, unsigned int maxlen);
+
+/*--------------------------------------------------------------*/
+/* cvol-messages.c */
+int cvol_message(struct dm_target *ti, unsigned int argc, char **argv,
+		 char *result, unsigned int maxlen);
 
 #endif
