@@ -34,6 +34,7 @@ static bool fence_locked(struct cvol_volume *vol, u32 why, u64 value)
 	WRITE_ONCE(vol->fenced, true);
 	WRITE_ONCE(vol->io_deadline_ns, 0);
 	l->fenced_ns = ktime_get_boottime_ns();
+	l->fence_seq++;
 	l->draining = true;
 	l->drain_ticket = 0;
 	mod_delayed_work(vol->wq, &l->drain_work, 0);
@@ -131,8 +132,15 @@ static void drain_work(struct work_struct *ws)
 	struct cvol_lease *l = &vol->lease;
 	struct cvol_epoch *next;
 	unsigned int noio;
-	u64 ticket;
+	u64 ticket, seq;
 
+	/*
+	 * The flip must come after the fence it drains for: a fence after
+	 * this read re-queues us, and this run must not answer for it.
+	 */
+	spin_lock_irq(&vol->slow_lock);
+	seq = l->fence_seq;
+	spin_unlock_irq(&vol->slow_lock);
 	noio = memalloc_noio_save();
 	next = cvol_epoch_alloc(vol);
 	memalloc_noio_restore(noio);
@@ -142,7 +150,7 @@ static void drain_work(struct work_struct *ws)
 	}
 	ticket = cvol_epoch_flip(vol, next);
 	spin_lock_irq(&vol->slow_lock);
-	if (l->draining && !l->drain_ticket) {
+	if (l->draining && !l->drain_ticket && l->fence_seq == seq) {
 		l->drain_ticket = ticket;
 		cvol_fence_drained_locked(vol);
 	}

@@ -220,6 +220,7 @@ struct cvol_lease {
 	struct delayed_work work;	/* fences when the deadline passes */
 	/* The drain of what was in flight when the volume fenced. */
 	u64 fenced_ns;			/* boottime of the fence */
+	u64 fence_seq;			/* fences so far */
 	u64 drain_ticket;		/* epoch to drain; 0: not flipped yet */
 	bool draining;			/* FENCE_DRAINED not sent yet */
 	struct delayed_work drain_work;

@@ -48,11 +48,16 @@ class ClusterAgentTest : public ::testing::Test {
     hooks.renew_kernel_leases = [this](uint64_t ms) {
       kernel_renewals_++;
       last_kernel_lease_ms_ = ms;
+      kernel_lease_until_ns_ = absl::ToUnixNanos(absl::Now() + absl::Milliseconds(ms));
     };
     hooks.fence_all = [this] { fences_++; };
     hooks.reintegrate = [this](int64_t) {
-      return changes_pending_ ? absl::UnavailableError("a move in progress")
-                              : absl::OkStatus();
+      if (changes_pending_) return absl::UnavailableError("a move in progress");
+      // The kernel refuses to unfence a volume whose lease ran out.
+      if (model_kernel_lease_ && absl::ToUnixNanos(absl::Now()) > kernel_lease_until_ns_) {
+        return absl::DeadlineExceededError("unfence: the kernel lease ran out");
+      }
+      return absl::OkStatus();
     };
     hooks.sync = [this] {
       syncs_++;
@@ -81,6 +86,8 @@ class ClusterAgentTest : public ::testing::Test {
   std::unique_ptr<ClusterAgent> agent_;
   std::atomic<int> kernel_renewals_{0};
   std::atomic<uint64_t> last_kernel_lease_ms_{0};
+  std::atomic<int64_t> kernel_lease_until_ns_{0};
+  bool model_kernel_lease_ = false;  // set before StartAgent
   std::atomic<int> fences_{0};
   std::atomic<int> drives_{0};
   std::atomic<bool> changes_pending_{false};
@@ -182,6 +189,24 @@ TEST_F(ClusterAgentTest, PrimaryFencedMidChangeDrivesItAgainAfterRejoining) {
   // At most a TTL (six ticks) until the change is driven again.
   absl::SleepFor(absl::Milliseconds(2500));
   EXPECT_GT(drives_.load(), drives_before);
+  EXPECT_EQ(agent_->state(), ClusterAgent::State::kActive);
+  EXPECT_EQ(agent_->fail_count(), 1);
+}
+
+// The kernel leases run on while the host is fenced and run out while it
+// waits to rejoin (here: etcd unreachable for longer than the kernel
+// lease). The kernel refuses to unfence under a lease that ran out, so the
+// rejoin must renew them first, or it never succeeds. (Found in the VM:
+// cluster_faults, a host fenced while a move was in progress.)
+TEST_F(ClusterAgentTest, RejoinRenewsTheKernelLeasesBeforeUnfencing) {
+  model_kernel_lease_ = true;
+  StartAgent();
+  kv_.SetUnavailable(true);
+  absl::SleepFor(absl::Milliseconds(3000));  // fenced, and the kernel lease ran out
+  ASSERT_EQ(agent_->state(), ClusterAgent::State::kFenced);
+  ASSERT_GT(absl::ToUnixNanos(absl::Now()), kernel_lease_until_ns_.load());
+  kv_.SetUnavailable(false);
+  absl::SleepFor(absl::Milliseconds(2500));
   EXPECT_EQ(agent_->state(), ClusterAgent::State::kActive);
   EXPECT_EQ(agent_->fail_count(), 1);
 }

@@ -169,6 +169,11 @@ absl::Status ClusterAgent::Rejoin() {
   // Others see a fenced host that waits to re-integrate (a move on its
   // volumes) as rejoining; once per fence, not once per attempt.
   if (before == State::kFenced) PublishState();
+  // The kernel leases ran on while fenced and may have run out, and the
+  // kernel does not unfence under a lease that ran out. The etcd lease was
+  // just renewed (or taken), so half a TTL is safe; I/O stays held until
+  // the unfence.
+  hooks_.renew_kernel_leases(static_cast<uint64_t>(options_.lease_ttl_s) * 500);  // ttl/2
   if (absl::Status s = hooks_.reintegrate(view->epoch); !s.ok()) return s;
   {
     absl::MutexLock lock(&mu_);

@@ -3,9 +3,10 @@
 #
 # A fenced host writes nowhere, on the real kernel:
 #   A. a migration's copier stops at the fence: with one region in flight
-#      to a destination behind a 300 ms dm-delay, fence_drained arrives,
-#      then neither the destination's bytes nor the copied count move;
-#      unfence resumes the copy, which completes with the right data.
+#      to a destination behind a 300 ms dm-delay and a crc32c fio writer on
+#      the volume, fence_drained arrives, then neither the destination's
+#      bytes nor the copied count move; unfence resumes the copy, commit,
+#      and every writer pass verifies.
 #   B. a lease that runs out while fenced: unfence is refused until the
 #      lease is renewed (or disarmed); renewed, it is armed and its timer
 #      fences again when it runs out (no I/O needed).
@@ -19,6 +20,7 @@
 source "$CVOL_ROOT/tests/vm/lib.sh"
 source "$CVOL_ROOT/tests/vm/lib/migrate.bash"
 source "$CVOL_ROOT/tests/vm/lib/events.bash"
+source "$CVOL_ROOT/tests/vm/lib/fio.bash"
 
 load_cvol
 W=/tmp/fh
@@ -39,10 +41,13 @@ check "source extent 0: random data" -- \
 check "create v: 4 extents on slot 0, slot 1 the delayed device" -- dmsetup create v --table \
 	"0 $((4 * E)) cvol fh-v $E 2 $N0 0 /dev/mapper/dly 0 5 map_runs 1 0:0:0:4 region_sectors 64"
 check "one region in flight at a time" -- msg v migrate_throttle 1
-check "migrate extent 0 to slot 1, pext 2" -- msg v migrate_start 0 1 2
+job() { fio_verify_args -q 8 /dev/mapper/v $((4 * E * 512)) "$@"; }
+writer_start wv 100 job
+check "migrate extent 0 to slot 1, pext 2, under a verifying writer" -- msg v migrate_start 0 1 2
 check "a few regions copied" -- wait_copied v 0 3 60
 check "fence" -- msg v fence
-check "fence_drained arrives (the copy in flight ended)" -- ev_wait_count a fh-v 3
+check "fence_drained arrives (the copy and the writes in flight ended)" -- \
+	poll 300 0.1 test -n "$(ev_of a fh-v fence_drained)"
 assert_eq "A: the events: migrate_started fenced fence_drained" "migrate_started fenced fence_drained" \
 	"$(ev_of a fh-v | jq -r .type | xargs)"
 c1=$(mig_of v 0 | awk '{ print $2 }')
@@ -57,7 +62,11 @@ assert_eq "A: status says fenced" fenced "$(lease_state v)"
 check "A: unfence 1" -- msg v unfence 1
 check "A: the copy resumes and completes" -- wait_state v 0 ready 60
 check "A: commit" -- msg v migrate_commit 0
-assert_eq "A: the extent's data moved intact" "$(sum_region "$N0" 0 $E)" "$(sum_region "$N1" $((2 * E)) $E)"
+check "A: the writer stops" -- writer_stop wv
+[ "$(writer_runs wv)" -ge 1 ] && ok "A: $(writer_runs wv) verified writer passes" || fail "A: no writer pass"
+assert_eq "A: every pass verified (nothing lost across fence, unfence and commit)" "" "$(writer_failed wv)"
+assert_eq "A: extent 0 is read from the destination" "$(sum_region "$N1" $((2 * E)) $E)" \
+	"$(dd if=/dev/mapper/v bs=1M count=1 iflag=direct status=none | md5sum | cut -d' ' -f1)"
 assert_eq "A: health" AA "$(health v)"
 
 # --- B: a lease that runs out while fenced ---
