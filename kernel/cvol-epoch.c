@@ -135,8 +135,23 @@ int cvol_wait_drained(struct cvol_volume *vol, u64 ticket,
 		      unsigned int timeout_ms)
 {
 	long left = wait_event_timeout(vol->drain_wq,
-				       READ_ONCE(vol->epochs.drained_seq) >= ticket,
+				       READ_ONCE(vol->epochs.drained_seq) >= ticket ||
+				       READ_ONCE(vol->epochs.waits_cancelled),
 				       msecs_to_jiffies(timeout_ms));
 
-	return left ? 0 : -ETIMEDOUT;
+	if (READ_ONCE(vol->epochs.drained_seq) >= ticket)
+		return 0;
+	return left ? -EAGAIN : -ETIMEDOUT;
+}
+
+/*
+ * A suspend began: waits for drains end at once with -EAGAIN.  They run
+ * under ctl_lock, which presuspend needs, and inside dm's table lock,
+ * which the suspend waits for; a drain may take up to freeze_timeout_ms.
+ */
+void cvol_epoch_cancel_waits(struct cvol_volume *vol, bool cancel)
+{
+	WRITE_ONCE(vol->epochs.waits_cancelled, cancel);
+	if (cancel)
+		wake_up_all(&vol->drain_wq);
 }

@@ -82,10 +82,12 @@ void cvol_events_seq(struct cvol_volume *vol, u64 *seq, u64 *lost)
 	spin_unlock_irqrestore(&vol->events.lock, flags);
 }
 
+/* A freeze's id, or (1.4) the fence's number. */
 static bool has_id(u32 type)
 {
 	return type == CVOL_EV_FREEZE_DRAINED || type == CVOL_EV_FREEZE_TIMEOUT ||
-	       type == CVOL_EV_FREEZE_BROKEN;
+	       type == CVOL_EV_FREEZE_BROKEN || type == CVOL_EV_FENCED ||
+	       type == CVOL_EV_LEASE_EXPIRED || type == CVOL_EV_FENCE_DRAINED;
 }
 
 static bool is_migration(u32 type)

@@ -100,6 +100,17 @@ int cvol_freeze(struct cvol_volume *vol, u64 vext, u64 count,
 	INIT_DELAYED_WORK(&f->timeout_work, freeze_timeout_work);
 
 	mutex_lock(&vol->ctl_lock);
+	/*
+	 * A normal suspend has ended the freezes and waits for every bio: a
+	 * new freeze would hold bios it waits for.
+	 */
+	if (READ_ONCE(vol->holds.suspending)) {
+		mutex_unlock(&vol->ctl_lock);
+		DMWARN_LIMIT("%s: freeze: the device is suspending", vol->uuid);
+		cvol_epoch_free_unused(next);
+		kfree(f);
+		return -EAGAIN;
+	}
 	if (vol->freezes.nr >= CVOL_MAX_FREEZES) {
 		mutex_unlock(&vol->ctl_lock);
 		DMWARN_LIMIT("%s: freeze: %u freezes already", vol->uuid,
@@ -140,7 +151,8 @@ static int freeze_state(struct cvol_volume *vol, u64 id)
 
 	spin_lock_irq(&vol->slow_lock);
 	f = find_freeze(vol, id);
-	if (vol->holds.requeue || vol->holds.suspending)
+	if (vol->epochs.waits_cancelled || vol->holds.requeue ||
+	    vol->holds.suspending)
 		r = -EAGAIN;
 	else
 		r = f ? f->drained : -ENOENT;

@@ -181,6 +181,17 @@ void cvol_requeue_parked(struct cvol_volume *vol)
 }
 
 /*
+ * A normal suspend begins: from now on fenced bios fail instead of
+ * parking (dm waits for every bio), and no new freeze is taken.
+ */
+void cvol_hold_begin_suspend(struct cvol_volume *vol)
+{
+	spin_lock_irq(&vol->slow_lock);
+	vol->holds.suspending = true;
+	spin_unlock_irq(&vol->slow_lock);
+}
+
+/*
  * A normal suspend of a fenced volume: dm waits for every bio, and a
  * fenced volume must not write, so the parked bios fail.  Returns how
  * many did.
@@ -192,7 +203,6 @@ unsigned int cvol_fail_fenced(struct cvol_volume *vol)
 	struct bio *bio;
 
 	spin_lock_irq(&vol->slow_lock);
-	vol->holds.suspending = true;
 	if (vol->fenced) {
 		list = vol->holds.held;
 		bio_list_init(&vol->holds.held);

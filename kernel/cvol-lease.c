@@ -38,7 +38,8 @@ static bool fence_locked(struct cvol_volume *vol, u32 why, u64 value)
 	l->draining = true;
 	l->drain_ticket = 0;
 	mod_delayed_work(vol->wq, &l->drain_work, 0);
-	cvol_event(vol, why, 0, 0, 0, 0, value);
+	/* The fence's number ties its FENCE_DRAINED to it. */
+	cvol_event(vol, why, l->fence_seq, 0, 0, 0, value);
 	DMWARN("%s: fenced (%s): new I/O is %s until unfence", vol->uuid,
 	       why == CVOL_EV_LEASE_EXPIRED ? "lease expired" :
 	       value == CVOL_FENCE_BY_SUSPEND ? "a suspend broke a freeze" :
@@ -60,8 +61,10 @@ void cvol_lease_expire_locked(struct cvol_volume *vol, u64 now)
 		return;
 	l->ms = 0;
 	l->expired = true;
+	/* Already fenced: the event still says so, with that fence's number. */
 	if (!fence_locked(vol, CVOL_EV_LEASE_EXPIRED, ms))
-		cvol_event(vol, CVOL_EV_LEASE_EXPIRED, 0, 0, 0, 0, ms);
+		cvol_event(vol, CVOL_EV_LEASE_EXPIRED, l->fence_seq, 0, 0, 0,
+			   ms);
 }
 
 /* map() found the I/O deadline passed: is it the lease's?  Any context. */
@@ -114,7 +117,7 @@ void cvol_fence_drained_locked(struct cvol_volume *vol)
 	if (atomic_read(&vol->migrations.copies_in_flight))
 		return;
 	l->draining = false;
-	cvol_event(vol, CVOL_EV_FENCE_DRAINED, 0, 0, 0, 0,
+	cvol_event(vol, CVOL_EV_FENCE_DRAINED, l->fence_seq, 0, 0, 0,
 		   div_u64(ktime_get_boottime_ns() - l->fenced_ns,
 			   NSEC_PER_MSEC));
 }
@@ -189,31 +192,53 @@ int cvol_lease(struct cvol_volume *vol, unsigned int ms, bool fence_error)
 	if (!vol->fenced)
 		WRITE_ONCE(vol->io_deadline_ns, ms ? l->deadline_ns : U64_MAX);
 	spin_unlock_irq(&vol->slow_lock);
-	if (ms)
-		mod_delayed_work(vol->wq, &l->work, msecs_to_jiffies(ms) + 1);
-	else
-		cancel_delayed_work(&l->work);
+	/*
+	 * Never cancelled here: two lease messages may race, and the timer
+	 * of the one that took the lock last must not be lost.  The work
+	 * looks at the lease as it is when it runs and re-arms itself.
+	 */
+	mod_delayed_work(vol->wq, &l->work, ms ? msecs_to_jiffies(ms) + 1 : 0);
+	return 0;
+}
+
+/* Caller holds slow_lock. */
+static int epoch_check_locked(struct cvol_volume *vol, u64 epoch,
+			      const char *what)
+{
+	if (epoch > CVOL_MAX_EPOCH) {
+		DMWARN_LIMIT("%s: %s: epoch %llu is beyond %llu", vol->uuid, what,
+			     epoch, CVOL_MAX_EPOCH);
+		return -ERANGE;
+	}
+	if (epoch < vol->lease.epoch) {
+		DMWARN_LIMIT("%s: %s: epoch %llu is older than %llu", vol->uuid,
+			     what, epoch, vol->lease.epoch);
+		return -ESTALE;
+	}
 	return 0;
 }
 
 /*
- * Records a cluster epoch a message was sent under.  An older one than
- * any seen before comes from a stale daemon: -ESTALE.
+ * Checks the cluster epoch a message was sent under: an older one than any
+ * seen before comes from a stale daemon (-ESTALE).  The message raises it
+ * only once it has succeeded (cvol_epoch_raise): a refused one changes
+ * nothing.
  */
-int cvol_epoch_seen(struct cvol_volume *vol, u64 epoch, const char *what)
+int cvol_epoch_check(struct cvol_volume *vol, u64 epoch, const char *what)
 {
-	int r = 0;
+	int r;
 
 	spin_lock_irq(&vol->slow_lock);
-	if (epoch < vol->lease.epoch)
-		r = -ESTALE;
-	else
-		vol->lease.epoch = epoch;
+	r = epoch_check_locked(vol, epoch, what);
 	spin_unlock_irq(&vol->slow_lock);
-	if (r)
-		DMWARN_LIMIT("%s: %s: epoch %llu is older than %llu", vol->uuid,
-			     what, epoch, vol->lease.epoch);
 	return r;
+}
+
+void cvol_epoch_raise(struct cvol_volume *vol, u64 epoch)
+{
+	spin_lock_irq(&vol->slow_lock);
+	vol->lease.epoch = max(vol->lease.epoch, epoch);
+	spin_unlock_irq(&vol->slow_lock);
 }
 
 /*
@@ -227,10 +252,12 @@ int cvol_unfence(struct cvol_volume *vol, u64 epoch)
 	bool was;
 	int r;
 
-	r = cvol_epoch_seen(vol, epoch, "unfence");
-	if (r)
-		return r;
 	spin_lock_irq(&vol->slow_lock);
+	r = epoch_check_locked(vol, epoch, "unfence");
+	if (r) {
+		spin_unlock_irq(&vol->slow_lock);
+		return r;
+	}
 	cvol_lease_expire_locked(vol, ktime_get_boottime_ns());
 	if (l->expired) {
 		spin_unlock_irq(&vol->slow_lock);
@@ -238,8 +265,11 @@ int cvol_unfence(struct cvol_volume *vol, u64 epoch)
 			     vol->uuid);
 		return -ETIMEDOUT;
 	}
+	l->epoch = epoch;
 	was = vol->fenced;
 	WRITE_ONCE(vol->fenced, false);
+	/* A drain not reported yet would be reported for a fence that ended. */
+	l->draining = false;
 	WRITE_ONCE(vol->io_deadline_ns, l->ms ? l->deadline_ns : U64_MAX);
 	if (was) {
 		cvol_event(vol, CVOL_EV_UNFENCED, 0, 0, 0, 0, epoch);

@@ -347,14 +347,20 @@ static int msg_migrate_throttle(struct cvol_target *tc, unsigned int argc,
 typedef int (*msg_fn)(struct cvol_target *tc, unsigned int argc, char **argv,
 		      char *result, unsigned int maxlen);
 
-/* Messages of the cluster protocol take an optional last "epoch=<n>". */
+/*
+ * Messages of the cluster protocol take an optional last "epoch=<n>".
+ * Those that put extents on a device slot go only through the instance
+ * that resumed: a table whose resume failed is live, but its devices
+ * were never checked against the volume's.
+ */
 static const struct {
 	const char *verb;
 	msg_fn fn;
 	const char *usage;
 	bool epoch;
+	bool resumed_only;
 } messages[] = {
-	{ CVOL_MSG_MAP_SET, msg_map_set, NULL, true },
+	{ CVOL_MSG_MAP_SET, msg_map_set, NULL, true, true },
 	{ CVOL_MSG_MAP_GET, msg_map_get, NULL },
 	{ CVOL_MSG_FREEZE, msg_freeze, "<vext> <count> [timeout_ms] [epoch=<n>]",
 	  true },
@@ -367,35 +373,48 @@ static const struct {
 	{ CVOL_MSG_UNFENCE, msg_unfence, "<epoch>" },
 	{ CVOL_MSG_EVENTS_SEQ, msg_events_seq, "" },
 	{ CVOL_MSG_MIGRATE_START, msg_migrate_start,
-	  "<vext> <dst_dev> <dst_pext> [follow] [epoch=<n>]", true },
+	  "<vext> <dst_dev> <dst_pext> [follow] [epoch=<n>]", true, true },
 	{ CVOL_MSG_MIGRATE_COMMIT, msg_migrate_commit, "<vext> [epoch=<n>]",
 	  true },
 	{ CVOL_MSG_MIGRATE_ABORT, msg_migrate_abort, "<vext> [epoch=<n>]",
 	  true },
-	{ CVOL_MSG_MIGRATE_DIRTY, msg_migrate_dirty, "<vext> [clear]" },
+	{ CVOL_MSG_MIGRATE_DIRTY, msg_migrate_dirty,
+	  "<vext> [clear] [epoch=<n>]", true },
 	{ CVOL_MSG_MIGRATE_THROTTLE, msg_migrate_throttle,
 	  "<regions_in_flight> [<max_migrations>]" },
 };
 
 /*
- * Takes a last "epoch=<n>" word off the message: the volume refuses a
- * message sent under an older cluster epoch than one it has seen.
+ * Takes a last "epoch=<n>" word off the message and checks it: the volume
+ * refuses a message sent under an older cluster epoch than one it has
+ * seen.  *@epoch is 0 if there was none.
  */
 static int take_epoch(struct cvol_volume *vol, unsigned int *argc,
-		      char **argv)
+		      char **argv, u64 *epoch)
 {
 	const size_t n = strlen(CVOL_ARG_EPOCH);
 	char *w = argv[*argc - 1];
-	u64 epoch;
 
+	*epoch = 0;
 	if (*argc < 2 || strncmp(w, CVOL_ARG_EPOCH, n))
 		return 0;
-	if (cvol_parse_u64(w + n, &epoch)) {
+	if (cvol_parse_u64(w + n, epoch)) {
 		DMWARN_LIMIT("%s: %s: invalid '%s'", vol->uuid, argv[0], w);
 		return -EINVAL;
 	}
 	(*argc)--;
-	return cvol_epoch_seen(vol, epoch, argv[0]);
+	return cvol_epoch_check(vol, *epoch, argv[0]);
+}
+
+static bool resumed(struct cvol_target *tc)
+{
+	struct cvol_volume *vol = tc->vol;
+	bool r;
+
+	mutex_lock(&vol->bind_lock);
+	r = vol->bound_ti == tc->ti;
+	mutex_unlock(&vol->bind_lock);
+	return r;
 }
 
 int cvol_message(struct dm_target *ti, unsigned int argc, char **argv,
@@ -403,6 +422,7 @@ int cvol_message(struct dm_target *ti, unsigned int argc, char **argv,
 {
 	struct cvol_target *tc = ti->private;
 	unsigned int i, noio;
+	u64 epoch = 0;
 	int r;
 
 	if (!argc)
@@ -411,9 +431,14 @@ int cvol_message(struct dm_target *ti, unsigned int argc, char **argv,
 		if (strcmp(argv[0], messages[i].verb))
 			continue;
 		if (messages[i].epoch) {
-			r = take_epoch(tc->vol, &argc, argv);
+			r = take_epoch(tc->vol, &argc, argv, &epoch);
 			if (r)
 				return r;
+		}
+		if (messages[i].resumed_only && !resumed(tc)) {
+			DMWARN_LIMIT("%s: %s: this table has not resumed", tc->vol->uuid,
+				     argv[0]);
+			return -EAGAIN;
 		}
 		/*
 		 * Handlers allocate under ctl_lock, which resume waits for:
@@ -422,6 +447,9 @@ int cvol_message(struct dm_target *ti, unsigned int argc, char **argv,
 		noio = memalloc_noio_save();
 		r = messages[i].fn(tc, argc, argv, result, maxlen);
 		memalloc_noio_restore(noio);
+		/* A refused message changes nothing, the epoch included. */
+		if (r >= 0 && epoch)
+			cvol_epoch_raise(tc->vol, epoch);
 		/* map_set and map_get explain their own errors. */
 		if (messages[i].usage && (r == -EINVAL || r == -ERANGE))
 			DMWARN_LIMIT("%s: %s: %s; usage: %s %s", tc->vol->uuid,

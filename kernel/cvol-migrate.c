@@ -335,10 +335,23 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 	copies_done(vol, 1);
 }
 
-/* A fenced volume writes nowhere, the destination of a copy included. */
+/*
+ * A fenced volume writes nowhere, the destination of a copy included, and
+ * neither does one past its lease's deadline: after a suspend the lease
+ * timer runs late by the whole sleep, so the copier looks at the clock as
+ * map() does.
+ */
 static bool copier_stopped(struct cvol_volume *vol)
 {
-	return READ_ONCE(vol->migrations.copy_stopped) || READ_ONCE(vol->fenced);
+	u64 now;
+
+	if (READ_ONCE(vol->migrations.copy_stopped) || READ_ONCE(vol->fenced))
+		return true;
+	now = ktime_get_boottime_ns();
+	if (now < READ_ONCE(vol->io_deadline_ns))
+		return false;
+	cvol_lease_check(vol, now);
+	return true;
 }
 
 /*
@@ -952,9 +965,13 @@ int cvol_migrate_abort(struct cvol_target *tc, u64 vext)
 
 	/* The pointer is only compared: @mig may be freed meanwhile. */
 	left = wait_event_timeout(vol->drain_wq,
-				  READ_ONCE(vol->migrations.slot[slot]) != mig,
+				  READ_ONCE(vol->migrations.slot[slot]) != mig ||
+				  READ_ONCE(vol->epochs.waits_cancelled),
 				  msecs_to_jiffies(tc->freeze_timeout_ms));
-	return left ? 0 : -ETIMEDOUT;
+	if (READ_ONCE(vol->migrations.slot[slot]) != mig)
+		return 0;
+	/* Ending: the abort finishes on its own (migrate_aborted). */
+	return left ? -EAGAIN : -ETIMEDOUT;
 }
 
 /*

@@ -467,6 +467,14 @@ int cvol_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			r = PTR_ERR(vol);
 			goto bad;
 		}
+		/* Its map uses these devices, whatever becomes of this table. */
+		r = cvol_volume_record_slots(vol, tc);
+		if (r) {
+			ti->error = "Cannot allocate the record of its devices";
+			ent = NULL;
+			cvol_volume_put(vol);
+			goto bad;
+		}
 	}
 	ent = NULL;
 	tc->vol = vol;

@@ -63,11 +63,14 @@ static void cvol_presuspend(struct dm_target *ti)
 	struct cvol_volume *vol = tc->vol;
 	unsigned int failed;
 
+	/* First: a drain waiting under ctl_lock would hold up what follows. */
+	cvol_epoch_cancel_waits(vol, true);
 	cvol_migrate_stop(vol);
 	if (dm_noflush_suspending(ti)) {
 		cvol_requeue_parked(vol);
 		return;
 	}
+	cvol_hold_begin_suspend(vol);
 	/* Fences first if a freeze was in place: its bios fail below. */
 	cvol_freeze_break_all(vol, CVOL_EV_FREEZE_BROKEN);
 	failed = cvol_fail_fenced(vol);
@@ -88,6 +91,7 @@ static void cvol_postsuspend(struct dm_target *ti)
 
 static void end_suspend(struct cvol_volume *vol)
 {
+	cvol_epoch_cancel_waits(vol, false);
 	spin_lock_irq(&vol->slow_lock);
 	vol->holds.requeue = false;
 	vol->holds.suspending = false;

@@ -222,24 +222,32 @@ int cvol_volume_check_slots(struct cvol_volume *vol, struct cvol_target *tc,
 	u64 i, e;
 	int r = 0;
 
-	if (!n)
-		return 0;
-	used = bitmap_zalloc(n, GFP_NOIO);
+	used = bitmap_zalloc(max(n, 1U), GFP_NOIO);
 	if (!used) {
 		*error = "Cannot allocate slot check";
 		return -ENOMEM;
 	}
 	for (i = 0; i < vol->nr_extents; i++) {
 		e = READ_ONCE(vol->ent[i]);
-		if (!(e & CVOL_E_UNMAPPED) && cvol_entry_dev(e) < n)
-			__set_bit(cvol_entry_dev(e), used);
 		cvol_scan_resched(i);
+		if (e & CVOL_E_UNMAPPED)
+			continue;
+		/*
+		 * Entries are put on a slot only through a table that resumed,
+		 * whose devices were recorded: never beyond the record.
+		 */
+		if (WARN_ON_ONCE(cvol_entry_dev(e) >= n)) {
+			*error = "Live map uses a slot with no recorded device";
+			r = -EINVAL;
+			goto out;
+		}
+		__set_bit(cvol_entry_dev(e), used);
 	}
 	cvol_migrate_mark_slots(vol, used, n);
 	for_each_set_bit(s, used, n) {
 		old = &vol->slot_ids[s];
 		/* A missing slot is cvol_volume_check_devs()'s to refuse. */
-		if (s >= tc->nr_devs || !old->dev || !tc->devs[s].dm_dev ||
+		if (s >= tc->nr_devs || !tc->devs[s].dm_dev ||
 		    test_bit(s, tc->replace))
 			continue;
 		new = &tc->devs[s];
@@ -253,6 +261,7 @@ int cvol_volume_check_slots(struct cvol_volume *vol, struct cvol_target *tc,
 			break;
 		}
 	}
+out:
 	bitmap_free(used);
 	return r;
 }

@@ -240,6 +240,7 @@ struct cvol_epochs {
 	struct list_head killed;	/* killed epochs, oldest first */
 	u64 drained_seq;		/* epochs up to this one have drained */
 	atomic_t undrained;		/* killed epochs not yet freed */
+	bool waits_cancelled;		/* a suspend began: drains do not wait */
 };
 
 /* Holds and parked bios (cvol-hold.c). */
@@ -472,6 +473,7 @@ void cvol_epoch_retire_current(struct cvol_volume *vol);
 u64 cvol_epoch_flip(struct cvol_volume *vol, struct cvol_epoch *next);
 int cvol_wait_drained(struct cvol_volume *vol, u64 ticket,
 		      unsigned int timeout_ms);
+void cvol_epoch_cancel_waits(struct cvol_volume *vol, bool cancel);
 
 /*--------------------------------------------------------------*/
 /* cvol-hold.c: holding and releasing bios on ranges. */
@@ -488,6 +490,7 @@ enum cvol_park {
 int cvol_park_bio(struct cvol_target *tc, struct bio *bio, u64 vext);
 void cvol_release_unblocked_locked(struct cvol_volume *vol);
 void cvol_requeue_parked(struct cvol_volume *vol);
+void cvol_hold_begin_suspend(struct cvol_volume *vol);
 unsigned int cvol_fail_fenced(struct cvol_volume *vol);
 struct bio *cvol_pop_released(struct cvol_volume *vol);
 
@@ -501,7 +504,8 @@ void cvol_lease_check(struct cvol_volume *vol, u64 now);
 void cvol_fence(struct cvol_volume *vol, u32 why, u64 value);
 void cvol_fence_drained_locked(struct cvol_volume *vol);
 int cvol_unfence(struct cvol_volume *vol, u64 epoch);
-int cvol_epoch_seen(struct cvol_volume *vol, u64 epoch, const char *what);
+int cvol_epoch_check(struct cvol_volume *vol, u64 epoch, const char *what);
+void cvol_epoch_raise(struct cvol_volume *vol, u64 epoch);
 const char *cvol_lease_state(struct cvol_volume *vol);
 
 /*--------------------------------------------------------------*/

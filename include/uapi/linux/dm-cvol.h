@@ -77,6 +77,7 @@
  * epoch newer than <n> was seen (by unfence or another message).
  */
 #define CVOL_ARG_EPOCH		"epoch="
+#define CVOL_MAX_EPOCH		((1ULL << 48) - 1)	/* a typo must not lock a volume out */
 /* migrate_start: another host copies; dual-write only (since 1.3) */
 #define CVOL_ARG_FOLLOW		"follow"
 #define CVOL_LEASE_HOLD		"hold"		/* fenced I/O is held (default) */

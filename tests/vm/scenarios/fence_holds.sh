@@ -50,6 +50,8 @@ check "fence_drained arrives (the copy and the writes in flight ended)" -- \
 	poll 300 0.1 test -n "$(ev_of a fh-v fence_drained)"
 assert_eq "A: the events: migrate_started fenced fence_drained" "migrate_started fenced fence_drained" \
 	"$(ev_of a fh-v | jq -r .type | xargs)"
+assert_eq "A: fenced and fence_drained carry the fence's number" "1 1" \
+	"$(ev_of a fh-v fenced | jq -r .id) $(ev_of a fh-v fence_drained | jq -r .id)"
 c1=$(mig_of v 0 | awk '{ print $2 }')
 s1=$(sum_region "$N1" $((2 * E)) $E)
 sleep 2
@@ -119,6 +121,9 @@ check "C: load a table with slot 1 on $N2 while it is unused" -- \
 	dmsetup reload v --table "$(table_with "$N0" "$N2")"
 check "C: map_set puts extent 1 on slot 1" -- msg v map_set "$(status_gen v)" 1:1:0
 check_fail "C: the resume refuses the table (slot 1 now maps an extent)" -- dmsetup resume v
+check_fail "C: map_set through the live table that failed to resume is refused" -- \
+	msg v map_set "$(status_gen v)" 2:1:1
+check_fail "C: so is migrate_start" -- msg v migrate_start 2 1 1
 check "C: a table that keeps slot 1 loads" -- dmsetup reload v --table "$(table_with "$N0" "$N1")"
 check "C: and resumes" -- dmsetup resume v
 check "C: extent 1 back to slot 0" -- msg v map_set "$(status_gen v)" 1:0:1
@@ -134,11 +139,17 @@ check_fail "D: thaw with epoch=9: stale" -- msg v thaw "$id" epoch=9
 assert_eq "D: the freeze is still there" 1 "$(dmsetup status v | awk '{ print $7 }')"
 check "D: thaw with epoch=10" -- msg v thaw "$id" epoch=10
 check_fail "D: epoch=x is invalid" -- msg v map_set "$(status_gen v)" 3:0:3 epoch=x
+check_fail "D: a map_set with epoch=20 and a bad item fails" -- msg v map_set "$(status_gen v)" 3:7:3 epoch=20
+check_fail "D: epoch 2^48 is refused" -- msg v thaw 1 epoch=281474976710656
+id=$(msg v freeze 3 1 epoch=11)
+check "D: ... and raised nothing: epoch=11 still works" -- msg v thaw "$id" epoch=11
 g=$(status_gen v)
 check_fail "D: map_set with epoch=9: stale" -- msg v map_set "$g" 3:0:9 epoch=9
 assert_eq "D: ... and the map is unchanged" "$g" "$(status_gen v)"
 check "D: migrate_start with epoch=12" -- msg v migrate_start 3 1 6 epoch=12
 check_fail "D: migrate_abort with epoch=11: stale" -- msg v migrate_abort 3 epoch=11
+check_fail "D: migrate_dirty clear with epoch=11: stale" -- msg v migrate_dirty 3 clear epoch=11
+check "D: migrate_dirty clear with epoch=12" -- msg v migrate_dirty 3 clear epoch=12
 check "D: migrate_abort with epoch=12" -- msg v migrate_abort 3 epoch=12
 check "D: fence" -- msg v fence
 check_fail "D: unfence 11 (older than 12): stale" -- msg v unfence 11
