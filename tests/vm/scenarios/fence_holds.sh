@@ -46,8 +46,8 @@ writer_start wv 100 job
 check "migrate extent 0 to slot 1, pext 2, under a verifying writer" -- msg v migrate_start 0 1 2
 check "a few regions copied" -- wait_copied v 0 3 60
 check "fence" -- msg v fence
-check "fence_drained arrives (the copy and the writes in flight ended)" -- \
-	poll 300 0.1 test -n "$(ev_of a fh-v fence_drained)"
+drained() { [ -n "$(ev_of a fh-v fence_drained)" ]; }
+check "fence_drained arrives (the copy and the writes in flight ended)" -- poll 300 0.1 drained
 assert_eq "A: the events: migrate_started fenced fence_drained" "migrate_started fenced fence_drained" \
 	"$(ev_of a fh-v | jq -r .type | xargs)"
 assert_eq "A: fenced and fence_drained carry the fence's number" "1 1" \
