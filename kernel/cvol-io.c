@@ -9,7 +9,6 @@
  */
 #include "cvol.h"
 
-
 /* Splits a target-relative sector into extent index and offset. */
 static inline u64 vext_of(struct cvol_volume *vol, sector_t voff,
 			  sector_t *ext_off)
@@ -49,9 +48,9 @@ static int map_unmapped(struct cvol_target *tc, struct bio *bio)
 
 /*
  * Maps a bio that lies within one extent.  Called from map() and again for
- * bios released from a hold (release_work).  Returns a DM_MAPIO_* code; a reference on an
- * epoch is kept in pb->ep only for DM_MAPIO_REMAPPED, because dm core does
- * not call end_io after KILL.
+ * bios released from a hold (release_work).  Returns a DM_MAPIO_* code; a
+ * reference on an epoch is kept in pb->ep only for DM_MAPIO_REMAPPED,
+ * because dm core does not call end_io after KILL.
  */
 static int map_extent(struct cvol_target *tc, struct bio *bio)
 {

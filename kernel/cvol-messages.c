@@ -12,7 +12,6 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
-
 /* map_get <vext> <count> */
 static int msg_map_get(struct cvol_target *tc, unsigned int argc, char **argv,
 		       char *result, unsigned int maxlen)

@@ -14,7 +14,6 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
-
 static bool valid_uuid(const char *s)
 {
 	size_t n = strlen(s);
@@ -468,7 +467,9 @@ int cvol_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			goto bad;
 		}
 		/* Its map uses these devices, whatever becomes of this table. */
+		mutex_lock(&vol->ctl_lock);
 		r = cvol_volume_record_slots(vol, tc);
+		mutex_unlock(&vol->ctl_lock);
 		if (r) {
 			ti->error = "Cannot allocate the record of its devices";
 			ent = NULL;
@@ -514,7 +515,6 @@ void cvol_dtr(struct dm_target *ti)
 
 /*--------------------------------------------------------------*/
 /* Status */
-
 
 /*
  * Calls @fn for each maximal run of the live map inside [vext, vext+count):
