@@ -14,11 +14,11 @@
 
 /*
  * Every writer of entries holds ctl_lock, and so does every user of
- * vol->holds.list: the bits are set and cleared without slow_lock, so a hold of
- * millions of extents never runs with interrupts off.  What parking needs
- * is ordering: a bio parks only if it sees the bit under slow_lock, and a
- * release takes slow_lock after clearing the bits and then looks at every
- * parked bio.
+ * vol->holds.list: the bits are set and cleared without slow_lock, so a
+ * hold of millions of extents never runs with interrupts off.  What
+ * parking needs is ordering: a bio parks only if it sees the bit under
+ * slow_lock, and a release takes slow_lock after clearing the bits and
+ * then looks at every parked bio.
  */
 static void set_frozen(struct cvol_volume *vol, u64 vext, u64 end, bool on)
 {
