@@ -130,13 +130,17 @@ void cvol_epoch_retire_current(struct cvol_volume *vol)
 	spin_unlock_irq(&vol->slow_lock);
 }
 
-/* Waits until epoch @ticket and all older ones drained; 0 or -ETIMEDOUT. */
+/*
+ * Waits until epoch @ticket and all older ones drained: 0, -ETIMEDOUT, or
+ * -EAGAIN if a suspend began meanwhile (cvol_epoch_cancel_waits).
+ */
 int cvol_wait_drained(struct cvol_volume *vol, u64 ticket,
 		      unsigned int timeout_ms)
 {
+	u64 gen = cvol_epoch_waits_gen(vol);
 	long left = wait_event_timeout(vol->drain_wq,
 				       READ_ONCE(vol->epochs.drained_seq) >= ticket ||
-				       READ_ONCE(vol->epochs.waits_cancelled),
+				       cvol_epoch_waits_cancelled(vol, gen),
 				       msecs_to_jiffies(timeout_ms));
 
 	if (READ_ONCE(vol->epochs.drained_seq) >= ticket)
@@ -145,13 +149,14 @@ int cvol_wait_drained(struct cvol_volume *vol, u64 ticket,
 }
 
 /*
- * A suspend began: waits for drains end at once with -EAGAIN.  They run
- * under ctl_lock, which presuspend needs, and inside dm's table lock,
+ * A suspend began: the waits in progress end at once with -EAGAIN.  They
+ * run under ctl_lock, which presuspend needs, and inside dm's table lock,
  * which the suspend waits for; a drain may take up to freeze_timeout_ms.
+ * A wait that starts later (messages work on a suspended device) waits as
+ * usual: nothing new is in flight then.
  */
-void cvol_epoch_cancel_waits(struct cvol_volume *vol, bool cancel)
+void cvol_epoch_cancel_waits(struct cvol_volume *vol)
 {
-	WRITE_ONCE(vol->epochs.waits_cancelled, cancel);
-	if (cancel)
-		wake_up_all(&vol->drain_wq);
+	WRITE_ONCE(vol->epochs.waits_gen, vol->epochs.waits_gen + 1);
+	wake_up_all(&vol->drain_wq);
 }

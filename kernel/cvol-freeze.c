@@ -141,32 +141,34 @@ int cvol_freeze(struct cvol_volume *vol, u64 vext, u64 count,
 
 /*
  * 1: drained, 0: draining, -ENOENT: no such freeze (any more), -EAGAIN: a
- * suspend began.  freeze_wait runs inside dm's table lock (SRCU), which a
- * table swap waits for: it must not outlast the start of a suspend.
+ * suspend began since @gen.  freeze_wait runs inside dm's table lock
+ * (SRCU), which a suspend waits for: it must not outlast its start.
  */
-static int freeze_state(struct cvol_volume *vol, u64 id)
+static int freeze_state(struct cvol_volume *vol, u64 id, u64 gen)
 {
 	struct cvol_freeze *f;
 	int r;
 
 	spin_lock_irq(&vol->slow_lock);
 	f = find_freeze(vol, id);
-	if (vol->epochs.waits_cancelled || vol->holds.requeue ||
-	    vol->holds.suspending)
+	if (f && f->drained)
+		r = 1;
+	else if (cvol_epoch_waits_cancelled(vol, gen))
 		r = -EAGAIN;
 	else
-		r = f ? f->drained : -ENOENT;
+		r = f ? 0 : -ENOENT;
 	spin_unlock_irq(&vol->slow_lock);
 	return r;
 }
 
 int cvol_freeze_wait(struct cvol_volume *vol, u64 id, unsigned int timeout_ms)
 {
+	u64 gen = cvol_epoch_waits_gen(vol);
 	long left;
 	int r = 0;
 
 	left = wait_event_interruptible_timeout(vol->drain_wq,
-						(r = freeze_state(vol, id)),
+						(r = freeze_state(vol, id, gen)),
 						msecs_to_jiffies(timeout_ms));
 	if (left < 0)
 		return left;

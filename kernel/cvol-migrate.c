@@ -948,6 +948,7 @@ int cvol_migrate_abort(struct cvol_target *tc, u64 vext)
 	unsigned long flags;
 	unsigned int slot;
 	long left;
+	u64 gen;
 
 	mutex_lock(&vol->ctl_lock);
 	mig = find_mig(vol, vext);
@@ -956,6 +957,7 @@ int cvol_migrate_abort(struct cvol_target *tc, u64 vext)
 		return -ENOENT;
 	}
 	slot = mig->slot;
+	gen = cvol_epoch_waits_gen(vol);
 	spin_lock_irqsave(&mig->lock, flags);
 	if (!ending(mig))
 		mig->state = CVOL_MIG_ABORT;
@@ -966,7 +968,7 @@ int cvol_migrate_abort(struct cvol_target *tc, u64 vext)
 	/* The pointer is only compared: @mig may be freed meanwhile. */
 	left = wait_event_timeout(vol->drain_wq,
 				  READ_ONCE(vol->migrations.slot[slot]) != mig ||
-				  READ_ONCE(vol->epochs.waits_cancelled),
+				  cvol_epoch_waits_cancelled(vol, gen),
 				  msecs_to_jiffies(tc->freeze_timeout_ms));
 	if (READ_ONCE(vol->migrations.slot[slot]) != mig)
 		return 0;

@@ -64,7 +64,7 @@ static void cvol_presuspend(struct dm_target *ti)
 	unsigned int failed;
 
 	/* First: a drain waiting under ctl_lock would hold up what follows. */
-	cvol_epoch_cancel_waits(vol, true);
+	cvol_epoch_cancel_waits(vol);
 	cvol_migrate_stop(vol);
 	if (dm_noflush_suspending(ti)) {
 		cvol_requeue_parked(vol);
@@ -91,7 +91,6 @@ static void cvol_postsuspend(struct dm_target *ti)
 
 static void end_suspend(struct cvol_volume *vol)
 {
-	cvol_epoch_cancel_waits(vol, false);
 	spin_lock_irq(&vol->slow_lock);
 	vol->holds.requeue = false;
 	vol->holds.suspending = false;

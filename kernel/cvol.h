@@ -240,7 +240,7 @@ struct cvol_epochs {
 	struct list_head killed;	/* killed epochs, oldest first */
 	u64 drained_seq;		/* epochs up to this one have drained */
 	atomic_t undrained;		/* killed epochs not yet freed */
-	bool waits_cancelled;		/* a suspend began: drains do not wait */
+	u64 waits_gen;			/* suspends begun: waits end at each */
 };
 
 /* Holds and parked bios (cvol-hold.c). */
@@ -473,7 +473,18 @@ void cvol_epoch_retire_current(struct cvol_volume *vol);
 u64 cvol_epoch_flip(struct cvol_volume *vol, struct cvol_epoch *next);
 int cvol_wait_drained(struct cvol_volume *vol, u64 ticket,
 		      unsigned int timeout_ms);
-void cvol_epoch_cancel_waits(struct cvol_volume *vol, bool cancel);
+void cvol_epoch_cancel_waits(struct cvol_volume *vol);
+
+/* For a wait that must end when a suspend begins: take, then test. */
+static inline u64 cvol_epoch_waits_gen(struct cvol_volume *vol)
+{
+	return READ_ONCE(vol->epochs.waits_gen);
+}
+
+static inline bool cvol_epoch_waits_cancelled(struct cvol_volume *vol, u64 gen)
+{
+	return READ_ONCE(vol->epochs.waits_gen) != gen;
+}
 
 /*--------------------------------------------------------------*/
 /* cvol-hold.c: holding and releasing bios on ranges. */
