@@ -402,6 +402,15 @@ absl::Status Service::DriveMove(const std::string& key) {
         }
         ASSIGN_OR_RETURN(std::string msg, FormatMigrateStart(at.local_vext, move.record.dst));
         absl::StatusOr<std::string> r = dm_.Message(dm_name, at.sector, msg);
+        if (absl::IsFailedPrecondition(r.status()) || absl::IsUnavailable(r.status())) {
+          // EBUSY (failed precondition): the volume runs as many migrations
+          // as the kernel allows (migrate_throttle; this extent has none);
+          // EAGAIN (unavailable): the device is between tables. The move
+          // waits its turn instead of rolling back.
+          set_phase("queued", 0, 0);
+          kernel_progress_.WaitWithTimeout(&mu_, options_.move_poll);
+          continue;
+        }
         if (!r.ok()) return roll_back(absl::StrCat("migrate_start: ", r.status().message()));
         started_here = true;
         set_phase("copying", 0, 0);
