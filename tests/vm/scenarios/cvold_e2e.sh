@@ -100,13 +100,16 @@ extents_on() { # PV FROM TO: how many of extents [FROM, TO) $CC_OUT maps to PV
 		([.vext + .count, $b] | min) - ([.vext, $a] | max) | select(. > 0)] | add // 0' "$CC_OUT"
 }
 maps_agree() { [ "$(kernel_runs | xargs)" = "$(etcd_runs | xargs)" ]; }
+moved_to() { # PV FROM TO: after a move --wait, extents [FROM, TO) are on PV and all is settled
+	check_cc "volume show --json" 0 volume show p1/v1 --json
+	assert_eq "extents $2-$(($3 - 1)) are on $1" $(($3 - $2)) "$(extents_on "$1" "$2" "$3")"
+	assert_eq "no move left" 0 "$(jq '.moves | length' "$CC_OUT")"
+	check "etcd's map equals the kernel's" -- maps_agree
+}
 
 plan_note "move under fio"
 check_cc "volume move 0-7 to pvB --wait" 0 volume move p1/v1 --extent 0 --count 8 --to-pv pvB --wait
-check_cc "volume show --json" 0 volume show p1/v1 --json
-assert_eq "extents 0-7 are on pvB" 8 "$(extents_on pvB 0 8)"
-assert_eq "no move left" 0 "$(jq '.moves | length' "$CC_OUT")"
-check "etcd's map equals the kernel's" -- maps_agree
+moved_to pvB 0 8
 check_cc "move extent 0 back to pvA (the same extent again)" 0 volume move p1/v1 --extent 0 --to-pv pvA --wait
 check_cc "volume show --json" 0 volume show p1/v1 --json
 assert_eq "extent 0 is on pvA" 1 "$(extents_on pvA 0 1)"
@@ -128,10 +131,7 @@ check "no migration left in the kernel" -- bash -c "! dmsetup status p1-v1 | gre
 
 plan_note "a move of more extents than the kernel migrates at once (8)"
 check_cc "volume move 16-31 (16 extents) to pvB --wait" 0 volume move p1/v1 --extent 16 --count 16 --to-pv pvB --wait
-check_cc "volume show --json" 0 volume show p1/v1 --json
-assert_eq "extents 16-31 are on pvB" 16 "$(extents_on pvB 16 32)"
-assert_eq "no move left" 0 "$(jq '.moves | length' "$CC_OUT")"
-check "etcd's map equals the kernel's" -- maps_agree
+moved_to pvB 16 32
 
 plan_note "the same after a plain restart (no reload of a live volume)"
 kill_cvold TERM
