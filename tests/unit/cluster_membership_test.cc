@@ -292,5 +292,24 @@ TEST(ClusterMembershipEtcdTest, ThreeJoinPrimaryRevokesRankingAndEpochChange) {
   EXPECT_TRUE(MustRead(**kv).members.empty());
 }
 
+// A host whose lease ends early may still write until its kernel lease
+// runs out: the marker lasts exactly one TTL, whatever becomes of the
+// host's own lease.
+TEST(ClusterMembershipTest, DepartingMarkerOutlivesTheRevokedLeaseByOneTtl) {
+  store::MemKvStore kv;
+  auto a = MustJoin(kv, "hosta");
+  ASSERT_TRUE(a);
+  absl::StatusOr<std::vector<std::string>> none = Membership::ReadDeparting(kv, kPrefix);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+  ASSERT_TRUE(Membership::MarkDeparting(kv, kPrefix, "hosta", kTtl).ok());
+  ASSERT_TRUE(kv.LeaseRevoke(a->lease()).ok());
+  EXPECT_EQ(MustRead(kv).Find("hosta"), nullptr);
+  kv.AdvanceTime(absl::Seconds(kTtl - 1));
+  EXPECT_EQ(*Membership::ReadDeparting(kv, kPrefix), std::vector<std::string>{"hosta"});
+  kv.AdvanceTime(absl::Seconds(2));
+  EXPECT_TRUE(Membership::ReadDeparting(kv, kPrefix)->empty());
+}
+
 }  // namespace
 }  // namespace cvol::cluster

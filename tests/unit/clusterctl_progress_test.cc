@@ -1,5 +1,8 @@
+#include <algorithm>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -46,41 +49,103 @@ TEST(ClusterctlProgress, NarrowWidthDropsTheBar) {
   EXPECT_EQ(RenderProgress(50, 100, 0, std::nullopt, 20), " 50%  --.- MiB/s  ETA --:--");
 }
 
-TEST(ClusterctlProgress, PrinterOnAPipeWritesALinePerPercent) {
-  std::ostringstream out;
-  ProgressPrinter printer(out, /*is_tty=*/false, 60);
-  absl::Time t0 = absl::FromUnixSeconds(1000);
-  printer.Update(0, 1000, t0);
-  printer.Update(1, 1000, t0 + absl::Seconds(1));  // still 0%: no line
-  printer.Update(500, 1000, t0 + absl::Seconds(2));
-  printer.Update(1000, 1000, t0 + absl::Seconds(4));
-  printer.Finish();
-  std::istringstream lines(out.str());
-  std::string line;
-  int count = 0;
-  while (std::getline(lines, line)) {
-    ++count;
-    EXPECT_EQ(line.size(), 60u) << line;
-  }
-  EXPECT_EQ(count, 3);
-  EXPECT_NE(out.str().find(" 50%"), std::string::npos);
-  EXPECT_NE(out.str().find("100%"), std::string::npos);
-  EXPECT_EQ(out.str().find('\r'), std::string::npos);
+MoveProgress Copying(uint64_t vext, uint64_t copied, uint64_t regions) {
+  return MoveProgress{vext, "copying", copied, regions, ""};
 }
 
-TEST(ClusterctlProgress, PrinterOnATerminalRedraws) {
+MoveProgress Queued(uint64_t vext) { return MoveProgress{vext, "queued", 0, 0, ""}; }
+
+MoveProgress InPhase(uint64_t vext, const char* phase, const char* error = "") {
+  // A finished phase keeps the last copy counts (cvold's MoveProgress).
+  return MoveProgress{vext, phase, 8, 8, error};
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST(ClusterctlProgress, RenderMoveLine) {
+  EXPECT_EQ(RenderMoveLine(Copying(4, 3, 8)), "extent 4: copying 3/8");
+  EXPECT_EQ(RenderMoveLine(Copying(4, 0, 0)), "extent 4: copying");  // not known yet
+  EXPECT_EQ(RenderMoveLine(Copying(4, 9, 8)), "extent 4: copying 8/8");
+  EXPECT_EQ(RenderMoveLine(Queued(4)), "extent 4: queued");
+  EXPECT_EQ(RenderMoveLine(InPhase(4, "committing")), "extent 4: committing");
+  EXPECT_EQ(RenderMoveLine(InPhase(4, "done")), "extent 4: done");
+  EXPECT_EQ(RenderMoveLine(InPhase(4, "failed", "write error on pv2")),
+            "extent 4: failed: write error on pv2");
+  EXPECT_EQ(RenderMoveLine(InPhase(4, "rolled_back", "copy errors")),
+            "extent 4: rolled back: copy errors");
+  EXPECT_EQ(RenderMoveLine(InPhase(4, "failed")), "extent 4: failed");
+}
+
+// Off a terminal: a line per change of a move's state, never one repeated,
+// no bar, no carriage return.
+TEST(ClusterctlProgress, OffATerminalOneLinePerChangeOfState) {
   std::ostringstream out;
-  ProgressPrinter printer(out, /*is_tty=*/true, 60);
+  std::unique_ptr<ProgressPrinter> printer = MakeProgressPrinter(out, /*is_tty=*/false, 60, 4096);
+  absl::Time t = absl::FromUnixSeconds(1000);
+  printer->Update({Copying(4, 0, 0), Queued(5)}, t);
+  printer->Update({Copying(4, 3, 8), Queued(5)}, t + absl::Seconds(1));
+  printer->Update({Copying(4, 3, 8), Queued(5)}, t + absl::Seconds(2));
+  printer->Update({Copying(4, 8, 8), Copying(5, 0, 8)}, t + absl::Seconds(3));
+  printer->Update({InPhase(4, "committing"), Copying(5, 0, 8)}, t + absl::Seconds(4));
+  printer->Update({InPhase(4, "done"), Copying(5, 8, 8)}, t + absl::Seconds(5));
+  printer->Update({InPhase(4, "done"), InPhase(5, "done")}, t + absl::Seconds(6));
+  printer->Finish();
+  EXPECT_EQ(Lines(out.str()), (std::vector<std::string>{
+                                  "extent 4: copying",
+                                  "extent 5: queued",
+                                  "extent 4: copying 3/8",
+                                  "extent 4: copying 8/8",
+                                  "extent 5: copying 0/8",
+                                  "extent 4: committing",
+                                  "extent 4: done",
+                                  "extent 5: copying 8/8",
+                                  "extent 5: done",
+                              }));
+  EXPECT_EQ(out.str().back(), '\n');
+  EXPECT_EQ(out.str().find('\r'), std::string::npos);
+  EXPECT_EQ(out.str().find('#'), std::string::npos);
+}
+
+TEST(ClusterctlProgress, OffATerminalNothingChangedNothingPrinted) {
+  std::ostringstream out;
+  std::unique_ptr<ProgressPrinter> printer = MakeProgressPrinter(out, /*is_tty=*/false, 60, 4096);
+  printer->Update({}, absl::FromUnixSeconds(1000));
+  printer->Finish();
+  EXPECT_EQ(out.str(), "");
+}
+
+// On a terminal: one bar over the bytes of all the moves, redrawn in place.
+TEST(ClusterctlProgress, OnATerminalOneBarRedrawn) {
+  std::ostringstream out;
+  std::unique_ptr<ProgressPrinter> printer =
+      MakeProgressPrinter(out, /*is_tty=*/true, 60, /*extent_bytes=*/2 << 20);
   absl::Time t0 = absl::FromUnixSeconds(1000);
-  printer.Update(0, 4 << 20, t0);
-  printer.Update(2 << 20, 4 << 20, t0 + absl::Seconds(1));
-  printer.Finish();
+  printer->Update({Copying(4, 0, 8), Queued(5)}, t0);
+  // 2 MiB of 4 MiB in a second: 8/8 of one extent, the other not started.
+  printer->Update({InPhase(4, "committing"), Copying(5, 0, 0)}, t0 + absl::Seconds(1));
+  printer->Finish();
   std::string s = out.str();
   EXPECT_EQ(s.front(), '\r');
   EXPECT_EQ(s.back(), '\n');
+  EXPECT_EQ(std::count(s.begin(), s.end(), '\r'), 2);
+  EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 1);
   EXPECT_NE(s.find("\r[################----------------]  50%  2.0 MiB/s  ETA 0:01"),
             std::string::npos)
       << s;
+  EXPECT_EQ(s.find("extent"), std::string::npos);
+}
+
+TEST(ClusterctlProgress, OnATerminalDoneMovesAreComplete) {
+  std::ostringstream out;
+  std::unique_ptr<ProgressPrinter> printer = MakeProgressPrinter(out, /*is_tty=*/true, 60, 4096);
+  // A move that ended before it reported regions counts as whole when done.
+  printer->Update({MoveProgress{4, "done", 0, 0, ""}}, absl::FromUnixSeconds(1000));
+  EXPECT_NE(out.str().find(" 100%"), std::string::npos) << out.str();
 }
 
 TEST(ClusterctlTable, AlignsColumns) {

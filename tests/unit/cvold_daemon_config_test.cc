@@ -20,6 +20,7 @@ namespace {
 
 using ::cvol::testing::ErrorOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class DaemonConfigTest : public ::testing::Test {
  protected:
@@ -217,6 +218,22 @@ TEST_F(DaemonConfigTest, HelpSetsHelpWithText) {
   absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", dir_ + "/missing", "--help"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_TRUE(c->help);
+}
+
+// The help says what cluster_agent.cc does with the lease TTL: each renewal
+// gives the kernel lease 3/4 of the TTL minus the time the renewal took.
+TEST_F(DaemonConfigTest, HelpTellsTheKernelLeaseTheAgentSets) {
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--help"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  // Boost wraps the descriptions: compare with the whitespace folded.
+  std::string text;
+  for (char ch : c->help_text) {
+    const bool space = ch == ' ' || ch == '\n';
+    if (!space || (!text.empty() && text.back() != ' ')) text.push_back(space ? ' ' : ch);
+  }
+  EXPECT_THAT(text, HasSubstr("kernel lease of every volume to 3/4 of the TTL minus the time "
+                              "the renewal took"));
+  EXPECT_THAT(text, Not(HasSubstr("half")));
 }
 
 TEST_F(DaemonConfigTest, NoHelpWithoutTheFlag) {

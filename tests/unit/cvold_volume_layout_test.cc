@@ -159,6 +159,35 @@ TEST(BuildTableLinesTest, UnmappedSegmentStillListsMapRunsZero) {
   EXPECT_EQ(lines[0].devices.size(), 4u);
 }
 
+// `volume show`'s Generation is the kernel's map_gen: 0 for a new volume
+// (its table carries no map_gen, so the kernel starts at 0), and one more
+// after each move, whose commit adds one to the record and one in the
+// kernel (migrate_commit, or map_set on a member without the migration).
+TEST(KernelMapGenTest, EqualsTheKernelsMapGenFromCreationOnThroughMoves) {
+  VolumeRecord v;  // as volume create writes it
+  v.pool = "tank";
+  v.name = "vol1";
+  v.uuid = "11111111-2222";
+  v.extents = 4;
+  v.segments = {Segment{0, 4}};
+  v.runs = {cvol::Run{0, 0, 0, 4}};
+  const Pvs pvs = FourSlots();
+  const std::vector<TableLine> lines = BuildTableLines(v, kSectors, pvs.pointers, {});
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_FALSE(lines[0].map_gen.has_value());  // the kernel starts at map_gen 0
+  uint64_t kernel_map_gen = 0;
+  EXPECT_EQ(KernelMapGen(v), kernel_map_gen);
+  for (uint64_t vext : {uint64_t{1}, uint64_t{3}, uint64_t{1}}) {
+    // A move's commit: etcd first (the map and generation + 1), then the kernel.
+    v.runs = Remap(v.runs, vext, Location{2, 10 + vext});
+    ++v.generation;
+    ++kernel_map_gen;
+    EXPECT_EQ(KernelMapGen(v), kernel_map_gen) << "after moving extent " << vext;
+  }
+  v.generation = 0;  // a record edited by hand does not wrap around
+  EXPECT_EQ(KernelMapGen(v), 0u);
+}
+
 TEST(ToDmLinesTest, StartAndLengthInSectors) {
   const VolumeRecord v = ThreeSegments();
   const Pvs pvs = FourSlots();

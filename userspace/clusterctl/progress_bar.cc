@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -51,10 +53,43 @@ std::string RenderProgress(uint64_t done, uint64_t total, double rate_bytes_per_
                       tail);
 }
 
-ProgressPrinter::ProgressPrinter(std::ostream& out, bool is_tty, int width)
-    : out_(out), is_tty_(is_tty), width_(width) {}
+std::string RenderMoveLine(const MoveProgress& move) {
+  std::string line = absl::StrCat("extent ", move.vext, ": ");
+  if (move.phase == "copying" && move.regions > 0) {
+    absl::StrAppend(&line, "copying ", std::min(move.copied_regions, move.regions), "/",
+                    move.regions);
+  } else if (move.phase == "failed" || move.phase == "rolled_back") {
+    absl::StrAppend(&line, move.phase == "failed" ? "failed" : "rolled back",
+                    move.error.empty() ? "" : ": ", move.error);
+  } else {
+    absl::StrAppend(&line, move.phase);
+  }
+  return line;
+}
 
-void ProgressPrinter::Update(uint64_t done, uint64_t total, absl::Time now) {
+std::unique_ptr<ProgressPrinter> MakeProgressPrinter(std::ostream& out, bool is_tty, int width,
+                                                     uint64_t extent_bytes) {
+  if (is_tty) return std::make_unique<ProgressBar>(out, width, extent_bytes);
+  return std::make_unique<ProgressLog>(out);
+}
+
+ProgressBar::ProgressBar(std::ostream& out, int width, uint64_t extent_bytes)
+    : out_(out), width_(width), extent_bytes_(extent_bytes) {}
+
+void ProgressBar::Update(const std::vector<MoveProgress>& moves, absl::Time now) {
+  // Bytes copied and to copy: `extent_bytes_` a move, spread evenly over
+  // its regions.
+  uint64_t done = 0;
+  uint64_t total = 0;
+  for (const MoveProgress& move : moves) {
+    total += extent_bytes_;
+    if (move.regions == 0) {
+      if (move.phase == "done") done += extent_bytes_;
+      continue;
+    }
+    done += static_cast<uint64_t>(static_cast<unsigned __int128>(extent_bytes_) *
+                                  std::min(move.copied_regions, move.regions) / move.regions);
+  }
   if (!start_time_.has_value()) {
     start_time_ = now;
     start_done_ = done;
@@ -70,21 +105,28 @@ void ProgressPrinter::Update(uint64_t done, uint64_t total, absl::Time now) {
   } else if (done >= total) {
     eta = absl::ZeroDuration();
   }
-  std::string line = RenderProgress(done, total, rate, eta, width_);
-  if (is_tty_) {
-    out_ << "\r" << line << std::flush;
-    drew_ = true;
-    return;
-  }
-  int percent = Percent(done, total);
-  if (percent == last_percent_) return;
-  last_percent_ = percent;
-  out_ << line << "\n" << std::flush;
+  out_ << "\r" << RenderProgress(done, total, rate, eta, width_) << std::flush;
+  drew_ = true;
 }
 
-void ProgressPrinter::Finish() {
-  if (is_tty_ && drew_) out_ << "\n" << std::flush;
+void ProgressBar::Finish() {
+  if (drew_) out_ << "\n" << std::flush;
   drew_ = false;
+}
+
+ProgressLog::ProgressLog(std::ostream& out) : out_(out) {}
+
+void ProgressLog::Update(const std::vector<MoveProgress>& moves, absl::Time /*now*/) {
+  bool wrote = false;
+  for (const MoveProgress& move : moves) {
+    std::string line = RenderMoveLine(move);
+    std::string& last = last_line_[move.vext];
+    if (line == last) continue;
+    last = line;
+    out_ << line << "\n";
+    wrote = true;
+  }
+  if (wrote) out_ << std::flush;
 }
 
 }  // namespace cvol::clusterctl

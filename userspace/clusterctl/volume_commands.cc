@@ -1,5 +1,6 @@
 // clusterctl volume create | list | show | resize | remove | move
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -158,27 +159,16 @@ absl::Status VolumeRemove(const po::variables_map& vm, Context& ctx) {
   return absl::OkStatus();
 }
 
-// Bytes copied and to copy over all the moves, at `extent_bytes` per extent
-// spread evenly over each move's regions.
-struct MoveTotals {
-  uint64_t done = 0;
-  uint64_t total = 0;
-};
-
-MoveTotals SumMoves(const json& moves, uint64_t extent_bytes) {
-  MoveTotals totals;
-  for (const json& move : moves) {
-    uint64_t regions = Num(move, "regions");
-    uint64_t copied = std::min(Num(move, "copied_regions"), regions);
-    totals.total += extent_bytes;
-    if (regions == 0) {
-      if (Str(move, "phase") == "done") totals.done += extent_bytes;
-      continue;
-    }
-    totals.done += static_cast<uint64_t>(static_cast<unsigned __int128>(extent_bytes) * copied /
-                                         regions);
+// The moves of a report, for the progress printer.
+std::vector<MoveProgress> MovesOf(const json& report) {
+  std::vector<MoveProgress> moves;
+  for (const json& move : Array(report, "moves")) {
+    moves.push_back(MoveProgress{Num(move, "vext"), Str(move, "phase"), Num(move, "copied_regions"),
+                                 Num(move, "regions"),
+                                 move.is_object() && move.contains("error") ? Str(move, "error")
+                                                                            : ""});
   }
-  return totals;
+  return moves;
 }
 
 // OK unless a move ended badly; then the first one's error.
@@ -218,24 +208,27 @@ absl::Status VolumeMove(const po::variables_map& vm, Context& ctx) {
   if (wait) args["wait"] = true;
 
   // The bar counts bytes, so it needs the extent size: the volume's size
-  // over its extent count.
-  bool show_progress = wait && !ctx.json_output();
+  // over its extent count. Off a terminal the progress is plain lines, one
+  // per change of a move's state.
+  const bool show_progress = wait && !ctx.json_output();
+  const bool is_tty = ctx.env().out_is_tty;
   uint64_t extent_bytes = 0;
-  if (show_progress) {
+  if (show_progress && is_tty) {
     absl::StatusOr<json> volume = ctx.Call("volume.show", {{"volume", name->full()}});
     if (!volume.ok()) return volume.status();
     uint64_t extents = Num(*volume, "extents");
     extent_bytes = extents == 0 ? 0 : Num(*volume, "size_bytes") / extents;
   }
-  ProgressPrinter printer(ctx.out(), ctx.env().out_is_tty,
-                          ctx.env().terminal_width - (ctx.env().out_is_tty ? 1 : 0));
+  std::unique_ptr<ProgressPrinter> printer = MakeProgressPrinter(
+      ctx.out(), is_tty, ctx.env().terminal_width - (is_tty ? 1 : 0), extent_bytes);
   auto on_progress = [&](const control::Reply& reply) {
     if (!show_progress || reply.kind != control::Reply::kProgress) return;
-    MoveTotals totals = SumMoves(Array(reply.body, "moves"), extent_bytes);
-    printer.Update(totals.done, totals.total, absl::Now());
+    printer->Update(MovesOf(reply.body), absl::Now());
   };
   absl::StatusOr<json> result = ctx.Call("volume.move", args, on_progress);
-  printer.Finish();
+  // The final result says how each move ended ("done" and the like).
+  if (show_progress && result.ok()) printer->Update(MovesOf(*result), absl::Now());
+  printer->Finish();
   if (!result.ok()) return result.status();
   const json& moves = Array(*result, "moves");
   if (ctx.json_output()) {
@@ -293,15 +286,17 @@ void AddVolumeVerbs(std::vector<Verb>& verbs) {
       "<pool/vol> --extent N [--count C] [--to-pv PV] [--wait]",
       "move volume extents to another place in the pool, online",
       "Moves extents N to N+C-1 of the volume while it stays in use. Without\n"
-      "--to-pv cvold picks the destination. --wait shows a progress bar until\n"
-      "every move has ended and exits 1 if one failed.",
+      "--to-pv cvold picks the destination. --wait follows the moves until\n"
+      "every one has ended, and exits 1 if one failed: a progress bar on a\n"
+      "terminal, otherwise a line each time a move's state changes\n"
+      "(\"extent 4: copying 3/8\", ... \"extent 4: done\").",
       {"volume"},
       [](po::options_description& o) {
         o.add_options()("extent", po::value<std::string>()->value_name("N"),
                         "the first volume extent to move (required)")(
             "count", po::value<std::string>()->value_name("C"), "how many extents (default 1)")(
             "to-pv", po::value<std::string>()->value_name("PV"), "the destination pv")(
-            "wait", po::bool_switch(), "wait for the moves to end, with a progress bar");
+            "wait", po::bool_switch(), "wait for the moves to end, showing their progress");
       },
       VolumeMove});
 }

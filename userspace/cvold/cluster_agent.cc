@@ -100,8 +100,16 @@ void ClusterAgent::Stop() {
   if (thread_.joinable()) thread_.join();
   if (duties_thread_.joinable()) duties_thread_.join();
   if (membership_) {
-    if (absl::Status s = membership_->Leave(); !s.ok()) {
-      LogWarning(absl::StrCat("cluster: leave: ", s.message()));
+    // Leaving ends the lease now, but the volumes stay live until their
+    // kernel lease runs out: the marker tells every controller so.
+    // Without the marker the lease is left to expire by itself (the kernel
+    // leases end before it does).
+    if (absl::Status s = cluster::Membership::MarkDeparting(lease_kv_, options_.prefix,
+                                                           options_.host, options_.lease_ttl_s);
+        !s.ok()) {
+      LogWarning(absl::StrCat("cluster: leave: ", s.message(), "; the lease will expire instead"));
+    } else if (absl::Status left = membership_->Leave(); !left.ok()) {
+      LogWarning(absl::StrCat("cluster: leave: ", left.message()));
     }
   }
 }

@@ -1,6 +1,6 @@
-// The host side of the cluster (docs/cluster.md): the controller's requests
-// (each one idempotent, each checked against the current epoch), the kernel
-// leases and fencing, and re-integration after a fence.
+// The host side of the cluster (docs/cluster.md): peer requests go to
+// PeerHandlers (peer_handlers.h); here the kernel leases and fencing, and
+// re-integration after a fence.
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -24,65 +24,51 @@
 #include "status_macros.h"
 
 namespace cvol::daemon {
-namespace {
-
-using control::ArgReader;
-
-absl::StatusOr<Location> LocationArg(const nlohmann::json& j, const char* what) {
-  if (!j.is_array() || j.size() != 2 || !j[0].is_number_unsigned() ||
-      !j[1].is_number_unsigned() || j[0].get<uint64_t>() > UINT32_MAX) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " must be [slot, pext]"));
-  }
-  return Location{j[0].get<uint32_t>(), j[1].get<uint64_t>()};
-}
-
-// Copies [offset, offset+bytes) from one block device to another with
-// O_DIRECT, then flushes the destination.
-absl::Status CopyRange(const std::string& from, uint64_t from_offset, const std::string& to,
-                       uint64_t to_offset, uint64_t bytes) {
-  UniqueFd in(open(from.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
-  if (!in.ok()) return absl::UnavailableError(absl::StrCat("open ", from, ": ", strerror(errno)));
-  UniqueFd out(open(to.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC));
-  if (!out.ok()) return absl::UnavailableError(absl::StrCat("open ", to, ": ", strerror(errno)));
-  constexpr size_t kChunk = 1 << 20;
-  void* raw = nullptr;
-  if (posix_memalign(&raw, 4096, kChunk) != 0) {
-    return absl::ResourceExhaustedError("no memory for the copy buffer");
-  }
-  std::unique_ptr<void, decltype(&free)> buffer(raw, &free);
-  for (uint64_t done = 0; done < bytes;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, bytes - done));
-    if (pread(in.get(), raw, n, static_cast<off_t>(from_offset + done)) != static_cast<ssize_t>(n)) {
-      return absl::DataLossError(absl::StrCat("read ", from, ": ", strerror(errno)));
-    }
-    if (pwrite(out.get(), raw, n, static_cast<off_t>(to_offset + done)) != static_cast<ssize_t>(n)) {
-      return absl::DataLossError(absl::StrCat("write ", to, ": ", strerror(errno)));
-    }
-    done += n;
-  }
-  if (fdatasync(out.get()) != 0 || out.Close() != 0) {
-    return absl::DataLossError(absl::StrCat("flush ", to, ": ", strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 void Service::AttachCluster(ClusterAgent* agent, PeerCaller* peers) {
   agent_ = agent;
   peers_ = peers;
-}
+  PeerHandlers::Deps h;
+  h.db = &db_;
+  h.kernel = this;
+  h.clock = &clock_;
+  h.check_epoch = [agent](int64_t epoch) { return agent->CheckEpoch(epoch); };
+  h.publish = [this](Json event) { events_.Publish(std::move(event)); };
+  h.follow_start_deadline = options_.peer_deadline / 2;
+  h.freeze_wait_ms =
+      static_cast<uint64_t>(std::min<int64_t>(absl::ToInt64Milliseconds(options_.peer_deadline / 2),
+                                              10000));
+  handlers_ = std::make_unique<PeerHandlers>(std::move(h));
 
-absl::StatusOr<Service::LoadedExtent> Service::LoadExtent(const std::string& pool,
-                                                         const std::string& name, uint64_t vext) {
-  LoadedExtent out;
-  ASSIGN_OR_RETURN(out.snap, db_.Load());
-  const VolumeRecord* volume = out.snap.FindVolume(pool, name);
-  if (volume == nullptr) return absl::NotFoundError(absl::StrCat("no volume ", pool, "/", name));
-  out.volume = *volume;
-  out.extent_sectors = out.snap.pools.at(pool).record.extent_sectors;
-  ASSIGN_OR_RETURN(out.kernel, ReadExtent(out.volume, out.extent_sectors, vext));
-  return out;
+  MoveController::Deps c;
+  c.kv = &kv_;
+  c.db = &db_;
+  c.prefix = agent->prefix();
+  c.self = agent->host();
+  c.lease_ttl_s = agent->lease_ttl_s();
+  c.kernel = this;
+  c.peers = peers;
+  c.clock = &clock_;
+  c.is_primary = [agent] { return agent->IsPrimary(); };
+  c.host_active = [agent] { return agent->state() == ClusterAgent::State::kActive; };
+  c.publish = [this](Json event) { events_.Publish(std::move(event)); };
+  c.set_phase = [this](const std::string& key, const std::string& phase, uint64_t copied,
+                       uint64_t regions) { SetMovePhase(key, phase, copied, regions); };
+  c.remember = [this](const std::string& key, const Snapshot& snap, const MoveRecord& move) {
+    absl::MutexLock lock(&mu_);
+    RememberMoveRecord(key, snap, move);
+  };
+  c.fault_point = [this](const std::string& point) {
+    if (point.starts_with("crash_")) {
+      CrashIfFaultFires(point);
+    } else if (FaultFires(point)) {
+      clock_.SleepFor(absl::Seconds(10));
+    }
+  };
+  MoveController::Options o;
+  o.peer_deadline = options_.peer_deadline;
+  o.freeze_timeout_ms = options_.cluster_freeze_timeout_ms;
+  o.move_poll = options_.move_poll;
+  controller_ = std::make_unique<MoveController>(std::move(c), o);
 }
 
 // Sets entries of one segment under a freeze of their range; the map
@@ -143,233 +129,10 @@ absl::StatusOr<Service::Json> Service::HandlePeer(const std::string& type, int64
     absl::SleepFor(2 * absl::Seconds(agent_->lease_ttl_s()) + options_.peer_deadline);
     return absl::UnavailableError("fault injected: stayed silent");
   }
-  if (type == "migrate_start") return PeerMigrateStart(body);
-  if (type == "migrate_status") return PeerMigrateStatus(body);
-  if (type == "freeze") return PeerFreeze(body);
-  if (type == "recopy") return PeerRecopy(body);
-  if (type == "apply") return PeerApply(body);
-  if (type == "release") return PeerRelease(body);
-  if (type == "abort") return PeerAbort(body);
+  if (PeerHandlers::Serves(type)) return handlers_->Handle(type, epoch, body);
   if (type == "volume_move") return PeerVolumeMove(body);
   if (type == "move_progress") return PeerMoveProgress(body);
   return absl::InvalidArgumentError(absl::StrCat("unknown peer request '", type, "'"));
-}
-
-namespace {
-
-struct ExtentArgs {
-  std::string pool, volume;
-  uint64_t vext = 0;
-};
-
-absl::StatusOr<ExtentArgs> ReadExtentArgs(ArgReader& reader) {
-  ASSIGN_OR_RETURN(std::string text, reader.String("volume"));
-  ASSIGN_OR_RETURN(control::VolumeName name, control::ParseVolumeName(text));
-  ASSIGN_OR_RETURN(uint64_t vext, reader.Uint("vext"));
-  return ExtentArgs{name.pool, name.volume, vext};
-}
-
-}  // namespace
-
-absl::StatusOr<Service::Json> Service::PeerMigrateStart(const Json& body) {
-  ArgReader reader(body);
-  ASSIGN_OR_RETURN(ExtentArgs e, ReadExtentArgs(reader));
-  ASSIGN_OR_RETURN(Json dst_json, reader.Raw("dst"));
-  ASSIGN_OR_RETURN(bool follow, reader.Bool("follow", false));
-  RETURN_IF_ERROR(reader.Finish());
-  ASSIGN_OR_RETURN(Location dst, LocationArg(dst_json, "dst"));
-  const absl::Time deadline = absl::Now() + options_.peer_deadline / 2;
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
-  const VolumeRecord* volume = snap.FindVolume(e.pool, e.volume);
-  if (volume == nullptr) return absl::NotFoundError("no such volume");
-  // The table must list the destination's slot (a pv added since).
-  RETURN_IF_ERROR(ActivateVolume(snap, *volume));
-  const uint64_t es = snap.pools.at(e.pool).record.extent_sectors;
-  while (true) {
-    ASSIGN_OR_RETURN(ExtentState st, ReadExtent(*volume, es, e.vext));
-    if (!st.migration) {
-      ASSIGN_OR_RETURN(std::string msg,
-                       FormatMigrateStart(st.at.local_vext, dst,
-                                          follow ? MigrateMode::kFollow : MigrateMode::kCopy));
-      RETURN_IF_ERROR(dm_.Message(st.dm_name, st.at.sector, msg).status());
-      continue;
-    }
-    // A follower reports once it dual-writes every write: after the
-    // migration's start drain, which is what `ready` means for it.
-    if (!follow || st.migration->state == MigrationState::kReady) {
-      return Json{{"state", MigrationStateName(st.migration->state)}};
-    }
-    if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError("the follow migration did not start in time");
-    }
-    kernel_progress_.WaitWithTimeout(&mu_, absl::Milliseconds(50));
-  }
-}
-
-absl::StatusOr<Service::Json> Service::PeerMigrateStatus(const Json& body) {
-  ArgReader reader(body);
-  ASSIGN_OR_RETURN(ExtentArgs e, ReadExtentArgs(reader));
-  RETURN_IF_ERROR(reader.Finish());
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(LoadedExtent loaded, LoadExtent(e.pool, e.volume, e.vext));
-  const ExtentState& st = loaded.kernel;
-  Json out{{"state", st.migration ? MigrationStateName(st.migration->state) : "none"}};
-  if (st.migration) {
-    out["copied"] = st.migration->copied_regions;
-    out["regions"] = st.migration->regions;
-  }
-  return out;
-}
-
-absl::StatusOr<Service::Json> Service::PeerFreeze(const Json& body) {
-  ArgReader reader(body);
-  ASSIGN_OR_RETURN(std::string change, reader.String("change"));
-  ASSIGN_OR_RETURN(ExtentArgs e, ReadExtentArgs(reader));
-  ASSIGN_OR_RETURN(uint64_t timeout_ms, reader.Uint("timeout_ms"));
-  RETURN_IF_ERROR(reader.Finish());
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(LoadedExtent loaded, LoadExtent(e.pool, e.volume, e.vext));
-  const ExtentState& st = loaded.kernel;
-  auto held = held_freezes_.find(change);
-  const bool fresh = held == held_freezes_.end();
-  if (fresh) {
-    ASSIGN_OR_RETURN(std::string got,
-                     dm_.Message(st.dm_name, st.at.sector,
-                                 FormatFreeze(st.at.local_vext, 1, timeout_ms)));
-    ASSIGN_OR_RETURN(uint64_t id, ParseFreezeResponse(got));
-    held = held_freezes_.emplace(change, HeldFreeze{st.dm_name, st.at.sector, id}).first;
-  }
-  const uint64_t wait_ms = static_cast<uint64_t>(absl::ToInt64Milliseconds(options_.peer_deadline / 2));
-  ASSIGN_OR_RETURN(std::string waited, dm_.Message(st.dm_name, st.at.sector,
-                                                   FormatFreezeWait(held->second.id, wait_ms)));
-  RETURN_IF_ERROR(ParseFreezeWaitResponse(waited));
-  Json out{{"freeze_id", held->second.id}, {"migrating", st.migration.has_value()}};
-  if (st.migration) {
-    ASSIGN_OR_RETURN(std::string msg, FormatMigrateDirty(st.at.local_vext));
-    ASSIGN_OR_RETURN(std::string text, dm_.Message(st.dm_name, st.at.sector, msg));
-    ASSIGN_OR_RETURN(MigrateDirty dirty, ParseMigrateDirtyResponse(text));
-    out["region_sectors"] = dirty.region_sectors;
-    out["regions"] = dirty.nr_regions;
-    out["dirty"] = Json::array();
-    for (const DirtyRun& run : dirty.runs) out["dirty"].push_back(Json::array({run.first, run.count}));
-  }
-  if (fresh) {
-    events_.Publish({{"type", "cluster_frozen"}, {"change", change},
-                     {"volume", absl::StrCat(e.pool, "/", e.volume)}, {"vext", e.vext}});
-  }
-  return out;
-}
-
-absl::StatusOr<Service::Json> Service::PeerRecopy(const Json& body) {
-  ArgReader reader(body);
-  ASSIGN_OR_RETURN(ExtentArgs e, ReadExtentArgs(reader));
-  ASSIGN_OR_RETURN(Json src_json, reader.Raw("src"));
-  ASSIGN_OR_RETURN(Json dst_json, reader.Raw("dst"));
-  ASSIGN_OR_RETURN(uint64_t region_sectors, reader.Uint("region_sectors"));
-  ASSIGN_OR_RETURN(Json runs, reader.Raw("runs"));
-  RETURN_IF_ERROR(reader.Finish());
-  ASSIGN_OR_RETURN(Location src, LocationArg(src_json, "src"));
-  ASSIGN_OR_RETURN(Location dst, LocationArg(dst_json, "dst"));
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
-  if (!snap.pools.contains(e.pool)) return absl::NotFoundError("no such pool");
-  const uint64_t es = snap.pools.at(e.pool).record.extent_sectors;
-  if (region_sectors == 0 || region_sectors > es) {
-    return absl::InvalidArgumentError("bad region_sectors");
-  }
-  const PvRecord* from = nullptr;
-  const PvRecord* to = nullptr;
-  for (const PvRecord* pv : snap.PvsOf(e.pool)) {
-    if (pv->slot == src.dev) from = pv;
-    if (pv->slot == dst.dev) to = pv;
-  }
-  if (from == nullptr || to == nullptr || !paths_.contains(from->uuid) ||
-      !paths_.contains(to->uuid)) {
-    return absl::FailedPreconditionError("the source or destination pv is not on this host");
-  }
-  uint64_t bytes = 0;
-  for (const Json& run : runs) {
-    if (!run.is_array() || run.size() != 2 || !run[0].is_number_unsigned() ||
-        !run[1].is_number_unsigned()) {
-      return absl::InvalidArgumentError("runs must be [[region, count]...]");
-    }
-    const uint64_t r = run[0].get<uint64_t>(), c = run[1].get<uint64_t>();
-    if (c == 0 || (r + c) * region_sectors > es) {
-      return absl::InvalidArgumentError("a run is outside the extent");
-    }
-    const uint64_t off = r * region_sectors * 512;
-    RETURN_IF_ERROR(CopyRange(paths_.at(from->uuid),
-                              (from->data_offset + src.pext * es) * 512 + off,
-                              paths_.at(to->uuid), (to->data_offset + dst.pext * es) * 512 + off,
-                              c * region_sectors * 512));
-    bytes += c * region_sectors * 512;
-  }
-  return Json{{"copied_bytes", bytes}};
-}
-
-absl::StatusOr<Service::Json> Service::PeerApply(const Json& body) {
-  ArgReader reader(body);
-  ASSIGN_OR_RETURN(std::string change, reader.String("change"));
-  ASSIGN_OR_RETURN(ExtentArgs e, ReadExtentArgs(reader));
-  ASSIGN_OR_RETURN(Json dst_json, reader.Raw("dst"));
-  RETURN_IF_ERROR(reader.Finish());
-  ASSIGN_OR_RETURN(Location dst, LocationArg(dst_json, "dst"));
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(LoadedExtent loaded, LoadExtent(e.pool, e.volume, e.vext));
-  const ExtentState& st = loaded.kernel;
-  std::string how = "already";
-  if (st.location != dst) {
-    if (st.migration) {
-      // Under the change's drained freeze this is the cluster form (no
-      // hold of its own); without it the kernel holds and drains itself.
-      ASSIGN_OR_RETURN(std::string msg, FormatMigrateCommit(st.at.local_vext));
-      RETURN_IF_ERROR(dm_.Message(st.dm_name, st.at.sector, msg).status());
-      how = "migrate_commit";
-    } else {
-      // No migration here (a host that joined after it began): set the
-      // entry under a freeze of its own.
-      RETURN_IF_ERROR(MapSetFrozen(st.dm_name, st.at.sector, {MapSetItem{st.at.local_vext, 1, dst}}));
-      how = "map_set";
-    }
-  }
-  events_.Publish({{"type", "cluster_applied"}, {"change", change},
-                   {"volume", absl::StrCat(e.pool, "/", e.volume)}, {"vext", e.vext},
-                   {"how", how}});
-  return Json{{"how", how}};
-}
-
-absl::StatusOr<Service::Json> Service::PeerRelease(const Json& body) {
-  ArgReader reader(body);
-  ASSIGN_OR_RETURN(std::string change, reader.String("change"));
-  RETURN_IF_ERROR(reader.Finish());
-  absl::MutexLock lock(&mu_);
-  auto held = held_freezes_.find(change);
-  if (held == held_freezes_.end()) return Json{{"released", false}};
-  // A freeze that thawed itself (its timeout) is gone: ENOENT is fine.
-  absl::StatusOr<std::string> r =
-      dm_.Message(held->second.dm_name, held->second.sector, FormatThaw(held->second.id));
-  held_freezes_.erase(held);
-  if (!r.ok()) LogWarning(absl::StrCat("release ", change, ": ", r.status().message()));
-  events_.Publish({{"type", "cluster_released"}, {"change", change}});
-  return Json{{"released", true}};
-}
-
-absl::StatusOr<Service::Json> Service::PeerAbort(const Json& body) {
-  ArgReader reader(body);
-  ASSIGN_OR_RETURN(std::string change, reader.String("change"));
-  ASSIGN_OR_RETURN(ExtentArgs e, ReadExtentArgs(reader));
-  RETURN_IF_ERROR(reader.Finish());
-  {
-    absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(LoadedExtent loaded, LoadExtent(e.pool, e.volume, e.vext));
-    const ExtentState& st = loaded.kernel;
-    if (st.migration) {
-      ASSIGN_OR_RETURN(std::string msg, FormatMigrateAbort(st.at.local_vext));
-      RETURN_IF_ERROR(dm_.Message(st.dm_name, st.at.sector, msg).status());
-    }
-  }
-  return PeerRelease(Json{{"change", change}});
 }
 
 // --- Fencing -----------------------------------------------------------
@@ -400,22 +163,36 @@ void Service::FenceAll() {
 // host that missed the start of a migration must not write until the
 // controller has finished it.
 absl::Status Service::Reintegrate(int64_t epoch) {
-  absl::MutexLock lock(&mu_);
+  // No peer request runs meanwhile (the handlers' lock, then mu_: the
+  // order every handler takes them in).
+  absl::Status result;
+  handlers_->WithHeldFreezes([&](std::map<std::string, PeerHandlers::HeldFreeze>& held_freezes) {
+    absl::MutexLock lock(&mu_);
+    result = ReintegrateLocked(epoch, held_freezes);
+  });
+  return result;
+}
+
+absl::Status Service::ReintegrateLocked(
+    int64_t epoch, std::map<std::string, PeerHandlers::HeldFreeze>& held_freezes) {
   RETURN_IF_ERROR(RescanPvs());
   ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
   // Cluster freezes of changes that ended without this host (it was
   // excluded, so their release never came here). The host is fenced: its
   // I/O stays held until the unfence below.
-  for (auto it = held_freezes_.begin(); it != held_freezes_.end();) {
+  for (auto it = held_freezes.begin(); it != held_freezes.end();) {
     const std::string move_key = it->first.substr(0, it->first.rfind('#'));
     if (snap.moves.count(move_key) != 0) {
       ++it;
       continue;
     }
     // ENOENT is fine: the freeze thawed itself (its timeout).
-    (void)dm_.Message(it->second.dm_name, it->second.sector, FormatThaw(it->second.id));
+    const uint64_t id = it->second.id;
+    (void)MessageToExtent(it->second.extent, [id](uint64_t) {
+      return absl::StatusOr<std::string>(FormatThaw(id));
+    });
     events_.Publish({{"type", "cluster_released"}, {"change", it->first}});
-    it = held_freezes_.erase(it);
+    it = held_freezes.erase(it);
   }
   for (const auto& [name, vrec] : snap.volumes) {
     const VolumeRecord& volume = vrec.record;
@@ -445,8 +222,11 @@ absl::Status Service::Reintegrate(int64_t epoch) {
       if (ts.v1_1.has_value()) {
         for (const FreezeStatus& f : ts.v1_1->freezes) {
           bool held = false;
-          for (const auto& [change, h] : held_freezes_) {
-            held |= h.dm_name == dm_name && h.sector == sector && h.id == f.id;
+          for (const auto& [change, h] : held_freezes) {
+            absl::StatusOr<ExtentAddress> at =
+                Locate(h.extent.volume, h.extent.vext, h.extent.extent_sectors);
+            held |= DevName(h.extent.volume.pool, h.extent.volume.name) == dm_name && at.ok() &&
+                    at->sector == sector && h.id == f.id;
           }
           if (held) continue;
           // ENOENT is fine: it timed out meanwhile.

@@ -61,6 +61,9 @@ class ChangeSet {
   void CreateMove(const MoveRecord& move);
   void UpdateMove(const Versioned<MoveRecord>& old, const MoveRecord& updated);
   void DeleteMove(const Versioned<MoveRecord>& move);
+  // An extra guard (the controller's: its campaign key is still the one
+  // of its epoch).
+  void Require(store::Compare compare) { compares_.push_back(std::move(compare)); }
 
  private:
   friend class ConfigDb;

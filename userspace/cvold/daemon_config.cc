@@ -40,7 +40,9 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
       ("cluster-secret-file", po::value(&c.cluster_secret_file),
        "cluster mode: the cluster's shared secret (mode 0600), authenticates peers")
       ("lease-ttl-s", po::value(&c.lease_ttl_s)->default_value(c.lease_ttl_s),
-       "cluster mode: membership lease in seconds; the kernel lease is half of it")
+       "cluster mode: membership lease (TTL) in seconds, renewed 6 times per TTL; each "
+       "renewal sets the kernel lease of every volume to 3/4 of the TTL minus the time the "
+       "renewal took (not passed on if that leaves less than 1/4)")
       ("cluster-freeze-timeout-ms",
        po::value(&c.cluster_freeze_timeout_ms)->default_value(c.cluster_freeze_timeout_ms),
        "cluster mode: a cluster freeze thaws itself after this")

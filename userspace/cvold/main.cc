@@ -51,17 +51,28 @@ class PeerCallerImpl : public PeerCaller {
  public:
   explicit PeerCallerImpl(peer::PeerClientOptions options) : client_(std::move(options)) {}
 
-  absl::StatusOr<nlohmann::json> Call(const std::string& address, const std::string& type,
-                                      int64_t epoch, const nlohmann::json& body,
-                                      absl::Duration deadline) override {
+  PeerAnswer Ask(const std::string& address, const std::string& type, int64_t epoch,
+                 const nlohmann::json& body, absl::Duration deadline) override {
     peer::PeerRequest request;
     request.type = type;
     request.epoch = static_cast<uint64_t>(epoch);
     request.body = body;
     absl::StatusOr<peer::PeerReply> reply = client_.Call(address, std::move(request), deadline);
-    if (!reply.ok()) return reply.status();
-    if (!reply->status.ok()) return reply->status;
-    return reply->body;
+    PeerAnswer answer;
+    if (!reply.ok()) {
+      // A reply that arrived but is not one (DataLoss) is an answer of a
+      // kind: the host is alive and talking.
+      if (reply.status().code() == absl::StatusCode::kDataLoss) {
+        answer.verdict = reply.status();
+      } else {
+        answer.transport = reply.status();
+      }
+    } else if (!reply->status.ok()) {
+      answer.verdict = reply->status;
+    } else {
+      answer.verdict = reply->body;
+    }
+    return answer;
   }
 
  private:

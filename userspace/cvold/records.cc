@@ -98,6 +98,36 @@ std::string EncodeVolume(const VolumeRecord& r) {
       .dump();
 }
 
+const char* StepName(MoveRecord::Step step) {
+  switch (step) {
+    case MoveRecord::Step::kNone:
+      return "";
+    case MoveRecord::Step::kFollow:
+      return "follow";
+    case MoveRecord::Step::kCopy:
+      return "copy";
+    case MoveRecord::Step::kFreeze:
+      return "freeze";
+    case MoveRecord::Step::kApply:
+      return "apply";
+    case MoveRecord::Step::kRelease:
+      return "release";
+    case MoveRecord::Step::kAbort:
+      return "abort";
+  }
+  return "";
+}
+
+std::optional<MoveRecord::Step> ParseStep(const std::string& name) {
+  for (MoveRecord::Step step :
+       {MoveRecord::Step::kNone, MoveRecord::Step::kFollow, MoveRecord::Step::kCopy,
+        MoveRecord::Step::kFreeze, MoveRecord::Step::kApply, MoveRecord::Step::kRelease,
+        MoveRecord::Step::kAbort}) {
+    if (name == StepName(step)) return step;
+  }
+  return std::nullopt;
+}
+
 std::string EncodeMove(const MoveRecord& r) {
   json j{{"pool", r.pool},
          {"volume", r.volume},
@@ -107,10 +137,11 @@ std::string EncodeMove(const MoveRecord& r) {
          {"dst", LocationJson(r.dst)},
          {"phase", PhaseName(r.phase)},
          {"started_ns", r.started_ns}};
-  if (!r.step.empty()) {
-    j["step"] = r.step;
+  if (r.step != MoveRecord::Step::kNone) {
+    j["step"] = StepName(r.step);
     j["epoch"] = r.epoch;
     j["excluded"] = r.excluded;
+    j["followers"] = r.followers;
   }
   return j.dump();
 }
@@ -186,12 +217,22 @@ absl::StatusOr<MoveRecord> DecodeMove(const std::string& text) {
     }
     r.started_ns = U64(j.at("started_ns"));
     if (j.contains("step")) {
-      j.at("step").get_to(r.step);
-      if (r.step.empty()) throw std::runtime_error("empty step");
+      const std::string step = j.at("step").get<std::string>();
+      std::optional<MoveRecord::Step> parsed = ParseStep(step);
+      if (!parsed || *parsed == MoveRecord::Step::kNone) {
+        throw std::runtime_error("unknown step '" + step + "'");
+      }
+      r.step = *parsed;
       r.epoch = U64(j.at("epoch"));
-      const json& excluded = j.at("excluded");
-      if (!excluded.is_array()) throw std::runtime_error("excluded is not a list");
-      for (const json& host : excluded) r.excluded.push_back(host.get<std::string>());
+      auto hosts = [&j](const char* field, std::vector<std::string>& out) {
+        // Records written before the follower list have none.
+        if (!j.contains(field)) return;
+        const json& list = j.at(field);
+        if (!list.is_array()) throw std::runtime_error(std::string(field) + " is not a list");
+        for (const json& host : list) out.push_back(host.get<std::string>());
+      };
+      hosts("excluded", r.excluded);
+      hosts("followers", r.followers);
     }
   });
 }

@@ -5,6 +5,7 @@
 #define CVOL_CVOLD_RECORDS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,9 @@ struct VolumeRecord {
 // is reserved by this record until the move is done and the record deleted.
 struct MoveRecord {
   enum class Phase { kCopying, kCommitting };
+  // A cluster move's step (docs/cluster.md); kNone on a single host and
+  // before the controller first decides.
+  enum class Step { kNone, kFollow, kCopy, kFreeze, kApply, kRelease, kAbort };
 
   std::string pool;
   std::string volume;  // name within the pool
@@ -77,12 +81,15 @@ struct MoveRecord {
   Location dst;
   Phase phase = Phase::kCopying;
   uint64_t started_ns = 0;
-  // Cluster moves only (empty/0 on a single host): the controller's step
-  // (docs/cluster.md), the epoch it runs under, and the hosts it removed
-  // from the control range.
-  std::string step;
+  // Cluster moves only (kNone/0/empty on a single host): the controller's
+  // step (docs/cluster.md), the epoch it runs under, the hosts it removed
+  // from the control range (each one fenced for sure once recorded), and
+  // the hosts that followed the migration (dual-writing) when the copy
+  // began: any of them missing later means its writes are not all known.
+  Step step = Step::kNone;
   uint64_t epoch = 0;
   std::vector<std::string> excluded;
+  std::vector<std::string> followers;
 
   // The extent this record keeps allocated beside the volume map.
   Location reserved() const { return phase == Phase::kCopying ? dst : src; }
@@ -91,6 +98,9 @@ struct MoveRecord {
 };
 
 std::string PhaseName(MoveRecord::Phase phase);
+// "follow", "copy", ...; "" for kNone.
+const char* StepName(MoveRecord::Step step);
+std::optional<MoveRecord::Step> ParseStep(const std::string& name);
 
 // CLOCK_REALTIME in nanoseconds: the creation times records carry.
 uint64_t WallClockNs();

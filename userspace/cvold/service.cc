@@ -69,6 +69,17 @@ absl::Status Service::RescanPvs() {
   return absl::OkStatus();
 }
 
+void Service::TrackDevice(const VolumeRecord& volume, uint64_t extent_sectors) {
+  for (size_t i = 0; i < volume.segments.size(); ++i) {
+    volume_of_kernel_uuid_[SegmentUuid(volume, i, options_.instance)] =
+        absl::StrCat(volume.pool, "/", volume.name);
+  }
+  std::vector<uint64_t> sectors;
+  for (const Segment& s : volume.segments) sectors.push_back(s.first_vext * extent_sectors);
+  absl::MutexLock lock(&devices_mu_);
+  local_devices_[DevName(volume.pool, volume.name)] = std::move(sectors);
+}
+
 absl::Status Service::Start() {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(RescanPvs());
@@ -76,6 +87,22 @@ absl::Status Service::Start() {
   LogInfo(absl::StrCat("found ", paths_.size(), " pv(s) here; etcd has ", snap.pools.size(),
                        " pool(s), ", snap.volumes.size(), " volume(s), ", snap.moves.size(),
                        " move(s) in progress"));
+  // In a cluster a device must not be writable before this host is an
+  // active member (a change begun without it would not ask it to follow):
+  // re-integration, after the join, creates the devices and sets their maps
+  // from etcd under the handlers' lock, and never while a move of the
+  // volume is in progress.
+  if (clustered()) {
+    // Devices a previous daemon left are only taken in charge: their
+    // kernel leases are renewed (and can be re-armed before the unfence)
+    // and a fence reaches them.
+    for (const auto& [name, volume] : snap.volumes) {
+      ASSIGN_OR_RETURN(bool exists, dm_.Exists(DevName(name.first, name.second)));
+      if (exists) TrackDevice(volume.record, snap.pools.at(name.first).record.extent_sectors);
+    }
+    LogInfo("cluster mode: the volumes are activated when this host re-integrates");
+    return absl::OkStatus();
+  }
   int failed = 0;
   for (const auto& [name, volume] : snap.volumes) {
     if (absl::Status s = ActivateVolume(snap, volume.record); !s.ok()) {
@@ -180,15 +207,7 @@ absl::Status Service::ActivateVolume(const Snapshot& snap, const VolumeRecord& v
       }
     }
   }
-  for (size_t i = 0; i < volume.segments.size(); ++i) {
-    volume_of_kernel_uuid_[SegmentUuid(volume, i, options_.instance)] = absl::StrCat(volume.pool, "/", volume.name);
-  }
-  {
-    std::vector<uint64_t> sectors;
-    for (const Segment& s : volume.segments) sectors.push_back(s.first_vext * pool.extent_sectors);
-    absl::MutexLock lock(&devices_mu_);
-    local_devices_[DevName(volume.pool, volume.name)] = std::move(sectors);
-  }
+  TrackDevice(volume, pool.extent_sectors);
   std::vector<TableLine> lines = BuildTableLines(volume, pool.extent_sectors, pvs, paths_, options_.instance);
   const std::string name = DevName(volume.pool, volume.name);
   ASSIGN_OR_RETURN(bool exists, dm_.Exists(name));
@@ -255,6 +274,10 @@ absl::StatusOr<Service::ExtentState> Service::ReadExtent(const VolumeRecord& vol
   ExtentState st;
   st.dm_name = DevName(volume.pool, volume.name);
   ASSIGN_OR_RETURN(st.at, Locate(volume, vext, extent_sectors));
+  // KernelPort's contract: no device is kNotFound (a host rebooted during
+  // a change has none until it re-integrates).
+  ASSIGN_OR_RETURN(bool exists, dm_.Exists(st.dm_name));
+  if (!exists) return absl::NotFoundError(absl::StrCat("no device ", st.dm_name));
   ASSIGN_OR_RETURN(std::vector<DmLine> status, dm_.Status(st.dm_name));
   if (st.at.segment >= status.size()) return absl::InternalError("the device lacks a segment");
   ASSIGN_OR_RETURN(TargetStatus ts, TargetStatus::Parse(status[st.at.segment].params,

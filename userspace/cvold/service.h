@@ -24,7 +24,12 @@
 #include "cvol/dm_client.h"
 #include "cvol/event.h"
 #include "cvol/status.h"
+#include "clock.h"
 #include "event_hub.h"
+#include "move_controller.h"
+#include "peer_handlers.h"
+#include "kernel_port.h"
+#include "peer_caller.h"
 #include "nlohmann/json.hpp"
 #include "volume_layout.h"
 
@@ -46,19 +51,9 @@ struct ServiceOptions {
   uint64_t cluster_freeze_timeout_ms = 30000;
 };
 
-// The controller's way to reach the other daemons (the peer protocol,
-// docs/peer-protocol.md); an interface so unit tests can stand in.
-class PeerCaller {
- public:
-  virtual ~PeerCaller() = default;
-  virtual absl::StatusOr<nlohmann::json> Call(const std::string& address, const std::string& type,
-                                              int64_t epoch, const nlohmann::json& body,
-                                              absl::Duration deadline) = 0;
-};
-
 class ClusterAgent;
 
-class Service {
+class Service : private KernelPort {
  public:
   using Json = nlohmann::json;
   using Progress = std::function<void(const Json&)>;
@@ -131,6 +126,12 @@ class Service {
   absl::Status RetryOnConflict(const std::function<absl::Status()>& attempt);
 
   absl::Status RescanPvs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Registers a volume's device for lease renewals, fencing and events.
+  void TrackDevice(const VolumeRecord& volume, uint64_t extent_sectors)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReintegrateLocked(int64_t epoch,
+                                 std::map<std::string, PeerHandlers::HeldFreeze>& held_freezes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ActivateVolume(const Snapshot& snap, const VolumeRecord& volume)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ReloadPoolVolumes(const Snapshot& snap, const std::string& pool)
@@ -161,25 +162,27 @@ class Service {
   };
   absl::StatusOr<ExtentState> ReadExtent(const VolumeRecord& volume, uint64_t extent_sectors,
                                          uint64_t vext) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A volume's record (from a fresh snapshot) and the kernel's state of one
-  // of its extents.
-  struct LoadedExtent {
-    Snapshot snap;
-    VolumeRecord volume;
-    uint64_t extent_sectors = 0;
-    ExtentState kernel;
-  };
-  absl::StatusOr<LoadedExtent> LoadExtent(const std::string& pool, const std::string& name,
-                                          uint64_t vext) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status MapSetFrozen(const std::string& dm_name, uint64_t sector,
                             const std::vector<MapSetItem>& items) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Json> PeerMigrateStart(const Json& body);
-  absl::StatusOr<Json> PeerMigrateStatus(const Json& body);
-  absl::StatusOr<Json> PeerFreeze(const Json& body);
-  absl::StatusOr<Json> PeerRecopy(const Json& body);
-  absl::StatusOr<Json> PeerApply(const Json& body);
-  absl::StatusOr<Json> PeerRelease(const Json& body);
-  absl::StatusOr<Json> PeerAbort(const Json& body);
+  // KernelPort (service_kernel_port.cc): each call takes mu_.
+  absl::Status Activate(const Snapshot& snap, const VolumeRecord& volume) override;
+  absl::StatusOr<KernelExtent> Read(const ExtentRef& e) override;
+  void WaitForProgress(absl::Duration most) override;
+  absl::Status MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode) override;
+  absl::StatusOr<MigrateDirty> MigrateDirtyRegions(const ExtentRef& e) override;
+  absl::Status MigrateCommit(const ExtentRef& e) override;
+  absl::Status MigrateAbort(const ExtentRef& e) override;
+  absl::StatusOr<uint64_t> Freeze(const ExtentRef& e, uint64_t timeout_ms) override;
+  absl::Status FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_ms) override;
+  absl::Status Thaw(const ExtentRef& e, uint64_t id) override;
+  absl::Status SetLocation(const ExtentRef& e, Location to) override;
+  absl::Status CopyRegions(const ExtentRef& e, Location src, Location dst, uint64_t region_sectors,
+                           const std::vector<DirtyRun>& runs) override;
+  // Sends the message `format` builds for the extent's segment-relative
+  // number to the extent's segment.
+  absl::StatusOr<std::string> MessageToExtent(
+      const ExtentRef& e, const std::function<absl::StatusOr<std::string>(uint64_t)>& format)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Json MoveProgress(const std::string& key);
 
   Json PoolJson(const Snapshot& snap, const PoolRecord& pool);
@@ -222,13 +225,11 @@ class Service {
   std::map<std::string, std::thread> move_threads_ ABSL_GUARDED_BY(moves_mu_);
   bool stopping_ ABSL_GUARDED_BY(moves_mu_) = false;
 
-  // Cluster freezes this host holds, by change id: (device, sector, id).
-  struct HeldFreeze {
-    std::string dm_name;
-    uint64_t sector = 0;
-    uint64_t id = 0;
-  };
-  std::map<std::string, HeldFreeze> held_freezes_ ABSL_GUARDED_BY(mu_);
+  // Cluster mode: the clock of the change controller and the handlers,
+  // the peer requests' handlers, and the controller (set by AttachCluster).
+  SteadyClock clock_;
+  std::unique_ptr<PeerHandlers> handlers_;
+  std::unique_ptr<MoveController> controller_;
 
   // This host's volume devices and their segments' first sectors: what the
   // lease renewals and fencing address, without etcd and without mu_ (a

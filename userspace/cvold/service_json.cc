@@ -3,6 +3,7 @@
 #include "cvol/control/names.h"
 #include "pool_view.h"
 #include "service.h"
+#include "volume_layout.h"
 
 namespace cvol::daemon {
 
@@ -99,7 +100,7 @@ Service::Json Service::VolumeJson(const Snapshot& snap, const VolumeRecord& volu
           {"uuid", volume.uuid},
           {"size_bytes", volume.extents * extent_sectors * 512},
           {"extents", volume.extents},
-          {"generation", volume.generation},
+          {"generation", KernelMapGen(volume)},
           {"device", absl::StrCat("/dev/mapper/", dm_name)},
           {"active", active.ok() && *active},
           {"runs", runs},

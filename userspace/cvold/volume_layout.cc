@@ -71,6 +71,10 @@ std::vector<DmLine> ToDmLines(const VolumeRecord& volume, uint64_t extent_sector
   return out;
 }
 
+uint64_t KernelMapGen(const VolumeRecord& volume) {
+  return volume.generation == 0 ? 0 : volume.generation - 1;  // 0: a hand-made record
+}
+
 Location LocationOf(const VolumeRecord& v, uint64_t vext) {
   for (const Run& run : v.runs) {
     if (vext >= run.vext && vext - run.vext < run.count) {

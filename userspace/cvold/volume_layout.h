@@ -45,6 +45,12 @@ std::vector<TableLine> BuildTableLines(const VolumeRecord& volume, uint64_t exte
 std::vector<DmLine> ToDmLines(const VolumeRecord& volume, uint64_t extent_sectors,
                               const std::vector<TableLine>& lines);
 
+// The generation users see (Volume.generation, docs/control-protocol.md):
+// the kernel's map_gen of the record's map. A new table carries no map_gen,
+// so the kernel starts at 0 where the record starts at 1, and every commit
+// of a move adds one on both sides: the record's generation minus one.
+uint64_t KernelMapGen(const VolumeRecord& volume);
+
 // Where the record maps one extent ({0, 0} if unmapped).
 Location LocationOf(const VolumeRecord& volume, uint64_t vext);
 

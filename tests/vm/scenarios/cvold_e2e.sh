@@ -105,6 +105,8 @@ moved_to() { # PV FROM TO: after a move --wait, extents [FROM, TO) are on PV and
 	assert_eq "extents $2-$(($3 - 1)) are on $1" $(($3 - $2)) "$(extents_on "$1" "$2" "$3")"
 	assert_eq "no move left" 0 "$(jq '.moves | length' "$CC_OUT")"
 	check "etcd's map equals the kernel's" -- maps_agree
+	assert_eq "volume show's generation is the kernel's map_gen" \
+		"$(dmsetup status p1-v1 | awk '{ print $4 }')" "$(jq '.generation' "$CC_OUT")"
 }
 
 plan_note "move under fio"

@@ -217,6 +217,25 @@ absl::StatusOr<int64_t> Membership::ReadEpoch(store::KvStore& kv, const std::str
   return epoch;
 }
 
+absl::Status Membership::MarkDeparting(store::KvStore& kv, const std::string& prefix,
+                                       const std::string& host, int64_t ttl_seconds) {
+  absl::StatusOr<int64_t> lease = kv.LeaseGrant(ttl_seconds);
+  if (!lease.ok()) return Annotate(lease.status(), "granting the departing marker's lease");
+  const store::Op put = store::Op::Put(absl::StrCat(prefix, "departing/", host), host, *lease);
+  absl::StatusOr<store::TxnResult> r = kv.Txn({}, {&put, 1});
+  if (!r.ok()) return Annotate(r.status(), "writing the departing marker");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> Membership::ReadDeparting(store::KvStore& kv,
+                                                                   const std::string& prefix) {
+  absl::StatusOr<store::RangeResult> r = kv.Range(absl::StrCat(prefix, "departing/"));
+  if (!r.ok()) return Annotate(r.status(), "reading the departing markers");
+  std::vector<std::string> hosts;
+  for (const store::KeyValue& kv_pair : r->kvs) hosts.push_back(kv_pair.value);
+  return hosts;
+}
+
 absl::Status CheckEpoch(int64_t request_epoch, const ClusterView& view) {
   if (request_epoch == view.epoch && view.epoch != 0) return absl::OkStatus();
   if (view.epoch == 0) {

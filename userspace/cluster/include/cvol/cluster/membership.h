@@ -94,6 +94,19 @@ class Membership {
   // check every controller request pays for.
   static absl::StatusOr<int64_t> ReadEpoch(store::KvStore& kv, const std::string& prefix);
 
+  // A member whose lease ends early (revoked by a controller, or by its
+  // own clean leave) leaves the view at once, but its kernel may write
+  // until its kernel lease runs out: up to a TTL later. Before such a
+  // revoke, <prefix>departing/<host> is written under a lease of its own
+  // with that TTL, so the key exists exactly while the host may still
+  // write, for every controller to see (a change must not begin while a
+  // host it does not control may write). Hosts whose lease simply expired
+  // fenced themselves before it did and need no marker.
+  static absl::Status MarkDeparting(store::KvStore& kv, const std::string& prefix,
+                                    const std::string& host, int64_t ttl_seconds);
+  static absl::StatusOr<std::vector<std::string>> ReadDeparting(store::KvStore& kv,
+                                                                const std::string& prefix);
+
   const std::string& host() const { return self_.host; }
   int64_t lease() const { return lease_; }
   // The create_revision of this host's campaign key: the epoch while it is

@@ -1,0 +1,499 @@
+#include "model_kernel.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "status_macros.h"
+
+namespace cvol::daemon::sim {
+
+uint64_t ModelDisks::Read(Location at, uint32_t region) const {
+  auto it = values_.find(Key{at.dev, at.pext, region});
+  return it == values_.end() ? 0 : it->second;
+}
+
+void ModelDisks::Write(const std::string& host, Location at, uint32_t region, uint64_t value) {
+  values_[Key{at.dev, at.pext, region}] = value;
+  log_.push_back(DiskWrite{clock_.Now(), host, at, region, value});
+}
+
+ModelKernel::ModelKernel(std::string host, ModelDisks& disks, Clock& clock,
+                         uint32_t regions_per_extent, AckCallback on_ack)
+    : host_(std::move(host)),
+      disks_(disks),
+      clock_(clock),
+      regions_per_extent_(regions_per_extent),
+      on_ack_(std::move(on_ack)) {}
+
+std::string ModelKernel::NameOf(const VolumeRecord& volume) {
+  return absl::StrCat(volume.pool, "/", volume.name);
+}
+
+absl::StatusOr<ModelKernel::Volume*> ModelKernel::Find(const ExtentRef& e) {
+  const std::string name = NameOf(e.volume);
+  auto it = volumes_.find(name);
+  if (it == volumes_.end()) {
+    return absl::NotFoundError(absl::StrCat("ENOENT: no volume ", name, " on ", host_));
+  }
+  if (e.vext >= it->second.extents) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ERANGE: extent ", e.vext, " beyond volume ", name));
+  }
+  return &it->second;
+}
+
+absl::StatusOr<ModelKernel::Migration*> ModelKernel::FindMigration(const ExtentRef& e) {
+  ASSIGN_OR_RETURN(Volume * v, Find(e));
+  auto it = v->migrations.find(e.vext);
+  if (it == v->migrations.end()) {
+    return absl::NotFoundError(absl::StrCat("ENOENT: no migration on extent ", e.vext));
+  }
+  return &it->second;
+}
+
+// ---- Volumes and the map ----
+
+absl::Status ModelKernel::Activate(const Snapshot& /*snap*/, const VolumeRecord& volume) {
+  Tick();
+  RETURN_IF_ERROR(CheckVolume(volume));
+  auto [it, created] = volumes_.try_emplace(NameOf(volume));
+  Volume& v = it->second;
+  // A live volume keeps its map (a reload restates only what the kernel
+  // has, and the daemon changes a live map with map_set); a grow appends a
+  // segment, whose extents come from the record.
+  const uint64_t first_new = created ? 0 : v.extents;
+  if (created) v.fenced = create_fenced_ || host_fenced_;
+  v.extents = std::max(v.extents, volume.extents);
+  // From the runs, not LocationOf: {0, 0} is a real location (slot 0).
+  for (const Run& run : volume.runs) {
+    for (uint64_t k = 0; k < run.count; ++k) {
+      const uint64_t vext = run.vext + k;
+      if (vext >= first_new && vext < v.extents) v.map[vext] = Location{run.dev, run.pext + k};
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KernelExtent> ModelKernel::Read(const ExtentRef& e) {
+  Tick();
+  ASSIGN_OR_RETURN(Volume * v, Find(e));
+  KernelExtent out;
+  if (auto it = v->map.find(e.vext); it != v->map.end()) out.location = it->second;
+  if (auto it = v->migrations.find(e.vext); it != v->migrations.end()) {
+    out.migration = StatusOf(e.vext, it->second);
+  }
+  return out;
+}
+
+void ModelKernel::WaitForProgress(absl::Duration most) {
+  clock_.SleepFor(std::min(most, absl::Milliseconds(10)));
+}
+
+absl::Status ModelKernel::SetLocation(const ExtentRef& e, Location to) {
+  Tick();
+  ASSIGN_OR_RETURN(Volume * v, Find(e));
+  if (v->migrations.count(e.vext) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("EBUSY: extent ", e.vext, " migrates"));
+  }
+  v->map[e.vext] = to;
+  return absl::OkStatus();
+}
+
+// ---- Migrations ----
+
+absl::Status ModelKernel::MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode) {
+  Tick();
+  ASSIGN_OR_RETURN(Volume * v, Find(e));
+  auto src = v->map.find(e.vext);
+  if (src == v->map.end()) {
+    return absl::NotFoundError(absl::StrCat("ENODEV: extent ", e.vext, " is unmapped"));
+  }
+  if (v->migrations.count(e.vext) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("EBUSY: extent ", e.vext, " migrates"));
+  }
+  if (v->migrations.size() >= max_migrations_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("EBUSY: ", max_migrations_, " migrations are running"));
+  }
+  if (src->second == dst) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("EEXIST: the destination ", ToString(dst), " is the source"));
+  }
+  for (const auto& [vext, at] : v->map) {
+    if (at == dst) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("EEXIST: ", ToString(dst), " is mapped at extent ", vext));
+    }
+  }
+  for (const auto& [vext, m] : v->migrations) {
+    if (m.dst == dst) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("EEXIST: ", ToString(dst), " is the destination of extent ", vext));
+    }
+  }
+  Migration m;
+  m.dst = dst;
+  m.mode = mode;
+  // A follower counts every region as copied from the start: all its
+  // writes dual-write. Its start drain and flush take no time here.
+  const bool follow = mode == MigrateMode::kFollow;
+  m.state = follow ? MigrationState::kReady : MigrationState::kCopy;
+  m.copied.assign(regions_per_extent_, follow);
+  v->migrations.emplace(e.vext, std::move(m));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<MigrateDirty> ModelKernel::MigrateDirtyRegions(const ExtentRef& e) {
+  Tick();
+  ASSIGN_OR_RETURN(Migration * m, FindMigration(e));
+  MigrateDirty out;
+  out.region_sectors = e.extent_sectors / regions_per_extent_;
+  out.nr_regions = regions_per_extent_;
+  for (uint32_t r : m->dirty) {
+    if (!out.runs.empty() && out.runs.back().first + out.runs.back().count == r) {
+      ++out.runs.back().count;
+    } else {
+      out.runs.push_back(DirtyRun{r, 1});
+    }
+  }
+  return out;
+}
+
+absl::Status ModelKernel::MigrateCommit(const ExtentRef& e) {
+  Tick();
+  ASSIGN_OR_RETURN(Volume * v, Find(e));
+  ASSIGN_OR_RETURN(Migration * m, FindMigration(e));
+  if (m->mode == MigrateMode::kCopy && m->state != MigrationState::kReady) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("EAGAIN: the migration of extent ", e.vext, " is not ready"));
+  }
+  v->map[e.vext] = m->dst;
+  v->migrations.erase(e.vext);
+  return absl::OkStatus();
+}
+
+absl::Status ModelKernel::MigrateAbort(const ExtentRef& e) {
+  Tick();
+  ASSIGN_OR_RETURN(Volume * v, Find(e));
+  if (v->migrations.erase(e.vext) == 0) {
+    return absl::NotFoundError(absl::StrCat("ENOENT: no migration on extent ", e.vext));
+  }
+  return absl::OkStatus();
+}
+
+MigrationStatus ModelKernel::StatusOf(uint64_t vext, const Migration& m) const {
+  MigrationStatus s;
+  s.vext = vext;
+  s.state = m.state;
+  s.copied_regions = static_cast<uint64_t>(std::count(m.copied.begin(), m.copied.end(), true));
+  s.regions = regions_per_extent_;
+  s.errors = m.errors;
+  return s;
+}
+
+// ---- The copier ----
+
+std::optional<std::pair<std::string, uint64_t>> ModelKernel::NextCopier() const {
+  // A fence, or a lease past its deadline, stops the copier (1.4): no new
+  // region copy, no destination write.
+  if (host_fenced_ || LeaseRanOut()) return std::nullopt;
+  for (const auto& [name, v] : volumes_) {
+    if (v.fenced) continue;
+    for (const auto& [vext, m] : v.migrations) {
+      if (m.mode == MigrateMode::kCopy && m.state == MigrationState::kCopy) {
+        return std::make_pair(name, vext);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+bool ModelKernel::HasCopyWork() const { return NextCopier().has_value(); }
+
+void ModelKernel::CopyStep() {
+  Tick();
+  const auto next = NextCopier();
+  if (!next.has_value()) return;
+  Volume& v = volumes_.at(next->first);
+  Migration& m = v.migrations.at(next->second);
+
+  if (m.in_flight.has_value()) {
+    // Second half: write what was read, however old it is by now on the
+    // source (another host may have written it since).
+    const InFlightCopy copy = *m.in_flight;
+    m.in_flight.reset();
+    if (fail_next_dst_write_) {
+      fail_next_dst_write_ = false;
+      ++m.errors;
+      m.state = MigrationState::kFailed;  // dual-writes stop; the source rules
+      return;
+    }
+    disks_.Write(host_, m.dst, copy.region, copy.value);
+    m.copied[copy.region] = true;
+    if (std::all_of(m.copied.begin(), m.copied.end(), [](bool c) { return c; })) {
+      m.state = MigrationState::kReady;
+    }
+    return;
+  }
+  // First half: read the lowest uncopied region of the source.
+  const auto uncopied = std::find(m.copied.begin(), m.copied.end(), false);
+  if (uncopied == m.copied.end()) {
+    m.state = MigrationState::kReady;
+    return;
+  }
+  const uint32_t region = static_cast<uint32_t>(uncopied - m.copied.begin());
+  m.in_flight = InFlightCopy{region, disks_.Read(v.map.at(next->second), region)};
+}
+
+absl::Status ModelKernel::CopyRegions(const ExtentRef& e, Location src, Location dst,
+                                      uint64_t region_sectors, const std::vector<DirtyRun>& runs) {
+  Tick();
+  // The recopy must not write from a host that is fenced: the controller
+  // may already have given its extents to someone else.
+  auto it = volumes_.find(NameOf(e.volume));
+  const bool volume_fenced = it != volumes_.end() && it->second.fenced;
+  if (host_fenced_ || volume_fenced || LeaseRanOut()) {
+    return absl::UnavailableError(absl::StrCat("host ", host_, " is fenced"));
+  }
+  const uint64_t model_sectors = e.extent_sectors / regions_per_extent_;
+  if (region_sectors == 0 || model_sectors == 0) {
+    return absl::InvalidArgumentError("EINVAL: zero region or extent size");
+  }
+  // The caller's regions may differ in size from the model's: copy every
+  // model region a listed one overlaps.
+  std::set<uint32_t> regions;
+  for (const DirtyRun& run : runs) {
+    const uint64_t begin = uint64_t{run.first} * region_sectors;
+    const uint64_t end = (uint64_t{run.first} + run.count) * region_sectors;
+    if (run.count == 0 || end > e.extent_sectors) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "EINVAL: regions ", run.first, "+", run.count, " lie beyond the extent"));
+    }
+    for (uint64_t r = begin / model_sectors; r * model_sectors < end && r < regions_per_extent_;
+         ++r) {
+      regions.insert(static_cast<uint32_t>(r));
+    }
+  }
+  // Like the daemon's O_DIRECT copy, region by region and not atomic: a
+  // write may land between a region's read and its write, and the copy
+  // stops at a fence (the daemon checks before every chunk).
+  for (uint32_t r : regions) {
+    const uint64_t value = disks_.Read(src, r);
+    if (during_copy_) during_copy_(e, r);
+    clock_.SleepFor(absl::Milliseconds(1));
+    Tick();
+    if (host_fenced_ || LeaseRanOut()) {
+      return absl::UnavailableError(absl::StrCat("host ", host_, " was fenced during the copy"));
+    }
+    disks_.Write(host_, dst, r, value);
+  }
+  return absl::OkStatus();
+}
+
+// ---- Freezes ----
+
+absl::StatusOr<uint64_t> ModelKernel::Freeze(const ExtentRef& e, uint64_t timeout_ms) {
+  Tick();
+  ASSIGN_OR_RETURN(Volume * v, Find(e));
+  if (v->freezes.size() >= 1024) {
+    return absl::FailedPreconditionError("EBUSY: 1024 freezes on the volume");
+  }
+  const uint64_t id = next_freeze_id_++;
+  const absl::Duration timeout = absl::Milliseconds(static_cast<int64_t>(timeout_ms));
+  v->freezes.emplace(id, FreezeEntry{e.vext, clock_.Now() + timeout});
+  return id;
+}
+
+absl::Status ModelKernel::FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_ms) {
+  Tick();
+  ASSIGN_OR_RETURN(Volume * v, Find(e));
+  if (wait_ms > 10000) {
+    return absl::InvalidArgumentError("EINVAL: freeze_wait waits at most 10000 ms");
+  }
+  // Writes are atomic here: nothing is ever in flight, so a freeze that
+  // exists is drained.
+  if (v->freezes.count(id) == 0) {
+    return absl::NotFoundError(absl::StrCat("ENOENT: no freeze ", id));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ModelKernel::Thaw(const ExtentRef& e, uint64_t id) {
+  Tick();
+  ASSIGN_OR_RETURN(Volume * v, Find(e));
+  if (v->freezes.erase(id) == 0) {
+    return absl::NotFoundError(absl::StrCat("ENOENT: no freeze ", id));
+  }
+  ReleaseHeld();
+  return absl::OkStatus();
+}
+
+// ---- Writes ----
+
+bool ModelKernel::LeaseRanOut() const { return clock_.Now() >= lease_deadline_; }
+
+bool ModelKernel::Holds(const Volume& v, uint64_t vext) const {
+  if (host_fenced_ || v.fenced || LeaseRanOut()) return true;
+  for (const auto& [id, f] : v.freezes) {
+    if (f.vext == vext) return true;
+  }
+  return false;
+}
+
+WriteResult ModelKernel::Write(const std::string& volume, uint64_t vext, uint32_t region,
+                               uint64_t value) {
+  // Timers first, so that writes a timer released land before this one.
+  Tick();
+  auto it = volumes_.find(volume);
+  if (it == volumes_.end() || vext >= it->second.extents || region >= regions_per_extent_) {
+    return WriteResult::kError;
+  }
+  if (Holds(it->second, vext)) {
+    held_.push_back(HeldWrite{volume, vext, region, value});
+    return WriteResult::kHeld;
+  }
+  return Land(volume, vext, region, value);
+}
+
+WriteResult ModelKernel::Land(const std::string& name, uint64_t vext, uint32_t region,
+                              uint64_t value) {
+  auto vit = volumes_.find(name);
+  if (vit == volumes_.end()) return WriteResult::kError;
+  Volume& v = vit->second;
+  auto at = v.map.find(vext);
+  if (at == v.map.end()) return WriteResult::kError;
+  disks_.Write(host_, at->second, region, value);
+  if (auto mit = v.migrations.find(vext); mit != v.migrations.end()) {
+    Migration& m = mit->second;
+    m.dirty.insert(region);  // every write mapped through a migration
+    bool to_dst = false;
+    if (m.mode == MigrateMode::kFollow) {
+      to_dst = true;
+    } else if (m.state != MigrationState::kFailed) {
+      // The kernel makes a write to a region being copied wait for the
+      // copy; the model instead drops the copy, which reads again later.
+      if (m.in_flight.has_value() && m.in_flight->region == region) m.in_flight.reset();
+      to_dst = m.copied[region];
+    }
+    if (to_dst) disks_.Write(host_, m.dst, region, value);
+  }
+  if (on_ack_) on_ack_(name, vext, region, value);
+  return WriteResult::kAcked;
+}
+
+void ModelKernel::ReleaseHeld() {
+  // In arrival order; a write still held keeps its place. The queue is
+  // searched again after every landing, since the ack callback may write.
+  for (;;) {
+    auto it = std::find_if(held_.begin(), held_.end(), [this](const HeldWrite& w) {
+      auto v = volumes_.find(w.volume);
+      return v == volumes_.end() || !Holds(v->second, w.vext);
+    });
+    if (it == held_.end()) return;
+    const HeldWrite w = std::move(*it);
+    held_.erase(it);
+    // kError (unmapped meanwhile): the write fails, never acknowledged.
+    (void)Land(w.volume, w.vext, w.region, w.value);
+  }
+}
+
+// ---- Host state ----
+
+void ModelKernel::Lease(absl::Duration d) {
+  Tick();  // a renewal that finds the lease run out fences first
+  lease_deadline_ = d > absl::ZeroDuration() ? clock_.Now() + d : absl::InfiniteFuture();
+  lease_expired_ = false;
+}
+
+void ModelKernel::Fence() {
+  Tick();
+  host_fenced_ = true;
+  for (auto& [name, v] : volumes_) v.fenced = true;
+}
+
+absl::Status ModelKernel::Unfence() {
+  Tick();
+  if (lease_expired_) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("ETIMEDOUT: the lease of ", host_, " ran out; renew it first"));
+  }
+  host_fenced_ = false;
+  for (auto& [name, v] : volumes_) v.fenced = false;
+  ReleaseHeld();
+  return absl::OkStatus();
+}
+
+bool ModelKernel::fenced() const {
+  if (host_fenced_) return true;
+  for (const auto& [name, v] : volumes_) {
+    if (v.fenced) return true;
+  }
+  return false;
+}
+
+bool ModelKernel::writable() const { return !fenced() && !LeaseRanOut(); }
+
+void ModelKernel::Tick() {
+  const absl::Time now = clock_.Now();
+  for (auto& [name, v] : volumes_) {
+    std::erase_if(v.freezes, [now](const auto& f) { return now >= f.second.thaws_at; });
+  }
+  if (!lease_expired_ && now >= lease_deadline_) {
+    lease_expired_ = true;
+    host_fenced_ = true;
+    for (auto& [name, v] : volumes_) v.fenced = true;
+  }
+  ReleaseHeld();
+}
+
+void ModelKernel::Crash() {
+  volumes_.clear();
+  held_.clear();  // never acknowledged
+  host_fenced_ = false;
+  lease_deadline_ = absl::InfiniteFuture();
+  lease_expired_ = false;
+}
+
+void ModelKernel::BreakFreezes() {
+  Tick();
+  for (auto& [name, v] : volumes_) v.freezes.clear();
+  ReleaseHeld();
+}
+
+// ---- Inspection ----
+
+bool ModelKernel::HasVolume(const std::string& volume) const {
+  return volumes_.count(volume) != 0;
+}
+
+std::optional<Location> ModelKernel::MapOf(const std::string& volume, uint64_t vext) const {
+  auto v = volumes_.find(volume);
+  if (v == volumes_.end()) return std::nullopt;
+  auto at = v->second.map.find(vext);
+  if (at == v->second.map.end()) return std::nullopt;
+  return at->second;
+}
+
+std::map<uint64_t, ModelMigration> ModelKernel::MigrationsOf(const std::string& volume) const {
+  std::map<uint64_t, ModelMigration> out;
+  auto v = volumes_.find(volume);
+  if (v == volumes_.end()) return out;
+  for (const auto& [vext, m] : v->second.migrations) {
+    out[vext] = ModelMigration{m.dst, m.mode, StatusOf(vext, m),
+                               std::vector<uint32_t>(m.dirty.begin(), m.dirty.end())};
+  }
+  return out;
+}
+
+std::vector<FreezeStatus> ModelKernel::FreezesOf(const std::string& volume) const {
+  std::vector<FreezeStatus> out;
+  auto v = volumes_.find(volume);
+  if (v == volumes_.end()) return out;
+  for (const auto& [id, f] : v->second.freezes) {
+    out.push_back(FreezeStatus{id, f.vext, 1, FreezeState::kDrained});
+  }
+  return out;
+}
+
+}  // namespace cvol::daemon::sim

@@ -1,0 +1,236 @@
+// The seeded cluster simulation's kernel: one host's dm-cvol, modelled with
+// the semantics of docs/target.md that the cluster protocol depends on
+// (freeze, migrate_* with follow and migrate_dirty, lease/fence/unfence),
+// over shared model disks that every host of the simulation sees.
+//
+// The model keeps what matters for the protocol's correctness and drops
+// what does not: data is one 64-bit value per region of a physical extent,
+// a write is atomic (nothing is ever in flight, so every freeze is drained
+// at once), and time is only the Clock passed in. Everything is
+// deterministic: ordered containers, no threads, and the background copier
+// moves only when the simulation calls CopyStep().
+//
+// One deliberate gap is kept: a region copy is two steps (read the source,
+// later write the destination), so a follower's dual-write can land in
+// between and be overwritten with older data -- the race the cutover's
+// migrate_dirty recopy must repair.
+#ifndef CVOL_TESTS_UNIT_SIM_MODEL_KERNEL_H_
+#define CVOL_TESTS_UNIT_SIM_MODEL_KERNEL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "clock.h"
+#include "config_db.h"  // Snapshot, which kernel_port.h uses without including
+#include "cvol/map_types.h"
+#include "cvol/migrate_messages.h"
+#include "cvol/status.h"
+#include "kernel_port.h"
+#include "records.h"
+
+namespace cvol::daemon::sim {
+
+// One write that reached a disk, for the invariant checker.
+struct DiskWrite {
+  absl::Time time;
+  std::string host;
+  Location location;
+  uint32_t region = 0;
+  uint64_t value = 0;
+};
+
+// The shared physical volumes: (slot, pext, region) -> value, 0 if never
+// written. Every host's kernel writes through the same instance.
+class ModelDisks {
+ public:
+  explicit ModelDisks(Clock& clock) : clock_(clock) {}
+
+  uint64_t Read(Location at, uint32_t region) const;
+  void Write(const std::string& host, Location at, uint32_t region, uint64_t value);
+
+  // Every write in the order it landed.
+  const std::vector<DiskWrite>& log() const { return log_; }
+
+ private:
+  using Key = std::tuple<uint32_t, uint64_t, uint32_t>;  // slot, pext, region
+
+  Clock& clock_;
+  std::map<Key, uint64_t> values_;
+  std::vector<DiskWrite> log_;
+};
+
+enum class WriteResult {
+  kAcked,  // landed now
+  kHeld,   // queued by a fence, an expired lease or a freeze; lands later
+  kError,  // no such volume, extent or region, or the extent is unmapped
+};
+
+// Called for every user write when it lands (at once or when released).
+using AckCallback = std::function<void(const std::string& volume, uint64_t vext,
+                                       uint32_t region, uint64_t value)>;
+
+// A migration as the invariant checker sees it.
+struct ModelMigration {
+  Location dst;
+  MigrateMode mode = MigrateMode::kCopy;
+  MigrationStatus status;
+  std::vector<uint32_t> dirty;  // regions written through it, ascending
+};
+
+class ModelKernel final : public KernelPort {
+ public:
+  // Volumes are named "<pool>/<name>". An extent has regions_per_extent
+  // regions (>= 1); a region is the unit of copying and of migrate_dirty.
+  ModelKernel(std::string host, ModelDisks& disks, Clock& clock, uint32_t regions_per_extent,
+              AckCallback on_ack = nullptr);
+
+  // Cluster mode: volumes this kernel creates start fenced, as after a
+  // reboot, until Unfence().
+  void set_create_fenced(bool fenced) { create_fenced_ = fenced; }
+  // migrate_throttle's max_migrations (default 8), for every volume.
+  void set_max_migrations(uint32_t n) { max_migrations_ = n; }
+  void set_on_ack(AckCallback on_ack) { on_ack_ = std::move(on_ack); }
+
+  // KernelPort. Each call first runs the timers (Tick) at the clock's now.
+  absl::Status Activate(const Snapshot& snap, const VolumeRecord& volume) override;
+  absl::StatusOr<KernelExtent> Read(const ExtentRef& e) override;
+  void WaitForProgress(absl::Duration most) override;
+  absl::Status MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode) override;
+  absl::StatusOr<MigrateDirty> MigrateDirtyRegions(const ExtentRef& e) override;
+  absl::Status MigrateCommit(const ExtentRef& e) override;
+  absl::Status MigrateAbort(const ExtentRef& e) override;
+  absl::StatusOr<uint64_t> Freeze(const ExtentRef& e, uint64_t timeout_ms) override;
+  absl::Status FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_ms) override;
+  absl::Status Thaw(const ExtentRef& e, uint64_t id) override;
+  absl::Status SetLocation(const ExtentRef& e, Location to) override;
+  absl::Status CopyRegions(const ExtentRef& e, Location src, Location dst,
+                           uint64_t region_sectors, const std::vector<DirtyRun>& runs) override;
+
+  // A user write of one region through this host's device.
+  WriteResult Write(const std::string& volume, uint64_t vext, uint32_t region, uint64_t value);
+
+  // The background copier: one half-step of the first copying migration
+  // (volumes by name, then lowest vext): either read the lowest uncopied
+  // region's source, or write the value read last time to the destination.
+  // Nothing while the volume is fenced or the lease has run out.
+  void CopyStep();
+  // Whether CopyStep would do anything now.
+  bool HasCopyWork() const;
+  // The copier's next destination write fails, and its migration with it.
+  void FailNextDestinationWrite() { fail_next_dst_write_ = true; }
+
+  // lease <ms>: the deadline is now + d (0 disarms); clears `expired`.
+  void Lease(absl::Duration d);
+  // fence: every volume, and any created until Unfence().
+  void Fence();
+  // unfence: kDeadlineExceeded (ETIMEDOUT) while the lease is expired;
+  // else every volume is unfenced and its held writes land.
+  absl::Status Unfence();
+  bool fenced() const;    // the host or any of its volumes is fenced
+  bool writable() const;  // not fenced, and the lease has not run out
+
+  // Runs the timers at the clock's now: freeze timeouts, lease expiry (the
+  // kernel fences itself); then lands the held writes nothing holds now.
+  void Tick();
+  // A reboot: volumes, migrations, freezes, held writes and the lease are
+  // gone; the disks keep what reached them. Freeze ids are not reused.
+  void Crash();
+  // A suspend (a table reload, an admin's dmsetup suspend) ends every
+  // freeze; what they held goes on (docs/target.md, freeze_wait).
+  void BreakFreezes();
+  // Called by CopyRegions between a region's read and its write (the
+  // simulation's way to land a write exactly there).
+  void set_during_copy(std::function<void(const ExtentRef& e, uint32_t region)> hook) {
+    during_copy_ = std::move(hook);
+  }
+
+  // For the invariant checker.
+  const std::string& host() const { return host_; }
+  bool HasVolume(const std::string& volume) const;
+  std::optional<Location> MapOf(const std::string& volume, uint64_t vext) const;
+  size_t held_writes() const { return held_.size(); }
+  std::map<uint64_t, ModelMigration> MigrationsOf(const std::string& volume) const;
+  std::vector<FreezeStatus> FreezesOf(const std::string& volume) const;
+
+ private:
+  struct InFlightCopy {
+    uint32_t region = 0;
+    uint64_t value = 0;  // read from the source
+  };
+  struct Migration {
+    Location dst;
+    MigrateMode mode = MigrateMode::kCopy;
+    MigrationState state = MigrationState::kCopy;
+    std::vector<bool> copied;
+    std::optional<InFlightCopy> in_flight;
+    std::set<uint32_t> dirty;
+    uint64_t errors = 0;
+  };
+  struct FreezeEntry {
+    uint64_t vext = 0;
+    absl::Time thaws_at;
+  };
+  struct Volume {
+    uint64_t extents = 0;
+    std::map<uint64_t, Location> map;  // absent: unmapped
+    std::map<uint64_t, Migration> migrations;
+    std::map<uint64_t, FreezeEntry> freezes;  // by id
+    bool fenced = false;
+  };
+  struct HeldWrite {
+    std::string volume;
+    uint64_t vext = 0;
+    uint32_t region = 0;
+    uint64_t value = 0;
+  };
+
+  static std::string NameOf(const VolumeRecord& volume);
+  // The volume of e, kNotFound if this kernel has none; kInvalidArgument
+  // if e.vext lies beyond it.
+  absl::StatusOr<Volume*> Find(const ExtentRef& e);
+  absl::StatusOr<Migration*> FindMigration(const ExtentRef& e);
+
+  bool LeaseRanOut() const;
+  // Whether a write to the extent must wait now.
+  bool Holds(const Volume& v, uint64_t vext) const;
+  // Lands a write that nothing holds: on the map, and through a migration.
+  WriteResult Land(const std::string& name, uint64_t vext, uint32_t region, uint64_t value);
+  void ReleaseHeld();
+  MigrationStatus StatusOf(uint64_t vext, const Migration& m) const;
+  // The migration CopyStep works on next: volume name and vext.
+  std::optional<std::pair<std::string, uint64_t>> NextCopier() const;
+
+  const std::string host_;
+  ModelDisks& disks_;
+  Clock& clock_;
+  const uint32_t regions_per_extent_;
+  AckCallback on_ack_;
+  std::function<void(const ExtentRef& e, uint32_t region)> during_copy_;
+
+  bool create_fenced_ = false;
+  uint32_t max_migrations_ = 8;
+  bool fail_next_dst_write_ = false;
+
+  std::map<std::string, Volume> volumes_;
+  std::deque<HeldWrite> held_;  // arrival order
+  uint64_t next_freeze_id_ = 1;
+  bool host_fenced_ = false;
+  absl::Time lease_deadline_ = absl::InfiniteFuture();  // infinite: no lease
+  bool lease_expired_ = false;
+};
+
+}  // namespace cvol::daemon::sim
+
+#endif  // CVOL_TESTS_UNIT_SIM_MODEL_KERNEL_H_

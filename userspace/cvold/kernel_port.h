@@ -1,0 +1,85 @@
+// What the cluster controller and the peer handlers ask of this host's
+// kernel (dm-cvol, docs/target.md) and its block devices, in typed form.
+// The daemon implements it over libdevmapper (Service); the simulation
+// with a model kernel that has the same semantics. Every call names one
+// extent of a volume; the port finds the device, the segment and the
+// segment-relative extent.
+#ifndef CVOL_CVOLD_KERNEL_PORT_H_
+#define CVOL_CVOLD_KERNEL_PORT_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cvol/map_types.h"
+#include "cvol/migrate_messages.h"
+#include "cvol/status.h"
+#include "config_db.h"
+#include "records.h"
+
+namespace cvol::daemon {
+
+// One extent of a volume, as the records describe it.
+struct ExtentRef {
+  VolumeRecord volume;
+  uint64_t extent_sectors = 0;
+  uint64_t vext = 0;
+};
+
+// The kernel's state of one extent.
+struct KernelExtent {
+  std::optional<Location> location;          // nullopt: unmapped
+  std::optional<MigrationStatus> migration;  // nullopt: not migrating
+};
+
+// Every call on an extent of a volume this host has no device for fails
+// with kNotFound (a host rebooted during a change has none until it
+// re-integrates, and so cannot write).
+class KernelPort {
+ public:
+  virtual ~KernelPort() = default;
+
+  // Makes the volume's device serve the record (created, or reloaded when
+  // the table lacks a slot the record uses).
+  virtual absl::Status Activate(const Snapshot& snap, const VolumeRecord& volume) = 0;
+
+  virtual absl::StatusOr<KernelExtent> Read(const ExtentRef& e) = 0;
+  // Blocks until the kernel reports progress on any migration, or `most`.
+  virtual void WaitForProgress(absl::Duration most) = 0;
+
+  // migrate_start: kCopy copies here; kFollow only dual-writes and tracks
+  // the regions it writes. EBUSY (kFailedPrecondition) if the extent
+  // migrates already or the volume runs its maximum of migrations.
+  virtual absl::Status MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode) = 0;
+  virtual absl::StatusOr<MigrateDirty> MigrateDirtyRegions(const ExtentRef& e) = 0;
+  // Switches the extent to the migration's destination and ends it.
+  virtual absl::Status MigrateCommit(const ExtentRef& e) = 0;
+  // Ends the migration; the source stays authoritative.
+  virtual absl::Status MigrateAbort(const ExtentRef& e) = 0;
+
+  // freeze <vext> 1 <timeout_ms>: holds new I/O to the extent; returns the
+  // freeze's id. The kernel thaws it by itself after timeout_ms.
+  virtual absl::StatusOr<uint64_t> Freeze(const ExtentRef& e, uint64_t timeout_ms) = 0;
+  // OK once everything in flight before the freeze has ended; kNotFound if
+  // the freeze is gone (thawed, timed out, cancelled by a fence).
+  virtual absl::Status FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_ms) = 0;
+  // kNotFound if it is gone already.
+  virtual absl::Status Thaw(const ExtentRef& e, uint64_t id) = 0;
+
+  // Points the extent at `to` under a freeze of its own.
+  virtual absl::Status SetLocation(const ExtentRef& e, Location to) = 0;
+
+  // Copies the given regions of the extent from src to dst with direct
+  // I/O and flushes dst (the whole-extent or dirty re-copy under a
+  // cluster freeze).
+  virtual absl::Status CopyRegions(const ExtentRef& e, Location src, Location dst,
+                                   uint64_t region_sectors,
+                                   const std::vector<DirtyRun>& runs) = 0;
+};
+
+}  // namespace cvol::daemon
+
+#endif  // CVOL_CVOLD_KERNEL_PORT_H_

@@ -1,0 +1,59 @@
+// The controller's way to reach the other daemons (the peer protocol,
+// docs/peer-protocol.md); an interface so that unit tests and the
+// simulation can stand in for the network.
+#ifndef CVOL_CVOLD_PEER_CALLER_H_
+#define CVOL_CVOLD_PEER_CALLER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+
+namespace cvol::daemon {
+
+// A peer's answer, keeping apart the two ways a call fails: no answer in
+// time (the transport: the host may be dead, cut off or stopped -- only
+// this may take it out of a change) and an answer that says no (the
+// handler's verdict: the host is alive; retry or decide otherwise).
+struct PeerAnswer {
+  absl::Status transport;                  // not OK: no answer
+  absl::StatusOr<nlohmann::json> verdict;  // meaningful when answered
+
+  bool answered() const { return transport.ok(); }
+  // The two folded into one, for callers that do not care which.
+  absl::StatusOr<nlohmann::json> Flatten() const {
+    if (!transport.ok()) return transport;
+    return verdict;
+  }
+};
+
+struct PeerTarget {
+  std::string host;
+  std::string address;
+};
+
+class PeerCaller {
+ public:
+  virtual ~PeerCaller() = default;
+  virtual PeerAnswer Ask(const std::string& address, const std::string& type, int64_t epoch,
+                         const nlohmann::json& body, absl::Duration deadline) = 0;
+  // Every target at once (a step costs one round trip and the slowest
+  // answer, not one per member); answers in the targets' order.
+  virtual std::vector<PeerAnswer> AskAll(const std::vector<PeerTarget>& targets,
+                                         const std::string& type, int64_t epoch,
+                                         const nlohmann::json& body, absl::Duration deadline);
+
+  absl::StatusOr<nlohmann::json> Call(const std::string& address, const std::string& type,
+                                      int64_t epoch, const nlohmann::json& body,
+                                      absl::Duration deadline) {
+    return Ask(address, type, epoch, body, deadline).Flatten();
+  }
+};
+
+}  // namespace cvol::daemon
+
+#endif  // CVOL_CVOLD_PEER_CALLER_H_

@@ -1,0 +1,285 @@
+#include "peer_handlers.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "status_macros.h"
+
+namespace cvol::daemon {
+
+std::string ChangeId(const std::string& move_key, const MoveRecord& move) {
+  return absl::StrCat(move_key, "#", move.started_ns);
+}
+
+PeerHandlers::PeerHandlers(Deps deps) : deps_(std::move(deps)) {}
+
+bool PeerHandlers::Serves(const std::string& type) {
+  return type == "migrate_start" || type == "migrate_status" || type == "freeze" ||
+         type == "recopy" || type == "apply" || type == "release" || type == "abort";
+}
+
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::Handle(const std::string& type, int64_t epoch,
+                                                        const Json& body) {
+  absl::MutexLock lock(&mu_);
+  // Checked again under the lock: a request that waited here behind a slow
+  // one must not act for a controller deposed meanwhile.
+  if (absl::Status s = deps_.check_epoch(epoch); !s.ok()) {
+    deps_.publish({{"type", "stale_epoch_refused"}, {"request", type}, {"epoch", epoch},
+                   {"reason", std::string(s.message())}});
+    return s;
+  }
+  if (type == "migrate_start") return MigrateStart(body);
+  if (type == "migrate_status") return MigrateStatus(body);
+  if (type == "freeze") return Freeze(body);
+  if (type == "recopy") return Recopy(body);
+  if (type == "apply") return Apply(body);
+  if (type == "abort") return Abort(body);
+  if (type == "release") {
+    ASSIGN_OR_RETURN(ReleaseRequest r, ReleaseRequest::FromJson(body));
+    return Release(r.change);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown peer request '", type, "'"));
+}
+
+void PeerHandlers::WithHeldFreezes(
+    const std::function<void(std::map<std::string, HeldFreeze>&)>& fn) {
+  absl::MutexLock lock(&mu_);
+  fn(held_);
+}
+
+absl::StatusOr<PeerHandlers::ChangeContext> PeerHandlers::LoadChange(const ChangeExtent& at,
+                                                                    const Snapshot& snap) const {
+  const std::string key = deps_.db->MoveKey(at.pool, at.volume, at.vext);
+  auto mit = snap.moves.find(key);
+  if (mit == snap.moves.end() || ChangeId(key, mit->second.record) != at.change) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("change ", at.change, " is not in progress (ended, or replaced)"));
+  }
+  const VolumeRecord* volume = snap.FindVolume(at.pool, at.volume);
+  if (volume == nullptr) return absl::NotFoundError(absl::StrCat("no volume ", at.pool, "/", at.volume));
+  ChangeContext out;
+  out.move = mit->second.record;
+  out.extent = ExtentRef{*volume, snap.pools.at(at.pool).record.extent_sectors, at.vext};
+  return out;
+}
+
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::MigrateStart(const Json& body) {
+  ASSIGN_OR_RETURN(MigrateStartRequest r, MigrateStartRequest::FromJson(body));
+  const absl::Time deadline = deps_.clock->Now() + deps_.follow_start_deadline;
+  ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
+  ASSIGN_OR_RETURN(ChangeContext c, LoadChange(r.at, snap));
+  if (c.move.phase != MoveRecord::Phase::kCopying || r.dst != c.move.dst) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("change ", r.at.change, " does not start a migration to ", ToString(r.dst)));
+  }
+  // No device (a host that rebooted during a change): it cannot write, and
+  // it must not get one before it re-integrates. At `freeze` it reports no
+  // migration, so the whole extent is copied again.
+  if (absl::StatusOr<KernelExtent> st = deps_.kernel->Read(c.extent);
+      st.status().code() == absl::StatusCode::kNotFound) {
+    return Json{{"state", "no device"}};
+  }
+  // The table must list the destination's slot (a pv added since).
+  RETURN_IF_ERROR(deps_.kernel->Activate(snap, c.extent.volume));
+  while (true) {
+    ASSIGN_OR_RETURN(KernelExtent st, deps_.kernel->Read(c.extent));
+    if (!st.migration) {
+      RETURN_IF_ERROR(deps_.kernel->MigrateStart(
+          c.extent, c.move.dst, r.follow ? MigrateMode::kFollow : MigrateMode::kCopy));
+      continue;
+    }
+    // A follower reports once it dual-writes every write: after the
+    // migration's start drain, which is what `ready` means for it.
+    if (!r.follow || st.migration->state == MigrationState::kReady) {
+      return Json{{"state", MigrationStateName(st.migration->state)}};
+    }
+    if (deps_.clock->Now() > deadline) {
+      return absl::DeadlineExceededError("the follow migration did not start in time");
+    }
+    deps_.kernel->WaitForProgress(absl::Milliseconds(50));
+  }
+}
+
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::MigrateStatus(const Json& body) {
+  ASSIGN_OR_RETURN(AbortRequest r, AbortRequest::FromJson(body));
+  ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
+  ASSIGN_OR_RETURN(ChangeContext c, LoadChange(r.at, snap));
+  ASSIGN_OR_RETURN(KernelExtent st, deps_.kernel->Read(c.extent));
+  Json out{{"state", st.migration ? MigrationStateName(st.migration->state) : "none"}};
+  if (st.migration) {
+    out["copied"] = st.migration->copied_regions;
+    out["regions"] = st.migration->regions;
+  }
+  return out;
+}
+
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::Freeze(const Json& body) {
+  ASSIGN_OR_RETURN(FreezeRequest r, FreezeRequest::FromJson(body));
+  ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
+  ASSIGN_OR_RETURN(ChangeContext c, LoadChange(r.at, snap));
+  auto held = held_.find(r.at.change);
+  if (held != held_.end()) {
+    // A freeze that thawed itself (its timeout) or was ended is lost: take
+    // a new one, whose new id tells the controller (its earlier re-copy did
+    // not cover what this host wrote since).
+    absl::Status alive =
+        deps_.kernel->FreezeWait(held->second.extent, held->second.id, deps_.freeze_wait_ms);
+    if (alive.code() == absl::StatusCode::kNotFound) {
+      held_.erase(held);
+      held = held_.end();
+    } else if (!alive.ok()) {
+      return alive;
+    }
+  }
+  const bool fresh = held == held_.end();
+  if (fresh) {
+    absl::StatusOr<uint64_t> frozen = deps_.kernel->Freeze(c.extent, r.timeout_ms);
+    if (frozen.status().code() == absl::StatusCode::kNotFound) {
+      // No device here: this host cannot write the extent at all. Not
+      // migrating either, so the controller copies the whole extent again.
+      return FreezeReply{}.ToJson();
+    }
+    ASSIGN_OR_RETURN(uint64_t id, frozen);
+    held = held_.emplace(r.at.change, HeldFreeze{c.extent, id}).first;
+    RETURN_IF_ERROR(deps_.kernel->FreezeWait(c.extent, id, deps_.freeze_wait_ms));
+  }
+  FreezeReply reply;
+  reply.freeze_id = held->second.id;
+  ASSIGN_OR_RETURN(KernelExtent st, deps_.kernel->Read(c.extent));
+  reply.migrating = st.migration.has_value();
+  reply.ready = st.migration && st.migration->state == MigrationState::kReady;
+  if (st.migration) {
+    ASSIGN_OR_RETURN(MigrateDirty dirty, deps_.kernel->MigrateDirtyRegions(c.extent));
+    reply.region_sectors = dirty.region_sectors;
+    reply.regions = dirty.nr_regions;
+    reply.dirty = std::move(dirty.runs);
+  }
+  if (fresh) {
+    deps_.publish({{"type", "cluster_frozen"}, {"change", r.at.change},
+                   {"volume", absl::StrCat(r.at.pool, "/", r.at.volume)}, {"vext", r.at.vext}});
+  }
+  return reply.ToJson();
+}
+
+absl::Status PeerHandlers::FreezeStillHeld(const std::string& change) {
+  auto held = held_.find(change);
+  if (held == held_.end()) {
+    return absl::AbortedError(absl::StrCat("change ", change, ": this host holds no freeze"));
+  }
+  absl::Status alive =
+      deps_.kernel->FreezeWait(held->second.extent, held->second.id, deps_.freeze_wait_ms);
+  if (!alive.ok()) {
+    return absl::AbortedError(absl::StrCat("change ", change, ": the freeze was lost (",
+                                           alive.message(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::Recopy(const Json& body) {
+  ASSIGN_OR_RETURN(RecopyRequest r, RecopyRequest::FromJson(body));
+  ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
+  ASSIGN_OR_RETURN(ChangeContext c, LoadChange(r.at, snap));
+  // Only the record's extents: a request naming others (a bug, or a
+  // forged message) must not write anywhere else on a pv.
+  if (r.src != c.move.src || r.dst != c.move.dst || c.move.phase != MoveRecord::Phase::kCopying) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("change ", r.at.change, " does not copy ", ToString(r.src), " to ",
+                     ToString(r.dst)));
+  }
+  const uint64_t es = c.extent.extent_sectors;
+  if (r.region_sectors == 0 || r.region_sectors > es || es % r.region_sectors != 0) {
+    return absl::InvalidArgumentError("region_sectors does not divide the extent");
+  }
+  const uint64_t regions = es / r.region_sectors;
+  uint64_t count = 0;
+  for (const DirtyRun& run : r.runs) {
+    if (run.first >= regions || run.count > regions - run.first) {
+      return absl::InvalidArgumentError("a run is outside the extent");
+    }
+    count += run.count;
+  }
+  // The copy is only right while no host writes the extent: this host's
+  // freeze must hold before and after it (the controller checks the
+  // others'); a freeze lost meanwhile makes the controller redo the step.
+  RETURN_IF_ERROR(FreezeStillHeld(r.at.change));
+  RETURN_IF_ERROR(deps_.kernel->CopyRegions(c.extent, c.move.src, c.move.dst, r.region_sectors,
+                                            r.runs));
+  RETURN_IF_ERROR(FreezeStillHeld(r.at.change));
+  return Json{{"copied_bytes", count * r.region_sectors * 512}};
+}
+
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::Apply(const Json& body) {
+  ASSIGN_OR_RETURN(ApplyRequest r, ApplyRequest::FromJson(body));
+  ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
+  ASSIGN_OR_RETURN(ChangeContext c, LoadChange(r.at, snap));
+  // Only a committed change switches a host: etcd's map says dst already.
+  if (c.move.phase != MoveRecord::Phase::kCommitting || r.dst != c.move.dst) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("change ", r.at.change, " is not committed to ", ToString(r.dst)));
+  }
+  absl::StatusOr<KernelExtent> read = deps_.kernel->Read(c.extent);
+  if (read.status().code() == absl::StatusCode::kNotFound) {
+    // No device: it is created from etcd's map (dst) when the host
+    // re-integrates.
+    return Json{{"how", "no device"}};
+  }
+  ASSIGN_OR_RETURN(KernelExtent st, read);
+  std::string how = "already";
+  if (st.location != c.move.dst) {
+    if (st.migration) {
+      // Under the change's drained freeze this is the cluster form (no
+      // hold of its own); without it the kernel holds and drains itself.
+      RETURN_IF_ERROR(deps_.kernel->MigrateCommit(c.extent));
+      how = "migrate_commit";
+    } else {
+      // No migration here (a host that joined after it began): set the
+      // entry under a freeze of its own.
+      RETURN_IF_ERROR(deps_.kernel->SetLocation(c.extent, c.move.dst));
+      how = "map_set";
+    }
+  } else if (st.migration) {
+    // Switched by an earlier apply whose reply was lost: the migration
+    // ended with it. (A migration here now would be another change's.)
+    how = "already";
+  }
+  deps_.publish({{"type", "cluster_applied"}, {"change", r.at.change},
+                 {"volume", absl::StrCat(r.at.pool, "/", r.at.volume)}, {"vext", r.at.vext},
+                 {"how", how}});
+  return Json{{"how", how}};
+}
+
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::Release(const std::string& change) {
+  auto held = held_.find(change);
+  if (held == held_.end()) return Json{{"released", false}};
+  // A freeze that thawed itself (its timeout) is gone: NotFound is fine.
+  absl::Status s = deps_.kernel->Thaw(held->second.extent, held->second.id);
+  held_.erase(held);
+  deps_.publish({{"type", "cluster_released"}, {"change", change}});
+  if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return s;
+  return Json{{"released", true}};
+}
+
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::Abort(const Json& body) {
+  ASSIGN_OR_RETURN(AbortRequest r, AbortRequest::FromJson(body));
+  ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
+  absl::StatusOr<ChangeContext> c = LoadChange(r.at, snap);
+  if (c.ok()) {
+    // Once etcd's map says dst, ending the migration would leave this host
+    // writing to the source: a committed change only goes forward.
+    if (c->move.phase == MoveRecord::Phase::kCommitting) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("change ", r.at.change, " is committed; it cannot be rolled back"));
+    }
+    absl::StatusOr<KernelExtent> st = deps_.kernel->Read(c->extent);
+    // No device: no migration, nothing to end.
+    if (!st.ok() && st.status().code() != absl::StatusCode::kNotFound) return st.status();
+    if (st.ok() && st->migration) RETURN_IF_ERROR(deps_.kernel->MigrateAbort(c->extent));
+  } else if (c.status().code() != absl::StatusCode::kFailedPrecondition) {
+    return c.status();
+  }
+  // An ended change (its record gone) has nothing left here but maybe its
+  // freeze.
+  return Release(r.at.change);
+}
+
+}  // namespace cvol::daemon

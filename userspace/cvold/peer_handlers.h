@@ -1,0 +1,91 @@
+// The host side of a cluster change (docs/cluster.md): the controller's
+// requests, each idempotent and each checked, under this object's lock,
+// against the current epoch and against the move record in etcd (the
+// request names the change; the source and destination come from the
+// record), so that a deposed controller's late request changes nothing.
+// It reaches the kernel only through a KernelPort, so the simulation runs
+// this very code against a model kernel.
+#ifndef CVOL_CVOLD_PEER_HANDLERS_H_
+#define CVOL_CVOLD_PEER_HANDLERS_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "change_messages.h"
+#include "clock.h"
+#include "config_db.h"
+#include "kernel_port.h"
+#include "nlohmann/json.hpp"
+
+namespace cvol::daemon {
+
+class PeerHandlers {
+ public:
+  using Json = nlohmann::json;
+
+  struct Deps {
+    ConfigDb* db = nullptr;
+    KernelPort* kernel = nullptr;
+    Clock* clock = nullptr;
+    // OK if `epoch` is the cluster's current one (read from etcd now).
+    std::function<absl::Status(int64_t epoch)> check_epoch;
+    std::function<void(Json)> publish;
+    // How long a follower may take to start dual-writing (its reply must
+    // reach the controller within the peer deadline).
+    absl::Duration follow_start_deadline = absl::Milliseconds(2500);
+    // The longest a freeze_wait may hold a request.
+    uint64_t freeze_wait_ms = 2500;
+  };
+
+  // A cluster freeze this host holds for a change.
+  struct HeldFreeze {
+    ExtentRef extent;
+    uint64_t id = 0;
+  };
+
+  explicit PeerHandlers(Deps deps);
+
+  // True for the request types this class serves.
+  static bool Serves(const std::string& type);
+  // One request, already authenticated by the transport.
+  absl::StatusOr<Json> Handle(const std::string& type, int64_t epoch, const Json& body);
+
+  // Runs fn with the held freezes while no request runs (re-integration
+  // thaws the ones whose change is over).
+  void WithHeldFreezes(const std::function<void(std::map<std::string, HeldFreeze>&)>& fn);
+
+ private:
+  // The move record the change names, its volume and the extent.
+  struct ChangeContext {
+    MoveRecord move;
+    ExtentRef extent;
+  };
+  absl::StatusOr<ChangeContext> LoadChange(const ChangeExtent& at, const Snapshot& snap) const;
+
+  absl::StatusOr<Json> MigrateStart(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Json> MigrateStatus(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Json> Freeze(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Json> Recopy(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Json> Apply(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Json> Release(const std::string& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Json> Abort(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // OK if this host still holds the change's freeze (the same kernel id).
+  absl::Status FreezeStillHeld(const std::string& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Deps deps_;
+  absl::Mutex mu_;
+  std::map<std::string, HeldFreeze> held_ ABSL_GUARDED_BY(mu_);  // by change
+};
+
+// The change id of a move record: "<key>#<started_ns>".
+std::string ChangeId(const std::string& move_key, const MoveRecord& move);
+
+}  // namespace cvol::daemon
+
+#endif  // CVOL_CVOLD_PEER_HANDLERS_H_
