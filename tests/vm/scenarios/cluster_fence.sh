@@ -81,6 +81,10 @@ host_fault 1 stall_before:freeze
 check_hctl "start moving extent 2 on h1 (no wait)" 0 1 volume move p/v --extent 2 --to-pv pvB
 check "h1 records the freeze step of extent 2" -- wait_for 60 bash -c \
 	"grep '\"step\":\"freeze\"' $CVOL_OUT/events-h1.log | grep -q '\"vext\":2,'"
+# Stopped only once it is inside the stall (the fault file is gone): a
+# stop before it (in the step's etcd reads) would let the controller see
+# at once, when continued, that it is deposed, and send nothing.
+check "h1's controller stalls before sending 'freeze'" -- wait_for 30 host_fault_fired 1
 host_stop 1
 check "h2 becomes the Primary" -- wait_for 60 bash -c \
 	"$CLUSTERCTL --socket /run/cvol/h2.sock member list --json | jq -e '.members[0].host == \"h2\"'"
