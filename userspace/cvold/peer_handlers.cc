@@ -237,10 +237,6 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Apply(const Json& body) {
       RETURN_IF_ERROR(deps_.kernel->SetLocation(c.extent, c.move.dst));
       how = "map_set";
     }
-  } else if (st.migration) {
-    // Switched by an earlier apply whose reply was lost: the migration
-    // ended with it. (A migration here now would be another change's.)
-    how = "already";
   }
   deps_.publish({{"type", "cluster_applied"}, {"change", r.at.change},
                  {"volume", absl::StrCat(r.at.pool, "/", r.at.volume)}, {"vext", r.at.vext},
