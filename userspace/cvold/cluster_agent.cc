@@ -4,12 +4,23 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "clock.h"
 #include "log.h"
 #include "nlohmann/json.hpp"
 #include "records.h"
 #include "status_macros.h"
 
 namespace cvol::daemon {
+namespace {
+
+// Lease arithmetic on the monotonic clock: an NTP step of the wall clock
+// must not stretch a kernel lease past the etcd lease.
+absl::Time MonotonicNow() {
+  static SteadyClock clock;
+  return clock.Now();
+}
+
+}  // namespace
 
 const char* ClusterAgent::StateName(State state) {
   switch (state) {
@@ -143,7 +154,7 @@ void ClusterAgent::Run() {
 // and unfences. The old lease, if it still lives, is kept: nobody can have
 // excluded a host whose lease never expired.
 absl::Status ClusterAgent::JoinOrRenew() {
-  const absl::Time sent = absl::Now();
+  const absl::Time sent = MonotonicNow();
   if (membership_ == nullptr || !membership_->KeepAlive().ok()) {
     cluster::MemberInfo self{options_.host, options_.addresses};
     absl::StatusOr<std::unique_ptr<cluster::Membership>> joined =
@@ -232,12 +243,12 @@ absl::Status ClusterAgent::HoldLease(absl::Time* sent) {
   bool probed = false;
   absl::StatusOr<store::QuorumReport> q = absl::UnavailableError("not asked");
   if (quorum_lost_ || keepalive_failed_) {
-    *sent = absl::Now();
+    *sent = MonotonicNow();
     q = lease_kv_.ProbeQuorum();
     probed = true;
   }
   if (!probed || !(q.ok() && q->Lost())) {
-    *sent = absl::Now();
+    *sent = MonotonicNow();
     renewed = membership_->KeepAlive();
     keepalive_failed_ = !renewed.ok();
     if (renewed.ok() && quorum_lost_) {
@@ -246,7 +257,7 @@ absl::Status ClusterAgent::HoldLease(absl::Time* sent) {
       hooks_.publish("etcd_quorum_back", "the lease was renewed");
     }
     if (renewed.ok() || renewed.code() == absl::StatusCode::kNotFound) return renewed;
-    *sent = absl::Now();
+    *sent = MonotonicNow();
     q = lease_kv_.ProbeQuorum();
   }
   const bool lost = q.ok() && q->Lost();
@@ -286,9 +297,9 @@ void ClusterAgent::Tick() {
   // half the TTL.
   const bool renewed = held.ok() && !quorum_lost_;
   const absl::Duration deadline = held.ok() ? ttl * 5 / 8 : ttl / 2;
-  if (!renewed && absl::Now() - last_renewal_sent_ > deadline) {
+  if (!renewed && MonotonicNow() - last_renewal_sent_ > deadline) {
     Lose(absl::StrCat("the lease could not be renewed for ",
-                      absl::FormatDuration(absl::Now() - last_renewal_sent_), ": ",
+                      absl::FormatDuration(MonotonicNow() - last_renewal_sent_), ": ",
                       held.ok() ? "etcd has no quorum" : held.message()));
     return;
   }
@@ -298,7 +309,7 @@ void ClusterAgent::Tick() {
   // which runs from when etcd got the renewal (after `sent`), with a
   // quarter of the TTL to spare. A renewal that took so long that less
   // than a quarter would be left is not passed on: the next one comes.
-  const absl::Duration kernel_lease = ttl * 3 / 4 - (absl::Now() - sent);
+  const absl::Duration kernel_lease = ttl * 3 / 4 - (MonotonicNow() - sent);
   if (kernel_lease >= ttl / 4) {
     hooks_.renew_kernel_leases(static_cast<uint64_t>(absl::ToInt64Milliseconds(kernel_lease)));
   }
