@@ -1,6 +1,7 @@
 #include "move_controller.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -312,11 +313,20 @@ absl::StatusOr<MoveController::Next> MoveController::Exclude(
   return Next{};
 }
 
-absl::StatusOr<MoveController::Next> MoveController::Follow(Context& c) {
-  deps_.set_phase(c.key, "copying", 0, 0);
+std::vector<std::string> MoveController::GoneFollowers(const Context& c) const {
   const MoveRecord& m = c.move.record;
-  // A host revoked moments ago is out of the view but may still write
-  // (without dual-writing, unreported): the copy waits until it cannot.
+  std::vector<std::string> gone;
+  for (const std::string& host : m.followers) {
+    if (c.view.Find(host) == nullptr &&
+        std::find(m.excluded.begin(), m.excluded.end(), host) == m.excluded.end()) {
+      gone.push_back(host);
+    }
+  }
+  return gone;
+}
+
+std::optional<absl::StatusOr<MoveController::Next>> MoveController::WaitForDepartingHosts(
+    Context& c) {
   absl::StatusOr<std::vector<std::string>> departing =
       cluster::Membership::ReadDeparting(*deps_.kv, deps_.prefix);
   if (!departing.ok()) return RetryOrFail(c.key, departing.status());
@@ -326,6 +336,15 @@ absl::StatusOr<MoveController::Next> MoveController::Follow(Context& c) {
       return Next{false, options_.retry_pause};
     }
   }
+  return std::nullopt;
+}
+
+absl::StatusOr<MoveController::Next> MoveController::Follow(Context& c) {
+  deps_.set_phase(c.key, "copying", 0, 0);
+  const MoveRecord& m = c.move.record;
+  // A host revoked moments ago is out of the view but may still write
+  // (without dual-writing, unreported): the copy waits until it cannot.
+  if (std::optional<absl::StatusOr<Next>> wait = WaitForDepartingHosts(c)) return *wait;
   MigrateStartRequest request{c.At(), m.dst, /*follow=*/true};
   Round round = AskRound(c, "migrate_start", request.ToJson(), /*include_self=*/false);
   if (!round.silent.empty()) return Exclude(c, round.silent, {});
@@ -369,14 +388,9 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
   // expired or was revoked) wrote regions nobody will report: it is taken
   // out like a silent host (it may have lost its lease only just now) and
   // the whole extent is copied again.
-  std::vector<std::string> gone;
-  for (const std::string& host : m.followers) {
-    if (c.view.Find(host) == nullptr &&
-        std::find(m.excluded.begin(), m.excluded.end(), host) == m.excluded.end()) {
-      gone.push_back(host);
-    }
+  if (std::vector<std::string> gone = GoneFollowers(c); !gone.empty()) {
+    return Exclude(c, {}, gone);
   }
-  if (!gone.empty()) return Exclude(c, {}, gone);
 
   FreezeRequest request{c.At(), options_.freeze_timeout_ms};
   Round first = AskRound(c, "freeze", request.ToJson(), /*include_self=*/true);
@@ -523,20 +537,10 @@ absl::StatusOr<MoveController::Next> MoveController::Finish(Context& c, bool abo
   // source after a release). A host that may still write there -- a
   // recorded follower gone from the view, or a host just revoked -- must
   // have fenced first.
-  std::vector<std::string> gone;
-  for (const std::string& host : m.followers) {
-    if (c.view.Find(host) == nullptr &&
-        std::find(m.excluded.begin(), m.excluded.end(), host) == m.excluded.end()) {
-      gone.push_back(host);
-    }
+  if (std::vector<std::string> gone = GoneFollowers(c); !gone.empty()) {
+    return Exclude(c, {}, gone);
   }
-  if (!gone.empty()) return Exclude(c, {}, gone);
-  absl::StatusOr<std::vector<std::string>> departing =
-      cluster::Membership::ReadDeparting(*deps_.kv, deps_.prefix);
-  if (!departing.ok()) return RetryOrFail(c.key, departing.status());
-  for (const std::string& host : *departing) {
-    if (c.view.Find(host) == nullptr) return Next{false, options_.retry_pause};
-  }
+  if (std::optional<absl::StatusOr<Next>> wait = WaitForDepartingHosts(c)) return *wait;
   if (abort) {
     // A host that may still dual-write into the destination must be
     // fenced before the destination is freed.

@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -138,6 +139,12 @@ class MoveController {
   // a rollback once a change that is not committed has failed too often.
   absl::StatusOr<Next> Retry(Context& c, const std::string& why);
   ChangeSet Guarded(const Context& c) const;
+  // Recorded followers that left the view and are not recorded as excluded:
+  // their writes are unreported and they may still write.
+  std::vector<std::string> GoneFollowers(const Context& c) const;
+  // A host revoked moments ago (a departing/ marker) outside the view may
+  // still write: the step to return (wait, or etcd's error), or nullopt.
+  std::optional<absl::StatusOr<Next>> WaitForDepartingHosts(Context& c);
   void Fault(const std::string& point);
   void Publish(Json event) {
     if (deps_.publish) deps_.publish(std::move(event));
