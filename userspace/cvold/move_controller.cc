@@ -345,6 +345,10 @@ absl::StatusOr<MoveController::Next> MoveController::Follow(Context& c) {
   // A host revoked moments ago is out of the view but may still write
   // (without dual-writing, unreported): the copy waits until it cannot.
   if (std::optional<absl::StatusOr<Next>> wait = WaitForDepartingHosts(c)) return *wait;
+  if (!HasMigrationSlot(c)) {
+    deps_.set_phase(c.key, "queued", 0, 0);
+    return Next{false, options_.retry_pause};
+  }
   MigrateStartRequest request{c.At(), m.dst, /*follow=*/true};
   Round round = AskRound(c, "migrate_start", request.ToJson(), /*include_self=*/false);
   if (!round.silent.empty()) return Exclude(c, round.silent, {});
@@ -352,6 +356,22 @@ absl::StatusOr<MoveController::Next> MoveController::Follow(Context& c) {
   std::vector<std::string> followers;
   for (const auto& [host, reply] : round.replies) followers.push_back(host);
   return SetStep(c, Step::kCopy, [&followers](MoveRecord& r) { r.followers = followers; });
+}
+
+// Every member runs one migration per move of the volume, and a kernel
+// refuses more than its limit (EBUSY). Moves beyond it wait here, in key
+// order, rather than be refused by every member and rolled back; the ones
+// past this step hold their slots until they are over.
+bool MoveController::HasMigrationSlot(const Context& c) const {
+  const MoveRecord& m = c.move.record;
+  size_t taken = 0;
+  for (const auto& [key, other] : c.snap.moves) {
+    const MoveRecord& o = other.record;
+    if (key == c.key || o.pool != m.pool || o.volume != m.volume) continue;
+    const bool waiting = o.step == Step::kNone || o.step == Step::kFollow;
+    if (!waiting || key < c.key) ++taken;
+  }
+  return taken < options_.migrations_per_volume;
 }
 
 absl::StatusOr<MoveController::Next> MoveController::Copy(Context& c) {

@@ -44,6 +44,7 @@
 #include "cvol/cluster/membership.h"
 #include "cvol/store/kv_store.h"
 #include "kernel_port.h"
+#include "linux/dm-cvol.h"
 #include "nlohmann/json.hpp"
 #include "peer_caller.h"
 
@@ -63,6 +64,9 @@ class MoveController {
     absl::Duration retry_pause = absl::Seconds(1);
     // Refusals before a change that is not committed is rolled back.
     int max_refusals = 30;
+    // Moves of one volume under way at once: the kernel's default
+    // max_migrations (migrate_throttle); the others queue.
+    size_t migrations_per_volume = CVOL_DEFAULT_MIGRATIONS;
   };
 
   struct Deps {
@@ -139,6 +143,8 @@ class MoveController {
   // a rollback once a change that is not committed has failed too often.
   absl::StatusOr<Next> Retry(Context& c, const std::string& why);
   ChangeSet Guarded(const Context& c) const;
+  // Whether this move may start its migrations now (see Options).
+  bool HasMigrationSlot(const Context& c) const;
   // Recorded followers that left the view and are not recorded as excluded:
   // their writes are unreported and they may still write.
   std::vector<std::string> GoneFollowers(const Context& c) const;

@@ -473,6 +473,7 @@ void World::Setup() {
         [this, raw](const std::string&, uint64_t vext, uint32_t region, uint64_t value) {
           OnAck(raw->name, vext, region, value);
         });
+    h->kernel->set_max_migrations(options_.max_migrations);
     hosts_.push_back(std::move(h));
   }
   // Join in order, so that h1 is the first Primary.
@@ -527,6 +528,8 @@ void World::StartDaemon(Host& h) {
   co.freeze_timeout_ms = static_cast<uint64_t>(options_.lease_ttl_s) * 3000;
   co.move_poll = absl::Milliseconds(20);
   co.retry_pause = absl::Milliseconds(200);
+  co.max_refusals = options_.max_refusals;
+  co.migrations_per_volume = options_.max_migrations;
   d->controller = std::make_unique<MoveController>(std::move(cd), co);
   // The old incarnation may still be on the stack (its code returns once
   // the nested events do): it is kept, dead, until the run ends.

@@ -24,7 +24,11 @@ struct SimOptions {
   int hosts = 3;
   int64_t lease_ttl_s = 4;
   uint32_t regions_per_extent = 8;
-  int extents_to_move = 2;
+  int extents_to_move = 2;  // at most 4 (the volume's size)
+  // Every model kernel's migrate_throttle limit, and the refusals the
+  // controller takes before it rolls a move back.
+  uint32_t max_migrations = 8;
+  int max_refusals = 30;
   bool faults = true;
   // Faults strike within this window; then the cluster heals and every
   // move must end within `settle`.

@@ -74,6 +74,26 @@ TEST(ClusterSimTest, MovesWithoutFaultsCompleteAndLoseNothing) {
   RunTest(options, CVOL_SIM_DEFAULT_SEEDS / 10);
 }
 
+// More moves of one volume than a kernel runs migrations at once: they
+// queue at the controller, none is refused into a rollback (a follower
+// that says EBUSY three times would roll it back here).
+TEST(ClusterSimTest, MovesBeyondTheMigrationLimitQueue) {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  const uint64_t seeds = EnvOr("CVOL_SIM_SEEDS", CVOL_SIM_DEFAULT_SEEDS / 50);
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+    SimOptions options;
+    options.seed = seed;
+    options.faults = false;
+    options.extents_to_move = 4;
+    options.max_migrations = 1;
+    options.max_refusals = 3;
+    SimResult r = RunSimulation(options);
+    ASSERT_TRUE(r.ok) << "seed " << seed << ": " << r.failure << "\n" << absl::StrJoin(r.trace, "\n");
+    EXPECT_EQ(r.moves_done, 4u) << "seed " << seed;
+    EXPECT_EQ(r.moves_rolled_back, 0u) << "seed " << seed;
+  }
+}
+
 TEST(ClusterSimTest, EveryInvariantHoldsUnderFaults) {
   RunTest(SimOptions{}, CVOL_SIM_DEFAULT_SEEDS);
 }
