@@ -1,5 +1,7 @@
 #include "peer_handlers.h"
 
+#include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,9 +20,72 @@ bool PeerHandlers::Serves(const std::string& type) {
          type == "recopy" || type == "apply" || type == "release" || type == "abort";
 }
 
+namespace {
+
+// The move key of the change a request names ("<key>#<started_ns>"); ""
+// for a body without one (it fails its own validation).
+std::string MoveKeyOf(const nlohmann::json& body) {
+  if (!body.is_object()) return "";
+  auto it = body.find("change");
+  if (it == body.end() || !it->is_string()) return "";
+  const std::string& change = it->get_ref<const std::string&>();
+  const size_t hash = change.rfind('#');
+  return hash == std::string::npos ? change : change.substr(0, hash);
+}
+
+}  // namespace
+
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::Handle(const std::string& type, int64_t epoch,
                                                         const Json& body) {
+  // Requests of one extent run one at a time; those of different extents
+  // side by side: one slow drain or re-copy must not make this host miss
+  // the deadline of every other change (and look silent).
+  absl::ReaderMutexLock gate(&gate_);
+  const std::string key = MoveKeyOf(body);
+  std::shared_ptr<absl::Mutex> extent_lock = ExtentLock(key);
+  absl::StatusOr<Json> result;
+  {
+    absl::MutexLock lock(extent_lock.get());
+    result = HandleLocked(type, epoch, body);
+  }
+  DropExtentLock(key, std::move(extent_lock));
+  return result;
+}
+
+std::shared_ptr<absl::Mutex> PeerHandlers::ExtentLock(const std::string& move_key) {
   absl::MutexLock lock(&mu_);
+  std::shared_ptr<absl::Mutex>& slot = change_locks_[move_key];
+  if (slot == nullptr) slot = std::make_shared<absl::Mutex>();
+  return slot;
+}
+
+void PeerHandlers::DropExtentLock(const std::string& move_key,
+                                  std::shared_ptr<absl::Mutex> extent_lock) {
+  absl::MutexLock lock(&mu_);
+  extent_lock.reset();
+  auto it = change_locks_.find(move_key);
+  if (it != change_locks_.end() && it->second.use_count() == 1) change_locks_.erase(it);
+}
+
+std::optional<PeerHandlers::HeldFreeze> PeerHandlers::Held(const std::string& change) {
+  absl::MutexLock lock(&mu_);
+  auto it = held_.find(change);
+  if (it == held_.end()) return std::nullopt;
+  return it->second;
+}
+
+void PeerHandlers::Hold(const std::string& change, HeldFreeze freeze) {
+  absl::MutexLock lock(&mu_);
+  held_[change] = std::move(freeze);
+}
+
+void PeerHandlers::Forget(const std::string& change) {
+  absl::MutexLock lock(&mu_);
+  held_.erase(change);
+}
+
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::HandleLocked(const std::string& type,
+                                                              int64_t epoch, const Json& body) {
   // Checked again under the lock: a request that waited here behind a slow
   // one must not act for a controller deposed meanwhile.
   if (absl::Status s = deps_.check_epoch(epoch); !s.ok()) {
@@ -43,6 +108,7 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Handle(const std::string& type,
 
 void PeerHandlers::WithHeldFreezes(
     const std::function<void(std::map<std::string, HeldFreeze>&)>& fn) {
+  absl::WriterMutexLock gate(&gate_);
   absl::MutexLock lock(&mu_);
   fn(held_);
 }
@@ -117,21 +183,20 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Freeze(const Json& body) {
   ASSIGN_OR_RETURN(FreezeRequest r, FreezeRequest::FromJson(body));
   ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
   ASSIGN_OR_RETURN(ChangeContext c, LoadChange(r.at, snap));
-  auto held = held_.find(r.at.change);
-  if (held != held_.end()) {
+  std::optional<HeldFreeze> held = Held(r.at.change);
+  if (held) {
     // A freeze that thawed itself (its timeout) or was ended is lost: take
     // a new one, whose new id tells the controller (its earlier re-copy did
     // not cover what this host wrote since).
-    absl::Status alive =
-        deps_.kernel->FreezeWait(held->second.extent, held->second.id, deps_.freeze_wait_ms);
+    absl::Status alive = deps_.kernel->FreezeWait(held->extent, held->id, deps_.freeze_wait_ms);
     if (alive.code() == absl::StatusCode::kNotFound) {
-      held_.erase(held);
-      held = held_.end();
+      Forget(r.at.change);
+      held.reset();
     } else if (!alive.ok()) {
       return alive;
     }
   }
-  const bool fresh = held == held_.end();
+  const bool fresh = !held;
   if (fresh) {
     absl::StatusOr<uint64_t> frozen = deps_.kernel->Freeze(c.extent, r.timeout_ms);
     if (frozen.status().code() == absl::StatusCode::kNotFound) {
@@ -140,11 +205,12 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Freeze(const Json& body) {
       return FreezeReply{}.ToJson();
     }
     ASSIGN_OR_RETURN(uint64_t id, frozen);
-    held = held_.emplace(r.at.change, HeldFreeze{c.extent, id}).first;
+    held = HeldFreeze{c.extent, id};
+    Hold(r.at.change, *held);
     RETURN_IF_ERROR(deps_.kernel->FreezeWait(c.extent, id, deps_.freeze_wait_ms));
   }
   FreezeReply reply;
-  reply.freeze_id = held->second.id;
+  reply.freeze_id = held->id;
   ASSIGN_OR_RETURN(KernelExtent st, deps_.kernel->Read(c.extent));
   reply.migrating = st.migration.has_value();
   reply.ready = st.migration && st.migration->state == MigrationState::kReady;
@@ -162,12 +228,11 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Freeze(const Json& body) {
 }
 
 absl::Status PeerHandlers::FreezeStillHeld(const std::string& change) {
-  auto held = held_.find(change);
-  if (held == held_.end()) {
+  std::optional<HeldFreeze> held = Held(change);
+  if (!held) {
     return absl::AbortedError(absl::StrCat("change ", change, ": this host holds no freeze"));
   }
-  absl::Status alive =
-      deps_.kernel->FreezeWait(held->second.extent, held->second.id, deps_.freeze_wait_ms);
+  absl::Status alive = deps_.kernel->FreezeWait(held->extent, held->id, deps_.freeze_wait_ms);
   if (!alive.ok()) {
     return absl::AbortedError(absl::StrCat("change ", change, ": the freeze was lost (",
                                            alive.message(), ")"));
@@ -245,11 +310,11 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Apply(const Json& body) {
 }
 
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::Release(const std::string& change) {
-  auto held = held_.find(change);
-  if (held == held_.end()) return Json{{"released", false}};
+  std::optional<HeldFreeze> held = Held(change);
+  if (!held) return Json{{"released", false}};
   // A freeze that thawed itself (its timeout) is gone: NotFound is fine.
-  absl::Status s = deps_.kernel->Thaw(held->second.extent, held->second.id);
-  held_.erase(held);
+  absl::Status s = deps_.kernel->Thaw(held->extent, held->id);
+  Forget(change);
   deps_.publish({{"type", "cluster_released"}, {"change", change}});
   if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return s;
   return Json{{"released", true}};

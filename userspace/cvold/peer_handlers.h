@@ -1,5 +1,5 @@
 // The host side of a cluster change (docs/cluster.md): the controller's
-// requests, each idempotent and each checked, under this object's lock,
+// requests, each idempotent and each checked, under its extent's lock,
 // against the current epoch and against the move record in etcd (the
 // request names the change; the source and destination come from the
 // record), so that a deposed controller's late request changes nothing.
@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -68,18 +70,30 @@ class PeerHandlers {
   };
   absl::StatusOr<ChangeContext> LoadChange(const ChangeExtent& at, const Snapshot& snap) const;
 
-  absl::StatusOr<Json> MigrateStart(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Json> MigrateStatus(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Json> Freeze(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Json> Recopy(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Json> Apply(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Json> Release(const std::string& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Json> Abort(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Json> HandleLocked(const std::string& type, int64_t epoch, const Json& body);
+  absl::StatusOr<Json> MigrateStart(const Json& body);
+  absl::StatusOr<Json> MigrateStatus(const Json& body);
+  absl::StatusOr<Json> Freeze(const Json& body);
+  absl::StatusOr<Json> Recopy(const Json& body);
+  absl::StatusOr<Json> Apply(const Json& body);
+  absl::StatusOr<Json> Release(const std::string& change);
+  absl::StatusOr<Json> Abort(const Json& body);
   // OK if this host still holds the change's freeze (the same kernel id).
-  absl::Status FreezeStillHeld(const std::string& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status FreezeStillHeld(const std::string& change);
+
+  // The lock of the extent a request's change moves (its move key): made
+  // on first use, dropped when no request holds it.
+  std::shared_ptr<absl::Mutex> ExtentLock(const std::string& move_key);
+  void DropExtentLock(const std::string& move_key, std::shared_ptr<absl::Mutex> lock);
+  std::optional<HeldFreeze> Held(const std::string& change);
+  void Hold(const std::string& change, HeldFreeze freeze);
+  void Forget(const std::string& change);
 
   const Deps deps_;
-  absl::Mutex mu_;
+  // Requests share it; WithHeldFreezes takes it alone.
+  absl::Mutex gate_;
+  absl::Mutex mu_;  // the maps below, held briefly
+  std::map<std::string, std::shared_ptr<absl::Mutex>> change_locks_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, HeldFreeze> held_ ABSL_GUARDED_BY(mu_);  // by change
 };
 

@@ -1,10 +1,12 @@
 // Service's KernelPort: the controller's and the peer handlers' kernel
 // calls as dm-cvol messages through libdevmapper (docs/target.md), each
-// under the service's lock (libdevmapper is used by one thread at a time).
+// under the service's lock (libdevmapper is used by one thread at a time),
+// held only for one message: waits and copies run outside it.
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 
@@ -106,11 +108,27 @@ absl::StatusOr<uint64_t> Service::Freeze(const ExtentRef& e, uint64_t timeout_ms
 }
 
 absl::Status Service::FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_ms) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(std::string text, MessageToExtent(e, [&](uint64_t) {
-                     return absl::StatusOr<std::string>(FormatFreezeWait(id, wait_ms));
-                   }));
-  return ParseFreezeWaitResponse(text);
+  // The kernel waits inside the message, under mu_, which every other
+  // kernel call needs (the lease renewal too): wait in short slices and
+  // let them in between, or one slow drain stalls every change here.
+  constexpr uint64_t kSliceMs = 100;
+  const absl::Time deadline = clock_.Now() + absl::Milliseconds(wait_ms);
+  while (true) {
+    const int64_t left = absl::ToInt64Milliseconds(deadline - clock_.Now());
+    const uint64_t slice = std::clamp<int64_t>(left, 1, kSliceMs);
+    absl::Status s;
+    {
+      absl::MutexLock lock(&mu_);
+      absl::StatusOr<std::string> text = MessageToExtent(e, [&](uint64_t) {
+        return absl::StatusOr<std::string>(FormatFreezeWait(id, slice));
+      });
+      s = text.ok() ? ParseFreezeWaitResponse(*text) : text.status();
+    }
+    // ETIMEDOUT: not drained within the slice.
+    if (s.code() != absl::StatusCode::kDeadlineExceeded || left <= static_cast<int64_t>(slice)) {
+      return s;
+    }
+  }
 }
 
 absl::Status Service::Thaw(const ExtentRef& e, uint64_t id) {
@@ -128,7 +146,6 @@ absl::Status Service::SetLocation(const ExtentRef& e, Location to) {
 
 absl::Status Service::CopyRegions(const ExtentRef& e, Location src, Location dst,
                                   uint64_t region_sectors, const std::vector<DirtyRun>& runs) {
-  absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
   const PvRecord* from = nullptr;
   const PvRecord* to = nullptr;
@@ -136,18 +153,27 @@ absl::Status Service::CopyRegions(const ExtentRef& e, Location src, Location dst
     if (pv->slot == src.dev) from = pv;
     if (pv->slot == dst.dev) to = pv;
   }
-  if (from == nullptr || to == nullptr || !paths_.contains(from->uuid) ||
-      !paths_.contains(to->uuid)) {
-    return absl::FailedPreconditionError("the source or destination pv is not on this host");
+  std::string from_path, to_path;
+  ExtentState st;
+  {
+    absl::MutexLock lock(&mu_);
+    if (from == nullptr || to == nullptr || !paths_.contains(from->uuid) ||
+        !paths_.contains(to->uuid)) {
+      return absl::FailedPreconditionError("the source or destination pv is not on this host");
+    }
+    from_path = paths_.at(from->uuid);
+    to_path = paths_.at(to->uuid);
+    ASSIGN_OR_RETURN(st, ReadExtent(e.volume, e.extent_sectors, e.vext));
   }
   const uint64_t es = e.extent_sectors;
   // These writes bypass dm-cvol, so its fence does not stop them: the
   // copy checks before every chunk that the volume here is not fenced (its
   // kernel lease still runs). A daemon stopped between the check and the
   // write can still land one chunk late; a copy inside the kernel would
-  // close that too.
-  ASSIGN_OR_RETURN(ExtentState st, ReadExtent(e.volume, e.extent_sectors, e.vext));
+  // close that too. The copy itself runs outside mu_: other changes and
+  // the lease renewal must not wait for it.
   auto may_write = [&]() -> absl::Status {
+    absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(std::vector<DmLine> status, dm_.Status(st.dm_name));
     if (st.at.segment >= status.size()) return absl::InternalError("the device lacks a segment");
     ASSIGN_OR_RETURN(TargetStatus ts,
@@ -159,8 +185,8 @@ absl::Status Service::CopyRegions(const ExtentRef& e, Location src, Location dst
   };
   for (const DirtyRun& run : runs) {
     const uint64_t off = uint64_t{run.first} * region_sectors * 512;
-    RETURN_IF_ERROR(CopyRange(paths_.at(from->uuid), (from->data_offset + src.pext * es) * 512 + off,
-                              paths_.at(to->uuid), (to->data_offset + dst.pext * es) * 512 + off,
+    RETURN_IF_ERROR(CopyRange(from_path, (from->data_offset + src.pext * es) * 512 + off,
+                              to_path, (to->data_offset + dst.pext * es) * 512 + off,
                               uint64_t{run.count} * region_sectors * 512, may_write));
   }
   return absl::OkStatus();
