@@ -348,6 +348,11 @@ void ClusterAgent::FollowRole(const cluster::ClusterView& view) {
   }
 }
 
+void ClusterAgent::RequestDrive() {
+  absl::MutexLock lock(&mu_);
+  if (was_primary_) drive_due_ = true;
+}
+
 void ClusterAgent::PublishState() {
   nlohmann::json j{{"state", StateName(state())},
                    {"fail_count", fail_count()},

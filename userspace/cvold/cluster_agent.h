@@ -77,6 +77,9 @@ class ClusterAgent {
   absl::Status Start();
   // Stops renewing and leaves (revokes the lease).
   void Stop();
+  // Runs the drive_changes hook soon (on the agent's duty thread) if this
+  // host is the Primary.
+  void RequestDrive();
 
   // A volume's kernel lease ran out (lease_expired): the host counts as
   // fenced and re-integrates.

@@ -8,6 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "cluster_agent.h"
 #include "cvol/migrate_messages.h"
+#include "linux/dm-cvol.h"
+#include "move_controller.h"
 #include "fault_injection.h"
 #include "log.h"
 #include "service.h"
@@ -19,7 +21,21 @@ void Service::DriveChanges() {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<Snapshot> snap = db_.Load();
   if (!snap.ok()) return;
-  for (const auto& [key, move] : snap->moves) StartMoveWorker(key);
+  StartClusterMoves(*snap);
+}
+
+// A worker for every move past its follow step, and for the waiting ones
+// that may start: a thousand queued moves must not each poll etcd. A
+// worker that ends asks the agent to run this again (RunMove).
+void Service::StartClusterMoves(const Snapshot& snap) {
+  for (const auto& [key, move] : snap.moves) {
+    if (!MoveController::WaitsToStart(move.record) ||
+        MoveController::MayStartMigrations(snap, key, CVOL_DEFAULT_MIGRATIONS)) {
+      StartMoveWorker(key);
+    } else {
+      SetMovePhase(key, "queued", 0, 0);
+    }
+  }
 }
 
 absl::Status Service::DriveClusterMove(const std::string& key) {

@@ -345,7 +345,7 @@ absl::StatusOr<MoveController::Next> MoveController::Follow(Context& c) {
   // A host revoked moments ago is out of the view but may still write
   // (without dual-writing, unreported): the copy waits until it cannot.
   if (std::optional<absl::StatusOr<Next>> wait = WaitForDepartingHosts(c)) return *wait;
-  if (!HasMigrationSlot(c)) {
+  if (!MayStartMigrations(c.snap, c.key, options_.migrations_per_volume)) {
     deps_.set_phase(c.key, "queued", 0, 0);
     return Next{false, options_.retry_pause};
   }
@@ -359,19 +359,25 @@ absl::StatusOr<MoveController::Next> MoveController::Follow(Context& c) {
 }
 
 // Every member runs one migration per move of the volume, and a kernel
-// refuses more than its limit (EBUSY). Moves beyond it wait here, in key
-// order, rather than be refused by every member and rolled back; the ones
-// past this step hold their slots until they are over.
-bool MoveController::HasMigrationSlot(const Context& c) const {
-  const MoveRecord& m = c.move.record;
+// refuses more than its limit (EBUSY). Moves beyond it wait at the follow
+// step, in key order, rather than be refused by every member and rolled
+// back; the ones past it hold their slots until they are over.
+bool MoveController::MayStartMigrations(const Snapshot& snap, const std::string& key,
+                                        size_t per_volume) {
+  auto it = snap.moves.find(key);
+  if (it == snap.moves.end()) return false;
+  const MoveRecord& m = it->second.record;
   size_t taken = 0;
-  for (const auto& [key, other] : c.snap.moves) {
+  for (const auto& [other_key, other] : snap.moves) {
     const MoveRecord& o = other.record;
-    if (key == c.key || o.pool != m.pool || o.volume != m.volume) continue;
-    const bool waiting = o.step == Step::kNone || o.step == Step::kFollow;
-    if (!waiting || key < c.key) ++taken;
+    if (other_key == key || o.pool != m.pool || o.volume != m.volume) continue;
+    if (!WaitsToStart(o) || other_key < key) ++taken;
   }
-  return taken < options_.migrations_per_volume;
+  return taken < per_volume;
+}
+
+bool MoveController::WaitsToStart(const MoveRecord& m) {
+  return m.step == Step::kNone || m.step == Step::kFollow;
 }
 
 absl::StatusOr<MoveController::Next> MoveController::Copy(Context& c) {

@@ -102,6 +102,14 @@ class MoveController {
 
   MoveController(Deps deps, Options options);
 
+  // Whether the move under key may start its migrations now: fewer than
+  // per_volume other moves of its volume are past their follow step or
+  // wait ahead of it (in key order).
+  static bool MayStartMigrations(const Snapshot& snap, const std::string& key,
+                                 size_t per_volume);
+  // Not yet past the follow step: no member runs its migration.
+  static bool WaitsToStart(const MoveRecord& m);
+
   // One step of the move recorded under key (re-read from etcd each time).
   // Errors end the drive: kCancelled (no longer the Primary), kAborted
   // (rolled back to the source), others (the record is inconsistent).
@@ -143,8 +151,6 @@ class MoveController {
   // a rollback once a change that is not committed has failed too often.
   absl::StatusOr<Next> Retry(Context& c, const std::string& why);
   ChangeSet Guarded(const Context& c) const;
-  // Whether this move may start its migrations now (see Options).
-  bool HasMigrationSlot(const Context& c) const;
   // Recorded followers that left the view and are not recorded as excluded:
   // their writes are unreported and they may still write.
   std::vector<std::string> GoneFollowers(const Context& c) const;

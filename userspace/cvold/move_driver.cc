@@ -236,8 +236,9 @@ absl::StatusOr<std::vector<std::string>> Service::StartMoves(const Json& start) 
                        {"vext", m.vext},
                        {"src", {{"slot", m.src.dev}, {"pext", m.src.pext}}},
                        {"dst", {{"slot", m.dst.dev}, {"pext", m.dst.pext}}}});
-      StartMoveWorker(key);
+      if (!clustered()) StartMoveWorker(key);
     }
+    if (clustered()) StartClusterMoves(snap);
   }
   return keys;
 }
@@ -299,7 +300,16 @@ void Service::StartMoveWorker(const std::string& key) {
 
 void Service::RunMove(const std::string& key) {
   absl::Status s = DriveMove(key);
-  absl::MutexLock lock(&moves_mu_);
+  bool drive_again = false;
+  {
+    absl::MutexLock lock(&moves_mu_);
+    drive_again = EndMove(key, s);
+  }
+  // A queued move of the volume may start now.
+  if (drive_again) agent_->RequestDrive();
+}
+
+bool Service::EndMove(const std::string& key, const absl::Status& s) {
   MoveState& state = move_states_[key];
   if (!s.ok()) {
     if (state.phase != "rolled_back") state.phase = stopping_ ? state.phase : "failed";
@@ -308,6 +318,7 @@ void Service::RunMove(const std::string& key) {
   }
   state.finished = true;
   move_finished_.SignalAll();
+  return clustered() && !stopping_;
 }
 
 absl::Status Service::DriveMove(const std::string& key) {

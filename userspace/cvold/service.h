@@ -86,7 +86,8 @@ class Service : private KernelPort {
   void FenceAll();
   absl::Status Reintegrate(int64_t epoch);
   void SyncVolumes();
-  // Starts a worker for every recorded move that has none (the Primary).
+  // Starts a worker for every recorded move that has none and may run
+  // now (the Primary).
   void DriveChanges();
   void PublishEvent(Json event) { events_.Publish(std::move(event)); }
 
@@ -142,7 +143,12 @@ class Service : private KernelPort {
 
   // Moves.
   void StartMoveWorker(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartClusterMoves(const Snapshot& snap) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunMove(const std::string& key);
+  // Records how the move ended; true if the cluster's queued moves should
+  // be looked at again.
+  bool EndMove(const std::string& key, const absl::Status& s)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(moves_mu_);
   absl::Status DriveMove(const std::string& key);
   absl::Status DriveClusterMove(const std::string& key);
   // The worker's state that clusterctl's progress shows.
