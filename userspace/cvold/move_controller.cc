@@ -378,7 +378,14 @@ absl::StatusOr<MoveController::Next> MoveController::Copy(Context& c) {
   absl::StatusOr<KernelExtent> st = deps_.kernel->Read(c.extent);
   if (!st.ok()) return st.status();
   if (!st->migration) {
-    absl::Status s = deps_.kernel->MigrateStart(c.extent, c.move.record.dst, MigrateMode::kCopy);
+    absl::Status s = deps_.kernel->MigrateStart(c.extent, c.move.record.dst, MigrateMode::kCopy,
+                                                static_cast<uint64_t>(c.epoch));
+    // The kernel has seen a newer epoch: a new Primary acted after this
+    // step read etcd. It finishes the change; nothing is recorded here.
+    if (IsStaleEpoch(s)) {
+      return absl::CancelledError(absl::StrCat("epoch ", c.epoch, " is over (", s.message(),
+                                               "); the new Primary finishes the change"));
+    }
     // EBUSY: the volume runs its maximum of migrations; this one waits.
     if (s.code() == absl::StatusCode::kFailedPrecondition ||
         s.code() == absl::StatusCode::kUnavailable) {

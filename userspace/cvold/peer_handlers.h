@@ -68,13 +68,16 @@ class PeerHandlers {
   };
   absl::StatusOr<ChangeContext> LoadChange(const ChangeExtent& at, const Snapshot& snap) const;
 
-  absl::StatusOr<Json> MigrateStart(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The requests that act on the kernel pass it the request's epoch.
+  absl::StatusOr<Json> MigrateStart(const Json& body, uint64_t epoch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Json> MigrateStatus(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Json> Freeze(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Json> Freeze(const Json& body, uint64_t epoch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Json> Recopy(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Json> Apply(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Json> Release(const std::string& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Json> Abort(const Json& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Json> Apply(const Json& body, uint64_t epoch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Json> Release(const std::string& change, uint64_t epoch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Json> Abort(const Json& body, uint64_t epoch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // OK if this host still holds the change's freeze (the same kernel id).
   absl::Status FreezeStillHeld(const std::string& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

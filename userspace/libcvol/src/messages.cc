@@ -9,8 +9,12 @@
 namespace cvol {
 namespace {
 
-// "map_set " plus the longest 64-bit number.
-constexpr size_t kMapSetHeaderBytes = sizeof(CVOL_MSG_MAP_SET) - 1 + 1 + 20;
+// " epoch=" plus the longest epoch the target accepts (2^48 - 1).
+constexpr size_t kEpochWordBytes = 1 + sizeof(CVOL_ARG_EPOCH) - 1 + 15;
+static_assert(CVOL_MAX_EPOCH < 1000000000000000ULL, "kEpochWordBytes counts 15 digits");
+
+// "map_set " plus the longest 64-bit number, and room for an epoch word.
+constexpr size_t kMapSetHeaderBytes = sizeof(CVOL_MSG_MAP_SET) - 1 + 1 + 20 + kEpochWordBytes;
 
 }  // namespace
 
@@ -20,6 +24,15 @@ std::string FormatMapSet(uint64_t expect_gen, absl::Span<const MapSetItem> items
     absl::StrAppend(&text, " ", FormatMapSetItem(item));
   }
   return text;
+}
+
+absl::StatusOr<std::string> WithEpoch(std::string message, uint64_t epoch) {
+  if (epoch > CVOL_MAX_EPOCH) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("epoch ", epoch, " is beyond the target's maximum ", CVOL_MAX_EPOCH));
+  }
+  if (epoch != 0) absl::StrAppend(&message, " ", CVOL_ARG_EPOCH, epoch);
+  return message;
 }
 
 std::string FormatMapGet(uint64_t vext, uint64_t count) {
