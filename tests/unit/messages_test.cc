@@ -76,38 +76,41 @@ std::vector<MapSetItem> RandomItems(std::mt19937_64& rng, size_t n) {
   return items;
 }
 
-// The longest map_set of `batch`: with the largest generation and epoch.
-std::string Longest(const std::vector<MapSetItem>& batch) {
-  return *WithEpoch(FormatMapSet(UINT64_MAX, batch), CVOL_MAX_EPOCH);
+// The longest map_set of `batch`: the largest generation (and epoch).
+std::string Longest(const std::vector<MapSetItem>& batch, bool epoch_word) {
+  return *WithEpoch(FormatMapSet(UINT64_MAX, batch), epoch_word ? CVOL_MAX_EPOCH : 0);
 }
 
 // Property: batches keep order and content, and every message fits.
 TEST(SplitMapSetTest, BatchesFitAndConcatenateToInput) {
   std::mt19937_64 rng(99);
-  for (size_t max_bytes : {94ul, 102ul, 122ul, 1000ul, 4096ul, 65536ul}) {
+  for (size_t max_bytes : {72ul, 80ul, 100ul, 1000ul, 4096ul, 65536ul}) {
     for (size_t max_items : {0ul, 1ul, 7ul}) {
-      const std::vector<MapSetItem> items = RandomItems(rng, 2000);
-      MapSetLimits limits{max_bytes, max_items};
-      absl::StatusOr<std::vector<std::vector<MapSetItem>>> batches = SplitMapSet(items, limits);
-      ASSERT_TRUE(batches.ok()) << batches.status();
-      std::vector<MapSetItem> joined;
-      for (size_t b = 0; b < batches->size(); ++b) {
-        const std::vector<MapSetItem>& batch = (*batches)[b];
-        ASSERT_FALSE(batch.empty());
-        // The worst case: the longest generation and the longest epoch.
-        ASSERT_LE(Longest(batch).size(), max_bytes);
-        if (max_items != 0) {
-          ASSERT_LE(batch.size(), max_items);
+      for (bool epoch_word : {false, true}) {
+        if (epoch_word && max_bytes < 100) continue;  // too small for the word and an item
+        const std::vector<MapSetItem> items = RandomItems(rng, 2000);
+        MapSetLimits limits{max_bytes, max_items, epoch_word};
+        absl::StatusOr<std::vector<std::vector<MapSetItem>>> batches = SplitMapSet(items, limits);
+        ASSERT_TRUE(batches.ok()) << batches.status();
+        std::vector<MapSetItem> joined;
+        for (size_t b = 0; b < batches->size(); ++b) {
+          const std::vector<MapSetItem>& batch = (*batches)[b];
+          ASSERT_FALSE(batch.empty());
+          // The worst case: the longest generation and the longest epoch.
+          ASSERT_LE(Longest(batch, epoch_word).size(), max_bytes);
+          if (max_items != 0) {
+            ASSERT_LE(batch.size(), max_items);
+          }
+          // Not wasteful: the next batch's first item would not have fit.
+          if (b + 1 < batches->size() && (max_items == 0 || batch.size() < max_items)) {
+            std::vector<MapSetItem> grown = batch;
+            grown.push_back((*batches)[b + 1].front());
+            ASSERT_GT(Longest(grown, epoch_word).size(), max_bytes);
+          }
+          joined.insert(joined.end(), batch.begin(), batch.end());
         }
-        // Not wasteful: the next batch's first item would not have fit.
-        if (b + 1 < batches->size() && (max_items == 0 || batch.size() < max_items)) {
-          std::vector<MapSetItem> grown = batch;
-          grown.push_back((*batches)[b + 1].front());
-          ASSERT_GT(Longest(grown).size(), max_bytes);
-        }
-        joined.insert(joined.end(), batch.begin(), batch.end());
+        ASSERT_EQ(joined, items);
       }
-      ASSERT_EQ(joined, items);
     }
   }
 }
@@ -118,7 +121,7 @@ TEST(SplitMapSetTest, DefaultBoundIs64KiB) {
   absl::StatusOr<std::vector<std::vector<MapSetItem>>> batches = SplitMapSet(items);
   ASSERT_TRUE(batches.ok());
   EXPECT_GT(batches->size(), 1u);
-  for (const auto& batch : *batches) EXPECT_LE(Longest(batch).size(), 65536u);
+  for (const auto& batch : *batches) EXPECT_LE(Longest(batch, false).size(), 65536u);
 }
 
 TEST(SplitMapSetTest, EmptyInputGivesNoMessages) {
@@ -129,6 +132,10 @@ TEST(SplitMapSetTest, RejectsLimitsTooSmallForOneItem) {
   const MapSetItem item{123456, 7, Location{1, 99}};
   EXPECT_THAT(ErrorOf(SplitMapSet({item}, MapSetLimits{30, 0})),
               HasSubstr("cannot hold item \"123456:1:99:7\""));
+  // Fits without the epoch word, not with it.
+  EXPECT_TRUE(SplitMapSet({item}, MapSetLimits{50, 0}).ok());
+  EXPECT_THAT(ErrorOf(SplitMapSet({item}, MapSetLimits{50, 0, true})),
+              HasSubstr("cannot hold item"));
 }
 
 }  // namespace

@@ -80,7 +80,9 @@ absl::Status Service::MapSetFrozen(const std::string& dm_name, uint64_t sector,
     lo = std::min(lo, item.vext);
     hi = std::max(hi, item.vext + item.count - 1);
   }
-  ASSIGN_OR_RETURN(std::vector<std::vector<MapSetItem>> batches, SplitMapSet(items));
+  MapSetLimits limits;
+  limits.epoch_word = epoch != 0;
+  ASSIGN_OR_RETURN(std::vector<std::vector<MapSetItem>> batches, SplitMapSet(items, limits));
   ASSIGN_OR_RETURN(std::string freeze, WithEpoch(FormatFreeze(lo, hi - lo + 1, 10000), epoch));
   ASSIGN_OR_RETURN(std::string f, KernelReply(dm_.Message(dm_name, sector, freeze)));
   ASSIGN_OR_RETURN(uint64_t id, ParseFreezeResponse(f));

@@ -180,6 +180,10 @@ class World {
 
   absl::Time now() const { return now_; }
   std::mt19937_64& rng() { return rng_; }
+  // Counts the kernel calls the epoch rule refused, for the summary line.
+  void NoteKernelReply(const absl::Status& s) {
+    if (IsStaleEpoch(s)) ++result_.stale_epoch_refusals;
+  }
   bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
   absl::Duration Uniform(absl::Duration lo, absl::Duration hi) {
     const int64_t a = absl::ToInt64Microseconds(lo), b = absl::ToInt64Microseconds(hi);
@@ -312,25 +316,35 @@ void DaemonKernel::WaitForProgress(absl::Duration most) {
 absl::Status DaemonKernel::MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode,
                                         uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->MigrateStart(e, dst, mode, epoch);
+  absl::Status r = host_.kernel->MigrateStart(e, dst, mode, epoch);
+  world_.NoteKernelReply(r);
+  return r;
 }
 absl::StatusOr<MigrateDirty> DaemonKernel::MigrateDirtyRegions(const ExtentRef& e,
                                                               uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->MigrateDirtyRegions(e, epoch);
+  absl::StatusOr<MigrateDirty> r = host_.kernel->MigrateDirtyRegions(e, epoch);
+  world_.NoteKernelReply(r.status());
+  return r;
 }
 absl::Status DaemonKernel::MigrateCommit(const ExtentRef& e, uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->MigrateCommit(e, epoch);
+  absl::Status r = host_.kernel->MigrateCommit(e, epoch);
+  world_.NoteKernelReply(r);
+  return r;
 }
 absl::Status DaemonKernel::MigrateAbort(const ExtentRef& e, uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->MigrateAbort(e, epoch);
+  absl::Status r = host_.kernel->MigrateAbort(e, epoch);
+  world_.NoteKernelReply(r);
+  return r;
 }
 absl::StatusOr<uint64_t> DaemonKernel::Freeze(const ExtentRef& e, uint64_t timeout_ms,
                                               uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->Freeze(e, timeout_ms, epoch);
+  absl::StatusOr<uint64_t> r = host_.kernel->Freeze(e, timeout_ms, epoch);
+  world_.NoteKernelReply(r.status());
+  return r;
 }
 absl::Status DaemonKernel::FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_ms) {
   if (absl::Status s = Enter(); !s.ok()) return s;
@@ -338,11 +352,15 @@ absl::Status DaemonKernel::FreezeWait(const ExtentRef& e, uint64_t id, uint64_t 
 }
 absl::Status DaemonKernel::Thaw(const ExtentRef& e, uint64_t id, uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->Thaw(e, id, epoch);
+  absl::Status r = host_.kernel->Thaw(e, id, epoch);
+  world_.NoteKernelReply(r);
+  return r;
 }
 absl::Status DaemonKernel::SetLocation(const ExtentRef& e, Location to, uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->SetLocation(e, to, epoch);
+  absl::Status r = host_.kernel->SetLocation(e, to, epoch);
+  world_.NoteKernelReply(r);
+  return r;
 }
 absl::Status DaemonKernel::CopyRegions(const ExtentRef& e, Location src, Location dst,
                                        uint64_t region_sectors, const std::vector<DirtyRun>& runs) {
@@ -584,6 +602,7 @@ absl::Status World::Reintegrate(Host& h, Daemon& d) {
         if (absl::Status s =
                 h.kernel->SetLocation(ExtentRef{*volume, kExtentSectors, r.vext + k}, want, epoch);
             !s.ok()) {
+          NoteKernelReply(s);
           return s;
         }
       }
@@ -592,7 +611,9 @@ absl::Status World::Reintegrate(Host& h, Daemon& d) {
   // Never unfence without a lease counted from a fresh renewal.
   h.kernel->Lease(absl::Seconds(options_.lease_ttl_s) * 3 / 4 - (now_ - d.last_renewal));
   excluded_.erase(h.name);  // it may write again from here on
-  return h.kernel->Unfence(epoch);
+  absl::Status unfenced = h.kernel->Unfence(epoch);
+  NoteKernelReply(unfenced);
+  return unfenced;
 }
 
 void World::AgentTick(Host& h, int incarnation) {

@@ -1,7 +1,8 @@
 // The seeded cluster simulation's kernel: one host's dm-cvol, modelled with
 // the semantics of docs/target.md that the cluster protocol depends on
-// (freeze, migrate_* with follow and migrate_dirty, lease/fence/unfence),
-// over shared model disks that every host of the simulation sees.
+// (freeze, migrate_* with follow and migrate_dirty, lease/fence/unfence,
+// the cluster epochs of 1.4), over shared model disks that every host of
+// the simulation sees.
 //
 // The model keeps what matters for the protocol's correctness and drops
 // what does not: data is one 64-bit value per region of a physical extent,

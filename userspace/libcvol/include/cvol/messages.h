@@ -51,11 +51,12 @@ struct MapSetLimits {
 
   size_t max_bytes = kDefaultMaxBytes;  // length of the whole message text
   size_t max_items = 0;                 // 0: no limit
+  bool epoch_word = false;              // room for WithEpoch's word
 };
 
 // Splits `items` into consecutive batches such that FormatMapSet(gen,
-// batch), with an epoch word or without, fits `limits` for every 64-bit
-// gen and every epoch. Order is kept, so a caller
+// batch) fits `limits` for every 64-bit gen (and, with epoch_word, with
+// WithEpoch's word for every epoch). Order is kept, so a caller
 // sending the batches in sequence applies the same change. Fails if the
 // limits cannot hold even one item.
 absl::StatusOr<std::vector<std::vector<MapSetItem>>> SplitMapSet(
