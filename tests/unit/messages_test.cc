@@ -3,7 +3,10 @@
 #include <random>
 
 #include "absl/strings/str_join.h"
+#include "cvol/freeze_messages.h"
+#include "cvol/migrate_messages.h"
 #include "cvol/run_codec.h"
+#include "linux/dm-cvol.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test_util.h"
@@ -43,6 +46,22 @@ TEST(MessagesTest, ParsesMapGetResponse) {
   EXPECT_THAT(ErrorOf(ParseMapGetResponse("0:0:0:0")), HasSubstr("count must be"));
 }
 
+TEST(MessagesTest, AppendsTheEpochWord) {
+  EXPECT_EQ(*WithEpoch("map_set 3 0:1:5", 7), "map_set 3 0:1:5 epoch=7");
+  EXPECT_EQ(*WithEpoch(FormatMigrateCommit(4).value(), CVOL_MAX_EPOCH),
+            "migrate_commit 4 epoch=281474976710655");
+  EXPECT_EQ(*WithEpoch(FormatThaw(2), 1), "thaw 2 epoch=1");
+}
+
+TEST(MessagesTest, NoEpochWordForEpochZero) {
+  EXPECT_EQ(*WithEpoch(FormatFreeze(5, 1, 100), 0), "freeze 5 1 100");
+}
+
+TEST(MessagesTest, RefusesEpochsTheTargetRefuses) {
+  EXPECT_THAT(ErrorOf(WithEpoch("thaw 1", CVOL_MAX_EPOCH + 1)), HasSubstr("beyond"));
+  EXPECT_THAT(ErrorOf(WithEpoch("thaw 1", UINT64_MAX)), HasSubstr("beyond"));
+}
+
 std::vector<MapSetItem> RandomItems(std::mt19937_64& rng, size_t n) {
   std::vector<MapSetItem> items;
   uint64_t vext = 0;
@@ -57,33 +76,41 @@ std::vector<MapSetItem> RandomItems(std::mt19937_64& rng, size_t n) {
   return items;
 }
 
+// The longest map_set of `batch`: the largest generation (and epoch).
+std::string Longest(const std::vector<MapSetItem>& batch, bool epoch_word) {
+  return *WithEpoch(FormatMapSet(UINT64_MAX, batch), epoch_word ? CVOL_MAX_EPOCH : 0);
+}
+
 // Property: batches keep order and content, and every message fits.
 TEST(SplitMapSetTest, BatchesFitAndConcatenateToInput) {
   std::mt19937_64 rng(99);
   for (size_t max_bytes : {72ul, 80ul, 100ul, 1000ul, 4096ul, 65536ul}) {
     for (size_t max_items : {0ul, 1ul, 7ul}) {
-      const std::vector<MapSetItem> items = RandomItems(rng, 2000);
-      MapSetLimits limits{max_bytes, max_items};
-      absl::StatusOr<std::vector<std::vector<MapSetItem>>> batches = SplitMapSet(items, limits);
-      ASSERT_TRUE(batches.ok()) << batches.status();
-      std::vector<MapSetItem> joined;
-      for (size_t b = 0; b < batches->size(); ++b) {
-        const std::vector<MapSetItem>& batch = (*batches)[b];
-        ASSERT_FALSE(batch.empty());
-        // The worst case generation is the longest number.
-        ASSERT_LE(FormatMapSet(UINT64_MAX, batch).size(), max_bytes);
-        if (max_items != 0) {
-          ASSERT_LE(batch.size(), max_items);
+      for (bool epoch_word : {false, true}) {
+        if (epoch_word && max_bytes < 100) continue;  // too small for the word and an item
+        const std::vector<MapSetItem> items = RandomItems(rng, 2000);
+        MapSetLimits limits{max_bytes, max_items, epoch_word};
+        absl::StatusOr<std::vector<std::vector<MapSetItem>>> batches = SplitMapSet(items, limits);
+        ASSERT_TRUE(batches.ok()) << batches.status();
+        std::vector<MapSetItem> joined;
+        for (size_t b = 0; b < batches->size(); ++b) {
+          const std::vector<MapSetItem>& batch = (*batches)[b];
+          ASSERT_FALSE(batch.empty());
+          // The worst case: the longest generation and the longest epoch.
+          ASSERT_LE(Longest(batch, epoch_word).size(), max_bytes);
+          if (max_items != 0) {
+            ASSERT_LE(batch.size(), max_items);
+          }
+          // Not wasteful: the next batch's first item would not have fit.
+          if (b + 1 < batches->size() && (max_items == 0 || batch.size() < max_items)) {
+            std::vector<MapSetItem> grown = batch;
+            grown.push_back((*batches)[b + 1].front());
+            ASSERT_GT(Longest(grown, epoch_word).size(), max_bytes);
+          }
+          joined.insert(joined.end(), batch.begin(), batch.end());
         }
-        // Not wasteful: the next batch's first item would not have fit.
-        if (b + 1 < batches->size() && (max_items == 0 || batch.size() < max_items)) {
-          std::vector<MapSetItem> grown = batch;
-          grown.push_back((*batches)[b + 1].front());
-          ASSERT_GT(FormatMapSet(UINT64_MAX, grown).size(), max_bytes);
-        }
-        joined.insert(joined.end(), batch.begin(), batch.end());
+        ASSERT_EQ(joined, items);
       }
-      ASSERT_EQ(joined, items);
     }
   }
 }
@@ -94,7 +121,7 @@ TEST(SplitMapSetTest, DefaultBoundIs64KiB) {
   absl::StatusOr<std::vector<std::vector<MapSetItem>>> batches = SplitMapSet(items);
   ASSERT_TRUE(batches.ok());
   EXPECT_GT(batches->size(), 1u);
-  for (const auto& batch : *batches) EXPECT_LE(FormatMapSet(UINT64_MAX, batch).size(), 65536u);
+  for (const auto& batch : *batches) EXPECT_LE(Longest(batch, false).size(), 65536u);
 }
 
 TEST(SplitMapSetTest, EmptyInputGivesNoMessages) {
@@ -105,6 +132,10 @@ TEST(SplitMapSetTest, RejectsLimitsTooSmallForOneItem) {
   const MapSetItem item{123456, 7, Location{1, 99}};
   EXPECT_THAT(ErrorOf(SplitMapSet({item}, MapSetLimits{30, 0})),
               HasSubstr("cannot hold item \"123456:1:99:7\""));
+  // Fits without the epoch word, not with it.
+  EXPECT_TRUE(SplitMapSet({item}, MapSetLimits{50, 0}).ok());
+  EXPECT_THAT(ErrorOf(SplitMapSet({item}, MapSetLimits{50, 0, true})),
+              HasSubstr("cannot hold item"));
 }
 
 }  // namespace

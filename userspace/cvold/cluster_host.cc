@@ -74,14 +74,17 @@ void Service::AttachCluster(ClusterAgent* agent, PeerCaller* peers) {
 // Sets entries of one segment under a freeze of their range; the map
 // generation is read once nothing is in flight.
 absl::Status Service::MapSetFrozen(const std::string& dm_name, uint64_t sector,
-                                   const std::vector<MapSetItem>& items) {
+                                   const std::vector<MapSetItem>& items, uint64_t epoch) {
   uint64_t lo = UINT64_MAX, hi = 0;
   for (const MapSetItem& item : items) {
     lo = std::min(lo, item.vext);
     hi = std::max(hi, item.vext + item.count - 1);
   }
-  ASSIGN_OR_RETURN(std::vector<std::vector<MapSetItem>> batches, SplitMapSet(items));
-  ASSIGN_OR_RETURN(std::string f, dm_.Message(dm_name, sector, FormatFreeze(lo, hi - lo + 1, 10000)));
+  MapSetLimits limits;
+  limits.epoch_word = epoch != 0;
+  ASSIGN_OR_RETURN(std::vector<std::vector<MapSetItem>> batches, SplitMapSet(items, limits));
+  ASSIGN_OR_RETURN(std::string freeze, WithEpoch(FormatFreeze(lo, hi - lo + 1, 10000), epoch));
+  ASSIGN_OR_RETURN(std::string f, KernelReply(dm_.Message(dm_name, sector, freeze)));
   ASSIGN_OR_RETURN(uint64_t id, ParseFreezeResponse(f));
   absl::Status s = dm_.Message(dm_name, sector, FormatFreezeWait(id, 5000)).status();
   absl::StatusOr<std::vector<DmLine>> status;
@@ -98,7 +101,9 @@ absl::Status Service::MapSetFrozen(const std::string& dm_name, uint64_t sector,
     }
   }
   for (size_t b = 0; s.ok() && b < batches.size(); ++b) {
-    absl::StatusOr<std::string> r = dm_.Message(dm_name, sector, FormatMapSet(gen, batches[b]));
+    absl::StatusOr<std::string> text = WithEpoch(FormatMapSet(gen, batches[b]), epoch);
+    absl::StatusOr<std::string> r =
+        text.ok() ? KernelReply(dm_.Message(dm_name, sector, *text)) : text;
     s = r.status();
     if (s.ok()) {
       absl::StatusOr<uint64_t> next = ParseMapSetResponse(*r);
@@ -106,7 +111,9 @@ absl::Status Service::MapSetFrozen(const std::string& dm_name, uint64_t sector,
       if (s.ok()) gen = *next;
     }
   }
-  // Always thaw: held I/O goes on with whatever map is live now.
+  // Always thaw: held I/O goes on with whatever map is live now. Without
+  // the epoch: this freeze is this call's own, and a map_set refused for a
+  // newer epoch must not leave it holding I/O until its timeout.
   (void)dm_.Message(dm_name, sector, FormatThaw(id));
   return s;
 }
@@ -177,6 +184,11 @@ absl::Status Service::ReintegrateLocked(
     int64_t epoch, std::map<std::string, PeerHandlers::HeldFreeze>& held_freezes) {
   RETURN_IF_ERROR(RescanPvs());
   ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
+  // Every message below carries the epoch the host re-integrates under,
+  // the current one: a volume's remembered epoch only grows, so one that
+  // saw a newer Primary already refuses it (ESTALE), and the agent tries
+  // again under the new epoch.
+  const uint64_t epoch64 = static_cast<uint64_t>(epoch);
   // Cluster freezes of changes that ended without this host (it was
   // excluded, so their release never came here). The host is fenced: its
   // I/O stays held until the unfence below.
@@ -188,8 +200,8 @@ absl::Status Service::ReintegrateLocked(
     }
     // ENOENT is fine: the freeze thawed itself (its timeout).
     const uint64_t id = it->second.id;
-    (void)MessageToExtent(it->second.extent, [id](uint64_t) {
-      return absl::StatusOr<std::string>(FormatThaw(id));
+    (void)MessageToExtent(it->second.extent, [&](uint64_t) {
+      return WithEpoch(FormatThaw(id), epoch64);
     });
     events_.Publish({{"type", "cluster_released"}, {"change", it->first}});
     it = held_freezes.erase(it);
@@ -230,7 +242,9 @@ absl::Status Service::ReintegrateLocked(
           }
           if (held) continue;
           // ENOENT is fine: it timed out meanwhile.
-          (void)dm_.Message(dm_name, sector, FormatThaw(f.id));
+          if (absl::StatusOr<std::string> thaw = WithEpoch(FormatThaw(f.id), epoch64); thaw.ok()) {
+            (void)dm_.Message(dm_name, sector, *thaw);
+          }
           LogInfo(absl::StrCat("reintegrate: ", dm_name, ": thawed freeze ", f.id, " (extents ",
                                f.vext, "+", f.count, "), left by a previous daemon"));
           events_.Publish({{"type", "orphan_freeze_thawed"}, {"device", dm_name},
@@ -238,8 +252,9 @@ absl::Status Service::ReintegrateLocked(
         }
         // Migrations with no record are over: the source is authoritative.
         for (const MigrationStatus& m : ts.v1_1->migrations) {
-          ASSIGN_OR_RETURN(std::string msg, FormatMigrateAbort(m.vext));
-          RETURN_IF_ERROR(dm_.Message(dm_name, sector, msg).status());
+          ASSIGN_OR_RETURN(std::string abort, FormatMigrateAbort(m.vext));
+          ASSIGN_OR_RETURN(std::string msg, WithEpoch(std::move(abort), epoch64));
+          RETURN_IF_ERROR(KernelReply(dm_.Message(dm_name, sector, msg)).status());
         }
       }
       ASSIGN_OR_RETURN(std::string got, dm_.Message(dm_name, sector, FormatMapGet(0, seg.extents)));
@@ -258,11 +273,11 @@ absl::Status Service::ReintegrateLocked(
         if (have[v] != want[v]) items.push_back(MapSetItem{v, 1, want[v]});
       }
       if (!items.empty()) {
-        RETURN_IF_ERROR(MapSetFrozen(dm_name, sector, items));
+        RETURN_IF_ERROR(MapSetFrozen(dm_name, sector, items, epoch64));
         LogInfo(absl::StrCat("reintegrate: ", dm_name, ": ", items.size(),
                              " extent(s) set to etcd's map"));
       }
-      RETURN_IF_ERROR(dm_.Message(dm_name, sector, FormatUnfence(static_cast<uint64_t>(epoch))).status());
+      RETURN_IF_ERROR(KernelReply(dm_.Message(dm_name, sector, FormatUnfence(epoch64))).status());
     }
   }
   events_.Publish({{"type", "host_reintegrated"}, {"host", agent_ ? agent_->host() : ""},

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cvol/map_types.h"
 #include "cvol/migrate_messages.h"
@@ -38,6 +39,13 @@ struct KernelExtent {
 // Every call on an extent of a volume this host has no device for fails
 // with kNotFound (a host rebooted during a change has none until it
 // re-integrates, and so cannot write).
+//
+// The calls that change a map or hold I/O for a cluster change take the
+// cluster epoch they act for (0: none, single-host mode). The kernel
+// remembers the highest epoch a volume has seen and refuses an older one
+// before anything changes: a deposed controller's request that passed the
+// etcd check just before a new Primary acted fails there with
+// StaleEpochError, never as success.
 class KernelPort {
  public:
   virtual ~KernelPort() = default;
@@ -53,24 +61,27 @@ class KernelPort {
   // migrate_start: kCopy copies here; kFollow only dual-writes and tracks
   // the regions it writes. EBUSY (kFailedPrecondition) if the extent
   // migrates already or the volume runs its maximum of migrations.
-  virtual absl::Status MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode) = 0;
-  virtual absl::StatusOr<MigrateDirty> MigrateDirtyRegions(const ExtentRef& e) = 0;
+  virtual absl::Status MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode,
+                                    uint64_t epoch) = 0;
+  virtual absl::StatusOr<MigrateDirty> MigrateDirtyRegions(const ExtentRef& e,
+                                                          uint64_t epoch) = 0;
   // Switches the extent to the migration's destination and ends it.
-  virtual absl::Status MigrateCommit(const ExtentRef& e) = 0;
+  virtual absl::Status MigrateCommit(const ExtentRef& e, uint64_t epoch) = 0;
   // Ends the migration; the source stays authoritative.
-  virtual absl::Status MigrateAbort(const ExtentRef& e) = 0;
+  virtual absl::Status MigrateAbort(const ExtentRef& e, uint64_t epoch) = 0;
 
   // freeze <vext> 1 <timeout_ms>: holds new I/O to the extent; returns the
   // freeze's id. The kernel thaws it by itself after timeout_ms.
-  virtual absl::StatusOr<uint64_t> Freeze(const ExtentRef& e, uint64_t timeout_ms) = 0;
+  virtual absl::StatusOr<uint64_t> Freeze(const ExtentRef& e, uint64_t timeout_ms,
+                                          uint64_t epoch) = 0;
   // OK once everything in flight before the freeze has ended; kNotFound if
   // the freeze is gone (thawed, timed out, cancelled by a fence).
   virtual absl::Status FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_ms) = 0;
   // kNotFound if it is gone already.
-  virtual absl::Status Thaw(const ExtentRef& e, uint64_t id) = 0;
+  virtual absl::Status Thaw(const ExtentRef& e, uint64_t id, uint64_t epoch) = 0;
 
   // Points the extent at `to` under a freeze of its own.
-  virtual absl::Status SetLocation(const ExtentRef& e, Location to) = 0;
+  virtual absl::Status SetLocation(const ExtentRef& e, Location to, uint64_t epoch) = 0;
 
   // Copies the given regions of the extent from src to dst with direct
   // I/O and flushes dst (the whole-extent or dirty re-copy under a
@@ -79,6 +90,14 @@ class KernelPort {
                                    uint64_t region_sectors,
                                    const std::vector<DirtyRun>& runs) = 0;
 };
+
+// The kernel's refusal (ESTALE) of a call under an epoch older than one the
+// volume has seen: the caller acts for a deposed Primary. kFailedPrecondition
+// like the etcd check's "stale epoch" (cluster::CheckEpoch), so a peer
+// request refused either way looks the same to the controller; the payload
+// tells it apart from the kernel's other refusals (EBUSY).
+absl::Status StaleEpochError(absl::string_view why);
+bool IsStaleEpoch(const absl::Status& s);
 
 }  // namespace cvol::daemon
 

@@ -384,7 +384,14 @@ absl::StatusOr<MoveController::Next> MoveController::Copy(Context& c) {
   absl::StatusOr<KernelExtent> st = deps_.kernel->Read(c.extent);
   if (!st.ok()) return st.status();
   if (!st->migration) {
-    absl::Status s = deps_.kernel->MigrateStart(c.extent, c.move.record.dst, MigrateMode::kCopy);
+    absl::Status s = deps_.kernel->MigrateStart(c.extent, c.move.record.dst, MigrateMode::kCopy,
+                                                static_cast<uint64_t>(c.epoch));
+    // The kernel has seen a newer epoch: a new Primary acted after this
+    // step read etcd. It finishes the change; nothing is recorded here.
+    if (IsStaleEpoch(s)) {
+      return absl::CancelledError(absl::StrCat("epoch ", c.epoch, " is over (", s.message(),
+                                               "); the new Primary finishes the change"));
+    }
     // EBUSY: the volume runs its maximum of migrations; this one waits.
     if (s.code() == absl::StatusCode::kFailedPrecondition ||
         s.code() == absl::StatusCode::kUnavailable) {
@@ -519,30 +526,64 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
     return Retry(c, "a freeze did not hold through the re-copy");
   }
 
-  // The new map, before any host switches to it.
-  MoveRecord committing = m;
-  committing.phase = MoveRecord::Phase::kCommitting;
-  committing.step = Step::kApply;
-  committing.epoch = static_cast<uint64_t>(c.epoch);
-  VolumeRecord updated = c.volume.record;
-  updated.runs = Remap(updated.runs, m.vext, m.dst);
-  ++updated.generation;
-  ChangeSet cs = Guarded(c);
-  cs.ChangeAllocation(c.pool);
-  cs.UpdateVolume(c.volume, updated);
-  cs.UpdateMove(c.move, committing);
-  if (absl::Status s = deps_.db->Commit(cs); !s.ok()) {
-    // A conflict (another move of the pool committed first) redoes the
-    // step under the same freezes. Otherwise thaw: thawed hosts still
-    // dual-write, so either map is safe to resume from (the commit's
-    // outcome may be unknown while etcd is away).
+  // The new map, before any host switches to it. Another move of the pool
+  // may commit first (the allocation's revision moved on): then only the
+  // records changed and the freezes checked above still hold, so the
+  // commit is made again at once from fresh records, a few times, rather
+  // than the whole step (moves of one pool would otherwise redo theirs in
+  // turn until their freezes time out).
+  uint64_t generation = 0;
+  absl::Status s;
+  for (int attempt = 0; attempt < options_.commit_attempts; ++attempt) {
+    if (attempt > 0 && !ReloadForCommit(c)) break;
+    MoveRecord committing = c.move.record;
+    committing.phase = MoveRecord::Phase::kCommitting;
+    committing.step = Step::kApply;
+    committing.epoch = static_cast<uint64_t>(c.epoch);
+    VolumeRecord updated = c.volume.record;
+    updated.runs = Remap(updated.runs, committing.vext, committing.dst);
+    generation = ++updated.generation;
+    ChangeSet cs = Guarded(c);
+    cs.ChangeAllocation(c.pool);
+    cs.UpdateVolume(c.volume, updated);
+    cs.UpdateMove(c.move, committing);
+    s = deps_.db->Commit(cs);
+    if (s.code() != absl::StatusCode::kAborted) break;
+  }
+  if (!s.ok()) {
+    // Still a conflict: the step is redone under the same freezes.
+    // Otherwise thaw: thawed hosts still dual-write, so either map is safe
+    // to resume from (the commit's outcome may be unknown while etcd is
+    // away).
     if (s.code() != absl::StatusCode::kAborted) ThawAll(c);
     return RetryOrFail(c.key, s);
   }
   Publish({{"type", "change_step"}, {"change", c.change}, {"volume", c.full}, {"vext", m.vext},
-           {"step", "apply"}, {"epoch", c.epoch}, {"generation", updated.generation}});
+           {"step", "apply"}, {"epoch", c.epoch}, {"generation", generation}});
   Fault("crash_at:apply");
   return Next{};
+}
+
+bool MoveController::ReloadForCommit(Context& c) {
+  absl::StatusOr<Snapshot> snap = deps_.db->Load();
+  if (!snap.ok()) return false;
+  auto mit = snap->moves.find(c.key);
+  if (mit == snap->moves.end()) return false;
+  const MoveRecord& now = mit->second.record;
+  // The same change, at the same step, in the same epoch: nothing but the
+  // other records may have moved.
+  if (ChangeId(c.key, now) != c.change || now.step != Step::kFreeze ||
+      now.epoch != static_cast<uint64_t>(c.epoch) || now.phase != MoveRecord::Phase::kCopying ||
+      now.excluded != c.move.record.excluded) {
+    return false;
+  }
+  auto vit = snap->volumes.find({now.pool, now.volume});
+  if (vit == snap->volumes.end() || vit->second.record.uuid != c.volume.record.uuid) return false;
+  c.move = mit->second;
+  c.volume = vit->second;
+  c.pool = snap->pools.at(now.pool);
+  c.snap = *std::move(snap);
+  return true;
 }
 
 absl::StatusOr<MoveController::Next> MoveController::Apply(Context& c) {

@@ -67,6 +67,9 @@ class MoveController {
     // Moves of one volume under way at once: the kernel's default
     // max_migrations (migrate_throttle); the others queue.
     size_t migrations_per_volume = CVOL_DEFAULT_MIGRATIONS;
+    // Commits of the new map tried at once when another move of the pool
+    // committed first, before the freeze step is redone.
+    int commit_attempts = 5;
   };
 
   struct Deps {
@@ -151,6 +154,9 @@ class MoveController {
   // a rollback once a change that is not committed has failed too often.
   absl::StatusOr<Next> Retry(Context& c, const std::string& why);
   ChangeSet Guarded(const Context& c) const;
+  // Re-reads the records for a commit that lost a race with another move
+  // of the pool; false if this move's own record changed (redo the step).
+  bool ReloadForCommit(Context& c);
   // Recorded followers that left the view and are not recorded as excluded:
   // their writes are unreported and they may still write.
   std::vector<std::string> GoneFollowers(const Context& c) const;

@@ -93,15 +93,18 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::HandleLocked(const std::string&
                    {"reason", std::string(s.message())}});
     return s;
   }
-  if (type == "migrate_start") return MigrateStart(body);
+  // The kernel checks the epoch once more as it acts (KernelPort): a new
+  // Primary may come between the check above and the kernel call.
+  const uint64_t e = static_cast<uint64_t>(epoch);
+  if (type == "migrate_start") return MigrateStart(body, e);
   if (type == "migrate_status") return MigrateStatus(body);
-  if (type == "freeze") return Freeze(body);
+  if (type == "freeze") return Freeze(body, e);
   if (type == "recopy") return Recopy(body);
-  if (type == "apply") return Apply(body);
-  if (type == "abort") return Abort(body);
+  if (type == "apply") return Apply(body, e);
+  if (type == "abort") return Abort(body, e);
   if (type == "release") {
     ASSIGN_OR_RETURN(ReleaseRequest r, ReleaseRequest::FromJson(body));
-    return Release(r.change);
+    return Release(r.change, e);
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown peer request '", type, "'"));
 }
@@ -129,7 +132,8 @@ absl::StatusOr<PeerHandlers::ChangeContext> PeerHandlers::LoadChange(const Chang
   return out;
 }
 
-absl::StatusOr<PeerHandlers::Json> PeerHandlers::MigrateStart(const Json& body) {
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::MigrateStart(const Json& body,
+                                                              uint64_t epoch) {
   ASSIGN_OR_RETURN(MigrateStartRequest r, MigrateStartRequest::FromJson(body));
   const absl::Time deadline = deps_.clock->Now() + deps_.follow_start_deadline;
   ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
@@ -151,7 +155,7 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::MigrateStart(const Json& body) 
     ASSIGN_OR_RETURN(KernelExtent st, deps_.kernel->Read(c.extent));
     if (!st.migration) {
       RETURN_IF_ERROR(deps_.kernel->MigrateStart(
-          c.extent, c.move.dst, r.follow ? MigrateMode::kFollow : MigrateMode::kCopy));
+          c.extent, c.move.dst, r.follow ? MigrateMode::kFollow : MigrateMode::kCopy, epoch));
       continue;
     }
     // A follower reports once it dual-writes every write: after the
@@ -179,7 +183,7 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::MigrateStatus(const Json& body)
   return out;
 }
 
-absl::StatusOr<PeerHandlers::Json> PeerHandlers::Freeze(const Json& body) {
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::Freeze(const Json& body, uint64_t epoch) {
   ASSIGN_OR_RETURN(FreezeRequest r, FreezeRequest::FromJson(body));
   ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
   ASSIGN_OR_RETURN(ChangeContext c, LoadChange(r.at, snap));
@@ -198,7 +202,7 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Freeze(const Json& body) {
   }
   const bool fresh = !held;
   if (fresh) {
-    absl::StatusOr<uint64_t> frozen = deps_.kernel->Freeze(c.extent, r.timeout_ms);
+    absl::StatusOr<uint64_t> frozen = deps_.kernel->Freeze(c.extent, r.timeout_ms, epoch);
     if (frozen.status().code() == absl::StatusCode::kNotFound) {
       // No device here: this host cannot write the extent at all. Not
       // migrating either, so the controller copies the whole extent again.
@@ -215,7 +219,7 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Freeze(const Json& body) {
   reply.migrating = st.migration.has_value();
   reply.ready = st.migration && st.migration->state == MigrationState::kReady;
   if (st.migration) {
-    ASSIGN_OR_RETURN(MigrateDirty dirty, deps_.kernel->MigrateDirtyRegions(c.extent));
+    ASSIGN_OR_RETURN(MigrateDirty dirty, deps_.kernel->MigrateDirtyRegions(c.extent, epoch));
     reply.region_sectors = dirty.region_sectors;
     reply.regions = dirty.nr_regions;
     reply.dirty = std::move(dirty.runs);
@@ -273,7 +277,7 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Recopy(const Json& body) {
   return Json{{"copied_bytes", count * r.region_sectors * 512}};
 }
 
-absl::StatusOr<PeerHandlers::Json> PeerHandlers::Apply(const Json& body) {
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::Apply(const Json& body, uint64_t epoch) {
   ASSIGN_OR_RETURN(ApplyRequest r, ApplyRequest::FromJson(body));
   ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
   ASSIGN_OR_RETURN(ChangeContext c, LoadChange(r.at, snap));
@@ -294,12 +298,12 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Apply(const Json& body) {
     if (st.migration) {
       // Under the change's drained freeze this is the cluster form (no
       // hold of its own); without it the kernel holds and drains itself.
-      RETURN_IF_ERROR(deps_.kernel->MigrateCommit(c.extent));
+      RETURN_IF_ERROR(deps_.kernel->MigrateCommit(c.extent, epoch));
       how = "migrate_commit";
     } else {
       // No migration here (a host that joined after it began): set the
       // entry under a freeze of its own.
-      RETURN_IF_ERROR(deps_.kernel->SetLocation(c.extent, c.move.dst));
+      RETURN_IF_ERROR(deps_.kernel->SetLocation(c.extent, c.move.dst, epoch));
       how = "map_set";
     }
   }
@@ -309,18 +313,22 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Apply(const Json& body) {
   return Json{{"how", how}};
 }
 
-absl::StatusOr<PeerHandlers::Json> PeerHandlers::Release(const std::string& change) {
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::Release(const std::string& change,
+                                                         uint64_t epoch) {
   std::optional<HeldFreeze> held = Held(change);
   if (!held) return Json{{"released", false}};
+  absl::Status s = deps_.kernel->Thaw(held->extent, held->id, epoch);
+  // Refused for a newer epoch: the freeze still holds, and the new
+  // Primary's release must find it.
+  if (IsStaleEpoch(s)) return s;
   // A freeze that thawed itself (its timeout) is gone: NotFound is fine.
-  absl::Status s = deps_.kernel->Thaw(held->extent, held->id);
   Forget(change);
   deps_.publish({{"type", "cluster_released"}, {"change", change}});
   if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return s;
   return Json{{"released", true}};
 }
 
-absl::StatusOr<PeerHandlers::Json> PeerHandlers::Abort(const Json& body) {
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::Abort(const Json& body, uint64_t epoch) {
   ASSIGN_OR_RETURN(AbortRequest r, AbortRequest::FromJson(body));
   ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
   absl::StatusOr<ChangeContext> c = LoadChange(r.at, snap);
@@ -334,13 +342,13 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Abort(const Json& body) {
     absl::StatusOr<KernelExtent> st = deps_.kernel->Read(c->extent);
     // No device: no migration, nothing to end.
     if (!st.ok() && st.status().code() != absl::StatusCode::kNotFound) return st.status();
-    if (st.ok() && st->migration) RETURN_IF_ERROR(deps_.kernel->MigrateAbort(c->extent));
+    if (st.ok() && st->migration) RETURN_IF_ERROR(deps_.kernel->MigrateAbort(c->extent, epoch));
   } else if (c.status().code() != absl::StatusCode::kFailedPrecondition) {
     return c.status();
   }
   // An ended change (its record gone) has nothing left here but maybe its
   // freeze.
-  return Release(r.at.change);
+  return Release(r.at.change, epoch);
 }
 
 }  // namespace cvol::daemon

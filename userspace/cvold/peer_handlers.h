@@ -71,13 +71,14 @@ class PeerHandlers {
   absl::StatusOr<ChangeContext> LoadChange(const ChangeExtent& at, const Snapshot& snap) const;
 
   absl::StatusOr<Json> HandleLocked(const std::string& type, int64_t epoch, const Json& body);
-  absl::StatusOr<Json> MigrateStart(const Json& body);
+  // The requests that act on the kernel pass it the request's epoch.
+  absl::StatusOr<Json> MigrateStart(const Json& body, uint64_t epoch);
   absl::StatusOr<Json> MigrateStatus(const Json& body);
-  absl::StatusOr<Json> Freeze(const Json& body);
+  absl::StatusOr<Json> Freeze(const Json& body, uint64_t epoch);
   absl::StatusOr<Json> Recopy(const Json& body);
-  absl::StatusOr<Json> Apply(const Json& body);
-  absl::StatusOr<Json> Release(const std::string& change);
-  absl::StatusOr<Json> Abort(const Json& body);
+  absl::StatusOr<Json> Apply(const Json& body, uint64_t epoch);
+  absl::StatusOr<Json> Release(const std::string& change, uint64_t epoch);
+  absl::StatusOr<Json> Abort(const Json& body, uint64_t epoch);
   // OK if this host still holds the change's freeze (the same kernel id).
   absl::Status FreezeStillHeld(const std::string& change);
 

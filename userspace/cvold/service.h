@@ -53,6 +53,10 @@ struct ServiceOptions {
 
 class ClusterAgent;
 
+// A dm-cvol message's reply with the kernel's ESTALE (a stale cluster
+// epoch) as StaleEpochError.
+absl::StatusOr<std::string> KernelReply(absl::StatusOr<std::string> reply);
+
 class Service : private KernelPort {
  public:
   using Json = nlohmann::json;
@@ -168,24 +172,29 @@ class Service : private KernelPort {
   };
   absl::StatusOr<ExtentState> ReadExtent(const VolumeRecord& volume, uint64_t extent_sectors,
                                          uint64_t vext) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Under `epoch` (0: none) for every message that takes one.
   absl::Status MapSetFrozen(const std::string& dm_name, uint64_t sector,
-                            const std::vector<MapSetItem>& items) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                            const std::vector<MapSetItem>& items, uint64_t epoch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // KernelPort (service_kernel_port.cc): each call takes mu_.
   absl::Status Activate(const Snapshot& snap, const VolumeRecord& volume) override;
   absl::StatusOr<KernelExtent> Read(const ExtentRef& e) override;
   void WaitForProgress(absl::Duration most) override;
-  absl::Status MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode) override;
-  absl::StatusOr<MigrateDirty> MigrateDirtyRegions(const ExtentRef& e) override;
-  absl::Status MigrateCommit(const ExtentRef& e) override;
-  absl::Status MigrateAbort(const ExtentRef& e) override;
-  absl::StatusOr<uint64_t> Freeze(const ExtentRef& e, uint64_t timeout_ms) override;
+  absl::Status MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode,
+                            uint64_t epoch) override;
+  absl::StatusOr<MigrateDirty> MigrateDirtyRegions(const ExtentRef& e, uint64_t epoch) override;
+  absl::Status MigrateCommit(const ExtentRef& e, uint64_t epoch) override;
+  absl::Status MigrateAbort(const ExtentRef& e, uint64_t epoch) override;
+  absl::StatusOr<uint64_t> Freeze(const ExtentRef& e, uint64_t timeout_ms,
+                                  uint64_t epoch) override;
   absl::Status FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_ms) override;
-  absl::Status Thaw(const ExtentRef& e, uint64_t id) override;
-  absl::Status SetLocation(const ExtentRef& e, Location to) override;
+  absl::Status Thaw(const ExtentRef& e, uint64_t id, uint64_t epoch) override;
+  absl::Status SetLocation(const ExtentRef& e, Location to, uint64_t epoch) override;
   absl::Status CopyRegions(const ExtentRef& e, Location src, Location dst, uint64_t region_sectors,
                            const std::vector<DirtyRun>& runs) override;
   // Sends the message `format` builds for the extent's segment-relative
-  // number to the extent's segment.
+  // number to the extent's segment; the kernel's ESTALE comes back as
+  // StaleEpochError.
   absl::StatusOr<std::string> MessageToExtent(
       const ExtentRef& e, const std::function<absl::StatusOr<std::string>(uint64_t)>& format)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cvol/freeze_messages.h"
+#include "cvol/messages.h"
 #include "cvol/migrate_messages.h"
 #include "cvol/unique_fd.h"
 #include "service.h"
@@ -54,6 +55,16 @@ absl::Status CopyRange(const std::string& from, uint64_t from_offset, const std:
 
 }  // namespace
 
+// dm-cvol refuses a message under an epoch older than one the volume has
+// seen with ESTALE, which DmClient reports as kAborted (absl's mapping; no
+// other errno of a dm-cvol message maps there).
+absl::StatusOr<std::string> KernelReply(absl::StatusOr<std::string> reply) {
+  if (reply.status().code() == absl::StatusCode::kAborted) {
+    return StaleEpochError(reply.status().message());
+  }
+  return reply;
+}
+
 absl::Status Service::Activate(const Snapshot& snap, const VolumeRecord& volume) {
   absl::MutexLock lock(&mu_);
   return ActivateVolume(snap, volume);
@@ -74,35 +85,49 @@ absl::StatusOr<std::string> Service::MessageToExtent(
     const ExtentRef& e, const std::function<absl::StatusOr<std::string>(uint64_t)>& format) {
   ASSIGN_OR_RETURN(ExtentState st, ReadExtent(e.volume, e.extent_sectors, e.vext));
   ASSIGN_OR_RETURN(std::string text, format(st.at.local_vext));
-  return dm_.Message(st.dm_name, st.at.sector, text);
+  return KernelReply(dm_.Message(st.dm_name, st.at.sector, text));
 }
 
-absl::Status Service::MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode) {
+absl::Status Service::MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode,
+                                   uint64_t epoch) {
   absl::MutexLock lock(&mu_);
-  return MessageToExtent(e, [&](uint64_t v) { return FormatMigrateStart(v, dst, mode); }).status();
+  return MessageToExtent(e, [&](uint64_t v) -> absl::StatusOr<std::string> {
+           ASSIGN_OR_RETURN(std::string text, FormatMigrateStart(v, dst, mode));
+           return WithEpoch(std::move(text), epoch);
+         }).status();
 }
 
-absl::StatusOr<MigrateDirty> Service::MigrateDirtyRegions(const ExtentRef& e) {
+absl::StatusOr<MigrateDirty> Service::MigrateDirtyRegions(const ExtentRef& e, uint64_t epoch) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(std::string text,
-                   MessageToExtent(e, [](uint64_t v) { return FormatMigrateDirty(v); }));
+                   MessageToExtent(e, [&](uint64_t v) -> absl::StatusOr<std::string> {
+                     ASSIGN_OR_RETURN(std::string text, FormatMigrateDirty(v));
+                     return WithEpoch(std::move(text), epoch);
+                   }));
   return ParseMigrateDirtyResponse(text);
 }
 
-absl::Status Service::MigrateCommit(const ExtentRef& e) {
+absl::Status Service::MigrateCommit(const ExtentRef& e, uint64_t epoch) {
   absl::MutexLock lock(&mu_);
-  return MessageToExtent(e, [](uint64_t v) { return FormatMigrateCommit(v); }).status();
+  return MessageToExtent(e, [&](uint64_t v) -> absl::StatusOr<std::string> {
+           ASSIGN_OR_RETURN(std::string text, FormatMigrateCommit(v));
+           return WithEpoch(std::move(text), epoch);
+         }).status();
 }
 
-absl::Status Service::MigrateAbort(const ExtentRef& e) {
+absl::Status Service::MigrateAbort(const ExtentRef& e, uint64_t epoch) {
   absl::MutexLock lock(&mu_);
-  return MessageToExtent(e, [](uint64_t v) { return FormatMigrateAbort(v); }).status();
+  return MessageToExtent(e, [&](uint64_t v) -> absl::StatusOr<std::string> {
+           ASSIGN_OR_RETURN(std::string text, FormatMigrateAbort(v));
+           return WithEpoch(std::move(text), epoch);
+         }).status();
 }
 
-absl::StatusOr<uint64_t> Service::Freeze(const ExtentRef& e, uint64_t timeout_ms) {
+absl::StatusOr<uint64_t> Service::Freeze(const ExtentRef& e, uint64_t timeout_ms,
+                                         uint64_t epoch) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(std::string text, MessageToExtent(e, [&](uint64_t v) {
-                     return absl::StatusOr<std::string>(FormatFreeze(v, 1, timeout_ms));
+                     return WithEpoch(FormatFreeze(v, 1, timeout_ms), epoch);
                    }));
   return ParseFreezeResponse(text);
 }
@@ -131,17 +156,15 @@ absl::Status Service::FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_
   }
 }
 
-absl::Status Service::Thaw(const ExtentRef& e, uint64_t id) {
+absl::Status Service::Thaw(const ExtentRef& e, uint64_t id, uint64_t epoch) {
   absl::MutexLock lock(&mu_);
-  return MessageToExtent(e, [&](uint64_t) {
-           return absl::StatusOr<std::string>(FormatThaw(id));
-         }).status();
+  return MessageToExtent(e, [&](uint64_t) { return WithEpoch(FormatThaw(id), epoch); }).status();
 }
 
-absl::Status Service::SetLocation(const ExtentRef& e, Location to) {
+absl::Status Service::SetLocation(const ExtentRef& e, Location to, uint64_t epoch) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(ExtentState st, ReadExtent(e.volume, e.extent_sectors, e.vext));
-  return MapSetFrozen(st.dm_name, st.at.sector, {MapSetItem{st.at.local_vext, 1, to}});
+  return MapSetFrozen(st.dm_name, st.at.sector, {MapSetItem{st.at.local_vext, 1, to}}, epoch);
 }
 
 absl::Status Service::CopyRegions(const ExtentRef& e, Location src, Location dst,

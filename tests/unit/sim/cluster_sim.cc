@@ -97,14 +97,16 @@ class DaemonKernel final : public KernelPort {
   absl::Status Activate(const Snapshot& snap, const VolumeRecord& volume) override;
   absl::StatusOr<KernelExtent> Read(const ExtentRef& e) override;
   void WaitForProgress(absl::Duration most) override;
-  absl::Status MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode) override;
-  absl::StatusOr<MigrateDirty> MigrateDirtyRegions(const ExtentRef& e) override;
-  absl::Status MigrateCommit(const ExtentRef& e) override;
-  absl::Status MigrateAbort(const ExtentRef& e) override;
-  absl::StatusOr<uint64_t> Freeze(const ExtentRef& e, uint64_t timeout_ms) override;
+  absl::Status MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode,
+                            uint64_t epoch) override;
+  absl::StatusOr<MigrateDirty> MigrateDirtyRegions(const ExtentRef& e, uint64_t epoch) override;
+  absl::Status MigrateCommit(const ExtentRef& e, uint64_t epoch) override;
+  absl::Status MigrateAbort(const ExtentRef& e, uint64_t epoch) override;
+  absl::StatusOr<uint64_t> Freeze(const ExtentRef& e, uint64_t timeout_ms,
+                                  uint64_t epoch) override;
   absl::Status FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_ms) override;
-  absl::Status Thaw(const ExtentRef& e, uint64_t id) override;
-  absl::Status SetLocation(const ExtentRef& e, Location to) override;
+  absl::Status Thaw(const ExtentRef& e, uint64_t id, uint64_t epoch) override;
+  absl::Status SetLocation(const ExtentRef& e, Location to, uint64_t epoch) override;
   absl::Status CopyRegions(const ExtentRef& e, Location src, Location dst, uint64_t region_sectors,
                            const std::vector<DirtyRun>& runs) override;
 
@@ -178,6 +180,10 @@ class World {
 
   absl::Time now() const { return now_; }
   std::mt19937_64& rng() { return rng_; }
+  // Counts the kernel calls the epoch rule refused, for the summary line.
+  void NoteKernelReply(const absl::Status& s) {
+    if (IsStaleEpoch(s)) ++result_.stale_epoch_refusals;
+  }
   bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
   absl::Duration Uniform(absl::Duration lo, absl::Duration hi) {
     const int64_t a = absl::ToInt64Microseconds(lo), b = absl::ToInt64Microseconds(hi);
@@ -307,37 +313,54 @@ absl::StatusOr<KernelExtent> DaemonKernel::Read(const ExtentRef& e) {
 void DaemonKernel::WaitForProgress(absl::Duration most) {
   daemon_.clock->SleepFor(std::min(most, absl::Milliseconds(20)));
 }
-absl::Status DaemonKernel::MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode) {
+absl::Status DaemonKernel::MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode,
+                                        uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->MigrateStart(e, dst, mode);
+  absl::Status r = host_.kernel->MigrateStart(e, dst, mode, epoch);
+  world_.NoteKernelReply(r);
+  return r;
 }
-absl::StatusOr<MigrateDirty> DaemonKernel::MigrateDirtyRegions(const ExtentRef& e) {
+absl::StatusOr<MigrateDirty> DaemonKernel::MigrateDirtyRegions(const ExtentRef& e,
+                                                              uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->MigrateDirtyRegions(e);
+  absl::StatusOr<MigrateDirty> r = host_.kernel->MigrateDirtyRegions(e, epoch);
+  world_.NoteKernelReply(r.status());
+  return r;
 }
-absl::Status DaemonKernel::MigrateCommit(const ExtentRef& e) {
+absl::Status DaemonKernel::MigrateCommit(const ExtentRef& e, uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->MigrateCommit(e);
+  absl::Status r = host_.kernel->MigrateCommit(e, epoch);
+  world_.NoteKernelReply(r);
+  return r;
 }
-absl::Status DaemonKernel::MigrateAbort(const ExtentRef& e) {
+absl::Status DaemonKernel::MigrateAbort(const ExtentRef& e, uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->MigrateAbort(e);
+  absl::Status r = host_.kernel->MigrateAbort(e, epoch);
+  world_.NoteKernelReply(r);
+  return r;
 }
-absl::StatusOr<uint64_t> DaemonKernel::Freeze(const ExtentRef& e, uint64_t timeout_ms) {
+absl::StatusOr<uint64_t> DaemonKernel::Freeze(const ExtentRef& e, uint64_t timeout_ms,
+                                              uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->Freeze(e, timeout_ms);
+  absl::StatusOr<uint64_t> r = host_.kernel->Freeze(e, timeout_ms, epoch);
+  world_.NoteKernelReply(r.status());
+  return r;
 }
 absl::Status DaemonKernel::FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_ms) {
   if (absl::Status s = Enter(); !s.ok()) return s;
   return host_.kernel->FreezeWait(e, id, wait_ms);
 }
-absl::Status DaemonKernel::Thaw(const ExtentRef& e, uint64_t id) {
+absl::Status DaemonKernel::Thaw(const ExtentRef& e, uint64_t id, uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->Thaw(e, id);
+  absl::Status r = host_.kernel->Thaw(e, id, epoch);
+  world_.NoteKernelReply(r);
+  return r;
 }
-absl::Status DaemonKernel::SetLocation(const ExtentRef& e, Location to) {
+absl::Status DaemonKernel::SetLocation(const ExtentRef& e, Location to, uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->SetLocation(e, to);
+  absl::Status r = host_.kernel->SetLocation(e, to, epoch);
+  world_.NoteKernelReply(r);
+  return r;
 }
 absl::Status DaemonKernel::CopyRegions(const ExtentRef& e, Location src, Location dst,
                                        uint64_t region_sectors, const std::vector<DirtyRun>& runs) {
@@ -544,6 +567,11 @@ void World::StartDaemon(Host& h) {
 }
 
 absl::Status World::Reintegrate(Host& h, Daemon& d) {
+  // As cvold: everything under the current epoch, which the volume refuses
+  // if it has seen a newer one meanwhile (then the next tick tries again).
+  absl::StatusOr<int64_t> current = cluster::Membership::ReadEpoch(*d.kv, kPrefix);
+  if (!current.ok()) return current.status();
+  const uint64_t epoch = static_cast<uint64_t>(*current);
   absl::StatusOr<Snapshot> snap = d.db->Load();
   if (!snap.ok()) return snap.status();
   const std::string volume_name = absl::StrCat(kPool, "/", kVolume);
@@ -556,21 +584,25 @@ absl::Status World::Reintegrate(Host& h, Daemon& d) {
   std::set<uint64_t> held_ids;
   d.handlers->WithHeldFreezes([&](std::map<std::string, PeerHandlers::HeldFreeze>& held) {
     for (auto it = held.begin(); it != held.end();) {
-      (void)h.kernel->Thaw(it->second.extent, it->second.id);
+      (void)h.kernel->Thaw(it->second.extent, it->second.id, epoch);
       it = held.erase(it);
     }
   });
   ExtentRef any{*volume, kExtentSectors, 0};
-  for (const FreezeStatus& f : h.kernel->FreezesOf(volume_name)) (void)h.kernel->Thaw(any, f.id);
+  for (const FreezeStatus& f : h.kernel->FreezesOf(volume_name)) {
+    (void)h.kernel->Thaw(any, f.id, epoch);
+  }
   for (const auto& [vext, m] : h.kernel->MigrationsOf(volume_name)) {
-    (void)h.kernel->MigrateAbort(ExtentRef{*volume, kExtentSectors, vext});
+    (void)h.kernel->MigrateAbort(ExtentRef{*volume, kExtentSectors, vext}, epoch);
   }
   for (const cvol::Run& r : volume->runs) {
     for (uint64_t k = 0; k < r.count; ++k) {
       const Location want{r.dev, r.pext + k};
       if (h.kernel->MapOf(volume_name, r.vext + k) != want) {
-        if (absl::Status s = h.kernel->SetLocation(ExtentRef{*volume, kExtentSectors, r.vext + k}, want);
+        if (absl::Status s =
+                h.kernel->SetLocation(ExtentRef{*volume, kExtentSectors, r.vext + k}, want, epoch);
             !s.ok()) {
+          NoteKernelReply(s);
           return s;
         }
       }
@@ -579,7 +611,9 @@ absl::Status World::Reintegrate(Host& h, Daemon& d) {
   // Never unfence without a lease counted from a fresh renewal.
   h.kernel->Lease(absl::Seconds(options_.lease_ttl_s) * 3 / 4 - (now_ - d.last_renewal));
   excluded_.erase(h.name);  // it may write again from here on
-  return h.kernel->Unfence();
+  absl::Status unfenced = h.kernel->Unfence(epoch);
+  NoteKernelReply(unfenced);
+  return unfenced;
 }
 
 void World::AgentTick(Host& h, int incarnation) {

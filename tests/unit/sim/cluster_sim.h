@@ -49,6 +49,10 @@ struct SimResult {
   uint64_t moves_rolled_back = 0;
   uint64_t exclusions = 0;
   uint64_t faults = 0;
+  // Kernel calls refused for a stale epoch: a deposed controller's request
+  // that passed the etcd check, or a re-integration overtaken by a new
+  // Primary.
+  uint64_t stale_epoch_refusals = 0;
   absl::Duration simulated;
 };
 

@@ -37,6 +37,7 @@ void RunSeeds(SimOptions base, uint64_t first, uint64_t count) {
     total.moves_rolled_back += r.moves_rolled_back;
     total.exclusions += r.exclusions;
     total.faults += r.faults;
+    total.stale_epoch_refusals += r.stale_epoch_refusals;
     total.simulated += r.simulated;
     if (!r.ok) {
       FAIL() << "seed " << seed << ": " << r.failure << "\n"
@@ -49,7 +50,7 @@ void RunSeeds(SimOptions base, uint64_t first, uint64_t count) {
             << " simulated, " << total.writes_acked << " writes acknowledged, "
             << total.moves_done << " moves done, " << total.moves_rolled_back
             << " rolled back, " << total.exclusions << " exclusions, " << total.faults
-            << " faults\n";
+            << " faults, " << total.stale_epoch_refusals << " stale epochs refused by a kernel\n";
 }
 
 // Under the sanitizers every seed costs ten times more: fewer of them.

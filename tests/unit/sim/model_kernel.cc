@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "linux/dm-cvol.h"
 #include "status_macros.h"
 
 namespace cvol::daemon::sim {
@@ -52,6 +53,36 @@ absl::StatusOr<ModelKernel::Migration*> ModelKernel::FindMigration(const ExtentR
   return &it->second;
 }
 
+// ---- Cluster epochs (1.4) ----
+
+absl::Status ModelKernel::CheckEpoch(const Volume& v, const std::string& name, uint64_t epoch) {
+  if (epoch > CVOL_MAX_EPOCH) {
+    return absl::InvalidArgumentError(absl::StrCat("ERANGE: epoch ", epoch, " is beyond ",
+                                                   CVOL_MAX_EPOCH));
+  }
+  if (epoch < v.epoch) {
+    return StaleEpochError(
+        absl::StrCat("ESTALE: ", name, ": epoch ", epoch, " is older than ", v.epoch));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ModelKernel::UnderEpoch(const ExtentRef& e, uint64_t epoch,
+                                     const std::function<absl::Status(Volume&)>& act) {
+  ASSIGN_OR_RETURN(Volume * v, Find(e));
+  // Epoch 0 is a message without the word: not checked, raises nothing.
+  if (epoch == 0) return act(*v);
+  RETURN_IF_ERROR(CheckEpoch(*v, NameOf(e.volume), epoch));
+  RETURN_IF_ERROR(act(*v));
+  v->epoch = std::max(v->epoch, epoch);
+  return absl::OkStatus();
+}
+
+uint64_t ModelKernel::EpochOf(const std::string& volume) const {
+  auto v = volumes_.find(volume);
+  return v == volumes_.end() ? 0 : v->second.epoch;
+}
+
 // ---- Volumes and the map ----
 
 absl::Status ModelKernel::Activate(const Snapshot& /*snap*/, const VolumeRecord& volume) {
@@ -90,29 +121,35 @@ void ModelKernel::WaitForProgress(absl::Duration most) {
   clock_.SleepFor(std::min(most, absl::Milliseconds(10)));
 }
 
-absl::Status ModelKernel::SetLocation(const ExtentRef& e, Location to) {
+absl::Status ModelKernel::SetLocation(const ExtentRef& e, Location to, uint64_t epoch) {
   Tick();
-  ASSIGN_OR_RETURN(Volume * v, Find(e));
-  if (v->migrations.count(e.vext) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat("EBUSY: extent ", e.vext, " migrates"));
-  }
-  v->map[e.vext] = to;
-  return absl::OkStatus();
+  return UnderEpoch(e, epoch, [&](Volume& v) {
+    if (v.migrations.count(e.vext) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat("EBUSY: extent ", e.vext, " migrates"));
+    }
+    v.map[e.vext] = to;
+    return absl::OkStatus();
+  });
 }
 
 // ---- Migrations ----
 
-absl::Status ModelKernel::MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode) {
+absl::Status ModelKernel::MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode,
+                                       uint64_t epoch) {
   Tick();
-  ASSIGN_OR_RETURN(Volume * v, Find(e));
-  auto src = v->map.find(e.vext);
-  if (src == v->map.end()) {
-    return absl::NotFoundError(absl::StrCat("ENODEV: extent ", e.vext, " is unmapped"));
+  return UnderEpoch(e, epoch, [&](Volume& v) { return StartMigration(v, e.vext, dst, mode); });
+}
+
+absl::Status ModelKernel::StartMigration(Volume& v, uint64_t vext, Location dst,
+                                         MigrateMode mode) {
+  auto src = v.map.find(vext);
+  if (src == v.map.end()) {
+    return absl::NotFoundError(absl::StrCat("ENODEV: extent ", vext, " is unmapped"));
   }
-  if (v->migrations.count(e.vext) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat("EBUSY: extent ", e.vext, " migrates"));
+  if (v.migrations.count(vext) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("EBUSY: extent ", vext, " migrates"));
   }
-  if (v->migrations.size() >= max_migrations_) {
+  if (v.migrations.size() >= max_migrations_) {
     return absl::FailedPreconditionError(
         absl::StrCat("EBUSY: ", max_migrations_, " migrations are running"));
   }
@@ -120,16 +157,16 @@ absl::Status ModelKernel::MigrateStart(const ExtentRef& e, Location dst, Migrate
     return absl::InvalidArgumentError(
         absl::StrCat("EEXIST: the destination ", ToString(dst), " is the source"));
   }
-  for (const auto& [vext, at] : v->map) {
+  for (const auto& [other, at] : v.map) {
     if (at == dst) {
       return absl::AlreadyExistsError(
-          absl::StrCat("EEXIST: ", ToString(dst), " is mapped at extent ", vext));
+          absl::StrCat("EEXIST: ", ToString(dst), " is mapped at extent ", other));
     }
   }
-  for (const auto& [vext, m] : v->migrations) {
+  for (const auto& [other, m] : v.migrations) {
     if (m.dst == dst) {
       return absl::AlreadyExistsError(
-          absl::StrCat("EEXIST: ", ToString(dst), " is the destination of extent ", vext));
+          absl::StrCat("EEXIST: ", ToString(dst), " is the destination of extent ", other));
     }
   }
   Migration m;
@@ -140,46 +177,52 @@ absl::Status ModelKernel::MigrateStart(const ExtentRef& e, Location dst, Migrate
   const bool follow = mode == MigrateMode::kFollow;
   m.state = follow ? MigrationState::kReady : MigrationState::kCopy;
   m.copied.assign(regions_per_extent_, follow);
-  v->migrations.emplace(e.vext, std::move(m));
+  v.migrations.emplace(vext, std::move(m));
   return absl::OkStatus();
 }
 
-absl::StatusOr<MigrateDirty> ModelKernel::MigrateDirtyRegions(const ExtentRef& e) {
+absl::StatusOr<MigrateDirty> ModelKernel::MigrateDirtyRegions(const ExtentRef& e,
+                                                             uint64_t epoch) {
   Tick();
-  ASSIGN_OR_RETURN(Migration * m, FindMigration(e));
   MigrateDirty out;
-  out.region_sectors = e.extent_sectors / regions_per_extent_;
-  out.nr_regions = regions_per_extent_;
-  for (uint32_t r : m->dirty) {
-    if (!out.runs.empty() && out.runs.back().first + out.runs.back().count == r) {
-      ++out.runs.back().count;
-    } else {
-      out.runs.push_back(DirtyRun{r, 1});
+  RETURN_IF_ERROR(UnderEpoch(e, epoch, [&](Volume&) -> absl::Status {
+    ASSIGN_OR_RETURN(Migration * m, FindMigration(e));
+    out.region_sectors = e.extent_sectors / regions_per_extent_;
+    out.nr_regions = regions_per_extent_;
+    for (uint32_t r : m->dirty) {
+      if (!out.runs.empty() && out.runs.back().first + out.runs.back().count == r) {
+        ++out.runs.back().count;
+      } else {
+        out.runs.push_back(DirtyRun{r, 1});
+      }
     }
-  }
+    return absl::OkStatus();
+  }));
   return out;
 }
 
-absl::Status ModelKernel::MigrateCommit(const ExtentRef& e) {
+absl::Status ModelKernel::MigrateCommit(const ExtentRef& e, uint64_t epoch) {
   Tick();
-  ASSIGN_OR_RETURN(Volume * v, Find(e));
-  ASSIGN_OR_RETURN(Migration * m, FindMigration(e));
-  if (m->mode == MigrateMode::kCopy && m->state != MigrationState::kReady) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("EAGAIN: the migration of extent ", e.vext, " is not ready"));
-  }
-  v->map[e.vext] = m->dst;
-  v->migrations.erase(e.vext);
-  return absl::OkStatus();
+  return UnderEpoch(e, epoch, [&](Volume& v) -> absl::Status {
+    ASSIGN_OR_RETURN(Migration * m, FindMigration(e));
+    if (m->mode == MigrateMode::kCopy && m->state != MigrationState::kReady) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("EAGAIN: the migration of extent ", e.vext, " is not ready"));
+    }
+    v.map[e.vext] = m->dst;
+    v.migrations.erase(e.vext);
+    return absl::OkStatus();
+  });
 }
 
-absl::Status ModelKernel::MigrateAbort(const ExtentRef& e) {
+absl::Status ModelKernel::MigrateAbort(const ExtentRef& e, uint64_t epoch) {
   Tick();
-  ASSIGN_OR_RETURN(Volume * v, Find(e));
-  if (v->migrations.erase(e.vext) == 0) {
-    return absl::NotFoundError(absl::StrCat("ENOENT: no migration on extent ", e.vext));
-  }
-  return absl::OkStatus();
+  return UnderEpoch(e, epoch, [&](Volume& v) {
+    if (v.migrations.erase(e.vext) == 0) {
+      return absl::NotFoundError(absl::StrCat("ENOENT: no migration on extent ", e.vext));
+    }
+    return absl::OkStatus();
+  });
 }
 
 MigrationStatus ModelKernel::StatusOf(uint64_t vext, const Migration& m) const {
@@ -293,15 +336,19 @@ absl::Status ModelKernel::CopyRegions(const ExtentRef& e, Location src, Location
 
 // ---- Freezes ----
 
-absl::StatusOr<uint64_t> ModelKernel::Freeze(const ExtentRef& e, uint64_t timeout_ms) {
+absl::StatusOr<uint64_t> ModelKernel::Freeze(const ExtentRef& e, uint64_t timeout_ms,
+                                              uint64_t epoch) {
   Tick();
-  ASSIGN_OR_RETURN(Volume * v, Find(e));
-  if (v->freezes.size() >= 1024) {
-    return absl::FailedPreconditionError("EBUSY: 1024 freezes on the volume");
-  }
-  const uint64_t id = next_freeze_id_++;
-  const absl::Duration timeout = absl::Milliseconds(static_cast<int64_t>(timeout_ms));
-  v->freezes.emplace(id, FreezeEntry{e.vext, clock_.Now() + timeout});
+  uint64_t id = 0;
+  RETURN_IF_ERROR(UnderEpoch(e, epoch, [&](Volume& v) {
+    if (v.freezes.size() >= 1024) {
+      return absl::FailedPreconditionError("EBUSY: 1024 freezes on the volume");
+    }
+    id = next_freeze_id_++;
+    const absl::Duration timeout = absl::Milliseconds(static_cast<int64_t>(timeout_ms));
+    v.freezes.emplace(id, FreezeEntry{e.vext, clock_.Now() + timeout});
+    return absl::OkStatus();
+  }));
   return id;
 }
 
@@ -319,12 +366,14 @@ absl::Status ModelKernel::FreezeWait(const ExtentRef& e, uint64_t id, uint64_t w
   return absl::OkStatus();
 }
 
-absl::Status ModelKernel::Thaw(const ExtentRef& e, uint64_t id) {
+absl::Status ModelKernel::Thaw(const ExtentRef& e, uint64_t id, uint64_t epoch) {
   Tick();
-  ASSIGN_OR_RETURN(Volume * v, Find(e));
-  if (v->freezes.erase(id) == 0) {
-    return absl::NotFoundError(absl::StrCat("ENOENT: no freeze ", id));
-  }
+  RETURN_IF_ERROR(UnderEpoch(e, epoch, [&](Volume& v) {
+    if (v.freezes.erase(id) == 0) {
+      return absl::NotFoundError(absl::StrCat("ENOENT: no freeze ", id));
+    }
+    return absl::OkStatus();
+  }));
   ReleaseHeld();
   return absl::OkStatus();
 }
@@ -412,14 +461,20 @@ void ModelKernel::Fence() {
   for (auto& [name, v] : volumes_) v.fenced = true;
 }
 
-absl::Status ModelKernel::Unfence() {
+absl::Status ModelKernel::Unfence(uint64_t epoch) {
   Tick();
+  // Every volume's check before any change: a refused unfence changes
+  // nothing, the epochs included.
+  for (const auto& [name, v] : volumes_) RETURN_IF_ERROR(CheckEpoch(v, name, epoch));
   if (lease_expired_) {
     return absl::DeadlineExceededError(
         absl::StrCat("ETIMEDOUT: the lease of ", host_, " ran out; renew it first"));
   }
   host_fenced_ = false;
-  for (auto& [name, v] : volumes_) v.fenced = false;
+  for (auto& [name, v] : volumes_) {
+    v.fenced = false;
+    v.epoch = std::max(v.epoch, epoch);
+  }
   ReleaseHeld();
   return absl::OkStatus();
 }

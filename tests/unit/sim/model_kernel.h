@@ -1,7 +1,8 @@
 // The seeded cluster simulation's kernel: one host's dm-cvol, modelled with
 // the semantics of docs/target.md that the cluster protocol depends on
-// (freeze, migrate_* with follow and migrate_dirty, lease/fence/unfence),
-// over shared model disks that every host of the simulation sees.
+// (freeze, migrate_* with follow and migrate_dirty, lease/fence/unfence,
+// the cluster epochs of 1.4), over shared model disks that every host of
+// the simulation sees.
 //
 // The model keeps what matters for the protocol's correctness and drops
 // what does not: data is one 64-bit value per region of a physical extent,
@@ -107,14 +108,21 @@ class ModelKernel final : public KernelPort {
   absl::Status Activate(const Snapshot& snap, const VolumeRecord& volume) override;
   absl::StatusOr<KernelExtent> Read(const ExtentRef& e) override;
   void WaitForProgress(absl::Duration most) override;
-  absl::Status MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode) override;
-  absl::StatusOr<MigrateDirty> MigrateDirtyRegions(const ExtentRef& e) override;
-  absl::Status MigrateCommit(const ExtentRef& e) override;
-  absl::Status MigrateAbort(const ExtentRef& e) override;
-  absl::StatusOr<uint64_t> Freeze(const ExtentRef& e, uint64_t timeout_ms) override;
+  // The mutating calls follow the epoch rule of docs/target.md (1.4): a
+  // volume remembers the highest epoch it has seen (from these calls with
+  // epoch > 0 and from Unfence); an older one is refused (StaleEpochError)
+  // before anything changes, one beyond CVOL_MAX_EPOCH too (ERANGE); a
+  // refused call changes nothing, the epoch included.
+  absl::Status MigrateStart(const ExtentRef& e, Location dst, MigrateMode mode,
+                            uint64_t epoch) override;
+  absl::StatusOr<MigrateDirty> MigrateDirtyRegions(const ExtentRef& e, uint64_t epoch) override;
+  absl::Status MigrateCommit(const ExtentRef& e, uint64_t epoch) override;
+  absl::Status MigrateAbort(const ExtentRef& e, uint64_t epoch) override;
+  absl::StatusOr<uint64_t> Freeze(const ExtentRef& e, uint64_t timeout_ms,
+                                  uint64_t epoch) override;
   absl::Status FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_ms) override;
-  absl::Status Thaw(const ExtentRef& e, uint64_t id) override;
-  absl::Status SetLocation(const ExtentRef& e, Location to) override;
+  absl::Status Thaw(const ExtentRef& e, uint64_t id, uint64_t epoch) override;
+  absl::Status SetLocation(const ExtentRef& e, Location to, uint64_t epoch) override;
   absl::Status CopyRegions(const ExtentRef& e, Location src, Location dst,
                            uint64_t region_sectors, const std::vector<DirtyRun>& runs) override;
 
@@ -135,9 +143,10 @@ class ModelKernel final : public KernelPort {
   void Lease(absl::Duration d);
   // fence: every volume, and any created until Unfence().
   void Fence();
-  // unfence: kDeadlineExceeded (ETIMEDOUT) while the lease is expired;
-  // else every volume is unfenced and its held writes land.
-  absl::Status Unfence();
+  // unfence <epoch>: StaleEpochError if a volume has seen a newer epoch,
+  // kDeadlineExceeded (ETIMEDOUT) while the lease is expired; else every
+  // volume is unfenced, remembers the epoch, and its held writes land.
+  absl::Status Unfence(uint64_t epoch);
   bool fenced() const;    // the host or any of its volumes is fenced
   bool writable() const;  // not fenced, and the lease has not run out
 
@@ -161,6 +170,8 @@ class ModelKernel final : public KernelPort {
   bool HasVolume(const std::string& volume) const;
   std::optional<Location> MapOf(const std::string& volume, uint64_t vext) const;
   size_t held_writes() const { return held_.size(); }
+  // The highest epoch the volume has seen (0: none, or no such volume).
+  uint64_t EpochOf(const std::string& volume) const;
   std::map<uint64_t, ModelMigration> MigrationsOf(const std::string& volume) const;
   std::vector<FreezeStatus> FreezesOf(const std::string& volume) const;
 
@@ -188,6 +199,7 @@ class ModelKernel final : public KernelPort {
     std::map<uint64_t, Migration> migrations;
     std::map<uint64_t, FreezeEntry> freezes;  // by id
     bool fenced = false;
+    uint64_t epoch = 0;  // the highest cluster epoch seen
   };
   struct HeldWrite {
     std::string volume;
@@ -201,6 +213,13 @@ class ModelKernel final : public KernelPort {
   // if e.vext lies beyond it.
   absl::StatusOr<Volume*> Find(const ExtentRef& e);
   absl::StatusOr<Migration*> FindMigration(const ExtentRef& e);
+  // OK if a message under `epoch` may act on the volume.
+  static absl::Status CheckEpoch(const Volume& v, const std::string& name, uint64_t epoch);
+  // Runs act on e's volume if the epoch passes, and raises the volume's
+  // epoch if act succeeded. Epoch 0 (no epoch word) is not checked.
+  absl::Status UnderEpoch(const ExtentRef& e, uint64_t epoch,
+                          const std::function<absl::Status(Volume&)>& act);
+  absl::Status StartMigration(Volume& v, uint64_t vext, Location dst, MigrateMode mode);
 
   bool LeaseRanOut() const;
   // Whether a write to the extent must wait now.

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "linux/dm-cvol.h"
 
 namespace cvol::daemon::sim {
 namespace {
@@ -88,9 +89,9 @@ class ModelKernelTest : public ::testing::Test {
 TEST_F(ModelKernelTest, FollowerWriteBetweenCopyReadAndWriteLeavesDestinationStale) {
   ASSERT_EQ(h1_.Write(kName, 0, 1, 100), WriteResult::kAcked);
   // The protocol: followers dual-write before the copier starts.
-  ASSERT_TRUE(h2_.MigrateStart(Extent(0), kDst, MigrateMode::kFollow).ok());
+  ASSERT_TRUE(h2_.MigrateStart(Extent(0), kDst, MigrateMode::kFollow, 0).ok());
   EXPECT_EQ(StateOn(h2_, 0), MigrationState::kReady);
-  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy).ok());
+  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy, 0).ok());
 
   h1_.CopyStep();  // reads region 0 (empty)
   h1_.CopyStep();  // writes it
@@ -106,7 +107,7 @@ TEST_F(ModelKernelTest, FollowerWriteBetweenCopyReadAndWriteLeavesDestinationSta
   EXPECT_EQ(disks_.Read(kDst, 1), 100u);  // the copier never looks back
 
   // The cutover's repair: the follower names the region it wrote.
-  absl::StatusOr<MigrateDirty> dirty = h2_.MigrateDirtyRegions(Extent(0));
+  absl::StatusOr<MigrateDirty> dirty = h2_.MigrateDirtyRegions(Extent(0), 0);
   ASSERT_TRUE(dirty.ok()) << dirty.status();
   EXPECT_EQ(dirty->region_sectors, kExtentSectors / kRegions);
   EXPECT_EQ(dirty->nr_regions, kRegions);
@@ -115,15 +116,15 @@ TEST_F(ModelKernelTest, FollowerWriteBetweenCopyReadAndWriteLeavesDestinationSta
       h1_.CopyRegions(Extent(0), kSrc0, kDst, dirty->region_sectors, dirty->runs).ok());
   EXPECT_EQ(disks_.Read(kDst, 1), 200u);
 
-  ASSERT_TRUE(h1_.MigrateCommit(Extent(0)).ok());
-  ASSERT_TRUE(h2_.MigrateCommit(Extent(0)).ok());
+  ASSERT_TRUE(h1_.MigrateCommit(Extent(0), 0).ok());
+  ASSERT_TRUE(h2_.MigrateCommit(Extent(0), 0).ok());
   EXPECT_EQ(h1_.MapOf(kName, 0), kDst);
   EXPECT_EQ(h2_.MapOf(kName, 0), kDst);
 }
 
 TEST_F(ModelKernelTest, CopierOwnWriteDuringACopyIsNotLost) {
   ASSERT_EQ(h1_.Write(kName, 0, 0, 1), WriteResult::kAcked);
-  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy).ok());
+  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy, 0).ok());
   h1_.CopyStep();  // reads region 0: 1
   ASSERT_EQ(h1_.Write(kName, 0, 0, 2), WriteResult::kAcked);  // cancels that copy
   CopyAll();
@@ -135,7 +136,7 @@ TEST_F(ModelKernelTest, CopierOwnWriteDuringACopyIsNotLost) {
 }
 
 TEST_F(ModelKernelTest, FreezeHoldsWritesUntilThawAndAcksThemThen) {
-  absl::StatusOr<uint64_t> id = h1_.Freeze(Extent(0), 10000);
+  absl::StatusOr<uint64_t> id = h1_.Freeze(Extent(0), 10000, 0);
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_TRUE(h1_.FreezeWait(Extent(0), *id, 1000).ok());
 
@@ -147,17 +148,17 @@ TEST_F(ModelKernelTest, FreezeHoldsWritesUntilThawAndAcksThemThen) {
 
   // A held write lands on the map as it is at the thaw.
   const Location moved{2, 0};
-  ASSERT_TRUE(h1_.SetLocation(Extent(0), moved).ok());
-  ASSERT_TRUE(h1_.Thaw(Extent(0), *id).ok());
+  ASSERT_TRUE(h1_.SetLocation(Extent(0), moved, 0).ok());
+  ASSERT_TRUE(h1_.Thaw(Extent(0), *id, 0).ok());
   EXPECT_EQ(h1_.held_writes(), 0u);
   EXPECT_EQ(disks_.Read(moved, 2), 5u);
   EXPECT_EQ(disks_.Read(kSrc0, 2), 0u);
   EXPECT_THAT(acks_, ElementsAre(Ack{kName, 1, 2, 6}, Ack{kName, 0, 2, 5}));
-  EXPECT_EQ(h1_.Thaw(Extent(0), *id).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(h1_.Thaw(Extent(0), *id, 0).code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ModelKernelTest, FreezeTimeoutReleasesHeldWrites) {
-  absl::StatusOr<uint64_t> id = h1_.Freeze(Extent(0), 100);
+  absl::StatusOr<uint64_t> id = h1_.Freeze(Extent(0), 100, 0);
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_EQ(h1_.Write(kName, 0, 0, 1), WriteResult::kHeld);
   EXPECT_EQ(h1_.Write(kName, 0, 0, 2), WriteResult::kHeld);
@@ -173,16 +174,16 @@ TEST_F(ModelKernelTest, FreezeTimeoutReleasesHeldWrites) {
   EXPECT_THAT(acks_, ElementsAre(Ack{kName, 0, 0, 1}, Ack{kName, 0, 0, 2}));
   EXPECT_EQ(disks_.Read(kSrc0, 0), 2u);  // in arrival order
   EXPECT_EQ(h1_.FreezeWait(Extent(0), *id, 0).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(h1_.Thaw(Extent(0), *id).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(h1_.Thaw(Extent(0), *id, 0).code(), absl::StatusCode::kNotFound);
 
   // Ids are never reused.
-  absl::StatusOr<uint64_t> next = h1_.Freeze(Extent(0), 100);
+  absl::StatusOr<uint64_t> next = h1_.Freeze(Extent(0), 100, 0);
   ASSERT_TRUE(next.ok());
   EXPECT_GT(*next, *id);
 }
 
 TEST_F(ModelKernelTest, FenceHoldsWritesAndKeepsFreezes) {
-  absl::StatusOr<uint64_t> id = h1_.Freeze(Extent(0), 10000);
+  absl::StatusOr<uint64_t> id = h1_.Freeze(Extent(0), 10000, 0);
   ASSERT_TRUE(id.ok());
   h1_.Fence();
   EXPECT_TRUE(h1_.fenced());
@@ -191,12 +192,12 @@ TEST_F(ModelKernelTest, FenceHoldsWritesAndKeepsFreezes) {
   EXPECT_EQ(h1_.Write(kName, 1, 0, 2), WriteResult::kHeld);
   EXPECT_TRUE(h1_.FreezeWait(Extent(0), *id, 0).ok());
 
-  ASSERT_TRUE(h1_.Unfence().ok());
+  ASSERT_TRUE(h1_.Unfence(0).ok());
   EXPECT_TRUE(h1_.writable());
   // Extent 1 lands; extent 0 stays held by its freeze.
   EXPECT_THAT(acks_, ElementsAre(Ack{kName, 1, 0, 2}));
   EXPECT_EQ(h1_.held_writes(), 1u);
-  ASSERT_TRUE(h1_.Thaw(Extent(0), *id).ok());
+  ASSERT_TRUE(h1_.Thaw(Extent(0), *id, 0).ok());
   EXPECT_THAT(acks_, ElementsAre(Ack{kName, 1, 0, 2}, Ack{kName, 0, 0, 1}));
 }
 
@@ -211,79 +212,79 @@ TEST_F(ModelKernelTest, ExpiredLeaseHoldsWritesAndRefusesUnfenceUntilRenewed) {
   h1_.Tick();
   EXPECT_TRUE(h1_.fenced());
 
-  EXPECT_EQ(h1_.Unfence().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(h1_.Unfence(0).code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(h1_.held_writes(), 1u);
   h1_.Lease(absl::Seconds(1));
   EXPECT_EQ(h1_.held_writes(), 1u);  // a renewal does not unfence
-  ASSERT_TRUE(h1_.Unfence().ok());
+  ASSERT_TRUE(h1_.Unfence(0).ok());
   EXPECT_EQ(h1_.held_writes(), 0u);
   EXPECT_THAT(acks_, ElementsAre(Ack{kName, 0, 0, 1}, Ack{kName, 0, 0, 2}));
   EXPECT_EQ(disks_.Read(kSrc0, 0), 2u);
 }
 
 TEST_F(ModelKernelTest, CommitRequiresReady) {
-  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy).ok());
+  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy, 0).ok());
   EXPECT_EQ(StateOn(h1_, 0), MigrationState::kCopy);
-  EXPECT_EQ(h1_.MigrateCommit(Extent(0)).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(h1_.MigrateCommit(Extent(0), 0).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(h1_.MapOf(kName, 0), kSrc0);
 
   CopyAll();
   EXPECT_FALSE(h1_.HasCopyWork());
-  ASSERT_TRUE(h1_.MigrateCommit(Extent(0)).ok());
+  ASSERT_TRUE(h1_.MigrateCommit(Extent(0), 0).ok());
   EXPECT_EQ(h1_.MapOf(kName, 0), kDst);
-  EXPECT_EQ(h1_.MigrateCommit(Extent(0)).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(h1_.MigrateAbort(Extent(0)).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(h1_.MigrateCommit(Extent(0), 0).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(h1_.MigrateAbort(Extent(0), 0).code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ModelKernelTest, AbortKeepsTheSource) {
-  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy).ok());
+  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy, 0).ok());
   CopyAll();
-  ASSERT_TRUE(h1_.MigrateAbort(Extent(0)).ok());
+  ASSERT_TRUE(h1_.MigrateAbort(Extent(0), 0).ok());
   EXPECT_EQ(h1_.MapOf(kName, 0), kSrc0);
-  EXPECT_EQ(h1_.MigrateDirtyRegions(Extent(0)).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(h1_.MigrateDirtyRegions(Extent(0), 0).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ModelKernelTest, MigrateStartRefusals) {
-  EXPECT_EQ(h1_.MigrateStart(Extent(0), kSrc0, MigrateMode::kCopy).code(),
+  EXPECT_EQ(h1_.MigrateStart(Extent(0), kSrc0, MigrateMode::kCopy, 0).code(),
             absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy).ok());
-  EXPECT_EQ(h1_.MigrateStart(Extent(0), Location{1, 6}, MigrateMode::kCopy).code(),
+  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy, 0).ok());
+  EXPECT_EQ(h1_.MigrateStart(Extent(0), Location{1, 6}, MigrateMode::kCopy, 0).code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(h1_.SetLocation(Extent(0), Location{1, 6}).code(),
+  EXPECT_EQ(h1_.SetLocation(Extent(0), Location{1, 6}, 0).code(),
             absl::StatusCode::kFailedPrecondition);
 
   h1_.set_max_migrations(1);
-  EXPECT_EQ(h1_.MigrateStart(Extent(1), Location{1, 6}, MigrateMode::kCopy).code(),
+  EXPECT_EQ(h1_.MigrateStart(Extent(1), Location{1, 6}, MigrateMode::kCopy, 0).code(),
             absl::StatusCode::kFailedPrecondition);
 
   ExtentRef other = Extent(0);
   other.volume.name = "w";
-  EXPECT_EQ(h1_.MigrateStart(other, kDst, MigrateMode::kCopy).code(),
+  EXPECT_EQ(h1_.MigrateStart(other, kDst, MigrateMode::kCopy, 0).code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(h1_.Freeze(other, 100).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(h1_.Freeze(other, 100, 0).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(h1_.Read(other).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ModelKernelTest, FailedDestinationWriteFailsTheMigration) {
-  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy).ok());
+  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy, 0).ok());
   h1_.FailNextDestinationWrite();
   h1_.CopyStep();
   h1_.CopyStep();
   EXPECT_EQ(StateOn(h1_, 0), MigrationState::kFailed);
   EXPECT_FALSE(h1_.HasCopyWork());
-  EXPECT_EQ(h1_.MigrateCommit(Extent(0)).code(), absl::StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(h1_.MigrateAbort(Extent(0)).ok());
+  EXPECT_EQ(h1_.MigrateCommit(Extent(0), 0).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(h1_.MigrateAbort(Extent(0), 0).ok());
 }
 
 TEST_F(ModelKernelTest, FencedCopierDoesNotCopy) {
-  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy).ok());
+  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy, 0).ok());
   h1_.Fence();
   EXPECT_FALSE(h1_.HasCopyWork());
   h1_.CopyStep();
   absl::StatusOr<KernelExtent> e = h1_.Read(Extent(0));
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->migration->copied_regions, 0u);
-  ASSERT_TRUE(h1_.Unfence().ok());
+  ASSERT_TRUE(h1_.Unfence(0).ok());
   EXPECT_TRUE(h1_.HasCopyWork());
 }
 
@@ -296,7 +297,7 @@ TEST_F(ModelKernelTest, CopyRegionsRefusedWhileFenced) {
   EXPECT_EQ(h1_.CopyRegions(Extent(0), kSrc0, kDst, rs, all).code(),
             absl::StatusCode::kUnavailable);
   EXPECT_EQ(disks_.Read(kDst, 0), 0u);
-  ASSERT_TRUE(h1_.Unfence().ok());
+  ASSERT_TRUE(h1_.Unfence(0).ok());
 
   h1_.Lease(absl::Milliseconds(10));
   clock_.SleepFor(absl::Milliseconds(10));
@@ -312,8 +313,8 @@ TEST_F(ModelKernelTest, CopyRegionsRefusedWhileFenced) {
 }
 
 TEST_F(ModelKernelTest, CrashDropsHeldWritesAndKernelState) {
-  ASSERT_TRUE(h1_.Freeze(Extent(0), 10000).ok());
-  ASSERT_TRUE(h1_.MigrateStart(Extent(1), kDst, MigrateMode::kCopy).ok());
+  ASSERT_TRUE(h1_.Freeze(Extent(0), 10000, 0).ok());
+  ASSERT_TRUE(h1_.MigrateStart(Extent(1), kDst, MigrateMode::kCopy, 0).ok());
   EXPECT_EQ(h1_.Write(kName, 0, 0, 1), WriteResult::kHeld);
 
   h1_.Crash();
@@ -331,12 +332,12 @@ TEST_F(ModelKernelTest, CrashDropsHeldWritesAndKernelState) {
   EXPECT_TRUE(h1_.MigrationsOf(kName).empty());
   EXPECT_TRUE(h1_.FreezesOf(kName).empty());
   EXPECT_EQ(h1_.Write(kName, 0, 0, 3), WriteResult::kHeld);
-  ASSERT_TRUE(h1_.Unfence().ok());
+  ASSERT_TRUE(h1_.Unfence(0).ok());
   EXPECT_THAT(acks_, ElementsAre(Ack{kName, 0, 0, 3}));
 }
 
 TEST_F(ModelKernelTest, ActivateKeepsALiveMap) {
-  ASSERT_TRUE(h1_.SetLocation(Extent(0), kDst).ok());
+  ASSERT_TRUE(h1_.SetLocation(Extent(0), kDst, 0).ok());
   VolumeRecord grown = TwoExtentVolume();
   grown.extents = 3;
   grown.segments.push_back(Segment{2, 1});
@@ -344,6 +345,90 @@ TEST_F(ModelKernelTest, ActivateKeepsALiveMap) {
   ASSERT_TRUE(h1_.Activate(Snapshot{}, grown).ok());
   EXPECT_EQ(h1_.MapOf(kName, 0), kDst);
   EXPECT_EQ(h1_.MapOf(kName, 2), (Location{3, 0}));
+}
+
+// Cluster epochs (1.4): the volume remembers the highest epoch it has seen;
+// an older one is refused before anything changes.
+TEST_F(ModelKernelTest, OlderEpochIsRefusedAndChangesNothing) {
+  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy, 5).ok());
+  EXPECT_EQ(h1_.EpochOf(kName), 5u);
+
+  absl::Status stale = h1_.MigrateAbort(Extent(0), 4);
+  EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(IsStaleEpoch(stale));
+  EXPECT_EQ(h1_.MigrationsOf(kName).size(), 1u);
+  EXPECT_TRUE(IsStaleEpoch(h1_.MigrateCommit(Extent(0), 4)));
+  EXPECT_TRUE(IsStaleEpoch(h1_.MigrateDirtyRegions(Extent(0), 4).status()));
+  EXPECT_TRUE(IsStaleEpoch(h1_.Freeze(Extent(1), 1000, 1).status()));
+  EXPECT_TRUE(h1_.FreezesOf(kName).empty());
+  EXPECT_TRUE(IsStaleEpoch(h1_.SetLocation(Extent(1), Location{2, 0}, 4)));
+  EXPECT_EQ(h1_.MapOf(kName, 1), kSrc1);
+  EXPECT_TRUE(IsStaleEpoch(h1_.MigrateStart(Extent(1), Location{2, 0}, MigrateMode::kCopy, 4)));
+  EXPECT_EQ(h1_.MigrationsOf(kName).size(), 1u);
+  EXPECT_EQ(h1_.EpochOf(kName), 5u);
+
+  // The same epoch, a newer one, and none at all (single-host mode) pass.
+  ASSERT_TRUE(h1_.MigrateAbort(Extent(0), 5).ok());
+  absl::StatusOr<uint64_t> id = h1_.Freeze(Extent(0), 1000, 7);
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(h1_.EpochOf(kName), 7u);
+  EXPECT_TRUE(IsStaleEpoch(h1_.Thaw(Extent(0), *id, 6)));
+  EXPECT_EQ(h1_.FreezesOf(kName).size(), 1u);
+  ASSERT_TRUE(h1_.Thaw(Extent(0), *id, 0).ok());
+  EXPECT_EQ(h1_.EpochOf(kName), 7u);
+
+  // Each volume (and each host) keeps its own.
+  EXPECT_EQ(h2_.EpochOf(kName), 0u);
+  EXPECT_TRUE(h2_.MigrateStart(Extent(0), kDst, MigrateMode::kFollow, 1).ok());
+}
+
+TEST_F(ModelKernelTest, RefusedCallDoesNotRaiseTheEpoch) {
+  // Not ready: refused by the kernel for another reason, so the epoch of
+  // the refused commit is not remembered.
+  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy, 2).ok());
+  EXPECT_EQ(h1_.MigrateCommit(Extent(0), 9).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(h1_.EpochOf(kName), 2u);
+  EXPECT_EQ(h1_.Thaw(Extent(0), 12345, 9).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(h1_.EpochOf(kName), 2u);
+  ASSERT_TRUE(h1_.MigrateAbort(Extent(0), 3).ok());
+  EXPECT_EQ(h1_.EpochOf(kName), 3u);
+}
+
+TEST_F(ModelKernelTest, EpochBeyondTheMaximumIsRefused) {
+  EXPECT_EQ(h1_.Freeze(Extent(0), 1000, CVOL_MAX_EPOCH + 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(h1_.FreezesOf(kName).empty());
+  EXPECT_EQ(h1_.EpochOf(kName), 0u);
+  ASSERT_TRUE(h1_.Freeze(Extent(0), 1000, CVOL_MAX_EPOCH).ok());
+  EXPECT_EQ(h1_.EpochOf(kName), CVOL_MAX_EPOCH);
+}
+
+TEST_F(ModelKernelTest, UnfenceTakesPartInTheEpochRule) {
+  h1_.Fence();
+  EXPECT_EQ(h1_.Write(kName, 0, 0, 1), WriteResult::kHeld);
+  ASSERT_TRUE(h1_.Unfence(4).ok());
+  EXPECT_EQ(h1_.EpochOf(kName), 4u);
+  EXPECT_TRUE(IsStaleEpoch(h1_.SetLocation(Extent(0), kDst, 3)));
+
+  // A host that re-integrates under an epoch older than one a volume saw
+  // stays fenced; under the current one it unfences.
+  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy, 6).ok());
+  h1_.Fence();
+  EXPECT_EQ(h1_.Write(kName, 1, 0, 2), WriteResult::kHeld);
+  EXPECT_TRUE(IsStaleEpoch(h1_.Unfence(5)));
+  EXPECT_TRUE(h1_.fenced());
+  EXPECT_EQ(h1_.EpochOf(kName), 6u);
+  ASSERT_TRUE(h1_.Unfence(6).ok());
+  EXPECT_FALSE(h1_.fenced());
+  EXPECT_THAT(acks_, ElementsAre(Ack{kName, 0, 0, 1}, Ack{kName, 1, 0, 2}));
+}
+
+TEST_F(ModelKernelTest, CrashForgetsTheEpoch) {
+  ASSERT_TRUE(h1_.SetLocation(Extent(0), kDst, 8).ok());
+  h1_.Crash();
+  ASSERT_TRUE(h1_.Activate(Snapshot{}, TwoExtentVolume()).ok());
+  EXPECT_EQ(h1_.EpochOf(kName), 0u);
+  EXPECT_TRUE(h1_.SetLocation(Extent(0), kDst, 1).ok());
 }
 
 }  // namespace

@@ -9,6 +9,10 @@
 namespace cvol {
 namespace {
 
+// " epoch=" plus the longest epoch the target accepts (2^48 - 1).
+constexpr size_t kEpochWordBytes = 1 + sizeof(CVOL_ARG_EPOCH) - 1 + 15;
+static_assert(CVOL_MAX_EPOCH < 1000000000000000ULL, "kEpochWordBytes counts 15 digits");
+
 // "map_set " plus the longest 64-bit number.
 constexpr size_t kMapSetHeaderBytes = sizeof(CVOL_MSG_MAP_SET) - 1 + 1 + 20;
 
@@ -20,6 +24,15 @@ std::string FormatMapSet(uint64_t expect_gen, absl::Span<const MapSetItem> items
     absl::StrAppend(&text, " ", FormatMapSetItem(item));
   }
   return text;
+}
+
+absl::StatusOr<std::string> WithEpoch(std::string message, uint64_t epoch) {
+  if (epoch > CVOL_MAX_EPOCH) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("epoch ", epoch, " is beyond the target's maximum ", CVOL_MAX_EPOCH));
+  }
+  if (epoch != 0) absl::StrAppend(&message, " ", CVOL_ARG_EPOCH, epoch);
+  return message;
 }
 
 std::string FormatMapGet(uint64_t vext, uint64_t count) {
@@ -59,10 +72,11 @@ absl::Status ParseEmptyResponse(absl::string_view verb, absl::string_view respon
 absl::StatusOr<std::vector<std::vector<MapSetItem>>> SplitMapSet(
     absl::Span<const MapSetItem> items, const MapSetLimits& limits) {
   std::vector<std::vector<MapSetItem>> batches;
+  const size_t header = kMapSetHeaderBytes + (limits.epoch_word ? kEpochWordBytes : 0);
   size_t bytes = 0;
   for (const MapSetItem& item : items) {
     const size_t item_bytes = 1 + FormatMapSetItem(item).size();  // " <item>"
-    if (kMapSetHeaderBytes + item_bytes > limits.max_bytes) {
+    if (header + item_bytes > limits.max_bytes) {
       return absl::InvalidArgumentError(absl::StrCat(
           "a map_set message of at most ", limits.max_bytes,
           " bytes cannot hold item \"", FormatMapSetItem(item), "\""));
@@ -72,7 +86,7 @@ absl::StatusOr<std::vector<std::vector<MapSetItem>>> SplitMapSet(
         (limits.max_items != 0 && batches.back().size() >= limits.max_items);
     if (full) {
       batches.emplace_back();
-      bytes = kMapSetHeaderBytes;
+      bytes = header;
     }
     batches.back().push_back(item);
     bytes += item_bytes;

@@ -20,6 +20,15 @@ namespace cvol {
 // generation.
 std::string FormatMapSet(uint64_t expect_gen, absl::Span<const MapSetItem> items);
 
+// The cluster epoch a message is sent under (target 1.4), as its last word
+// " epoch=<n>": the volume refuses (ESTALE) one older than an epoch it has
+// seen, so a deposed controller cannot act even after it passed the etcd
+// check. Epoch 0 appends nothing (single-host mode has no epochs). Refuses
+// what the target would (ERANGE): an epoch beyond CVOL_MAX_EPOCH. Only
+// map_set, freeze, thaw and the migrate_* messages but migrate_throttle
+// take the word (docs/target.md, "Cluster epochs").
+absl::StatusOr<std::string> WithEpoch(std::string message, uint64_t epoch);
+
 // "map_get <vext> <count>".
 std::string FormatMapGet(uint64_t vext, uint64_t count);
 
@@ -42,10 +51,12 @@ struct MapSetLimits {
 
   size_t max_bytes = kDefaultMaxBytes;  // length of the whole message text
   size_t max_items = 0;                 // 0: no limit
+  bool epoch_word = false;              // room for WithEpoch's word
 };
 
 // Splits `items` into consecutive batches such that FormatMapSet(gen,
-// batch) fits `limits` for every 64-bit gen. Order is kept, so a caller
+// batch) fits `limits` for every 64-bit gen (and, with epoch_word, with
+// WithEpoch's word for every epoch). Order is kept, so a caller
 // sending the batches in sequence applies the same change. Fails if the
 // limits cannot hold even one item.
 absl::StatusOr<std::vector<std::vector<MapSetItem>>> SplitMapSet(
