@@ -198,11 +198,18 @@ absl::Status Service::ReintegrateLocked(
       ++it;
       continue;
     }
-    // ENOENT is fine: the freeze thawed itself (its timeout).
+    // ENOENT is fine: the freeze thawed itself (its timeout). Any other
+    // refusal keeps it known here; it thaws by its timeout at the latest.
     const uint64_t id = it->second.id;
-    (void)MessageToExtent(it->second.extent, [&](uint64_t) {
+    absl::StatusOr<std::string> thawed = MessageToExtent(it->second.extent, [&](uint64_t) {
       return WithEpoch(FormatThaw(id), epoch64);
     });
+    if (!thawed.ok() && thawed.status().code() != absl::StatusCode::kNotFound) {
+      LogWarning(absl::StrCat("re-integration: thaw of ", it->first, ": ",
+                              thawed.status().message()));
+      ++it;
+      continue;
+    }
     events_.Publish({{"type", "cluster_released"}, {"change", it->first}});
     it = held_freezes.erase(it);
   }
@@ -211,7 +218,9 @@ absl::Status Service::ReintegrateLocked(
     const std::string dm_name = DevName(volume.pool, volume.name);
     ASSIGN_OR_RETURN(bool exists, dm_.Exists(dm_name));
     bool moving = false;
-    for (const MoveRecord* m : snap.MovesOf(volume.pool)) moving |= m->volume == volume.name;
+    for (const MoveRecord* m : snap.MovesOf(volume.pool)) {
+      moving |= m->volume == volume.name && m->TakenUp();
+    }
     if (moving) {
       return absl::UnavailableError(absl::StrCat("volume ", name.first, "/", name.second,
                                                  " has a move in progress; waiting"));
@@ -315,7 +324,9 @@ void Service::SyncVolumes() {
     const std::string dm_name = DevName(name.first, name.second);
     wanted.insert(dm_name);
     bool moving = false;
-    for (const MoveRecord* m : snap->MovesOf(name.first)) moving |= m->volume == name.second;
+    for (const MoveRecord* m : snap->MovesOf(name.first)) {
+      moving |= m->volume == name.second && m->TakenUp();
+    }
     if (moving) continue;
     absl::Status s = ActivateVolume(*snap, vrec.record);
     // Once per device and problem: this runs every other tick.

@@ -101,6 +101,14 @@ absl::StatusOr<MoveController::Next> MoveController::RunStep(const std::string& 
   // rather than copy from a fenced host: that releases every host soonest.
   const bool stranded = !deps_.host_active() && m.phase != MoveRecord::Phase::kCommitting &&
                         m.step != Step::kAbort;
+  // A move no controller has taken up has no migration on any host: it
+  // waits for a slot of its volume, and for this host to be active (a
+  // re-integrating Primary rolls back what it must, not a queue).
+  if (WaitsToStart(m) &&
+      (stranded || !MayStartMigrations(c.snap, key, options_.migrations_per_volume))) {
+    deps_.set_phase(key, "queued", 0, 0);
+    return Next{false, options_.retry_pause};
+  }
   if (m.step == Step::kNone || m.epoch != static_cast<uint64_t>(c.epoch) || stranded) {
     return TakeOver(c);
   }
@@ -345,10 +353,6 @@ absl::StatusOr<MoveController::Next> MoveController::Follow(Context& c) {
   // A host revoked moments ago is out of the view but may still write
   // (without dual-writing, unreported): the copy waits until it cannot.
   if (std::optional<absl::StatusOr<Next>> wait = WaitForDepartingHosts(c)) return *wait;
-  if (!MayStartMigrations(c.snap, c.key, options_.migrations_per_volume)) {
-    deps_.set_phase(c.key, "queued", 0, 0);
-    return Next{false, options_.retry_pause};
-  }
   MigrateStartRequest request{c.At(), m.dst, /*follow=*/true};
   Round round = AskRound(c, "migrate_start", request.ToJson(), /*include_self=*/false);
   if (!round.silent.empty()) return Exclude(c, round.silent, {});
@@ -359,9 +363,9 @@ absl::StatusOr<MoveController::Next> MoveController::Follow(Context& c) {
 }
 
 // Every member runs one migration per move of the volume, and a kernel
-// refuses more than its limit (EBUSY). Moves beyond it wait at the follow
-// step, in key order, rather than be refused by every member and rolled
-// back; the ones past it hold their slots until they are over.
+// refuses more than its limit (EBUSY). Moves beyond it wait before any
+// step is recorded, in key order, rather than be refused by every member
+// and rolled back; a move with a step holds its slot until it is over.
 bool MoveController::MayStartMigrations(const Snapshot& snap, const std::string& key,
                                         size_t per_volume) {
   auto it = snap.moves.find(key);
@@ -376,9 +380,7 @@ bool MoveController::MayStartMigrations(const Snapshot& snap, const std::string&
   return taken < per_volume;
 }
 
-bool MoveController::WaitsToStart(const MoveRecord& m) {
-  return m.step == Step::kNone || m.step == Step::kFollow;
-}
+bool MoveController::WaitsToStart(const MoveRecord& m) { return !m.TakenUp(); }
 
 absl::StatusOr<MoveController::Next> MoveController::Copy(Context& c) {
   absl::StatusOr<KernelExtent> st = deps_.kernel->Read(c.extent);
@@ -511,6 +513,7 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
   // Every freeze must have held from its report through the re-copy: a
   // freeze lost meanwhile (its timeout, a fence) let its host write.
   Round check = AskRound(c, "freeze", request.ToJson(), /*include_self=*/true);
+  const absl::Time checked = deps_.clock->Now();
   bool held = check.silent.empty() && check.refused.empty();
   for (const auto& [host, json] : check.replies) {
     absl::StatusOr<FreezeReply> reply = FreezeReply::FromJson(json);
@@ -534,8 +537,16 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
   // turn until their freezes time out).
   uint64_t generation = 0;
   absl::Status s;
+  // Only while the freezes surely still hold (well inside their timeout).
+  const absl::Duration retry_window = absl::Milliseconds(options_.freeze_timeout_ms) / 4;
   for (int attempt = 0; attempt < options_.commit_attempts; ++attempt) {
-    if (attempt > 0 && !ReloadForCommit(c)) break;
+    if (attempt > 0) {
+      if (deps_.clock->Now() - checked > retry_window) break;
+      if (absl::Status reloaded = ReloadForCommit(c); !reloaded.ok()) {
+        ThawAll(c);
+        return RetryOrFail(c.key, reloaded);
+      }
+    }
     MoveRecord committing = c.move.record;
     committing.phase = MoveRecord::Phase::kCommitting;
     committing.step = Step::kApply;
@@ -564,26 +575,31 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
   return Next{};
 }
 
-bool MoveController::ReloadForCommit(Context& c) {
+absl::Status MoveController::ReloadForCommit(Context& c) {
   absl::StatusOr<Snapshot> snap = deps_.db->Load();
-  if (!snap.ok()) return false;
+  if (!snap.ok()) return snap.status();
   auto mit = snap->moves.find(c.key);
-  if (mit == snap->moves.end()) return false;
-  const MoveRecord& now = mit->second.record;
   // The same change, at the same step, in the same epoch: nothing but the
-  // other records may have moved.
+  // other records may have moved. Otherwise the step starts over.
+  const absl::Status moved_on = absl::AbortedError("the move's record changed");
+  if (mit == snap->moves.end()) return moved_on;
+  const MoveRecord& now = mit->second.record;
   if (ChangeId(c.key, now) != c.change || now.step != Step::kFreeze ||
       now.epoch != static_cast<uint64_t>(c.epoch) || now.phase != MoveRecord::Phase::kCopying ||
       now.excluded != c.move.record.excluded) {
-    return false;
+    return moved_on;
   }
   auto vit = snap->volumes.find({now.pool, now.volume});
-  if (vit == snap->volumes.end() || vit->second.record.uuid != c.volume.record.uuid) return false;
+  auto pit = snap->pools.find(now.pool);
+  if (vit == snap->volumes.end() || vit->second.record.uuid != c.volume.record.uuid ||
+      pit == snap->pools.end()) {
+    return moved_on;
+  }
   c.move = mit->second;
   c.volume = vit->second;
-  c.pool = snap->pools.at(now.pool);
+  c.pool = pit->second;
   c.snap = *std::move(snap);
-  return true;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<MoveController::Next> MoveController::Apply(Context& c) {

@@ -105,12 +105,12 @@ class MoveController {
 
   MoveController(Deps deps, Options options);
 
-  // Whether the move under key may start its migrations now: fewer than
-  // per_volume other moves of its volume are past their follow step or
-  // wait ahead of it (in key order).
+  // Whether the move under key may be taken up now: fewer than per_volume
+  // other moves of its volume are taken up or wait ahead of it (in key
+  // order).
   static bool MayStartMigrations(const Snapshot& snap, const std::string& key,
                                  size_t per_volume);
-  // Not yet past the follow step: no member runs its migration.
+  // No controller has taken it up yet: no member runs its migration.
   static bool WaitsToStart(const MoveRecord& m);
 
   // One step of the move recorded under key (re-read from etcd each time).
@@ -155,8 +155,9 @@ class MoveController {
   absl::StatusOr<Next> Retry(Context& c, const std::string& why);
   ChangeSet Guarded(const Context& c) const;
   // Re-reads the records for a commit that lost a race with another move
-  // of the pool; false if this move's own record changed (redo the step).
-  bool ReloadForCommit(Context& c);
+  // of the pool; kAborted if this move's own record changed (redo the
+  // step), etcd's error otherwise.
+  absl::Status ReloadForCommit(Context& c);
   // Recorded followers that left the view and are not recorded as excluded:
   // their writes are unreported and they may still write.
   std::vector<std::string> GoneFollowers(const Context& c) const;

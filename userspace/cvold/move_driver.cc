@@ -11,6 +11,7 @@
 // Every step is re-derived from etcd plus the kernel's state, so a worker
 // restarted after a crash (or a daemon restart) simply continues.
 
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "cluster_agent.h"
@@ -318,11 +319,37 @@ bool Service::EndMove(const std::string& key, const absl::Status& s) {
   }
   state.finished = true;
   move_finished_.SignalAll();
-  return clustered() && !stopping_;
+  // Only a move that ended frees a slot; a worker that failed is started
+  // again by the periodic drive, not at once (an error that comes back at
+  // once would spin).
+  const bool ended = s.ok() || s.code() == absl::StatusCode::kAborted;
+  return clustered() && !stopping_ && ended;
 }
 
 absl::Status Service::DriveMove(const std::string& key) {
   if (clustered()) return DriveClusterMove(key);
+  // etcd away (or between leaders): the move waits and goes on from its
+  // record and the kernel's state; it does not end until a restart.
+  absl::Duration pause = absl::Milliseconds(500);
+  bool waiting = false;
+  while (true) {
+    absl::Status s = DriveLocalMove(key);
+    if (s.code() != absl::StatusCode::kUnavailable) return s;
+    if (!waiting) {
+      LogWarning(absl::StrCat("move ", key, ": waiting for etcd: ", s.message()));
+      events_.Publish({{"type", "change_waiting"}, {"move", key}, {"reason", std::string(s.message())}});
+      waiting = true;
+    }
+    SetMovePhase(key, "waiting for etcd", 0, 0);
+    for (absl::Time until = absl::Now() + pause; absl::Now() < until;) {
+      RETURN_IF_ERROR(MoveMayContinue(absl::InfiniteFuture()));
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    pause = std::min(2 * pause, absl::Seconds(5));
+  }
+}
+
+absl::Status Service::DriveLocalMove(const std::string& key) {
   auto set_phase = [&](const std::string& phase, uint64_t copied, uint64_t regions) {
     SetMovePhase(key, phase, copied, regions);
   };

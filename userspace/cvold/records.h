@@ -73,6 +73,11 @@ struct MoveRecord {
   // before the controller first decides.
   enum class Step { kNone, kFollow, kCopy, kFreeze, kApply, kRelease, kAbort };
 
+  // A cluster controller has recorded a step: some host may run its
+  // migration. Until then the move is only queued, and holds no host back
+  // from re-integrating or reloading its volume.
+  bool TakenUp() const { return step != Step::kNone; }
+
   std::string pool;
   std::string volume;  // name within the pool
   std::string volume_uuid;

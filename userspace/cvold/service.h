@@ -155,6 +155,9 @@ class Service : private KernelPort {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(moves_mu_);
   absl::Status DriveMove(const std::string& key);
   absl::Status DriveClusterMove(const std::string& key);
+  // One attempt at a single-host move, from its record; kUnavailable if
+  // etcd did not answer.
+  absl::Status DriveLocalMove(const std::string& key);
   // The worker's state that clusterctl's progress shows.
   void SetMovePhase(const std::string& key, const std::string& phase, uint64_t copied = 0,
                     uint64_t regions = 0);

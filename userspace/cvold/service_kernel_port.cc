@@ -42,6 +42,8 @@ absl::Status CopyRange(const std::string& from, uint64_t from_offset, const std:
     if (pread(in.get(), raw, n, static_cast<off_t>(from_offset + done)) != static_cast<ssize_t>(n)) {
       return absl::DataLossError(absl::StrCat("read ", from, ": ", strerror(errno)));
     }
+    // Again after the read, which may have taken longer than the lease.
+    if (absl::Status s = may_write(); !s.ok()) return s;
     if (pwrite(out.get(), raw, n, static_cast<off_t>(to_offset + done)) != static_cast<ssize_t>(n)) {
       return absl::DataLossError(absl::StrCat("write ", to, ": ", strerror(errno)));
     }

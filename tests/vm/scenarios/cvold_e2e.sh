@@ -135,6 +135,20 @@ plan_note "a move of more extents than the kernel migrates at once (8)"
 check_cc "volume move 16-31 (16 extents) to pvB --wait" 0 volume move p1/v1 --extent 16 --count 16 --to-pv pvB --wait
 moved_to pvB 16 32
 
+plan_note "etcd stops answering in the middle of a move"
+# One region in flight and one migration at a time: the moves outlast the
+# pause below.
+check "throttle the copy" -- dmsetup message p1-v1 0 migrate_throttle 1 1
+check_cc "start moving 24-27 back to pvA without waiting" 0 volume move p1/v1 --extent 24 --count 4 --to-pv pvA
+kill -STOP "$etcd_pid"
+check "cvold says the moves wait for etcd" -- wait_for 60 grep -q "waiting for etcd" "$CVOL_OUT/cvold.log"
+sleep 2
+kill -CONT "$etcd_pid"
+check "the moves go on and complete (no restart)" -- \
+	wait_for 120 bash -c "'$CLUSTERCTL' volume show p1/v1 --json | jq -e '.moves | length == 0'"
+check "restore the throttle" -- dmsetup message p1-v1 0 migrate_throttle 16 8
+moved_to pvA 24 28
+
 plan_note "the same after a plain restart (no reload of a live volume)"
 kill_cvold TERM
 start_cvold
