@@ -286,7 +286,18 @@ absl::Status Service::ReintegrateLocked(
         LogInfo(absl::StrCat("reintegrate: ", dm_name, ": ", items.size(),
                              " extent(s) set to etcd's map"));
       }
-      RETURN_IF_ERROR(KernelReply(dm_.Message(dm_name, sector, FormatUnfence(epoch64))).status());
+      absl::Status unfenced =
+          KernelReply(dm_.Message(dm_name, sector, FormatUnfence(epoch64))).status();
+      // The kernel's epoch only grows. Above etcd's for good only if etcd's
+      // revisions went back: say so, the operator must act.
+      if (IsStaleEpoch(unfenced)) {
+        return StaleEpochError(absl::StrCat(
+            dm_name, " has seen a newer cluster epoch than ", epoch,
+            ": a newer Primary acted (re-integration is tried again under it), or etcd's "
+            "revisions went back (a snapshot restore without --bump-revision: see "
+            "docs/cluster.md, \"Restoring etcd\")"));
+      }
+      RETURN_IF_ERROR(unfenced);
     }
   }
   events_.Publish({{"type", "host_reintegrated"}, {"host", agent_ ? agent_->host() : ""},
