@@ -54,12 +54,14 @@ TEST(MoveQueueTest, OtherVolumesDoNotCount) {
 }
 
 TEST(MoveQueueTest, OnlyATakenUpMoveBlocksReintegration) {
-  MoveRecord m;
-  EXPECT_FALSE(m.TakenUp());
-  EXPECT_TRUE(MoveController::WaitsToStart(m));
-  m.step = Step::kFollow;
-  EXPECT_TRUE(m.TakenUp());
-  EXPECT_FALSE(MoveController::WaitsToStart(m));
+  Snapshot snap;
+  AddMove(snap, "m/00", "v", Step::kNone);
+  EXPECT_TRUE(MoveController::WaitsToStart(snap.moves["m/00"].record));
+  EXPECT_FALSE(snap.HasTakenUpMove("p", "v"));
+  snap.moves["m/00"].record.step = Step::kFollow;
+  EXPECT_FALSE(MoveController::WaitsToStart(snap.moves["m/00"].record));
+  EXPECT_TRUE(snap.HasTakenUpMove("p", "v"));
+  EXPECT_FALSE(snap.HasTakenUpMove("p", "other"));
 }
 
 }  // namespace

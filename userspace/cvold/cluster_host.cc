@@ -217,11 +217,7 @@ absl::Status Service::ReintegrateLocked(
     const VolumeRecord& volume = vrec.record;
     const std::string dm_name = DevName(volume.pool, volume.name);
     ASSIGN_OR_RETURN(bool exists, dm_.Exists(dm_name));
-    bool moving = false;
-    for (const MoveRecord* m : snap.MovesOf(volume.pool)) {
-      moving |= m->volume == volume.name && m->TakenUp();
-    }
-    if (moving) {
+    if (snap.HasTakenUpMove(volume.pool, volume.name)) {
       return absl::UnavailableError(absl::StrCat("volume ", name.first, "/", name.second,
                                                  " has a move in progress; waiting"));
     }
@@ -334,11 +330,7 @@ void Service::SyncVolumes() {
   for (const auto& [name, vrec] : snap->volumes) {
     const std::string dm_name = DevName(name.first, name.second);
     wanted.insert(dm_name);
-    bool moving = false;
-    for (const MoveRecord* m : snap->MovesOf(name.first)) {
-      moving |= m->volume == name.second && m->TakenUp();
-    }
-    if (moving) continue;
+    if (snap->HasTakenUpMove(name.first, name.second)) continue;
     absl::Status s = ActivateVolume(*snap, vrec.record);
     // Once per device and problem: this runs every other tick.
     if (!s.ok() && sync_warned_.insert(absl::StrCat(dm_name, ": ", s.message())).second) {

@@ -38,6 +38,14 @@ std::vector<const MoveRecord*> Snapshot::MovesOf(const std::string& pool) const 
   return out;
 }
 
+bool Snapshot::HasTakenUpMove(const std::string& pool, const std::string& volume) const {
+  for (const auto& [key, move] : moves) {
+    const MoveRecord& m = move.record;
+    if (m.pool == pool && m.volume == volume && m.TakenUp()) return true;
+  }
+  return false;
+}
+
 const VolumeRecord* Snapshot::FindVolume(const std::string& pool,
                                          const std::string& name) const {
   auto it = volumes.find({pool, name});

@@ -40,6 +40,10 @@ struct Snapshot {
   std::vector<const PvRecord*> PvsOf(const std::string& pool) const;  // by slot
   std::vector<const VolumeRecord*> VolumesOf(const std::string& pool) const;
   std::vector<const MoveRecord*> MovesOf(const std::string& pool) const;
+  // A move of the volume that a cluster controller has taken up (some host
+  // may run its migration): the volume is neither re-integrated nor
+  // reloaded meanwhile.
+  bool HasTakenUpMove(const std::string& pool, const std::string& volume) const;
   const VolumeRecord* FindVolume(const std::string& pool, const std::string& name) const;
 };
 

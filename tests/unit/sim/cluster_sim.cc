@@ -575,10 +575,8 @@ absl::Status World::Reintegrate(Host& h, Daemon& d) {
   absl::StatusOr<Snapshot> snap = d.db->Load();
   if (!snap.ok()) return snap.status();
   const std::string volume_name = absl::StrCat(kPool, "/", kVolume);
-  for (const MoveRecord* m : snap->MovesOf(kPool)) {
-    if (m->volume == kVolume && m->TakenUp()) {
-      return absl::UnavailableError("a move is in progress; waiting");
-    }
+  if (snap->HasTakenUpMove(kPool, kVolume)) {
+    return absl::UnavailableError("a move is in progress; waiting");
   }
   const VolumeRecord* volume = snap->FindVolume(kPool, kVolume);
   if (volume == nullptr) return absl::OkStatus();
