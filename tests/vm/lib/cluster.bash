@@ -393,21 +393,24 @@ extent_place() {
 # The common stage of the three-host scenarios: network, etcd, hosts h1..h3
 # (each with its event stream), pool p of three 96 MiB shared pvs
 # (pvA/pvB/pvC, paths in DEVS), and volume p/v of 48 MiB on every host.
+# CLUSTER_NAMESPACES (3), CLUSTER_PV_MB (96), CLUSTER_EXTENT (4M) and
+# CLUSTER_VOLUME (48M) change the stage (more namespaces: for hosts
+# started later).
 cluster_three_hosts() {
 	local i
-	check "network up" -- cluster_net_up 3
+	check "network up" -- cluster_net_up "${CLUSTER_NAMESPACES:-3}"
 	check "etcd cluster up" -- start_etcd_cluster
-	mapfile -t DEVS < <(shared_devices 3 96)
+	mapfile -t DEVS < <(shared_devices 3 "${CLUSTER_PV_MB:-96}")
 	for i in 1 2 3; do
 		check "h$i starts" -- host_start "$i"
 		sleep 1
 	done
 	for i in 1 2 3; do host_events_start "$i"; done
-	check_hctl "pool create" 0 1 pool create p --extent-size 4M
+	check_hctl "pool create" 0 1 pool create p --extent-size "${CLUSTER_EXTENT:-4M}"
 	check_hctl "pv create A" 0 1 pv create "${DEVS[0]}" --pool p --name pvA
 	check_hctl "pv create B" 0 1 pv create "${DEVS[1]}" --pool p --name pvB
 	check_hctl "pv create C" 0 1 pv create "${DEVS[2]}" --pool p --name pvC
-	check_hctl "volume create p/v 48M" 0 1 volume create p/v --size 48M
+	check_hctl "volume create p/v ${CLUSTER_VOLUME:-48M}" 0 1 volume create p/v --size "${CLUSTER_VOLUME:-48M}"
 	for i in 1 2 3; do
 		check "p-v@h$i appears" -- wait_for 30 test -b "/dev/mapper/p-v@h$i"
 	done

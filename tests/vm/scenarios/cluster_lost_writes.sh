@@ -28,22 +28,8 @@ mkdir -p $W
 EXT_BLOCKS=256 # 4 KiB blocks in a 1 MiB extent
 load_cvol
 
-check "network up (5 namespaces)" -- cluster_net_up 5
-check "etcd cluster up" -- start_etcd_cluster
-mapfile -t DEVS < <(shared_devices 3 160)
-for i in 1 2 3; do
-	check "h$i starts" -- host_start "$i"
-	sleep 1
-done
-for i in 1 2 3; do host_events_start "$i"; done
-check_hctl "pool create (1 MiB extents)" 0 1 pool create p --extent-size 1M
-check_hctl "pv create A" 0 1 pv create "${DEVS[0]}" --pool p --name pvA
-check_hctl "pv create B" 0 1 pv create "${DEVS[1]}" --pool p --name pvB
-check_hctl "pv create C" 0 1 pv create "${DEVS[2]}" --pool p --name pvC
-check_hctl "volume create p/v 96M" 0 1 volume create p/v --size 96M
-for i in 1 2 3; do
-	check "p-v@h$i appears" -- wait_for 30 test -b "/dev/mapper/p-v@h$i"
-done
+# Five namespaces: h4 and h5 join for part 3.
+CLUSTER_NAMESPACES=5 CLUSTER_PV_MB=160 CLUSTER_EXTENT=1M CLUSTER_VOLUME=96M cluster_three_hosts
 CLUSTER_CLEANUP_HOOKS+=("touch $W/k3.stop $W/s4.stop $W/s5.stop")
 
 # fio on the first 48 extents (16 per host); the acked writers use 80 and 81.
