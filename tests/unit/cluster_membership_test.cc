@@ -287,6 +287,15 @@ TEST(ClusterMembershipEtcdTest, ThreeJoinPrimaryRevokesRankingAndEpochChange) {
   EXPECT_EQ(CheckEpoch(before.epoch, after).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(a->KeepAlive().code(), absl::StatusCode::kFailedPrecondition);  // it left
 
+  // Stepping down through etcd's gateway: the create-revision guard, then
+  // the key again under the same lease.
+  ASSERT_TRUE(b->StepDown().ok());
+  const ClusterView stepped = MustRead(**kv);
+  EXPECT_THAT(Ranking(stepped), ElementsAre("hostc:primary", "hostb:secondary"));
+  EXPECT_EQ(stepped.epoch, c->campaign_revision());
+  EXPECT_GT(stepped.epoch, after.epoch);
+  EXPECT_EQ(stepped.Find("hostb")->campaign_revision, b->campaign_revision());
+
   EXPECT_TRUE(b->Leave().ok());
   EXPECT_TRUE(c->Leave().ok());
   EXPECT_TRUE(MustRead(**kv).members.empty());
@@ -309,6 +318,96 @@ TEST(ClusterMembershipTest, DepartingMarkerOutlivesTheRevokedLeaseByOneTtl) {
   EXPECT_EQ(*Membership::ReadDeparting(kv, kPrefix), std::vector<std::string>{"hosta"});
   kv.AdvanceTime(absl::Seconds(2));
   EXPECT_TRUE(Membership::ReadDeparting(kv, kPrefix)->empty());
+}
+
+// A Primary that steps down ranks last under the same lease, and the next
+// one becomes the Primary under a larger epoch; nobody left the cluster.
+TEST(ClusterMembershipTest, StepDownHandsTheRoleOnAndRanksLast) {
+  store::MemKvStore kv;
+  auto a = MustJoin(kv, "hosta");
+  auto b = MustJoin(kv, "hostb");
+  auto c = MustJoin(kv, "hostc");
+  ASSERT_TRUE(a && b && c);
+  const int64_t lease = a->lease();
+  const ClusterView before = MustRead(kv);
+  ASSERT_TRUE(a->StepDown().ok());
+  const ClusterView after = MustRead(kv);
+  EXPECT_THAT(Ranking(after), ElementsAre("hostb:primary", "hostc:secondary", "hosta:alternate"));
+  EXPECT_GT(after.epoch, before.epoch);
+  EXPECT_EQ(after.epoch, b->campaign_revision());
+  EXPECT_GT(a->campaign_revision(), c->campaign_revision());
+  EXPECT_EQ(after.Find("hosta")->lease, lease);
+  EXPECT_EQ(after.Find("hosta")->addresses, Info("hosta").addresses);
+  EXPECT_TRUE(a->KeepAlive().ok());
+  // The deposed epoch is refused from now on.
+  EXPECT_EQ(CheckEpoch(before.epoch, after).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// The campaign key of a host whose lease ended is gone: nothing to hand on.
+TEST(ClusterMembershipTest, StepDownAfterTheLeaseEndedIsRefused) {
+  store::MemKvStore kv;
+  auto a = MustJoin(kv, "hosta");
+  auto b = MustJoin(kv, "hostb");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(kv.ExpireLease(a->lease()).ok());
+  EXPECT_EQ(a->StepDown().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(Ranking(MustRead(kv)), ElementsAre("hostb:primary"));
+}
+
+// A store that fails the n-th transaction from now (etcd going away between
+// the two halves of a step-down).
+class FailNthTxn final : public store::KvStore {
+ public:
+  FailNthTxn(store::KvStore& kv, int n) : kv_(kv), n_(n) {}
+  absl::StatusOr<std::optional<store::KeyValue>> Get(const std::string& key) override {
+    return kv_.Get(key);
+  }
+  absl::StatusOr<store::RangeResult> Range(const std::string& prefix) override {
+    return kv_.Range(prefix);
+  }
+  absl::StatusOr<store::TxnResult> Txn(absl::Span<const store::Compare> compares,
+                                       absl::Span<const store::Op> success,
+                                       absl::Span<const store::Op> failure) override {
+    if (--n_ == 0) return absl::UnavailableError("etcd went away");
+    return kv_.Txn(compares, success, failure);
+  }
+  absl::StatusOr<int64_t> LeaseGrant(int64_t ttl) override { return kv_.LeaseGrant(ttl); }
+  absl::Status LeaseKeepAlive(int64_t lease) override { return kv_.LeaseKeepAlive(lease); }
+  absl::Status LeaseRevoke(int64_t lease) override { return kv_.LeaseRevoke(lease); }
+  absl::StatusOr<store::QuorumReport> ProbeQuorum() override { return kv_.ProbeQuorum(); }
+
+ private:
+  store::KvStore& kv_;
+  int n_;
+};
+
+// Between the two halves the host is still a member (its volumes are
+// live): it ranks last and is never the Primary, and the next renewal
+// campaigns again.
+TEST(ClusterMembershipTest, StepDownInterruptedKeepsTheMemberAndCampaignsAtTheNextRenewal) {
+  store::MemKvStore mem;
+  FailNthTxn kv(mem, 4);  // the two joins, the delete; then the put fails
+  auto a = MustJoin(kv, "hosta");
+  auto b = MustJoin(kv, "hostb");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->StepDown().code(), absl::StatusCode::kUnavailable);
+  ClusterView gap = MustRead(mem);
+  EXPECT_THAT(Ranking(gap), ElementsAre("hostb:primary", "hosta:secondary"));
+  EXPECT_EQ(gap.Find("hosta")->campaign_revision, 0);
+  EXPECT_TRUE(a->KeepAlive().ok());
+  const ClusterView after = MustRead(mem);
+  EXPECT_THAT(Ranking(after), ElementsAre("hostb:primary", "hosta:secondary"));
+  EXPECT_EQ(after.Find("hosta")->campaign_revision, a->campaign_revision());
+  EXPECT_GT(a->campaign_revision(), b->campaign_revision());
+  // Alone without a campaign key, a member is still no Primary.
+  ASSERT_TRUE(mem.ExpireLease(b->lease()).ok());
+  ASSERT_TRUE(mem.Txn({}, std::vector<store::Op>{store::Op::Delete(
+                              Membership::CampaignKey(kPrefix, "hosta"))})
+                  .ok());
+  const ClusterView alone = MustRead(mem);
+  ASSERT_EQ(alone.members.size(), 1u);
+  EXPECT_EQ(alone.primary(), nullptr);
+  EXPECT_EQ(alone.epoch, 0);
 }
 
 }  // namespace

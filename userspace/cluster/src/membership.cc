@@ -141,7 +141,7 @@ absl::Status Membership::KeepAlive() {
         absl::StrCat("host ", self_.host, " has left the cluster; join again"));
   }
   absl::Status s = kv_.LeaseKeepAlive(lease_);
-  if (s.ok()) return s;
+  if (s.ok()) return campaign_missing_ ? Campaign() : s;
   if (absl::IsNotFound(s)) {
     return absl::NotFoundError(absl::StrCat(
         "lease ", lease_, " of host ", self_.host,
@@ -156,6 +156,50 @@ absl::Status Membership::KeepAlive() {
         s.message(), ")"));
   }
   return Annotate(s, absl::StrCat("renewing lease ", lease_, " of host ", self_.host));
+}
+
+absl::Status Membership::StepDown() {
+  if (left_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("host ", self_.host, " has left the cluster; nothing to step down from"));
+  }
+  if (campaign_missing_) return Campaign();
+  // etcd refuses a delete and a put of one key in one transaction: two.
+  const std::string key = CampaignKey(prefix_, self_.host);
+  const store::Compare ours[] = {store::Compare::CreateRevisionIs(key, campaign_revision_)};
+  const store::Op remove[] = {store::Op::Delete(key)};
+  absl::StatusOr<store::TxnResult> txn = kv_.Txn(ours, remove);
+  if (!txn.ok()) {
+    return Annotate(txn.status(), absl::StrCat("host ", self_.host, " cannot step down"));
+  }
+  if (!txn->succeeded) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("host ", self_.host, " cannot step down: its campaign key (revision ",
+                     campaign_revision_, ") is gone"));
+  }
+  campaign_missing_ = true;
+  return Campaign();
+}
+
+absl::Status Membership::Campaign() {
+  const std::string key = CampaignKey(prefix_, self_.host);
+  // Under the member's own lease: if it ended meanwhile, etcd refuses the
+  // put and the host is no member to campaign for.
+  const store::Compare absent[] = {store::Compare::Absent(key)};
+  const store::Op put[] = {store::Op::Put(key, self_.host, lease_)};
+  absl::StatusOr<store::TxnResult> txn = kv_.Txn(absent, put);
+  if (!txn.ok()) {
+    return Annotate(txn.status(),
+                    absl::StrCat("host ", self_.host, " cannot campaign again (it ranks nowhere "
+                                 "until it does)"));
+  }
+  if (!txn->succeeded) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("host ", self_.host, "'s campaign key exists already"));
+  }
+  campaign_revision_ = txn->revision;
+  campaign_missing_ = false;
+  return absl::OkStatus();
 }
 
 absl::Status Membership::Leave() {
@@ -201,6 +245,19 @@ absl::StatusOr<ClusterView> Membership::Read(store::KvStore& kv, const std::stri
     m.role = i == 0 ? Role::kPrimary : i == 1 ? Role::kSecondary : Role::kAlternate;
     m.campaign_revision = c.create_revision;
     m.lease = c.lease;
+    view.members.push_back(std::move(m));
+    by_host.erase(c.key.substr(election_dir.size()));
+  }
+  // Members without a campaign key: one that is stepping down (between
+  // deleting its key and creating it anew) or that joined after the
+  // election keys were read. Still members -- their volumes are live --
+  // so they rank last, and never as the Primary.
+  for (const auto& [host, record] : by_host) {
+    Member m;
+    m.host = host;
+    if (absl::Status s = DecodeMember(record->key, record->value, &m); !s.ok()) return s;
+    m.role = view.members.size() == 1 ? Role::kSecondary : Role::kAlternate;
+    m.lease = record->lease;
     view.members.push_back(std::move(m));
   }
   view.epoch = view.members.empty() ? 0 : view.members.front().campaign_revision;

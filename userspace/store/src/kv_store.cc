@@ -22,6 +22,15 @@ Compare Compare::VersionIs(std::string key, int64_t version) {
   return c;
 }
 
+Compare Compare::CreateRevisionIs(std::string key, int64_t revision) {
+  Compare c;
+  c.key = std::move(key);
+  c.target = Target::kCreateRevision;
+  c.result = Result::kEqual;
+  c.number = revision;
+  return c;
+}
+
 Compare Compare::ValueIs(std::string key, std::string value) {
   Compare c;
   c.key = std::move(key);

@@ -46,7 +46,7 @@ struct Member {
   std::vector<std::string> addresses;
   int64_t joined_ns = 0;          // wall clock at Join (Unix ns)
   Role role = Role::kAlternate;
-  int64_t campaign_revision = 0;  // create_revision of its campaign key
+  int64_t campaign_revision = 0;  // create_revision of its campaign key; 0: none
   int64_t lease = 0;
 };
 
@@ -55,8 +55,10 @@ struct ClusterView {
   int64_t epoch = 0;             // the Primary's campaign revision; 0 if none
   std::vector<Member> members;   // in rank order: Primary, Secondary, Alternates
 
-  // The Primary, or nullptr when nobody is a member.
-  const Member* primary() const { return members.empty() ? nullptr : &members.front(); }
+  // The Primary, or nullptr when no member campaigns.
+  const Member* primary() const {
+    return members.empty() || members.front().campaign_revision == 0 ? nullptr : &members.front();
+  }
   // The member named host, or nullptr.
   const Member* Find(const std::string& host) const;
 };
@@ -81,6 +83,17 @@ class Membership {
   // rejoins. kUnavailable: etcd cannot be reached; unless a renewal succeeds
   // before the TTL runs out, the same applies.
   absl::Status KeepAlive();
+
+  // Hands the Primary role (or this host's rank) on without leaving: the
+  // campaign key is deleted and created anew under the same lease, so this
+  // host ranks last and the next one becomes the Primary under a new,
+  // larger epoch. For a Primary that reaches etcd but not a majority of
+  // the members (docs/cluster.md, "Stepping down"). kFailedPrecondition if
+  // the campaign key is no longer the one this host created (its lease
+  // ended). If the second half fails (etcd went away in between) the host
+  // is a member without a campaign key, which ranks nowhere and so is
+  // never the Primary; KeepAlive creates the key again.
+  absl::Status StepDown();
 
   // Revokes the lease: both keys go at once. Leaving twice, or after the
   // lease expired, is not an error.
@@ -124,8 +137,12 @@ class Membership {
   store::KvStore& kv_;
   const std::string prefix_;
   const MemberInfo self_;
+  // Creates the campaign key again after StepDown deleted it.
+  absl::Status Campaign();
+
   const int64_t lease_;
-  const int64_t campaign_revision_;
+  int64_t campaign_revision_;
+  bool campaign_missing_ = false;  // StepDown deleted the key, Campaign failed
   bool left_ = false;
 };
 

@@ -51,6 +51,7 @@ struct Compare {
 
   static Compare ModRevisionIs(std::string key, int64_t revision);
   static Compare VersionIs(std::string key, int64_t version);
+  static Compare CreateRevisionIs(std::string key, int64_t revision);
   static Compare Absent(std::string key) { return VersionIs(std::move(key), 0); }
   static Compare ValueIs(std::string key, std::string value);
 };
