@@ -316,6 +316,10 @@ void ClusterAgent::Tick() {
   if (quorum_lost_) return;  // nothing to read until a leader is back
   absl::StatusOr<cluster::ClusterView> view = cluster::Membership::Read(lease_kv_, options_.prefix);
   if (!view.ok()) return;
+  if (StepDownIfAsked(*view)) {
+    view = cluster::Membership::Read(lease_kv_, options_.prefix);
+    if (!view.ok()) return;
+  }
   FollowRole(*view);
   if (++ticks_ % 2 == 0) {
     absl::MutexLock lock(&mu_);
@@ -346,6 +350,37 @@ void ClusterAgent::FollowRole(const cluster::ClusterView& view) {
     absl::MutexLock lock(&mu_);
     drive_due_ = true;
   }
+}
+
+void ClusterAgent::RequestStepDown(int64_t epoch) {
+  absl::MutexLock lock(&mu_);
+  step_down_epoch_ = epoch;
+}
+
+// On the agent's thread, which alone may use membership_. A successor's
+// epoch is larger: the request of an older one is dropped.
+bool ClusterAgent::StepDownIfAsked(const cluster::ClusterView& view) {
+  int64_t asked;
+  {
+    absl::MutexLock lock(&mu_);
+    asked = std::exchange(step_down_epoch_, 0);
+  }
+  if (asked == 0 || asked != view.epoch || view.primary() == nullptr ||
+      view.primary()->host != options_.host) {
+    return false;
+  }
+  if (absl::Status s = membership_->StepDown(); !s.ok()) {
+    // The next request (the controller asks again while it is cut off)
+    // tries again.
+    LogWarning(absl::StrCat("cluster: stepping down: ", s.message()));
+    return false;
+  }
+  const std::string detail =
+      absl::StrCat("epoch ", view.epoch, ": no majority of the members answered its controller");
+  LogWarning(absl::StrCat("cluster: ", options_.host, " stepped down as the Primary (", detail,
+                          ")"));
+  hooks_.publish("primary_stepped_down", detail);
+  return true;
 }
 
 void ClusterAgent::RequestDrive() {

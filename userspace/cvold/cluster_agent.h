@@ -81,6 +81,12 @@ class ClusterAgent {
   // host is the Primary.
   void RequestDrive();
 
+  // The controller of `epoch` could not reach a majority of the members
+  // for too long: at its next renewal, if this host is still the Primary
+  // of that epoch, it ranks itself last (Membership::StepDown) and the
+  // next member takes the role over. Its volumes stay live.
+  void RequestStepDown(int64_t epoch);
+
   // A volume's kernel lease ran out (lease_expired): the host counts as
   // fenced and re-integrates.
   void OnKernelFenced(const std::string& why);
@@ -114,6 +120,9 @@ class ClusterAgent {
     return stop_ || sync_due_ || drive_due_;
   }
   void Lose(const std::string& why);
+  // Steps down if asked to and still the Primary of that epoch; true if
+  // it did (the view is stale then).
+  bool StepDownIfAsked(const cluster::ClusterView& view);
   void FollowRole(const cluster::ClusterView& view);
   absl::Status JoinOrRenew();
   absl::Status HoldLease(absl::Time* sent);
@@ -142,6 +151,7 @@ class ClusterAgent {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool sync_due_ ABSL_GUARDED_BY(mu_) = false;
   bool drive_due_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t step_down_epoch_ ABSL_GUARDED_BY(mu_) = 0;  // 0: not asked
   std::thread thread_;
   std::thread duties_thread_;
 };

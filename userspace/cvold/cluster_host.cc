@@ -51,6 +51,7 @@ void Service::AttachCluster(ClusterAgent* agent, PeerCaller* peers) {
   c.is_primary = [agent] { return agent->IsPrimary(); };
   c.host_active = [agent] { return agent->state() == ClusterAgent::State::kActive; };
   c.publish = [this](Json event) { events_.Publish(std::move(event)); };
+  c.step_down = [agent](int64_t epoch) { agent->RequestStepDown(epoch); };
   c.set_phase = [this](const std::string& key, const std::string& phase, uint64_t copied,
                        uint64_t regions) { SetMovePhase(key, phase, copied, regions); };
   c.remember = [this](const std::string& key, const Snapshot& snap, const MoveRecord& move) {

@@ -189,8 +189,18 @@ MoveController::Round MoveController::AskRound(Context& c, const std::string& ty
   Fault(absl::StrCat("stall_before:", type));
   std::vector<PeerTarget> targets;
   std::vector<const cluster::Member*> members;
+  const std::vector<std::string>& excluded = c.move.record.excluded;
   for (const cluster::Member& m : c.view.members) {
     if (!include_self && m.host == deps_.self) continue;
+    // A host taken out of this change rejoined under a new lease, but it
+    // cannot re-integrate this volume while the move is recorded: it stays
+    // fenced and has nothing to do here (its re-integration thaws and
+    // aborts what is left, and loads etcd's map). Asking it would take it
+    // out again and again if it stays cut off from this host.
+    if (m.host != deps_.self &&
+        std::find(excluded.begin(), excluded.end(), m.host) != excluded.end()) {
+      continue;
+    }
     targets.push_back(PeerTarget{m.host, m.addresses.empty() ? "" : m.addresses.front()});
     members.push_back(&m);
   }
@@ -210,6 +220,14 @@ MoveController::Round MoveController::AskRound(Context& c, const std::string& ty
     } else {
       round.replies.emplace(m.host, *answers[i].verdict);
     }
+  }
+  // Only an answer counts: a host taken out of this change and not asked
+  // cannot vouch for anyone. This host itself does, asked or not.
+  const size_t heard = round.replies.size() + round.refused.size() + (include_self ? 0 : 1);
+  round.majority = heard * 2 > c.view.members.size();
+  if (round.majority) {
+    absl::MutexLock lock(&mu_);
+    cut_off_since_ = absl::InfiniteFuture();
   }
   return round;
 }
@@ -249,22 +267,25 @@ absl::StatusOr<MoveController::Next> MoveController::Retry(Context& c, const std
   return Next{false, options_.retry_pause};
 }
 
-absl::StatusOr<MoveController::Next> MoveController::Exclude(
-    Context& c, const std::vector<cluster::Member>& silent, const std::vector<std::string>& gone) {
+absl::StatusOr<MoveController::Next> MoveController::Exclude(Context& c, const Round& round) {
   // The controller's own host is never excluded by itself: its own handler
   // was only slow (a long re-copy, a queue of requests). Try again.
-  for (const cluster::Member& m : silent) {
+  for (const cluster::Member& m : round.silent) {
     if (m.host == deps_.self) return Retry(c, "this host's own handler did not answer in time");
   }
   // Fencing needs a majority that answers: a controller cut off from most
   // of the cluster (but not from etcd) would otherwise revoke everyone.
-  const size_t answering = c.view.members.size() - silent.size();
-  if (!silent.empty() && answering * 2 <= c.view.members.size()) {
-    LogWarning(absl::StrCat("move ", c.key, ": ", silent.size(), " of ", c.view.members.size(),
-                            " members do not answer; not excluding them without a majority"));
-    Publish({{"type", "change_waiting"}, {"move", c.key}, {"reason", "no majority answers"}});
-    return Next{false, options_.retry_pause};
-  }
+  if (!round.majority) return WithoutMajority(c, round.silent);
+  return TakeOut(c, round.silent, {});
+}
+
+absl::StatusOr<MoveController::Next> MoveController::ExcludeGone(
+    Context& c, const std::vector<std::string>& gone) {
+  return TakeOut(c, {}, gone);
+}
+
+absl::StatusOr<MoveController::Next> MoveController::TakeOut(
+    Context& c, const std::vector<cluster::Member>& silent, const std::vector<std::string>& gone) {
   absl::StatusOr<cluster::ClusterView> now = cluster::Membership::Read(*deps_.kv, deps_.prefix);
   // Without etcd nobody can tell whether a host still holds its lease.
   if (!now.ok()) return RetryOrFail(c.key, now.status());
@@ -321,6 +342,72 @@ absl::StatusOr<MoveController::Next> MoveController::Exclude(
   return Next{};
 }
 
+// The others may be cut off from this host, or this host from them: it
+// cannot tell. Waiting keeps every change of the cluster stalled for as
+// long as this host stays the Primary, so after a while it hands the role
+// on; a successor that reaches a majority excludes whoever is really cut
+// off (this host, perhaps). Hosts cut off from each other all round pass
+// the role on in turn, each after the same wait, and nobody is fenced.
+absl::StatusOr<MoveController::Next> MoveController::WithoutMajority(
+    Context& c, const std::vector<cluster::Member>& silent) {
+  const absl::Time now = deps_.clock->Now();
+  absl::Time since;
+  {
+    absl::MutexLock lock(&mu_);
+    if (cut_off_since_ == absl::InfiniteFuture()) cut_off_since_ = now;
+    since = cut_off_since_;
+  }
+  std::vector<std::string> hosts;
+  for (const cluster::Member& m : silent) hosts.push_back(m.host);
+  const absl::Duration limit = absl::Seconds(deps_.lease_ttl_s) * options_.step_down_after_ttls;
+  if (deps_.step_down && now - since >= limit) {
+    LogWarning(absl::StrCat("move ", c.key, ": no majority of the members has answered for ",
+                            absl::FormatDuration(now - since), " (", absl::StrJoin(hosts, ", "),
+                            " silent); stepping down as the Primary"));
+    Publish({{"type", "primary_stepping_down"}, {"move", c.key}, {"epoch", c.epoch},
+             {"silent", hosts}});
+    deps_.step_down(c.epoch);
+    return absl::CancelledError(absl::StrCat(
+        "this host steps down as the Primary (epoch ", c.epoch,
+        "): it has not reached a majority of the members; the next Primary finishes the change"));
+  }
+  LogWarning(absl::StrCat("move ", c.key, ": ", silent.size(), " of ", c.view.members.size(),
+                          " members do not answer; not excluding them without a majority"));
+  Publish({{"type", "change_waiting"}, {"move", c.key}, {"reason", "no majority answers"}});
+  return Next{false, options_.retry_pause};
+}
+
+// The copier is this host: its handler copies a few regions at once and
+// a whole large extent in the background, asked again with the same
+// request until it is done. The freezes hold for freeze_timeout_ms at
+// most; past half of it the step is redone rather than risk the rest.
+absl::StatusOr<MoveController::Json> MoveController::Recopy(Context& c,
+                                                          const RecopyRequest& request) {
+  const cluster::Member* self = c.view.Find(deps_.self);
+  const PeerTarget target{deps_.self, self == nullptr || self->addresses.empty()
+                                          ? ""
+                                          : self->addresses.front()};
+  const absl::Time give_up =
+      deps_.clock->Now() + absl::Milliseconds(options_.freeze_timeout_ms) / 2;
+  while (true) {
+    std::vector<PeerAnswer> answers =
+        deps_.peers->AskAll({target}, "recopy", c.epoch, request.ToJson(), options_.peer_deadline);
+    absl::StatusOr<Json> reply = answers.front().Flatten();
+    if (!reply.ok() || reply->value("done", true)) return reply;
+    // In regions, as the copy's progress.
+    const uint64_t region_bytes = request.region_sectors * 512;
+    deps_.set_phase(c.key, "recopying", reply->value("copied_bytes", uint64_t{0}) / region_bytes,
+                    reply->value("total_bytes", uint64_t{0}) / region_bytes);
+    if (deps_.clock->Now() >= give_up) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the re-copy did not end within half the freeze timeout (",
+          reply->value("copied_bytes", uint64_t{0}), " of ", reply->value("total_bytes", uint64_t{0}),
+          " bytes)"));
+    }
+    deps_.clock->SleepFor(options_.move_poll);
+  }
+}
+
 std::vector<std::string> MoveController::GoneFollowers(const Context& c) const {
   const MoveRecord& m = c.move.record;
   std::vector<std::string> gone;
@@ -355,7 +442,7 @@ absl::StatusOr<MoveController::Next> MoveController::Follow(Context& c) {
   if (std::optional<absl::StatusOr<Next>> wait = WaitForDepartingHosts(c)) return *wait;
   MigrateStartRequest request{c.At(), m.dst, /*follow=*/true};
   Round round = AskRound(c, "migrate_start", request.ToJson(), /*include_self=*/false);
-  if (!round.silent.empty()) return Exclude(c, round.silent, {});
+  if (!round.silent.empty()) return Exclude(c, round);
   if (!round.refused.empty()) return Refused(c, round, Step::kAbort);
   std::vector<std::string> followers;
   for (const auto& [host, reply] : round.replies) followers.push_back(host);
@@ -424,7 +511,7 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
   // out like a silent host (it may have lost its lease only just now) and
   // the whole extent is copied again.
   if (std::vector<std::string> gone = GoneFollowers(c); !gone.empty()) {
-    return Exclude(c, {}, gone);
+    return ExcludeGone(c, gone);
   }
 
   FreezeRequest request{c.At(), options_.freeze_timeout_ms};
@@ -434,7 +521,7 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
   // I/O must not wait for an exclusion, etcd or the next attempt.
   if (!first.silent.empty()) {
     ThawAll(c);
-    return Exclude(c, first.silent, {});
+    return Exclude(c, first);
   }
   std::map<std::string, FreezeReply> frozen;
   for (const auto& [host, json] : first.replies) {
@@ -497,18 +584,14 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
     }
   }
   RecopyRequest recopy{c.At(), m.src, m.dst, region_sectors, runs};
-  std::vector<PeerAnswer> copied = deps_.peers->AskAll(
-      {PeerTarget{deps_.self, c.view.Find(deps_.self)->addresses.empty()
-                                  ? ""
-                                  : c.view.Find(deps_.self)->addresses.front()}},
-      "recopy", c.epoch, recopy.ToJson(), options_.peer_deadline);
-  absl::StatusOr<Json> recopied = copied.front().Flatten();
+  absl::StatusOr<Json> recopied = Recopy(c, recopy);
   if (!recopied.ok()) {
     ThawAll(c);
     return Retry(c, absl::StrCat("recopy: ", recopied.status().message()));
   }
   Publish({{"type", "change_recopied"}, {"change", c.change},
            {"bytes", recopied->value("copied_bytes", uint64_t{0})}, {"whole", whole}});
+  deps_.set_phase(c.key, "committing", 0, 0);
 
   // Every freeze must have held from its report through the re-copy: a
   // freeze lost meanwhile (its timeout, a fence) let its host write.
@@ -525,7 +608,7 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
   }
   if (!held || check.replies.size() != frozen.size()) {
     ThawAll(c);
-    if (!check.silent.empty()) return Exclude(c, check.silent, {});
+    if (!check.silent.empty()) return Exclude(c, check);
     return Retry(c, "a freeze did not hold through the re-copy");
   }
 
@@ -608,7 +691,7 @@ absl::StatusOr<MoveController::Next> MoveController::Apply(Context& c) {
   Round round = AskRound(c, "apply", request.ToJson(), /*include_self=*/true);
   // A silent host must be fenced before the others thaw: it may still
   // hold the old map. It re-integrates from etcd's map later.
-  if (!round.silent.empty()) return Exclude(c, round.silent, {});
+  if (!round.silent.empty()) return Exclude(c, round);
   // Committed: only forward, however long it takes.
   if (!round.refused.empty()) return Refused(c, round, Step::kApply);
   return SetStep(c, Step::kRelease);
@@ -621,14 +704,14 @@ absl::StatusOr<MoveController::Next> MoveController::Finish(Context& c, bool abo
   // recorded follower gone from the view, or a host just revoked -- must
   // have fenced first.
   if (std::vector<std::string> gone = GoneFollowers(c); !gone.empty()) {
-    return Exclude(c, {}, gone);
+    return ExcludeGone(c, gone);
   }
   if (std::optional<absl::StatusOr<Next>> wait = WaitForDepartingHosts(c)) return *wait;
   if (abort) {
     // A host that may still dual-write into the destination must be
     // fenced before the destination is freed.
     Round round = AskRound(c, "abort", AbortRequest{c.At()}.ToJson(), /*include_self=*/true);
-    if (!round.silent.empty()) return Exclude(c, round.silent, {});
+    if (!round.silent.empty()) return Exclude(c, round);
     if (!round.refused.empty()) return Refused(c, round, Step::kAbort);
   } else {
     // Every host switched already; a silent one thaws by its freeze's

@@ -20,8 +20,10 @@
 // Only a member that does not answer is excluded, never one that answers
 // no (that one is asked again): all the silent ones at once, one lease TTL
 // for all of them, and only while the members that answer are a majority
-// (a controller cut off from most of the cluster must not fence it). An
-// exclusion is recorded in etcd before the change goes on.
+// (a controller cut off from most of the cluster must not fence it; after
+// two TTLs without a majority it steps down instead, so that a host that
+// reaches the others takes the change over). An exclusion is recorded in
+// etcd before the change goes on.
 //
 // Everything it touches is a port (KernelPort, PeerCaller, Clock, the
 // KvStore), so the seeded simulation drives this very code.
@@ -39,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "change_messages.h"
 #include "clock.h"
 #include "config_db.h"
 #include "cvol/cluster/membership.h"
@@ -70,6 +73,10 @@ class MoveController {
     // Commits of the new map tried at once when another move of the pool
     // committed first, before the freeze step is redone.
     int commit_attempts = 5;
+    // A Primary that has not heard from a majority of the members for this
+    // many lease TTLs steps down (it reaches etcd, or it could not run
+    // changes at all): a host that reaches them takes over.
+    int step_down_after_ttls = 2;
   };
 
   struct Deps {
@@ -85,6 +92,8 @@ class MoveController {
     // This host is an active member (not fenced, not re-integrating).
     std::function<bool()> host_active;
     std::function<void(Json)> publish;
+    // Hand the Primary role of `epoch` on (ClusterAgent::RequestStepDown).
+    std::function<void(int64_t epoch)> step_down;
     // What clusterctl's progress shows of a move.
     std::function<void(const std::string& key, const std::string& phase, uint64_t copied,
                        uint64_t regions)>
@@ -125,6 +134,8 @@ class MoveController {
     std::map<std::string, Json> replies;    // by host
     std::vector<cluster::Member> silent;    // no answer in time
     std::map<std::string, absl::Status> refused;  // answered no
+    // More than half of the view's members answered (this host included).
+    bool majority = false;
   };
 
   absl::StatusOr<Next> TakeOver(Context& c);
@@ -136,11 +147,21 @@ class MoveController {
 
   Round AskRound(Context& c, const std::string& type, const Json& body, bool include_self);
   void ThawAll(Context& c);
+  // Asks this host's handler to re-copy, and again until it is done.
+  absl::StatusOr<Json> Recopy(Context& c, const RecopyRequest& request);
+  // Takes the round's silent hosts out of the change if a majority
+  // answered; otherwise waits, or steps down (WithoutMajority).
+  absl::StatusOr<Next> Exclude(Context& c, const Round& round);
+  // Takes out followers that left the view (their lease ended).
+  absl::StatusOr<Next> ExcludeGone(Context& c, const std::vector<std::string>& gone);
   // Takes hosts out of the control range: revokes the leases of the ones
   // still renewing, waits one TTL for all (by then each has fenced itself,
   // by its daemon or its kernel lease), and records them in the move.
-  absl::StatusOr<Next> Exclude(Context& c, const std::vector<cluster::Member>& silent,
+  absl::StatusOr<Next> TakeOut(Context& c, const std::vector<cluster::Member>& silent,
                                const std::vector<std::string>& gone);
+  // No majority answered: wait, or step down once that has lasted
+  // step_down_after_ttls.
+  absl::StatusOr<Next> WithoutMajority(Context& c, const std::vector<cluster::Member>& silent);
   // Commits the record with the next step; a conflict or an absent etcd
   // means "step again".
   absl::StatusOr<Next> SetStep(Context& c, MoveRecord::Step next,
@@ -174,6 +195,9 @@ class MoveController {
   absl::Mutex mu_;
   std::map<std::string, int> refusals_ ABSL_GUARDED_BY(mu_);  // by move key
   std::map<std::string, std::string> waiting_for_etcd_ ABSL_GUARDED_BY(mu_);
+  // Since when no round of any move heard from a majority (InfiniteFuture:
+  // the last one did).
+  absl::Time cut_off_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 };
 
 }  // namespace cvol::daemon

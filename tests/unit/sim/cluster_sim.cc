@@ -49,6 +49,8 @@ struct Host {
   bool up = true;                                   // the machine runs
   int handling = 0;                                 // peer requests on the stack
   absl::Time silent_until = absl::InfinitePast();   // answers no peer request
+  // Its peer links are cut (both ways) while etcd still answers it.
+  absl::Time cut_off_until = absl::InfinitePast();
   int incarnations = 0;
 };
 
@@ -156,6 +158,7 @@ struct Daemon {
   AgentState state = AgentState::kJoining;
   absl::Time last_renewal;
   bool primary = false;
+  int64_t step_down_epoch = 0;  // the controller asked to step down (0: no)
   std::set<std::string> driving;  // move keys with a drive scheduled or running
   std::set<std::string> running;  // of those, on the stack now
 };
@@ -233,6 +236,7 @@ class World {
   // show. Drawn per seed.
   absl::Duration write_pace_ = absl::Milliseconds(80);
   bool healed_ = false;
+  bool cut_off_primary_ = false;  // options_.cut_off_primary_at_step happened
   uint64_t next_value_ = 1;
   // The last acknowledged value of each (vext, region).
   std::map<std::pair<uint64_t, uint32_t>, uint64_t> acked_;
@@ -437,6 +441,9 @@ PeerAnswer World::Deliver(Host& from, Daemon& daemon, const std::string& to,
     return answer;
   }
   if (Chance(message_loss_)) return no_answer("request lost");
+  if (to != from.name && (from.cut_off_until > now_ || target->cut_off_until > now_)) {
+    return no_answer(absl::StrCat("the link between ", from.name, " and ", to, " is cut"));
+  }
   daemon.clock->SleepFor(Uniform(absl::Microseconds(100), absl::Milliseconds(5)));
   // A busy handler: the request waits for its lock (in vain if the busy
   // one is further down this very stack: then it is late, as a request
@@ -537,13 +544,20 @@ void World::StartDaemon(Host& h) {
   cd.clock = d->clock.get();
   cd.is_primary = [&dr] { return dr.primary && dr.state != AgentState::kFenced; };
   cd.host_active = [&dr] { return dr.state == AgentState::kActive; };
-  cd.publish = [this, name](Json event) {
+  cd.publish = [this, &h, name](Json event) {
     const std::string type = event.value("type", "");
     if (type == "host_excluded") ++result_.exclusions;
     if (type == "move_done") ++result_.moves_done;
     if (type == "move_failed") ++result_.moves_rolled_back;
+    if (type == "change_step" && !cut_off_primary_ &&
+        event.value("step", "") == options_.cut_off_primary_at_step) {
+      cut_off_primary_ = true;
+      h.cut_off_until = absl::InfiniteFuture();
+      Trace(absl::StrCat(name, ": the Primary is cut off from its peers for good"));
+    }
     Trace(absl::StrCat(name, " controller: ", event.dump()));
   };
+  cd.step_down = [&dr](int64_t epoch) { dr.step_down_epoch = epoch; };
   cd.set_phase = [](const std::string&, const std::string&, uint64_t, uint64_t) {};
   cd.remember = [](const std::string&, const Snapshot&, const MoveRecord&) {};
   MoveController::Options co;
@@ -668,6 +682,17 @@ void World::AgentTick(Host& h, int incarnation) {
   }
   absl::StatusOr<cluster::ClusterView> view = cluster::Membership::Read(*d->kv, kPrefix);
   if (!view.ok()) return;
+  // As ClusterAgent::StepDownIfAsked.
+  const int64_t asked = std::exchange(d->step_down_epoch, 0);
+  if (asked != 0 && asked == view->epoch && view->primary() != nullptr &&
+      view->primary()->host == h.name) {
+    if (absl::Status s = d->membership->StepDown(); s.ok()) {
+      ++result_.step_downs;
+      Trace(absl::StrCat(h.name, ": stepped down as the Primary of epoch ", asked));
+      view = cluster::Membership::Read(*d->kv, kPrefix);
+      if (!view.ok()) return;
+    }
+  }
   d->primary = view->primary() != nullptr && view->primary()->host == h.name;
   if (!d->primary || d->state == AgentState::kFenced) return;
   absl::StatusOr<Snapshot> snap = d->db->Load();
@@ -752,7 +777,7 @@ void World::PlanFaults() {
     ++result_.faults;
     Host& h = *hosts_[rng_() % hosts_.size()];
     const absl::Duration at = Uniform(absl::ZeroDuration(), options_.fault_window / 2);
-    switch (rng_() % 9) {
+    switch (rng_() % 10) {
       case 0:  // SIGKILL of cvold, restarted later
         Schedule(at, [this, &h, ttl] {
           if (h.daemon == nullptr || !h.up) return;
@@ -818,6 +843,13 @@ void World::PlanFaults() {
                                         next_value_++);
           });
         }
+        break;
+      case 9:  // its peer links are cut, etcd still answers it (the Primary: it steps down)
+        Schedule(at, [this, &h, ttl] {
+          h.cut_off_until = now_ + Uniform(ttl, 6 * ttl);
+          Trace(absl::StrCat(h.name, ": cut off from its peers until ",
+                             absl::FormatDuration(h.cut_off_until - now_), " from now"));
+        });
         break;
       case 7:  // another change excludes a host while a copy runs (marker, revoke)
         Schedule(at, [this, &h] { RevokeDuringCopy(h, now_ + absl::Seconds(10)); });
@@ -979,6 +1011,7 @@ SimResult World::Run() {
   kv_.SetUnavailable(false);
   for (auto& h : hosts_) {
     h->silent_until = absl::InfinitePast();
+    if (h->cut_off_until != absl::InfiniteFuture()) h->cut_off_until = absl::InfinitePast();
     if (!h->up) {
       h->up = true;
       StartDaemon(*h);

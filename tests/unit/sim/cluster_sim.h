@@ -34,6 +34,10 @@ struct SimOptions {
   // move must end within `settle`.
   absl::Duration fault_window = absl::Seconds(40);
   absl::Duration settle = absl::Seconds(300);
+  // When set ("follow", "copy", "freeze", ...): as the Primary's
+  // controller records that step, its peer links are cut for good (etcd
+  // still answers it): it must step down for the moves to end.
+  std::string cut_off_primary_at_step;
   // Keep the whole trace (for printing); otherwise only its tail.
   size_t trace_tail = 400;
 };
@@ -53,6 +57,8 @@ struct SimResult {
   // that passed the etcd check, or a re-integration overtaken by a new
   // Primary.
   uint64_t stale_epoch_refusals = 0;
+  // Primaries that handed their role on, cut off from a majority.
+  uint64_t step_downs = 0;
   absl::Duration simulated;
 };
 

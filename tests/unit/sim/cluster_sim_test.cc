@@ -4,6 +4,7 @@
 // prints its trace; CVOL_SIM_SEEDS=N runs N seeds, CVOL_SIM_SEED=S only S.
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -38,6 +39,7 @@ void RunSeeds(SimOptions base, uint64_t first, uint64_t count) {
     total.exclusions += r.exclusions;
     total.faults += r.faults;
     total.stale_epoch_refusals += r.stale_epoch_refusals;
+    total.step_downs += r.step_downs;
     total.simulated += r.simulated;
     if (!r.ok) {
       FAIL() << "seed " << seed << ": " << r.failure << "\n"
@@ -50,7 +52,8 @@ void RunSeeds(SimOptions base, uint64_t first, uint64_t count) {
             << " simulated, " << total.writes_acked << " writes acknowledged, "
             << total.moves_done << " moves done, " << total.moves_rolled_back
             << " rolled back, " << total.exclusions << " exclusions, " << total.faults
-            << " faults, " << total.stale_epoch_refusals << " stale epochs refused by a kernel\n";
+            << " faults, " << total.stale_epoch_refusals << " stale epochs refused by a kernel, "
+            << total.step_downs << " Primaries stepped down\n";
 }
 
 // Under the sanitizers every seed costs ten times more: fewer of them.
@@ -102,6 +105,29 @@ TEST(ClusterSimTest, QueuedMovesUnderFaults) {
   options.extents_to_move = 4;
   options.max_migrations = 1;
   RunTest(options, CVOL_SIM_DEFAULT_SEEDS / 20);
+}
+
+// A Primary that reaches etcd but none of its peers, for good: it steps
+// down, the next one excludes it and finishes the moves (without the step
+// down they would wait forever, and the run fails its 300 s bound).
+TEST(ClusterSimTest, PrimaryCutOffFromItsPeersStepsDown) {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  const uint64_t first = EnvOr("CVOL_SIM_SEED", 1);
+  const uint64_t seeds = std::getenv("CVOL_SIM_SEED") != nullptr
+                             ? 1
+                             : EnvOr("CVOL_SIM_SEEDS", CVOL_SIM_DEFAULT_SEEDS / 50);
+  for (uint64_t seed = first; seed < first + seeds; ++seed) {
+    SimOptions options;
+    options.seed = seed;
+    options.faults = false;
+    options.cut_off_primary_at_step = std::vector<std::string>{"follow", "copy", "freeze",
+                                                               "apply", "release"}[seed % 5];
+    options.trace_tail = EnvOr("CVOL_SIM_TRACE", options.trace_tail);
+    SimResult r = RunSimulation(options);
+    ASSERT_TRUE(r.ok) << "seed " << seed << ": " << r.failure << "\n" << absl::StrJoin(r.trace, "\n");
+    EXPECT_GE(r.step_downs, 1u) << "seed " << seed << "\n" << absl::StrJoin(r.trace, "\n");
+    EXPECT_EQ(r.moves_done + r.moves_rolled_back, 2u) << "seed " << seed;
+  }
 }
 
 TEST(ClusterSimTest, EveryInvariantHoldsUnderFaults) {
