@@ -73,6 +73,7 @@ TEST(ClusterctlProgress, RenderMoveLine) {
   EXPECT_EQ(RenderMoveLine(Copying(4, 9, 8)), "extent 4: copying 8/8");
   EXPECT_EQ(RenderMoveLine(Queued(4)), "extent 4: queued");
   EXPECT_EQ(RenderMoveLine(InPhase(4, "committing")), "extent 4: committing");
+  EXPECT_EQ(RenderMoveLine(MoveProgress{4, "recopying", 5, 8, ""}), "extent 4: recopying 5/8");
   EXPECT_EQ(RenderMoveLine(InPhase(4, "done")), "extent 4: done");
   EXPECT_EQ(RenderMoveLine(InPhase(4, "failed", "write error on pv2")),
             "extent 4: failed: write error on pv2");

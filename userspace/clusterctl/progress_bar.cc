@@ -55,8 +55,8 @@ std::string RenderProgress(uint64_t done, uint64_t total, double rate_bytes_per_
 
 std::string RenderMoveLine(const MoveProgress& move) {
   std::string line = absl::StrCat("extent ", move.vext, ": ");
-  if (move.phase == "copying" && move.regions > 0) {
-    absl::StrAppend(&line, "copying ", std::min(move.copied_regions, move.regions), "/",
+  if ((move.phase == "copying" || move.phase == "recopying") && move.regions > 0) {
+    absl::StrAppend(&line, move.phase, " ", std::min(move.copied_regions, move.regions), "/",
                     move.regions);
   } else if (move.phase == "failed" || move.phase == "rolled_back") {
     absl::StrAppend(&line, move.phase == "failed" ? "failed" : "rolled back",

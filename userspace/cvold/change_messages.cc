@@ -149,6 +149,7 @@ Json RecopyRequest::ToJson() const {
          {"dst", LocationJson(dst)},
          {"region_sectors", region_sectors},
          {"runs", RunsJson(runs)}};
+  if (round != 0) j["round"] = round;
   PutExtent(at, j);
   return j;
 }
@@ -166,6 +167,8 @@ absl::StatusOr<RecopyRequest> RecopyRequest::FromJson(const Json& j) {
   // The handler checks the runs against the extent's real size; here only
   // that they are well formed.
   ASSIGN_OR_RETURN(r.runs, ReadRuns(reader, "runs", kMaxRegionsPerExtent));
+  ASSIGN_OR_RETURN(std::optional<uint64_t> round, reader.OptionalUint("round"));
+  r.round = round.value_or(0);
   RETURN_IF_ERROR(reader.Finish());
   return r;
 }

@@ -73,6 +73,10 @@ struct RecopyRequest {
   Location dst;
   uint64_t region_sectors = 0;
   std::vector<DirtyRun> runs;
+  // The controller's freeze round: a request of the same round asks how
+  // the job goes; another round (or none: 0) starts a new one, since other
+  // hosts may have written meanwhile.
+  uint64_t round = 0;
 
   nlohmann::json ToJson() const;
   static absl::StatusOr<RecopyRequest> FromJson(const nlohmann::json& j);

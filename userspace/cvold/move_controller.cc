@@ -377,6 +377,11 @@ absl::StatusOr<MoveController::Next> MoveController::WithoutMajority(
   return Next{false, options_.retry_pause};
 }
 
+uint64_t MoveController::NextRound() {
+  absl::MutexLock lock(&mu_);
+  return ++rounds_;
+}
+
 // The copier is this host: its handler copies a few regions at once and
 // a whole large extent in the background, asked again with the same
 // request until it is done. The freezes hold for freeze_timeout_ms at
@@ -583,7 +588,7 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
       runs.push_back(DirtyRun{static_cast<uint32_t>(r0), n});
     }
   }
-  RecopyRequest recopy{c.At(), m.src, m.dst, region_sectors, runs};
+  RecopyRequest recopy{c.At(), m.src, m.dst, region_sectors, runs, NextRound()};
   absl::StatusOr<Json> recopied = Recopy(c, recopy);
   if (!recopied.ok()) {
     ThawAll(c);

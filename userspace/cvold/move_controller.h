@@ -147,6 +147,8 @@ class MoveController {
 
   Round AskRound(Context& c, const std::string& type, const Json& body, bool include_self);
   void ThawAll(Context& c);
+  // A new freeze round's number (RecopyRequest::round).
+  uint64_t NextRound();
   // Asks this host's handler to re-copy, and again until it is done.
   absl::StatusOr<Json> Recopy(Context& c, const RecopyRequest& request);
   // Takes the round's silent hosts out of the change if a majority
@@ -198,6 +200,7 @@ class MoveController {
   // Since when no round of any move heard from a majority (InfiniteFuture:
   // the last one did).
   absl::Time cut_off_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  uint64_t rounds_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace cvol::daemon

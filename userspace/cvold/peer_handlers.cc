@@ -13,7 +13,10 @@ std::string ChangeId(const std::string& move_key, const MoveRecord& move) {
   return absl::StrCat(move_key, "#", move.started_ns);
 }
 
-PeerHandlers::PeerHandlers(Deps deps) : deps_(std::move(deps)) {}
+PeerHandlers::PeerHandlers(Deps deps)
+    : deps_(std::move(deps)),
+      recopies_(RecopyJobs::Deps{deps_.executor, deps_.clock, deps_.recopy_chunk_bytes,
+                                 deps_.recopy_inline_budget, deps_.follow_start_deadline}) {}
 
 bool PeerHandlers::Serves(const std::string& type) {
   return type == "migrate_start" || type == "migrate_status" || type == "freeze" ||
@@ -172,6 +175,9 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::MigrateStart(const Json& body,
 
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::MigrateStatus(const Json& body) {
   ASSIGN_OR_RETURN(AbortRequest r, AbortRequest::FromJson(body));
+  // The destination is freed once every host aborted: no chunk may write
+  // it after this answer.
+  RETURN_IF_ERROR(recopies_.Cancel(r.at.change));
   ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
   ASSIGN_OR_RETURN(ChangeContext c, LoadChange(r.at, snap));
   ASSIGN_OR_RETURN(KernelExtent st, deps_.kernel->Read(c.extent));
@@ -231,10 +237,12 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Freeze(const Json& body, uint64
   return reply.ToJson();
 }
 
-absl::Status PeerHandlers::FreezeStillHeld(const std::string& change) {
+absl::Status PeerHandlers::FreezeStillHeld(const std::string& change,
+                                           std::optional<uint64_t> id) {
   std::optional<HeldFreeze> held = Held(change);
-  if (!held) {
-    return absl::AbortedError(absl::StrCat("change ", change, ": this host holds no freeze"));
+  if (!held || (id && held->id != *id)) {
+    return absl::AbortedError(absl::StrCat("change ", change, ": this host holds no freeze",
+                                           id ? absl::StrCat(" ", *id) : ""));
   }
   absl::Status alive = deps_.kernel->FreezeWait(held->extent, held->id, deps_.freeze_wait_ms);
   if (!alive.ok()) {
@@ -260,21 +268,31 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Recopy(const Json& body) {
     return absl::InvalidArgumentError("region_sectors does not divide the extent");
   }
   const uint64_t regions = es / r.region_sectors;
-  uint64_t count = 0;
   for (const DirtyRun& run : r.runs) {
     if (run.first >= regions || run.count > regions - run.first) {
       return absl::InvalidArgumentError("a run is outside the extent");
     }
-    count += run.count;
   }
   // The copy is only right while no host writes the extent: this host's
-  // freeze must hold before and after it (the controller checks the
-  // others'); a freeze lost meanwhile makes the controller redo the step.
+  // freeze must hold before and after every chunk (the controller checks
+  // the others'); a freeze lost meanwhile makes the controller redo the
+  // step.
   RETURN_IF_ERROR(FreezeStillHeld(r.at.change));
-  RETURN_IF_ERROR(deps_.kernel->CopyRegions(c.extent, c.move.src, c.move.dst, r.region_sectors,
-                                            r.runs));
-  RETURN_IF_ERROR(FreezeStillHeld(r.at.change));
-  return Json{{"copied_bytes", count * r.region_sectors * 512}};
+  const uint64_t freeze_id = Held(r.at.change)->id;
+  const std::string change = r.at.change;
+  RecopyJobs::Spec spec;
+  spec.change = change;
+  spec.round = r.round;
+  spec.freeze_id = freeze_id;
+  spec.region_sectors = r.region_sectors;
+  spec.runs = r.runs;
+  spec.copy = [kernel = deps_.kernel, extent = c.extent, src = c.move.src, dst = c.move.dst,
+               rs = r.region_sectors](const std::vector<DirtyRun>& chunk) {
+    return kernel->CopyRegions(extent, src, dst, rs, chunk);
+  };
+  spec.still_held = [this, change, freeze_id] { return FreezeStillHeld(change, freeze_id); };
+  ASSIGN_OR_RETURN(RecopyJobs::Progress p, recopies_.StartOrPoll(std::move(spec)));
+  return Json{{"done", p.done}, {"copied_bytes", p.copied_bytes}, {"total_bytes", p.total_bytes}};
 }
 
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::Apply(const Json& body, uint64_t epoch) {
@@ -315,6 +333,8 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Apply(const Json& body, uint64_
 
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::Release(const std::string& change,
                                                          uint64_t epoch) {
+  // No re-copy chunk may write once others write again.
+  RETURN_IF_ERROR(recopies_.Cancel(change));
   std::optional<HeldFreeze> held = Held(change);
   if (!held) return Json{{"released", false}};
   absl::Status s = deps_.kernel->Thaw(held->extent, held->id, epoch);

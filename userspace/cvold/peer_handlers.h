@@ -22,8 +22,10 @@
 #include "change_messages.h"
 #include "clock.h"
 #include "config_db.h"
+#include "executor.h"
 #include "kernel_port.h"
 #include "nlohmann/json.hpp"
+#include "recopy_jobs.h"
 
 namespace cvol::daemon {
 
@@ -43,6 +45,11 @@ class PeerHandlers {
     absl::Duration follow_start_deadline = absl::Milliseconds(2500);
     // The longest a freeze_wait may hold a request.
     uint64_t freeze_wait_ms = 2500;
+    // Where a re-copy too long for one request goes on (RecopyJobs); it
+    // must run or drop its tasks before this object is destroyed.
+    Executor* executor = nullptr;
+    uint64_t recopy_chunk_bytes = uint64_t{32} << 20;
+    absl::Duration recopy_inline_budget = absl::Milliseconds(1500);
   };
 
   // A cluster freeze this host holds for a change.
@@ -79,8 +86,9 @@ class PeerHandlers {
   absl::StatusOr<Json> Apply(const Json& body, uint64_t epoch);
   absl::StatusOr<Json> Release(const std::string& change, uint64_t epoch);
   absl::StatusOr<Json> Abort(const Json& body, uint64_t epoch);
-  // OK if this host still holds the change's freeze (the same kernel id).
-  absl::Status FreezeStillHeld(const std::string& change);
+  // OK if this host still holds the change's freeze (the same kernel id;
+  // with `id`, that one).
+  absl::Status FreezeStillHeld(const std::string& change, std::optional<uint64_t> id = {});
 
   // The lock of the extent a request's change moves (its move key): made
   // on first use, dropped when no request holds it.
@@ -96,6 +104,7 @@ class PeerHandlers {
   absl::Mutex mu_;  // the maps below, held briefly
   std::map<std::string, std::shared_ptr<absl::Mutex>> change_locks_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, HeldFreeze> held_ ABSL_GUARDED_BY(mu_);  // by change
+  RecopyJobs recopies_;
 };
 
 // The change id of a move record: "<key>#<started_ns>".

@@ -120,6 +120,22 @@ class DaemonKernel final : public KernelPort {
   Daemon& daemon_;
 };
 
+// Background work of one daemon (a long re-copy): a later event of the
+// world, while the daemon lives and is not stopped. It counts as handling
+// (a peer request waits for it, as for a busy handler), which also keeps
+// a handler from waiting on a chunk that is further down the stack.
+class DaemonExecutor final : public Executor {
+ public:
+  DaemonExecutor(World& world, Host& host, Daemon& daemon)
+      : world_(world), host_(host), daemon_(daemon) {}
+  void Schedule(std::function<void()> task) override;
+
+ private:
+  World& world_;
+  Host& host_;
+  Daemon& daemon_;
+};
+
 class DaemonPeers final : public PeerCaller {
  public:
   DaemonPeers(World& world, Host& host, Daemon& daemon)
@@ -152,6 +168,7 @@ struct Daemon {
   std::unique_ptr<ConfigDb> db;
   std::unique_ptr<DaemonKernel> kernel;
   std::unique_ptr<DaemonPeers> peers;
+  std::unique_ptr<DaemonExecutor> executor;
   std::unique_ptr<PeerHandlers> handlers;
   std::unique_ptr<MoveController> controller;
   std::unique_ptr<cluster::Membership> membership;
@@ -203,6 +220,7 @@ class World {
   bool failed() const { return !result_.ok; }
   PeerAnswer Deliver(Host& from, Daemon& daemon, const std::string& to, const std::string& type,
                      int64_t epoch, const Json& body, absl::Duration deadline);
+  void RunInBackground(Host& host, Daemon& daemon, std::function<void()> task);
 
  private:
   void Schedule(absl::Duration after, std::function<void()> fn);
@@ -372,6 +390,10 @@ absl::Status DaemonKernel::CopyRegions(const ExtentRef& e, Location src, Locatio
   return host_.kernel->CopyRegions(e, src, dst, region_sectors, runs);
 }
 
+void DaemonExecutor::Schedule(std::function<void()> task) {
+  world_.RunInBackground(host_, daemon_, std::move(task));
+}
+
 PeerAnswer DaemonPeers::Ask(const std::string& address, const std::string& type, int64_t epoch,
                             const Json& body, absl::Duration deadline) {
   return world_.Deliver(host_, daemon_, address, type, epoch, body, deadline);
@@ -475,6 +497,21 @@ PeerAnswer World::Deliver(Host& from, Daemon& daemon, const std::string& to,
 }
 
 
+void World::RunInBackground(Host& host, Daemon& daemon, std::function<void()> task) {
+  Schedule(Uniform(absl::Microseconds(100), absl::Milliseconds(3)),
+           [this, &host, &daemon, task = std::move(task)]() mutable {
+             // Gone with its daemon (the task's objects live on, retired).
+             if (host.daemon.get() != &daemon || !daemon.alive || !host.up) return;
+             if (host.handling > 0 || daemon.stalled_until > now_) {
+               RunInBackground(host, daemon, std::move(task));
+               return;
+             }
+             ++host.handling;
+             task();
+             --host.handling;
+           });
+}
+
 void World::Setup() {
   disks_ = std::make_unique<ModelDisks>(clock_);
   // One pool of three pvs; one volume of kVolumeExtents on the first pv.
@@ -519,6 +556,7 @@ void World::StartDaemon(Host& h) {
   d->db = std::make_unique<ConfigDb>(*d->kv, kPrefix);
   d->kernel = std::make_unique<DaemonKernel>(*this, h, dr);
   d->peers = std::make_unique<DaemonPeers>(*this, h, dr);
+  d->executor = std::make_unique<DaemonExecutor>(*this, h, dr);
   const std::string name = h.name;
   PeerHandlers::Deps hd;
   hd.db = d->db.get();
@@ -532,6 +570,11 @@ void World::StartDaemon(Host& h) {
     return cluster::CheckEpoch(epoch, view);
   };
   hd.publish = [](Json) {};
+  // A re-copy in chunks of one to three regions, all in the background
+  // or the first ones inline.
+  hd.executor = d->executor.get();
+  hd.recopy_chunk_bytes = kExtentSectors / options_.regions_per_extent * 512 * (1 + rng_() % 3);
+  hd.recopy_inline_budget = Chance(0.5) ? absl::ZeroDuration() : absl::Milliseconds(500);
   d->handlers = std::make_unique<PeerHandlers>(std::move(hd));
   MoveController::Deps cd;
   cd.kv = d->kv.get();

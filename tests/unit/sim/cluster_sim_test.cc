@@ -120,8 +120,10 @@ TEST(ClusterSimTest, PrimaryCutOffFromItsPeersStepsDown) {
     SimOptions options;
     options.seed = seed;
     options.faults = false;
-    options.cut_off_primary_at_step = std::vector<std::string>{"follow", "copy", "freeze",
-                                                               "apply", "release"}[seed % 5];
+    // (At `release` no step-down is needed: a silent host's freeze thaws
+    // by its timeout.)
+    options.cut_off_primary_at_step =
+        std::vector<std::string>{"follow", "copy", "freeze", "apply"}[seed % 4];
     options.trace_tail = EnvOr("CVOL_SIM_TRACE", options.trace_tail);
     SimResult r = RunSimulation(options);
     ASSERT_TRUE(r.ok) << "seed " << seed << ": " << r.failure << "\n" << absl::StrJoin(r.trace, "\n");
