@@ -1,6 +1,6 @@
 // The per-volume move queue of the cluster controller
 // (MoveController::MayStartMigrations): a move is taken up only while its
-// volume has a migration slot left, in key order, and a move that has been
+// volume has a migration slot left, oldest first, and a move that has been
 // taken up keeps its slot whatever its key.
 #include <string>
 
@@ -14,12 +14,26 @@ namespace {
 
 using Step = MoveRecord::Step;
 
-void AddMove(Snapshot& snap, const std::string& key, const std::string& volume, Step step) {
+void AddMove(Snapshot& snap, const std::string& key, const std::string& volume, Step step,
+             uint64_t started_ns = 1000) {
   MoveRecord m;
   m.pool = "p";
   m.volume = volume;
   m.step = step;
+  m.started_ns = started_ns;
   snap.moves[key].record = m;
+}
+
+// A move asked for later waits behind the older ones, whatever its key
+// (extent): a stream of moves of low extents must not starve a high one.
+TEST(MoveQueueTest, OlderWaitingMovesStartFirst) {
+  Snapshot snap;
+  AddMove(snap, "m/05", "v", Step::kNone, 1000);
+  AddMove(snap, "m/09", "v", Step::kNone, 1001);
+  AddMove(snap, "m/01", "v", Step::kNone, 2000);
+  EXPECT_TRUE(MoveController::MayStartMigrations(snap, "m/05", 2));
+  EXPECT_TRUE(MoveController::MayStartMigrations(snap, "m/09", 2));
+  EXPECT_FALSE(MoveController::MayStartMigrations(snap, "m/01", 2));
 }
 
 TEST(MoveQueueTest, WaitingMovesStartInKeyOrder) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -456,8 +457,9 @@ absl::StatusOr<MoveController::Next> MoveController::Follow(Context& c) {
 
 // Every member runs one migration per move of the volume, and a kernel
 // refuses more than its limit (EBUSY). Moves beyond it wait before any
-// step is recorded, in key order, rather than be refused by every member
-// and rolled back; a move with a step holds its slot until it is over.
+// step is recorded, oldest first (then in key order), rather than be
+// refused by every member and rolled back; a move with a step holds its
+// slot until it is over.
 bool MoveController::MayStartMigrations(const Snapshot& snap, const std::string& key,
                                         size_t per_volume) {
   auto it = snap.moves.find(key);
@@ -467,7 +469,8 @@ bool MoveController::MayStartMigrations(const Snapshot& snap, const std::string&
   for (const auto& [other_key, other] : snap.moves) {
     const MoveRecord& o = other.record;
     if (other_key == key || o.pool != m.pool || o.volume != m.volume) continue;
-    if (!WaitsToStart(o) || other_key < key) ++taken;
+    const bool ahead = std::tie(o.started_ns, other_key) < std::tie(m.started_ns, key);
+    if (!WaitsToStart(o) || ahead) ++taken;
   }
   return taken < per_volume;
 }

@@ -175,9 +175,6 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::MigrateStart(const Json& body,
 
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::MigrateStatus(const Json& body) {
   ASSIGN_OR_RETURN(AbortRequest r, AbortRequest::FromJson(body));
-  // The destination is freed once every host aborted: no chunk may write
-  // it after this answer.
-  RETURN_IF_ERROR(recopies_.Cancel(r.at.change));
   ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
   ASSIGN_OR_RETURN(ChangeContext c, LoadChange(r.at, snap));
   ASSIGN_OR_RETURN(KernelExtent st, deps_.kernel->Read(c.extent));
@@ -350,6 +347,9 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Release(const std::string& chan
 
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::Abort(const Json& body, uint64_t epoch) {
   ASSIGN_OR_RETURN(AbortRequest r, AbortRequest::FromJson(body));
+  // The destination is freed once every host aborted: no chunk may write
+  // it after this answer.
+  RETURN_IF_ERROR(recopies_.Cancel(r.at.change));
   ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
   absl::StatusOr<ChangeContext> c = LoadChange(r.at, snap);
   if (c.ok()) {
