@@ -49,6 +49,8 @@ struct ServiceOptions {
   // host that stops answering is fenced before its freeze could thaw).
   absl::Duration peer_deadline = absl::Seconds(5);
   uint64_t cluster_freeze_timeout_ms = 30000;
+  uint64_t recopy_chunk_bytes = uint64_t{32} << 20;
+  absl::Duration recopy_inline = absl::Milliseconds(1500);
 };
 
 class ClusterAgent;
