@@ -53,9 +53,10 @@ void Service::AttachCluster(ClusterAgent* agent, PeerCaller* peers) {
   c.publish = [this](Json event) { events_.Publish(std::move(event)); };
   c.set_phase = [this](const std::string& key, const std::string& phase, uint64_t copied,
                        uint64_t regions) { SetMovePhase(key, phase, copied, regions); };
-  c.remember = [this](const std::string& key, const Snapshot& snap, const MoveRecord& move) {
+  c.remember = [this](const std::string& key, const Versioned<MoveRecord>& move) {
+    if (MoveRecordRendered(key, move.mod_revision)) return;  // without the service's lock
     absl::MutexLock lock(&mu_);
-    RememberMoveRecord(key, snap, move);
+    RememberMoveRecord(key, move);
   };
   c.fault_point = [this](const std::string& point) {
     if (point.starts_with("crash_")) {

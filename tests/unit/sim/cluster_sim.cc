@@ -545,7 +545,7 @@ void World::StartDaemon(Host& h) {
     Trace(absl::StrCat(name, " controller: ", event.dump()));
   };
   cd.set_phase = [](const std::string&, const std::string&, uint64_t, uint64_t) {};
-  cd.remember = [](const std::string&, const Snapshot&, const MoveRecord&) {};
+  cd.remember = [](const std::string&, const Versioned<MoveRecord>&) {};
   MoveController::Options co;
   co.peer_deadline = absl::Seconds(1);
   co.freeze_timeout_ms = static_cast<uint64_t>(options_.lease_ttl_s) * 3000;
