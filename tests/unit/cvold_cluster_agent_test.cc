@@ -4,9 +4,11 @@
 // that answers has no leader) keeps its volumes running and its kernel
 // leases renewed, because nobody can expire its lease or commit a change.
 // A rejoining Primary drives the changes its own re-integration waits for.
+// Another host's change reaches this one through the watch at once.
 // Real time, short TTLs: the agent runs its own thread.
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,8 +73,9 @@ class ClusterAgentTest : public ::testing::Test {
       absl::MutexLock lock(&mu_);
       events_.push_back(type);
     };
+    store::KvStore& kv = store_ != nullptr ? *store_ : kv_;
     agent_ = std::make_unique<ClusterAgent>(
-        kv_, kv_, ClusterAgentOptions{"/t/", "h1", {"10.0.0.1:7450"}, 2}, std::move(hooks));
+        kv, kv, ClusterAgentOptions{"/t/", "h1", {"10.0.0.1:7450"}, 2}, std::move(hooks));
     ASSERT_TRUE(agent_->Start().ok());
     ASSERT_EQ(agent_->state(), expected);
   }
@@ -83,6 +86,7 @@ class ClusterAgentTest : public ::testing::Test {
   }
 
   store::MemKvStore kv_;
+  store::KvStore* store_ = nullptr;  // the agent's store if set, else kv_
   std::unique_ptr<ClusterAgent> agent_;
   std::atomic<int> kernel_renewals_{0};
   std::atomic<uint64_t> last_kernel_lease_ms_{0};
@@ -209,6 +213,105 @@ TEST_F(ClusterAgentTest, RejoinRenewsTheKernelLeasesBeforeUnfencing) {
   absl::SleepFor(absl::Milliseconds(2500));
   EXPECT_EQ(agent_->state(), ClusterAgent::State::kActive);
   EXPECT_EQ(agent_->fail_count(), 1);
+}
+
+absl::Status Put(store::KvStore& kv, const std::string& key, const std::string& value) {
+  return kv.Txn({}, {store::Op::Put(key, value)}).status();
+}
+
+// A change of a volume record reaches the sync hook at once (not at the
+// next poll, which the watch puts off to every 10 s); a change that cannot
+// affect this host's devices (a move's step, a member's state) does not.
+TEST_F(ClusterAgentTest, AVolumeChangedElsewhereIsSyncedAtOnce) {
+  StartAgent();
+  absl::SleepFor(absl::Seconds(1));  // the first syncs (start, watch set up) are over
+  const int settled = syncs_.load();
+  ASSERT_GE(settled, 1);
+  ASSERT_TRUE(Put(kv_, "/t/moves/p/v/00000000000000000001", "created").ok());
+  ASSERT_TRUE(Put(kv_, "/t/moves/p/v/00000000000000000001", "step 2").ok());
+  absl::SleepFor(absl::Milliseconds(500));
+  const int after_create = syncs_.load();
+  EXPECT_EQ(after_create, settled + 1);  // the move's creation, not its step
+  ASSERT_TRUE(Put(kv_, "/t/member_state/h2", "fenced").ok());
+  ASSERT_TRUE(Put(kv_, "/t/moves/p/v/00000000000000000001", "step 3").ok());
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_EQ(syncs_.load(), after_create);
+  const absl::Time changed = absl::Now();
+  ASSERT_TRUE(Put(kv_, "/t/volumes/p/v", "grown").ok());
+  while (syncs_.load() == after_create && absl::Now() - changed < absl::Seconds(5)) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(syncs_.load(), after_create + 1);
+  // Well before a tick (333 ms), let alone the old poll (two ticks).
+  EXPECT_LT(absl::Now() - changed, absl::Milliseconds(200));
+}
+
+TEST(ClusterAgentWatchTest, OnlyDeviceRecordsAndMoveStartsAndEndsMatter) {
+  using T = store::WatchEvent::Type;
+  auto affects = [](std::string key, T type, int64_t version) {
+    return ClusterAgent::AffectsDevices("/c/", store::WatchEvent{type, std::move(key), 9, version});
+  };
+  EXPECT_TRUE(affects("/c/volumes/p/v", T::kPut, 4));
+  EXPECT_TRUE(affects("/c/volumes/p/v", T::kDelete, 0));
+  EXPECT_TRUE(affects("/c/pools/p", T::kPut, 7));
+  EXPECT_TRUE(affects("/c/pvs/u", T::kPut, 1));
+  EXPECT_TRUE(affects("/c/moves/p/v/1", T::kPut, 1));
+  EXPECT_TRUE(affects("/c/moves/p/v/1", T::kDelete, 0));
+  EXPECT_FALSE(affects("/c/moves/p/v/1", T::kPut, 2));
+  EXPECT_FALSE(affects("/c/members/h1", T::kPut, 1));
+  EXPECT_FALSE(affects("/c/member_state/h1", T::kPut, 3));
+  EXPECT_FALSE(affects("/c/election/h1", T::kDelete, 0));
+  EXPECT_FALSE(affects("/other/volumes/p/v", T::kPut, 1));
+}
+
+// A store that cannot watch (the default WaitForChange): the agent reads
+// everything every other tick, as before the watch.
+class NoWatchKv final : public store::KvStore {
+ public:
+  explicit NoWatchKv(store::KvStore& kv) : kv_(kv) {}
+  absl::StatusOr<std::optional<store::KeyValue>> Get(const std::string& key) override {
+    return kv_.Get(key);
+  }
+  absl::StatusOr<store::RangeResult> Range(const std::string& prefix) override {
+    return kv_.Range(prefix);
+  }
+  absl::StatusOr<store::TxnResult> Txn(absl::Span<const store::Compare> compares,
+                                       absl::Span<const store::Op> success,
+                                       absl::Span<const store::Op> failure) override {
+    return kv_.Txn(compares, success, failure);
+  }
+  absl::StatusOr<int64_t> LeaseGrant(int64_t ttl) override { return kv_.LeaseGrant(ttl); }
+  absl::Status LeaseKeepAlive(int64_t lease) override { return kv_.LeaseKeepAlive(lease); }
+  absl::Status LeaseRevoke(int64_t lease) override { return kv_.LeaseRevoke(lease); }
+  absl::StatusOr<store::QuorumReport> ProbeQuorum() override { return kv_.ProbeQuorum(); }
+
+ private:
+  store::KvStore& kv_;
+};
+
+TEST_F(ClusterAgentTest, WithoutAWatchItPollsEveryOtherTick) {
+  NoWatchKv no_watch(kv_);
+  store_ = &no_watch;
+  StartAgent();
+  absl::SleepFor(absl::Seconds(2));
+  // A tick every 333 ms: a sync every 667 ms, the first at once.
+  EXPECT_GE(syncs_.load(), 3);
+  EXPECT_LE(syncs_.load(), 5);
+  agent_->Stop();
+}
+
+// A wait that failed (etcd restarted, a connection dropped) may have
+// missed changes: once the store answers again, everything is read again.
+TEST_F(ClusterAgentTest, AFailedWatchMeansASyncOnceEtcdAnswers) {
+  StartAgent();
+  absl::SleepFor(absl::Seconds(1));
+  const int settled = syncs_.load();
+  kv_.SetUnavailable(true);  // the wait in progress fails at once
+  absl::SleepFor(absl::Milliseconds(50));
+  kv_.SetUnavailable(false);
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_GE(syncs_.load(), settled + 1);
+  EXPECT_EQ(agent_->state(), ClusterAgent::State::kActive);
 }
 
 }  // namespace

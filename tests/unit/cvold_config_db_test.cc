@@ -2,6 +2,8 @@
 // that make every ChangeSet safe against a concurrent writer.
 #include "config_db.h"
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -436,6 +438,76 @@ TEST_F(ConfigDbTest, DeleteMove) {
   again.DeleteMove(move);
   EXPECT_EQ(db_.Commit(again).code(), absl::StatusCode::kAborted);
   EXPECT_EQ(kv_.revision(), rev);
+}
+
+// A move's loop reads its own records, not the prefix: the same records
+// and revisions a snapshot would give.
+TEST_F(ConfigDbTest, LoadMoveReadsTheMoveItsVolumeAndPool) {
+  Populate();
+  const Snapshot snap = MustLoad();
+  const std::string key = db_.MoveKey("tank", "vol1", 2);
+  absl::StatusOr<std::optional<MoveScope>> scope = db_.LoadMove(key);
+  ASSERT_TRUE(scope.ok()) << scope.status();
+  ASSERT_TRUE(scope->has_value());
+  EXPECT_EQ((*scope)->move.record, snap.moves.at(key).record);
+  EXPECT_EQ((*scope)->move.mod_revision, snap.moves.at(key).mod_revision);
+  EXPECT_EQ((*scope)->volume.record, snap.volumes.at({"tank", "vol1"}).record);
+  EXPECT_EQ((*scope)->volume.mod_revision, snap.volumes.at({"tank", "vol1"}).mod_revision);
+  EXPECT_EQ((*scope)->pool.record, snap.pools.at("tank").record);
+  EXPECT_EQ((*scope)->pool.mod_revision, snap.pools.at("tank").mod_revision);
+
+  absl::StatusOr<std::optional<MoveScope>> none = db_.LoadMove(db_.MoveKey("tank", "vol1", 3));
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+
+  absl::StatusOr<std::map<std::string, Versioned<MoveRecord>>> moves =
+      db_.LoadMovesOf("tank", "vol1");
+  ASSERT_TRUE(moves.ok()) << moves.status();
+  EXPECT_EQ(moves->size(), 1u);
+  EXPECT_TRUE(moves->contains(key));
+  // "vol" is a prefix of "vol1" as a string, not as a volume.
+  moves = db_.LoadMovesOf("tank", "vol");
+  ASSERT_TRUE(moves.ok()) << moves.status();
+  EXPECT_THAT(*moves, IsEmpty());
+}
+
+// Records read one by one guard a commit as a snapshot's do: a volume
+// changed after the read refuses the commit built on it.
+TEST_F(ConfigDbTest, ACommitFromAMoveScopeIsGuardedLikeOneFromASnapshot) {
+  Populate();
+  const std::string key = db_.MoveKey("tank", "vol1", 2);
+  absl::StatusOr<std::optional<MoveScope>> scope = db_.LoadMove(key);
+  ASSERT_TRUE(scope.ok() && scope->has_value());
+  // Someone else changes the volume (its map) after the read.
+  {
+    const Snapshot now = MustLoad();
+    VolumeRecord grown = now.volumes.at({"tank", "vol1"}).record;
+    ++grown.generation;
+    ChangeSet other(db_);
+    other.UpdateVolume(now.volumes.at({"tank", "vol1"}), grown);
+    MustCommit(other);
+  }
+  const int64_t rev = kv_.revision();
+  MoveRecord committing = (*scope)->move.record;
+  committing.phase = MoveRecord::Phase::kCommitting;
+  VolumeRecord updated = (*scope)->volume.record;
+  ++updated.generation;
+  ChangeSet change(db_);
+  change.ChangeAllocation((*scope)->pool);
+  change.UpdateVolume((*scope)->volume, updated);
+  change.UpdateMove((*scope)->move, committing);
+  EXPECT_EQ(db_.Commit(change).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(kv_.revision(), rev);
+}
+
+TEST_F(ConfigDbTest, AMoveWithoutItsVolumeIsDataLoss) {
+  Populate();
+  const Snapshot snap = MustLoad();
+  ChangeSet change(db_);
+  change.DeleteVolume(snap.volumes.at({"tank", "vol1"}));
+  MustCommit(change);
+  EXPECT_EQ(db_.LoadMove(db_.MoveKey("tank", "vol1", 2)).status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 // A whole change set is one transaction: all of it or nothing.

@@ -19,6 +19,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -102,6 +103,9 @@ class EtcdHarness {
   }
 
   void Wait(absl::Duration d) { absl::SleepFor(d); }
+  absl::Status Compact(KvStore& store, int64_t revision) {
+    return static_cast<EtcdKvStore&>(store).Compact(revision);
+  }
 };
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Etcd, KvStoreContract, EtcdHarness);
@@ -225,6 +229,52 @@ TEST(EtcdKvStoreTest, SilentEndpointTimesOut) {
   absl::StatusOr<std::optional<KeyValue>> kv = (*store)->Get("/silent");
   ASSERT_TRUE(kv.ok()) << kv.status();
   EXPECT_EQ((*store)->endpoint(), RealEndpoint());
+}
+
+// etcd stopped while a wait blocks: the wait fails at once (the gateway
+// sends an error, or the connection drops), and later waits fail fast
+// while nothing listens. Never a wait to the timeout, never a hang.
+TEST(EtcdKvStoreTest, WaitFailsWhenEtcdStops) {
+  absl::StatusOr<std::unique_ptr<EtcdProcess>> own = EtcdProcess::Start();
+  ASSERT_TRUE(own.ok()) << own.status();
+  absl::StatusOr<std::unique_ptr<EtcdKvStore>> store = EtcdKvStore::Connect((*own)->endpoint());
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<RangeResult> now = (*store)->Range("/w/");
+  ASSERT_TRUE(now.ok()) << now.status();
+  absl::StatusOr<WatchResult> waited = absl::UnknownError("not run");
+  absl::Duration took;
+  std::thread waiter([&] {
+    const absl::Time start = absl::Now();
+    waited = (*store)->WaitForChange("/w/", now->revision, absl::Seconds(60));
+    took = absl::Now() - start;
+  });
+  absl::SleepFor(absl::Milliseconds(500));  // the watch is set up
+  own->reset();                             // SIGTERM, then SIGKILL after 5 s
+  waiter.join();
+  EXPECT_EQ(waited.status().code(), absl::StatusCode::kUnavailable) << waited.status();
+  EXPECT_LT(took, absl::Seconds(10));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<WatchResult> again =
+      (*store)->WaitForChange("/w/", now->revision, absl::Seconds(60));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kUnavailable) << again.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
+// An endpoint that accepts the connection and never answers: the wait
+// ends with an error at its timeout, not a hang.
+TEST(EtcdKvStoreTest, WaitOnASilentEndpointEndsAtItsTimeout) {
+  LocalSocket hole;
+  hole.Listen();
+  EtcdKvStore::Options options;
+  options.require_reachable = false;
+  absl::StatusOr<std::unique_ptr<EtcdKvStore>> store =
+      EtcdKvStore::Connect(hole.url(), options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const absl::Time start = absl::Now();
+  absl::StatusOr<WatchResult> r = (*store)->WaitForChange("/w/", 1, absl::Milliseconds(500));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "never created")) << r.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
 }
 
 TEST(EtcdKvStoreTest, EtcdErrorsKeepTheirCodeAndMessage) {

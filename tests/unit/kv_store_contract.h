@@ -7,6 +7,7 @@
 //   std::unique_ptr<KvStore> NewStore();             // usable, holds no keys
 //   std::unique_ptr<KvStore> NewUnavailableStore();  // every call kUnavailable
 //   void Wait(absl::Duration d);  // let d pass for the store's leases
+//   absl::Status Compact(KvStore& store, int64_t revision);  // etcd's compaction
 // The tests never assume an absolute revision (a real etcd shared by the
 // tests of one binary keeps counting), only revisions relative to a read.
 #ifndef CVOL_TESTS_UNIT_KV_STORE_CONTRACT_H_
@@ -539,6 +540,10 @@ TYPED_TEST_P(KvStoreContract, UnreachableStoreIsUnavailable) {
   EXPECT_EQ(down->LeaseGrant(5).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(down->LeaseKeepAlive(1).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(down->LeaseRevoke(1).code(), absl::StatusCode::kUnavailable);
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(down->WaitForChange("/", 1, absl::Seconds(10)).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // an error, not a wait
 }
 
 // Many writers doing read-modify-write with a mod_revision guard: every
@@ -578,6 +583,97 @@ TYPED_TEST_P(KvStoreContract, ConcurrentGuardedIncrements) {
   EXPECT_EQ(kv->version, kThreads * kPerThread + 1);
 }
 
+// A change under the prefix wakes a waiter at once; one elsewhere does not.
+// The writer uses the same store while the wait blocks: a wait must never
+// hold up the store's other requests.
+TYPED_TEST_P(KvStoreContract, WaitWakesOnAChangeUnderThePrefix) {
+  const int64_t before = this->Revision();
+  std::thread writer([&] {
+    absl::SleepFor(absl::Milliseconds(200));
+    EXPECT_TRUE(this->Put("/watched-not/x", "1").ok());
+    absl::SleepFor(absl::Milliseconds(200));
+    EXPECT_TRUE(this->Put("/watched/a", "1").ok());
+  });
+  const absl::Time start = absl::Now();
+  absl::StatusOr<WatchResult> r =
+      this->store().WaitForChange("/watched/", before, absl::Seconds(20));
+  const absl::Duration took = absl::Now() - start;
+  writer.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, WatchResult::Outcome::kChanged);
+  EXPECT_THAT(r->events, ::testing::ElementsAre(
+                             WatchEvent{WatchEvent::Type::kPut, "/watched/a", before + 2, 1}));
+  EXPECT_EQ(r->revision, before + 2);
+  EXPECT_GE(took, absl::Milliseconds(350));
+  EXPECT_LT(took, absl::Seconds(5));
+}
+
+// Changes made before the wait are reported at once, and waiting again
+// from each result's revision sees every later change exactly once.
+TYPED_TEST_P(KvStoreContract, WaitReportsEveryChangeAfterTheRevision) {
+  const int64_t before = this->Revision();
+  KV_ASSERT_OK(this->Put("/w/a", "1").status());
+  KV_ASSERT_OK(this->Put("/w/a", "2").status());
+  KV_ASSERT_OK(this->store().Txn({}, {Op::Delete("/w/a"), Op::Put("/w/b", "1")}).status());
+  std::vector<WatchEvent> seen;
+  int64_t after = before;
+  while (seen.size() < 4) {
+    absl::StatusOr<WatchResult> r = this->store().WaitForChange("/w/", after, absl::Seconds(5));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->outcome, WatchResult::Outcome::kChanged) << seen.size();
+    ASSERT_FALSE(r->events.empty());
+    EXPECT_EQ(r->revision, r->events.back().revision);
+    seen.insert(seen.end(), r->events.begin(), r->events.end());
+    after = r->revision;
+  }
+  using T = WatchEvent::Type;
+  EXPECT_THAT(seen, ::testing::ElementsAre(WatchEvent{T::kPut, "/w/a", before + 1, 1},
+                                           WatchEvent{T::kPut, "/w/a", before + 2, 2},
+                                           WatchEvent{T::kDelete, "/w/a", before + 3, 0},
+                                           WatchEvent{T::kPut, "/w/b", before + 3, 1}));
+  // Nothing after the last one.
+  absl::StatusOr<WatchResult> quiet =
+      this->store().WaitForChange("/w/", after, absl::Milliseconds(200));
+  ASSERT_TRUE(quiet.ok()) << quiet.status();
+  EXPECT_EQ(quiet->outcome, WatchResult::Outcome::kTimedOut);
+}
+
+TYPED_TEST_P(KvStoreContract, WaitTimesOutWithoutAChange) {
+  const int64_t before = this->Revision();
+  KV_ASSERT_OK(this->Put("/elsewhere", "1").status());
+  const absl::Time start = absl::Now();
+  absl::StatusOr<WatchResult> r =
+      this->store().WaitForChange("/quiet/", before, absl::Milliseconds(300));
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, WatchResult::Outcome::kTimedOut);
+  EXPECT_EQ(r->revision, before);
+  EXPECT_TRUE(r->events.empty());
+  EXPECT_GE(took, absl::Milliseconds(250));
+  EXPECT_LT(took, absl::Seconds(5));
+}
+
+// Once the history after a revision is compacted away, a wait from it
+// says so (the caller reads everything again); from the compaction
+// revision on, history is still there.
+TYPED_TEST_P(KvStoreContract, WaitAfterACompactedRevisionSaysSo) {
+  TxnResult r1, r2, r3;
+  KV_ASSIGN_OR_FAIL(r1, this->Put("/c/a", "1"));
+  KV_ASSIGN_OR_FAIL(r2, this->Put("/c/a", "2"));
+  KV_ASSIGN_OR_FAIL(r3, this->Put("/c/a", "3"));
+  KV_ASSERT_OK(this->harness_.Compact(this->store(), r3.revision));
+  absl::StatusOr<WatchResult> r =
+      this->store().WaitForChange("/c/", r1.revision, absl::Seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, WatchResult::Outcome::kCompacted);
+  EXPECT_EQ(r->revision, r3.revision);
+  r = this->store().WaitForChange("/c/", r2.revision, absl::Seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, WatchResult::Outcome::kChanged);
+  EXPECT_THAT(r->events, ::testing::ElementsAre(
+                             WatchEvent{WatchEvent::Type::kPut, "/c/a", r3.revision, 3}));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(KvStoreContract, GetAbsentKeyIsNullopt, PutCreatesKeyAtTheNewRevision,
                             OverwriteBumpsVersionAndModRevisionOnly,
                             DeleteForgetsVersionAndCreateRevision, MultiOpTxnIsOneRevision,
@@ -591,7 +687,9 @@ REGISTER_TYPED_TEST_SUITE_P(KvStoreContract, GetAbsentKeyIsNullopt, PutCreatesKe
                             LeaseGrantKeepAliveRevoke, PutWithUnknownLeaseFailsTheWholeTxn,
                             RewritingWithoutLeaseDetachesTheKey, ExpiredLeaseDeletesItsKeys,
                             TooLargeTtlIsOutOfRange, UnreachableStoreIsUnavailable,
-                            ConcurrentGuardedIncrements);
+                            ConcurrentGuardedIncrements, WaitWakesOnAChangeUnderThePrefix,
+                            WaitReportsEveryChangeAfterTheRevision, WaitTimesOutWithoutAChange,
+                            WaitAfterACompactedRevisionSaysSo);
 
 }  // namespace cvol::store
 

@@ -3,8 +3,10 @@
 #include "cvol/store/mem_kv_store.h"
 
 #include <memory>
+#include <thread>
 
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kv_store_contract.h"
 
@@ -25,6 +27,9 @@ class MemHarness {
   }
   // Lease time passes on the fake clock: no sleeping.
   void Wait(absl::Duration d) { mem_->AdvanceTime(d); }
+  absl::Status Compact(KvStore& store, int64_t revision) {
+    return static_cast<MemKvStore&>(store).Compact(revision);
+  }
 
  private:
   MemKvStore* mem_ = nullptr;
@@ -132,6 +137,62 @@ TEST(MemKvStoreTest, UnavailableChangesNothingAndRecovers) {
   ASSERT_TRUE(kv.ok() && kv->has_value());
   EXPECT_EQ((*kv)->value, "1");
   EXPECT_EQ(store.revision(), 2);
+}
+
+// A lease's keys go in one revision: a waiter sees their deletes.
+TEST(MemKvStoreTest, WaitSeesTheDeletesOfAnExpiredLease) {
+  MemKvStore store;
+  absl::StatusOr<int64_t> lease = store.LeaseGrant(60);
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE(store.Txn({}, {Op::Put("/m/a", "x", *lease), Op::Put("/m/b", "x", *lease)}).ok());
+  ASSERT_TRUE(store.ExpireLease(*lease).ok());
+  absl::StatusOr<WatchResult> r = store.WaitForChange("/m/", 2, absl::Seconds(1));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, WatchResult::Outcome::kChanged);
+  EXPECT_THAT(r->events, ::testing::ElementsAre(
+                             WatchEvent{WatchEvent::Type::kDelete, "/m/a", 3, 0},
+                             WatchEvent{WatchEvent::Type::kDelete, "/m/b", 3, 0}));
+}
+
+// The history is bounded: past history_limit changes the oldest revisions
+// are compacted, as etcd's auto-compaction does.
+TEST(MemKvStoreTest, HistoryBeyondTheLimitIsCompacted) {
+  MemKvStore::Options options;
+  options.history_limit = 3;
+  MemKvStore store(options);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(store.Txn({}, {Op::Put("/k", "v")}).ok());  // revs 2-6
+  absl::StatusOr<WatchResult> r = store.WaitForChange("/", 1, absl::Seconds(1));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, WatchResult::Outcome::kCompacted);
+  EXPECT_EQ(r->revision, 4);
+  r = store.WaitForChange("/", 3, absl::Seconds(1));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, WatchResult::Outcome::kChanged);
+  EXPECT_EQ(r->events.size(), 3u);
+  EXPECT_EQ(r->revision, 6);
+}
+
+TEST(MemKvStoreTest, CompactRefusesTheFutureAndThePast) {
+  MemKvStore store;
+  ASSERT_TRUE(store.Txn({}, {Op::Put("/k", "v")}).ok());
+  EXPECT_EQ(store.Compact(3).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_TRUE(store.Compact(2).ok());
+  EXPECT_EQ(store.Compact(2).code(), absl::StatusCode::kOutOfRange);
+}
+
+// A store that goes away under a waiter fails the wait, as a dropped
+// connection would, instead of leaving it to its timeout.
+TEST(MemKvStoreTest, UnavailableEndsAWait) {
+  MemKvStore store;
+  std::thread breaker([&] {
+    absl::SleepFor(absl::Milliseconds(100));
+    store.SetUnavailable(true);
+  });
+  const absl::Time start = absl::Now();
+  absl::StatusOr<WatchResult> r = store.WaitForChange("/", 1, absl::Seconds(20));
+  breaker.join();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
 TEST(KvStoreTest, FactoriesFillTheFields) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "clock.h"
 #include "log.h"
@@ -99,6 +100,7 @@ absl::Status ClusterAgent::Start() {
   if (absl::Status s = Rejoin(); !s.ok()) LogWarning(absl::StrCat("cluster: ", s.message()));
   thread_ = std::thread([this] { Run(); });
   duties_thread_ = std::thread([this] { RunDuties(); });
+  watch_thread_ = std::thread([this] { Watch(); });
   return absl::OkStatus();
 }
 
@@ -110,6 +112,8 @@ void ClusterAgent::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   if (duties_thread_.joinable()) duties_thread_.join();
+  // A wait ends by its timeout (a tick) at the latest.
+  if (watch_thread_.joinable()) watch_thread_.join();
   if (membership_) {
     // Leaving ends the lease now, but the volumes stay live until their
     // kernel lease runs out: the marker tells every controller so.
@@ -277,6 +281,7 @@ absl::Status ClusterAgent::HoldLease(absl::Time* sent) {
 
 void ClusterAgent::Tick() {
   if (state() != State::kActive) {
+    sync_on_active_ = true;
     if (absl::Status s = Rejoin(); !s.ok() && ++ticks_ % 20 == 0) {
       LogWarning(absl::StrCat("cluster: rejoin: ", s.message()));
     }
@@ -321,9 +326,100 @@ void ClusterAgent::Tick() {
     if (!view.ok()) return;
   }
   FollowRole(*view);
-  if (++ticks_ % 2 == 0) {
+  // The fallback for what the watch may miss (it failed, or this host was
+  // not active when the change came).
+  bool poll;
+  {
     absl::MutexLock lock(&mu_);
-    sync_due_ = true;
+    const absl::Duration every = watching_ ? kWatchedPoll : 2 * tick_;
+    poll = MonotonicNow() - last_sync_request_ >= every;
+  }
+  if (std::exchange(sync_on_active_, false) || poll) RequestSync();
+}
+
+void ClusterAgent::RequestSync() {
+  absl::MutexLock lock(&mu_);
+  if (state_ != State::kActive) return;
+  sync_due_ = true;
+  last_sync_request_ = MonotonicNow();
+}
+
+bool ClusterAgent::SleepUnlessStopped(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&stop_), d);
+}
+
+bool ClusterAgent::AffectsDevices(const std::string& prefix, const store::WatchEvent& event) {
+  if (!absl::StartsWith(event.key, prefix)) return false;
+  const absl::string_view rest = absl::string_view(event.key).substr(prefix.size());
+  if (absl::StartsWith(rest, "pools/") || absl::StartsWith(rest, "pvs/") ||
+      absl::StartsWith(rest, "volumes/")) {
+    return true;
+  }
+  // A move's steps change nothing here; its start (the table must list
+  // the destination) and its end (the volume is synced again) do.
+  return absl::StartsWith(rest, "moves/") &&
+         (event.type == store::WatchEvent::Type::kDelete || event.version == 1);
+}
+
+// Each wait starts where the last one ended, so no change is missed between
+// two waits. Without a position (at start, after an error, or when the
+// history was compacted) the position is read first and then one sync runs:
+// it reads at or after that position, so together they miss nothing.
+void ClusterAgent::Watch() {
+  int64_t after = 0;
+  bool warned = false;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stop_) return;
+    }
+    if (after == 0) {
+      absl::StatusOr<store::RangeResult> now =
+          kv_.Range(absl::StrCat(options_.prefix, "pools/"));
+      if (!now.ok()) {
+        if (SleepUnlessStopped(tick_)) return;
+        continue;
+      }
+      after = now->revision;
+      RequestSync();
+    }
+    // A tick at most, so that Stop() never waits long for this thread.
+    absl::StatusOr<store::WatchResult> r = kv_.WaitForChange(options_.prefix, after, tick_);
+    if (r.status().code() == absl::StatusCode::kUnimplemented) {
+      LogInfo("cluster: the store cannot watch; reading it every other tick");
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      watching_ = r.ok();
+    }
+    if (!r.ok()) {
+      if (!std::exchange(warned, true)) {
+        LogWarning(absl::StrCat("cluster: watch: ", r.status().message(),
+                                "; reading etcd every other tick until it works again"));
+      }
+      after = 0;  // etcd may have restarted: read everything again when it answers
+      if (SleepUnlessStopped(tick_)) return;
+      continue;
+    }
+    if (std::exchange(warned, false)) LogInfo("cluster: watch: working again");
+    switch (r->outcome) {
+      case store::WatchResult::Outcome::kTimedOut:
+        break;
+      case store::WatchResult::Outcome::kCompacted:
+        after = 0;
+        break;
+      case store::WatchResult::Outcome::kChanged:
+        after = r->revision;
+        for (const store::WatchEvent& e : r->events) {
+          if (!AffectsDevices(options_.prefix, e)) continue;
+          RequestSync();
+          if (SleepUnlessStopped(kSyncSpacing)) return;
+          break;
+        }
+        break;
+    }
   }
 }
 

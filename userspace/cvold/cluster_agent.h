@@ -11,6 +11,12 @@
 //              every volume is fenced (I/O held) at once
 //   rejoining  a member again (the old lease, or a new one); the maps are
 //              being reloaded from etcd before the volumes are unfenced
+//
+// What other hosts change reaches this one through a watch of the prefix
+// (a thread of its own, blocked in KvStore::WaitForChange): a change of a
+// pool, pv or volume record, or a move created or ended, runs the sync
+// hook at once. Reading everything every 10 s stays as the fallback, and
+// every other tick while the watch fails.
 #ifndef CVOL_CVOLD_CLUSTER_AGENT_H_
 #define CVOL_CVOLD_CLUSTER_AGENT_H_
 
@@ -63,8 +69,9 @@ class ClusterAgent {
   static const char* StateName(State state);
 
   // kv serves the other threads' reads (ReadView, CheckEpoch) and
-  // revocations; lease_kv is the agent's own connection, for its lease and
-  // its own reads, so that a slow request of another thread never delays a
+  // revocations, and the watch (EtcdKvStore waits on a connection of their
+  // own); lease_kv is the agent's own connection, for its lease and its
+  // own reads, so that a slow request of another thread never delays a
   // renewal (docs/cluster.md). They may be the same store.
   ClusterAgent(store::KvStore& kv, store::KvStore& lease_kv, ClusterAgentOptions options,
                Hooks hooks);
@@ -111,9 +118,26 @@ class ClusterAgent {
   // The key under which each member publishes its state.
   static std::string StateKey(const std::string& prefix, const std::string& host);
 
+  // Whether a change the watch saw may change this host's devices (the
+  // sync hook's work): a pool, pv or volume record, or a move created or
+  // ended (a volume with a move taken up is left alone until it ends).
+  static bool AffectsDevices(const std::string& prefix, const store::WatchEvent& event);
+
+  // How often everything is read while the watch works, and the least
+  // time between two syncs the watch asks for (a burst of changes, such
+  // as a long run of moves committing, costs a few full reads a second).
+  static constexpr absl::Duration kWatchedPoll = absl::Seconds(10);
+  static constexpr absl::Duration kSyncSpacing = absl::Milliseconds(250);
+
  private:
   void Run();
   void Tick();
+  // The watch thread: asks for a sync whenever a change affects devices.
+  void Watch();
+  // Sleeps d, or less if Stop() is called; true if stopping.
+  bool SleepUnlessStopped(absl::Duration d);
+  // Runs the sync hook soon (while active).
+  void RequestSync();
   // Runs the hooks that may block (sync, drive_changes) when due.
   void RunDuties();
   bool DutyDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -141,6 +165,9 @@ class ClusterAgent {
   bool keepalive_failed_ = false;                    // the last keepalive did
   int ticks_ = 0;
   int primary_ticks_ = 0;
+  // Sync at the first active tick: changes made while this host was
+  // fenced reached nobody here.
+  bool sync_on_active_ = true;
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kRejoining;
@@ -152,8 +179,11 @@ class ClusterAgent {
   bool sync_due_ ABSL_GUARDED_BY(mu_) = false;
   bool drive_due_ ABSL_GUARDED_BY(mu_) = false;
   int64_t step_down_epoch_ ABSL_GUARDED_BY(mu_) = 0;  // 0: not asked
+  bool watching_ ABSL_GUARDED_BY(mu_) = false;  // the last wait answered
+  absl::Time last_sync_request_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // monotonic
   std::thread thread_;
   std::thread duties_thread_;
+  std::thread watch_thread_;
 };
 
 }  // namespace cvol::daemon

@@ -56,9 +56,10 @@ void Service::AttachCluster(ClusterAgent* agent, PeerCaller* peers) {
   c.step_down = [agent](int64_t epoch) { agent->RequestStepDown(epoch); };
   c.set_phase = [this](const std::string& key, const std::string& phase, uint64_t copied,
                        uint64_t regions) { SetMovePhase(key, phase, copied, regions); };
-  c.remember = [this](const std::string& key, const Snapshot& snap, const MoveRecord& move) {
+  c.remember = [this](const std::string& key, const Versioned<MoveRecord>& move) {
+    if (MoveRecordRendered(key, move.mod_revision)) return;  // without the service's lock
     absl::MutexLock lock(&mu_);
-    RememberMoveRecord(key, snap, move);
+    RememberMoveRecord(key, move);
   };
   c.fault_point = [this](const std::string& point) {
     if (point.starts_with("crash_")) {

@@ -154,6 +154,75 @@ absl::StatusOr<Snapshot> ConfigDb::Load() const {
   return snap;
 }
 
+namespace {
+
+// The record under key, decoded, with its mod_revision; nullopt if absent.
+template <typename T, typename Decode>
+absl::StatusOr<std::optional<Versioned<T>>> LoadOne(store::KvStore& kv, const std::string& key,
+                                                    Decode decode) {
+  absl::StatusOr<std::optional<store::KeyValue>> got = kv.Get(key);
+  if (!got.ok()) return got.status();
+  if (!got->has_value()) return std::nullopt;
+  absl::StatusOr<T> record = decode((*got)->value);
+  if (!record.ok()) return record.status();
+  return Versioned<T>{*std::move(record), (*got)->mod_revision};
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<Versioned<PoolRecord>>> ConfigDb::LoadPool(
+    const std::string& pool) const {
+  return LoadOne<PoolRecord>(kv_, PoolKey(pool), DecodePool);
+}
+
+absl::StatusOr<std::optional<Versioned<VolumeRecord>>> ConfigDb::LoadVolume(
+    const std::string& pool, const std::string& name) const {
+  return LoadOne<VolumeRecord>(kv_, VolumeKey(pool, name), DecodeVolume);
+}
+
+absl::StatusOr<std::optional<Versioned<MoveRecord>>> ConfigDb::LoadMoveRecord(
+    const std::string& key) const {
+  return LoadOne<MoveRecord>(kv_, key, DecodeMove);
+}
+
+absl::StatusOr<std::map<std::string, Versioned<MoveRecord>>> ConfigDb::LoadMovesOf(
+    const std::string& pool, const std::string& volume) const {
+  absl::StatusOr<store::RangeResult> range =
+      kv_.Range(absl::StrCat(prefix_, "moves/", pool, "/", volume, "/"));
+  if (!range.ok()) return range.status();
+  std::map<std::string, Versioned<MoveRecord>> moves;
+  for (const store::KeyValue& kv : range->kvs) {
+    absl::StatusOr<MoveRecord> r = DecodeMove(kv.value);
+    if (!r.ok()) return r.status();
+    moves[kv.key] = {*std::move(r), kv.mod_revision};
+  }
+  return moves;
+}
+
+absl::StatusOr<std::optional<MoveScope>> ConfigDb::LoadMove(const std::string& key) const {
+  // A move changes a few times in its life: one more read is nearly
+  // always enough.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    absl::StatusOr<std::optional<Versioned<MoveRecord>>> move = LoadMoveRecord(key);
+    if (!move.ok()) return move.status();
+    if (!move->has_value()) return std::nullopt;
+    const MoveRecord& m = (*move)->record;
+    absl::StatusOr<std::optional<Versioned<VolumeRecord>>> volume = LoadVolume(m.pool, m.volume);
+    if (!volume.ok()) return volume.status();
+    absl::StatusOr<std::optional<Versioned<PoolRecord>>> pool = LoadPool(m.pool);
+    if (!pool.ok()) return pool.status();
+    absl::StatusOr<std::optional<Versioned<MoveRecord>>> again = LoadMoveRecord(key);
+    if (!again.ok()) return again.status();
+    if (!again->has_value()) return std::nullopt;
+    if ((*again)->mod_revision != (*move)->mod_revision) continue;
+    if (!volume->has_value() || !pool->has_value()) {
+      return absl::DataLossError("the move's volume is gone");
+    }
+    return MoveScope{**std::move(move), **std::move(volume), **std::move(pool)};
+  }
+  return absl::AbortedError("the move's record kept changing while it was read");
+}
+
 absl::Status ConfigDb::Commit(const ChangeSet& change) {
   absl::StatusOr<store::TxnResult> result = kv_.Txn(change.compares_, change.ops_);
   if (!result.ok()) return result.status();

@@ -1,7 +1,8 @@
 // Typed access to cvold's records in the KvStore (etcd). Reads take one
-// consistent snapshot of everything under the prefix; writes are ChangeSets
+// consistent snapshot of everything under the prefix, or (for a loop that
+// polls one move) only the records of one move; writes are ChangeSets
 // committed as one guarded transaction that fails (kAborted) if any record
-// it depends on changed since the snapshot. Callers re-read and retry.
+// it depends on changed since it was read. Callers re-read and retry.
 //
 // Key layout, under the configured prefix (default "/cvol/"):
 //   pools/<pool>                  PoolRecord
@@ -13,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,6 +47,19 @@ struct Snapshot {
   // reloaded meanwhile.
   bool HasTakenUpMove(const std::string& pool, const std::string& volume) const;
   const VolumeRecord* FindVolume(const std::string& pool, const std::string& name) const;
+};
+
+// The records one move works with, read key by key instead of the whole
+// prefix (a move's loop reads them every 100 ms). The move is read before
+// and after the others and was the same both times, so the move and its
+// volume are as of one revision; a ChangeSet built on them guards each
+// record it changes by the mod_revision read, as with a Snapshot. It holds
+// no other volume's map and no other move: free space (PoolView) and the
+// volume's queue of moves (MayStartMigrations) need a Snapshot.
+struct MoveScope {
+  Versioned<MoveRecord> move;
+  Versioned<VolumeRecord> volume;
+  Versioned<PoolRecord> pool;
 };
 
 class ConfigDb;
@@ -81,6 +96,20 @@ class ConfigDb {
   ConfigDb(store::KvStore& kv, std::string prefix) : kv_(kv), prefix_(std::move(prefix)) {}
 
   absl::StatusOr<Snapshot> Load() const;
+
+  // One record each; nullopt if absent.
+  absl::StatusOr<std::optional<Versioned<PoolRecord>>> LoadPool(const std::string& pool) const;
+  absl::StatusOr<std::optional<Versioned<VolumeRecord>>> LoadVolume(
+      const std::string& pool, const std::string& name) const;
+  absl::StatusOr<std::optional<Versioned<MoveRecord>>> LoadMoveRecord(
+      const std::string& key) const;
+  // Every move of one volume, by key (one read).
+  absl::StatusOr<std::map<std::string, Versioned<MoveRecord>>> LoadMovesOf(
+      const std::string& pool, const std::string& volume) const;
+  // The move under key with its volume and pool; nullopt once the move is
+  // over (its record is gone). kDataLoss if the move outlives its volume or
+  // pool; kAborted if the move kept changing while it was read.
+  absl::StatusOr<std::optional<MoveScope>> LoadMove(const std::string& key) const;
 
   // kAborted if a guard failed (someone else changed a record first).
   absl::Status Commit(const ChangeSet& change);

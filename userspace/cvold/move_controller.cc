@@ -25,7 +25,6 @@ struct MoveController::Context {
   std::string full;  // pool/volume
   int64_t epoch = 0;
   cluster::ClusterView view;
-  Snapshot snap;
   Versioned<MoveRecord> move;
   Versioned<VolumeRecord> volume;
   Versioned<PoolRecord> pool;
@@ -74,25 +73,23 @@ absl::StatusOr<MoveController::Next> MoveController::RunStep(const std::string& 
     return absl::CancelledError("this host is no longer the Primary; the new one finishes it");
   }
   c.epoch = c.view.epoch;
-  absl::StatusOr<Snapshot> snap = deps_.db->Load();
-  if (!snap.ok()) return RetryOrFail(key, snap.status());
-  c.snap = *std::move(snap);
+  // The move's own records, not the whole prefix: every commit below
+  // guards each record it changes (config_db.h, MoveScope).
+  absl::StatusOr<std::optional<MoveScope>> scope = deps_.db->LoadMove(key);
+  if (!scope.ok()) return RetryOrFail(key, scope.status());
   {
     absl::MutexLock lock(&mu_);
     if (waiting_for_etcd_.erase(key) != 0) Publish({{"type", "change_resumed"}, {"move", key}});
   }
-  auto mit = c.snap.moves.find(key);
-  if (mit == c.snap.moves.end()) {
+  if (!scope->has_value()) {
     deps_.set_phase(key, "done", 0, 0);
     return Next{true};
   }
-  c.move = mit->second;
+  c.move = (*scope)->move;
+  c.volume = (*scope)->volume;
+  c.pool = (*scope)->pool;
   const MoveRecord& m = c.move.record;
-  deps_.remember(key, c.snap, m);
-  auto vit = c.snap.volumes.find({m.pool, m.volume});
-  if (vit == c.snap.volumes.end()) return absl::DataLossError("the move's volume is gone");
-  c.volume = vit->second;
-  c.pool = c.snap.pools.at(m.pool);
+  deps_.remember(key, c.move);
   c.full = absl::StrCat(m.pool, "/", m.volume);
   c.change = ChangeId(key, m);
   c.extent = ExtentRef{c.volume.record, c.pool.record.extent_sectors, m.vext};
@@ -105,10 +102,18 @@ absl::StatusOr<MoveController::Next> MoveController::RunStep(const std::string& 
   // A move no controller has taken up has no migration on any host: it
   // waits for a slot of its volume, and for this host to be active (a
   // re-integrating Primary rolls back what it must, not a queue).
-  if (WaitsToStart(m) &&
-      (stranded || !MayStartMigrations(c.snap, key, options_.migrations_per_volume))) {
-    deps_.set_phase(key, "queued", 0, 0);
-    return Next{false, options_.retry_pause};
+  if (WaitsToStart(m)) {
+    bool may_start = false;
+    if (!stranded) {
+      absl::StatusOr<std::map<std::string, Versioned<MoveRecord>>> moves =
+          deps_.db->LoadMovesOf(m.pool, m.volume);
+      if (!moves.ok()) return RetryOrFail(key, moves.status());
+      may_start = MayStartMigrations(*moves, key, options_.migrations_per_volume);
+    }
+    if (!may_start) {
+      deps_.set_phase(key, "queued", 0, 0);
+      return Next{false, options_.retry_pause};
+    }
   }
   if (m.step == Step::kNone || m.epoch != static_cast<uint64_t>(c.epoch) || stranded) {
     return TakeOver(c);
@@ -462,11 +467,16 @@ absl::StatusOr<MoveController::Next> MoveController::Follow(Context& c) {
 // slot until it is over.
 bool MoveController::MayStartMigrations(const Snapshot& snap, const std::string& key,
                                         size_t per_volume) {
-  auto it = snap.moves.find(key);
-  if (it == snap.moves.end()) return false;
+  return MayStartMigrations(snap.moves, key, per_volume);
+}
+
+bool MoveController::MayStartMigrations(const std::map<std::string, Versioned<MoveRecord>>& moves,
+                                        const std::string& key, size_t per_volume) {
+  auto it = moves.find(key);
+  if (it == moves.end()) return false;
   const MoveRecord& m = it->second.record;
   size_t taken = 0;
-  for (const auto& [other_key, other] : snap.moves) {
+  for (const auto& [other_key, other] : moves) {
     const MoveRecord& o = other.record;
     if (other_key == key || o.pool != m.pool || o.volume != m.volume) continue;
     const bool ahead = std::tie(o.started_ns, other_key) < std::tie(m.started_ns, key);
@@ -667,29 +677,23 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
 }
 
 absl::Status MoveController::ReloadForCommit(Context& c) {
-  absl::StatusOr<Snapshot> snap = deps_.db->Load();
-  if (!snap.ok()) return snap.status();
-  auto mit = snap->moves.find(c.key);
+  absl::StatusOr<std::optional<MoveScope>> scope = deps_.db->LoadMove(c.key);
+  const absl::Status moved_on = absl::AbortedError("the move's record changed");
+  if (scope.status().code() == absl::StatusCode::kDataLoss) return moved_on;  // volume gone
+  if (!scope.ok()) return scope.status();
   // The same change, at the same step, in the same epoch: nothing but the
   // other records may have moved. Otherwise the step starts over.
-  const absl::Status moved_on = absl::AbortedError("the move's record changed");
-  if (mit == snap->moves.end()) return moved_on;
-  const MoveRecord& now = mit->second.record;
+  if (!scope->has_value()) return moved_on;
+  const MoveRecord& now = (*scope)->move.record;
   if (ChangeId(c.key, now) != c.change || now.step != Step::kFreeze ||
       now.epoch != static_cast<uint64_t>(c.epoch) || now.phase != MoveRecord::Phase::kCopying ||
       now.excluded != c.move.record.excluded) {
     return moved_on;
   }
-  auto vit = snap->volumes.find({now.pool, now.volume});
-  auto pit = snap->pools.find(now.pool);
-  if (vit == snap->volumes.end() || vit->second.record.uuid != c.volume.record.uuid ||
-      pit == snap->pools.end()) {
-    return moved_on;
-  }
-  c.move = mit->second;
-  c.volume = vit->second;
-  c.pool = pit->second;
-  c.snap = *std::move(snap);
+  if ((*scope)->volume.record.uuid != c.volume.record.uuid) return moved_on;
+  c.move = (*scope)->move;
+  c.volume = (*scope)->volume;
+  c.pool = (*scope)->pool;
   return absl::OkStatus();
 }
 

@@ -98,8 +98,8 @@ class MoveController {
     std::function<void(const std::string& key, const std::string& phase, uint64_t copied,
                        uint64_t regions)>
         set_phase;
-    std::function<void(const std::string& key, const Snapshot& snap, const MoveRecord& move)>
-        remember;
+    // The move's record as read at each step (render it when it changed).
+    std::function<void(const std::string& key, const Versioned<MoveRecord>& move)> remember;
     // Named points where the VM tests inject a crash or a stall
     // ("crash_at:<step>", "stall_at:<step>", "crash_in:freeze",
     // "stall_before:<request>"). May be empty.
@@ -119,10 +119,14 @@ class MoveController {
   // order).
   static bool MayStartMigrations(const Snapshot& snap, const std::string& key,
                                  size_t per_volume);
+  // The same from the moves of the key's volume alone (ConfigDb::LoadMovesOf).
+  static bool MayStartMigrations(const std::map<std::string, Versioned<MoveRecord>>& moves,
+                                 const std::string& key, size_t per_volume);
   // No controller has taken it up yet: no member runs its migration.
   static bool WaitsToStart(const MoveRecord& m);
 
-  // One step of the move recorded under key (re-read from etcd each time).
+  // One step of the move recorded under key (its records re-read from
+  // etcd each time, not the whole prefix: ConfigDb::LoadMove).
   // Errors end the drive: kCancelled (no longer the Primary), kAborted
   // (rolled back to the source), others (the record is inconsistent).
   absl::StatusOr<Next> RunStep(const std::string& key);

@@ -278,11 +278,21 @@ absl::Status Service::MoveMayContinue(absl::Time deadline) {
   return absl::OkStatus();
 }
 
-void Service::RememberMoveRecord(const std::string& key, const Snapshot& snap,
-                                 const MoveRecord& move) {
-  Json rendered = MoveJson(snap, move);
+bool Service::MoveRecordRendered(const std::string& key, int64_t mod_revision) {
   absl::MutexLock lock(&moves_mu_);
-  move_states_[key].record = std::move(rendered);
+  auto it = move_states_.find(key);
+  return it != move_states_.end() && it->second.record_revision == mod_revision;
+}
+
+void Service::RememberMoveRecord(const std::string& key, const Versioned<MoveRecord>& move) {
+  if (MoveRecordRendered(key, move.mod_revision)) return;
+  absl::StatusOr<Snapshot> snap = db_.Load();
+  if (!snap.ok()) return;  // rendered at the next pass
+  Json rendered = MoveJson(*snap, move.record);
+  absl::MutexLock lock(&moves_mu_);
+  MoveState& state = move_states_[key];
+  state.record = std::move(rendered);
+  state.record_revision = move.mod_revision;
 }
 
 void Service::StartMoveWorker(const std::string& key) {
@@ -358,18 +368,19 @@ absl::Status Service::DriveLocalMove(const std::string& key) {
   while (true) {
     RETURN_IF_ERROR(MoveMayContinue(deadline));
     absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
-    auto mit = snap.moves.find(key);
-    if (mit == snap.moves.end()) {
+    // This move's records, not the whole prefix: each commit below guards
+    // every record it changes (config_db.h, MoveScope).
+    absl::StatusOr<std::optional<MoveScope>> loaded = db_.LoadMove(key);
+    if (absl::IsAborted(loaded.status())) continue;  // it changed while read: read again
+    ASSIGN_OR_RETURN(std::optional<MoveScope> scope, std::move(loaded));
+    if (!scope) {
       set_phase("done", 0, 0);
       return absl::OkStatus();
     }
-    const Versioned<MoveRecord>& move = mit->second;
-    RememberMoveRecord(key, snap, move.record);
-    auto vit = snap.volumes.find({move.record.pool, move.record.volume});
-    if (vit == snap.volumes.end()) return absl::DataLossError("the move's volume is gone");
-    const Versioned<VolumeRecord>& volume = vit->second;
-    const Versioned<PoolRecord>& pool = snap.pools.at(move.record.pool);
+    const Versioned<MoveRecord>& move = scope->move;
+    RememberMoveRecord(key, move);
+    const Versioned<VolumeRecord>& volume = scope->volume;
+    const Versioned<PoolRecord>& pool = scope->pool;
     const uint64_t es = pool.record.extent_sectors;
     const std::string full = absl::StrCat(move.record.pool, "/", move.record.volume);
     ASSIGN_OR_RETURN(ExtentState kernel, ReadExtent(volume.record, es, move.record.vext));

@@ -163,8 +163,12 @@ class Service : private KernelPort {
   // The worker's state that clusterctl's progress shows.
   void SetMovePhase(const std::string& key, const std::string& phase, uint64_t copied = 0,
                     uint64_t regions = 0);
-  void RememberMoveRecord(const std::string& key, const Snapshot& snap, const MoveRecord& move)
+  // Renders the move's record for clusterctl's progress if it changed since
+  // it was last rendered (a full read for the pv names: once per change of
+  // the record, not once per poll of the move).
+  void RememberMoveRecord(const std::string& key, const Versioned<MoveRecord>& move)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool MoveRecordRendered(const std::string& key, int64_t mod_revision);
   // Cancelled while the daemon stops, DeadlineExceeded past the deadline.
   absl::Status MoveMayContinue(absl::Time deadline);
   bool clustered() const { return agent_ != nullptr; }
@@ -238,6 +242,7 @@ class Service : private KernelPort {
     std::string error;
     bool finished = false;
     Json record;  // volume, vext, src, dst as MoveJson renders them
+    int64_t record_revision = 0;  // the mod_revision of the record rendered
   };
   absl::Mutex moves_mu_;
   absl::CondVar move_finished_;  // with moves_mu_

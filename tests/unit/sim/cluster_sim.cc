@@ -602,7 +602,7 @@ void World::StartDaemon(Host& h) {
   };
   cd.step_down = [&dr](int64_t epoch) { dr.step_down_epoch = epoch; };
   cd.set_phase = [](const std::string&, const std::string&, uint64_t, uint64_t) {};
-  cd.remember = [](const std::string&, const Snapshot&, const MoveRecord&) {};
+  cd.remember = [](const std::string&, const Versioned<MoveRecord>&) {};
   MoveController::Options co;
   co.peer_deadline = absl::Seconds(1);
   co.freeze_timeout_ms = static_cast<uint64_t>(options_.lease_ttl_s) * 3000;

@@ -238,6 +238,162 @@ auto NoThrow(F&& f) -> decltype(f()) {
   }
 }
 
+// One POST on a handle: the CURLcode; *http when the answer came (CURLE_OK,
+// or a transfer the write callback ended), *error (and *os_errno, if not
+// null) otherwise.
+int PerformPost(CURL* curl, curl_slist* headers, const std::string& url, const std::string& body,
+                absl::Duration connect_timeout, absl::Duration timeout,
+                curl_write_callback write, void* write_data, long* http, std::string* error,
+                int* os_errno) {
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, write_data);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(connect_timeout)));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(timeout)));
+  // Timeouts without SIGALRM: the daemon is multi-threaded.
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  // etcd is on the cluster network: never go through an http_proxy from
+  // the environment.
+  curl_easy_setopt(curl, CURLOPT_PROXY, "");
+  const CURLcode rc = curl_easy_perform(curl);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);  // error_buffer goes out of scope
+  *http = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, http);
+  if (rc != CURLE_OK) {
+    *error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+    if (os_errno != nullptr) {
+      long e = 0;
+      curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &e);
+      *os_errno = static_cast<int>(e);
+    }
+  }
+  return rc;
+}
+
+bool NotSent(int rc) {
+  return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+         rc == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
+// A watch's stream as the gateway sends it: one JSON object per line,
+// {"result": {...}} or {"error": {...}}. The first says created; the wait
+// is decided by the first that carries events, a cancel or an error.
+class WatchStream {
+ public:
+  static size_t OnData(char* data, size_t size, size_t count, void* self) {
+    auto* stream = static_cast<WatchStream*>(self);
+    stream->buffer_.append(data, size * count);
+    size_t start = 0;
+    for (size_t nl; !stream->decided_ && (nl = stream->buffer_.find('\n', start)) !=
+                                             std::string::npos;
+         start = nl + 1) {
+      stream->Consume(absl::string_view(stream->buffer_).substr(start, nl - start));
+    }
+    stream->buffer_.erase(0, start);
+    // Returning less than given ends the transfer (CURLE_WRITE_ERROR):
+    // dropping the stream cancels the watch on etcd's side.
+    return stream->decided_ ? 0 : size * count;
+  }
+
+  // The last message may come without its newline (the stream ended).
+  void Finish() {
+    if (!decided_ && !buffer_.empty()) Consume(buffer_);
+    buffer_.clear();
+  }
+
+  bool created() const { return created_; }
+  bool decided() const { return decided_; }
+  absl::StatusOr<WatchResult> outcome() const {
+    if (!error_.ok()) return error_;
+    return result_;
+  }
+
+ private:
+  void Consume(absl::string_view line) {
+    // Called from libcurl's C frames: nothing may throw out of here.
+    try {
+      if (absl::StripAsciiWhitespace(line).empty()) return;
+      Decide(Json::parse(line, nullptr, /*allow_exceptions=*/false));
+    } catch (const std::exception& e) {
+      Fail(absl::InternalError(absl::StrCat("etcd watch: ", e.what())));
+    }
+  }
+
+  void Fail(absl::Status s) {
+    decided_ = true;
+    error_ = std::move(s);
+  }
+
+  void Decide(const Json& message) {
+    if (message.is_discarded() || !message.is_object()) {
+      return Fail(absl::InternalError("etcd watch: a message is not a JSON object"));
+    }
+    if (message.contains("error")) {
+      absl::Status s = ErrorFromObject(message);
+      return Fail(s.ok() ? absl::UnknownError("etcd watch: an error without a code") : s);
+    }
+    auto result = message.find("result");
+    if (result == message.end() || !result->is_object()) {
+      return Fail(absl::InternalError("etcd watch: a message without a result"));
+    }
+    auto flag = [&](const char* name) {
+      auto it = result->find(name);
+      return it != result->end() && it->is_boolean() && it->get<bool>();
+    };
+    if (flag("created")) created_ = true;
+    if (flag("canceled")) {
+      int64_t compacted = 0;
+      if (absl::Status s = ReadInt64(*result, "compact_revision", &compacted); !s.ok()) {
+        return Fail(s);
+      }
+      if (compacted > 0) {
+        decided_ = true;
+        result_.outcome = WatchResult::Outcome::kCompacted;
+        result_.revision = compacted;
+        return;
+      }
+      auto reason = result->find("cancel_reason");
+      return Fail(absl::UnavailableError(absl::StrCat(
+          "etcd canceled the watch: ",
+          reason != result->end() && reason->is_string() ? reason->get<std::string>()
+                                                        : "no reason given")));
+    }
+    auto events = result->find("events");
+    if (events == result->end() || !events->is_array() || events->empty()) return;
+    for (const Json& event : *events) {
+      auto kv = event.is_object() ? event.find("kv") : event.end();
+      if (!event.is_object() || kv == event.end()) {
+        return Fail(absl::InternalError("etcd watch: an event without a kv"));
+      }
+      absl::StatusOr<KeyValue> parsed = ParseKeyValue(*kv);
+      if (!parsed.ok()) return Fail(parsed.status());
+      auto type = event.find("type");  // absent: PUT (proto3 leaves out zero)
+      const bool deleted = type != event.end() && type->is_string() &&
+                           type->get_ref<const std::string&>() == "DELETE";
+      result_.events.push_back(WatchEvent{
+          deleted ? WatchEvent::Type::kDelete : WatchEvent::Type::kPut, std::move(parsed->key),
+          parsed->mod_revision, deleted ? 0 : parsed->version});
+    }
+    decided_ = true;
+    result_.outcome = WatchResult::Outcome::kChanged;
+    result_.revision = result_.events.back().revision;
+  }
+
+  std::string buffer_;
+  bool created_ = false;
+  bool decided_ = false;
+  absl::Status error_;
+  WatchResult result_;
+};
+
 absl::StatusOr<std::vector<std::string>> ParseEndpoints(absl::string_view endpoints) {
   std::vector<std::string> out;
   for (absl::string_view part : absl::StrSplit(endpoints, ',', absl::SkipWhitespace())) {
@@ -276,7 +432,14 @@ absl::StatusOr<std::unique_ptr<EtcdKvStore>> EtcdKvStore::Connect(absl::string_v
   }
   if (!CurlGlobal::Init()) return absl::InternalError("curl_global_init failed");
   std::unique_ptr<EtcdKvStore> store(new EtcdKvStore(*std::move(urls), options));
-  if (store->curl_ == nullptr || store->headers_ == nullptr) {
+  bool handles;
+  {
+    absl::MutexLock watch_lock(&store->watch_mu_);
+    absl::MutexLock lock(&store->mu_);
+    handles = store->curl_ != nullptr && store->watch_curl_ != nullptr &&
+              store->headers_ != nullptr;
+  }
+  if (!handles) {
     return absl::ResourceExhaustedError("cannot create a curl handle");
   }
   if (options.require_reachable) {
@@ -292,13 +455,16 @@ absl::StatusOr<std::unique_ptr<EtcdKvStore>> EtcdKvStore::Connect(absl::string_v
 }
 
 EtcdKvStore::EtcdKvStore(std::vector<std::string> endpoints, const Options& options)
-    : endpoints_(std::move(endpoints)), options_(options) {
+    : endpoints_(std::move(endpoints)),
+      options_(options),
+      headers_(curl_slist_append(nullptr, "Content-Type: application/json")) {
   curl_ = curl_easy_init();
-  headers_ = curl_slist_append(nullptr, "Content-Type: application/json");
+  watch_curl_ = curl_easy_init();
 }
 
 EtcdKvStore::~EtcdKvStore() {
   if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
+  if (watch_curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(watch_curl_));
   if (headers_ != nullptr) curl_slist_free_all(static_cast<curl_slist*>(headers_));
 }
 
@@ -310,39 +476,9 @@ std::string EtcdKvStore::endpoint() const {
 int EtcdKvStore::PerformLocked(size_t index, absl::string_view path, const std::string& body,
                                absl::Duration timeout, std::string* response, long* http,
                                std::string* error, int* os_errno) {
-  CURL* curl = static_cast<CURL*>(curl_);
-  const std::string url = absl::StrCat(endpoints_[index], path);
-  char error_buffer[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(headers_));
-  curl_easy_setopt(curl, CURLOPT_POST, 1L);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendToString);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, response);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  const long timeout_ms = static_cast<long>(absl::ToInt64Milliseconds(timeout));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-  // Timeouts without SIGALRM: the daemon is multi-threaded.
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  // etcd is on the cluster network: never go through an http_proxy from
-  // the environment.
-  curl_easy_setopt(curl, CURLOPT_PROXY, "");
-  const CURLcode rc = curl_easy_perform(curl);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);  // error_buffer goes out of scope
-  *http = 0;
-  if (rc == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, http);
-  } else {
-    *error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
-    if (os_errno != nullptr) {
-      long e = 0;
-      curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &e);
-      *os_errno = static_cast<int>(e);
-    }
-  }
-  return rc;
+  return PerformPost(static_cast<CURL*>(curl_), static_cast<curl_slist*>(headers_),
+                     absl::StrCat(endpoints_[index], path), body, timeout, timeout,
+                     &AppendToString, response, http, error, os_errno);
 }
 
 absl::StatusOr<std::string> EtcdKvStore::Post(absl::string_view path, const std::string& body,
@@ -372,9 +508,7 @@ absl::StatusOr<std::string> EtcdKvStore::Post(absl::string_view path, const std:
                                              response.substr(0, 200)));
     }
     failures.push_back(absl::StrCat(endpoints_[index], " (", why, ")"));
-    const bool not_sent = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-                          rc == CURLE_COULDNT_RESOLVE_PROXY;
-    if (retry == Retry::kOnlyIfNotSent && !not_sent) {
+    if (retry == Retry::kOnlyIfNotSent && !NotSent(rc)) {
       return absl::UnavailableError(absl::StrCat(
           "etcd request ", path, " to ", endpoints_[index], " failed: ", why,
           "; its outcome is unknown (it may have been applied): re-read before retrying"));
@@ -521,6 +655,72 @@ absl::StatusOr<QuorumReport> EtcdKvStore::ProbeQuorum() {
     }
     report.members = std::max(endpoints_.size(), listed);
     return report;
+  });
+}
+
+absl::StatusOr<WatchResult> EtcdKvStore::WaitForChange(const std::string& prefix,
+                                                        int64_t after_revision,
+                                                        absl::Duration timeout) {
+  return NoThrow([&]() -> absl::StatusOr<WatchResult> {
+    if (timeout <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("a watch needs a positive timeout");
+    }
+    auto [key, end] = PrefixRange(prefix);
+    const Json request = {{"create_request",
+                           {{"key", B64(key)},
+                            {"range_end", B64(end)},
+                            {"start_revision", absl::StrCat(after_revision + 1)}}}};
+    const std::string body = request.dump();
+    const absl::Duration connect_timeout = std::min(options_.timeout, timeout);
+    absl::MutexLock watch_lock(&watch_mu_);
+    size_t first;
+    {
+      absl::MutexLock lock(&mu_);
+      first = current_;
+    }
+    std::vector<std::string> failures;
+    for (size_t i = 0; i < endpoints_.size(); ++i) {
+      const std::string& endpoint = endpoints_[(first + i) % endpoints_.size()];
+      WatchStream stream;
+      std::string why;
+      long http = 0;
+      const int rc = PerformPost(static_cast<CURL*>(watch_curl_),
+                                 static_cast<curl_slist*>(headers_),
+                                 absl::StrCat(endpoint, "/v3/watch"), body, connect_timeout,
+                                 timeout, &WatchStream::OnData, &stream, &http, &why, nullptr);
+      stream.Finish();
+      if (stream.decided()) return stream.outcome();
+      if (NotSent(rc)) {
+        failures.push_back(absl::StrCat(endpoint, " (", why, ")"));
+        continue;
+      }
+      if (rc == CURLE_OPERATION_TIMEDOUT && stream.created()) {
+        WatchResult quiet;
+        quiet.outcome = WatchResult::Outcome::kTimedOut;
+        quiet.revision = after_revision;
+        return quiet;
+      }
+      if (rc == CURLE_OK && http != 200) {
+        return absl::UnavailableError(
+            absl::StrCat("etcd at ", endpoint, " answered HTTP ", http, " to /v3/watch"));
+      }
+      // Reset, refused mid-way, or the stream ended (etcd stopping): the
+      // caller reads everything again and waits anew.
+      return absl::UnavailableError(absl::StrCat(
+          "etcd watch at ", endpoint, " ended without an answer: ",
+          rc == CURLE_OK ? "the stream closed" : why,
+          stream.created() ? "" : " (the watch was never created)"));
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "etcd unreachable at ", absl::StrJoin(failures, ", "),
+        ": check that etcd is running there and that the endpoint list names its client URLs"));
+  });
+}
+
+absl::Status EtcdKvStore::Compact(int64_t revision) {
+  return NoThrow([&]() -> absl::Status {
+    const Json request = {{"revision", absl::StrCat(revision)}, {"physical", true}};
+    return Post("/v3/kv/compaction", request.dump(), Retry::kOnlyIfNotSent).status();
   });
 }
 

@@ -56,6 +56,11 @@ Op Op::Delete(std::string key) {
   return op;
 }
 
+absl::StatusOr<WatchResult> KvStore::WaitForChange(const std::string&, int64_t,
+                                                  absl::Duration) {
+  return absl::UnimplementedError("this store cannot watch");
+}
+
 Op Op::DeletePrefix(std::string prefix) {
   Op op;
   op.kind = Kind::kDeletePrefix;

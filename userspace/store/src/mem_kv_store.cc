@@ -99,8 +99,24 @@ void MemKvStore::SweepLocked() {
   for (int64_t id : due) RevokeLocked(id);
 }
 
+void MemKvStore::RecordLocked(WatchEvent event) {
+  history_.push_back(std::move(event));
+  if (history_.size() > options_.history_limit &&
+      history_.front().revision < history_.back().revision) {
+    // As etcd's auto-compaction: the oldest revision goes whole (never the
+    // one being written).
+    CompactLocked(history_.front().revision + 1);
+  }
+}
+
+void MemKvStore::CompactLocked(int64_t revision) {
+  compact_revision_ = revision;
+  while (!history_.empty() && history_.front().revision < revision) history_.pop_front();
+}
+
 bool MemKvStore::EraseLocked(std::map<std::string, KeyValue>::iterator it) {
   if (it == kvs_.end()) return false;
+  RecordLocked(WatchEvent{WatchEvent::Type::kDelete, it->first, revision_ + 1, 0});
   if (it->second.lease != 0) {
     auto lease = leases_.find(it->second.lease);
     if (lease != leases_.end()) lease->second.keys.erase(it->first);
@@ -117,7 +133,10 @@ void MemKvStore::RevokeLocked(int64_t id) {
   // etcd deletes the keys of a lease in one transaction: one revision.
   bool changed = false;
   for (const std::string& key : keys) changed |= EraseLocked(kvs_.find(key));
-  if (changed) ++revision_;
+  if (changed) {
+    ++revision_;
+    changed_.SignalAll();
+  }
 }
 
 bool MemKvStore::CompareHoldsLocked(const Compare& c) const {
@@ -171,6 +190,7 @@ bool MemKvStore::ApplyLocked(absl::Span<const Op> ops) {
         kv.value = op.value;
         kv.mod_revision = rev;
         ++kv.version;
+        RecordLocked(WatchEvent{WatchEvent::Type::kPut, op.key, rev, kv.version});
         changed = true;
         break;
       }
@@ -187,7 +207,10 @@ bool MemKvStore::ApplyLocked(absl::Span<const Op> ops) {
       }
     }
   }
-  if (changed) revision_ = rev;
+  if (changed) {
+    revision_ = rev;
+    changed_.SignalAll();
+  }
   return changed;
 }
 
@@ -286,6 +309,57 @@ void MemKvStore::SetQuorumLost(bool lost) {
     for (auto& [id, lease] : leases_) lease.deadline = now + absl::Seconds(lease.ttl_seconds);
   }
   quorum_lost_ = lost;
+  changed_.SignalAll();
+}
+
+absl::StatusOr<WatchResult> MemKvStore::WaitForChange(const std::string& prefix,
+                                                       int64_t after_revision,
+                                                       absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    if (absl::Status s = CheckAvailableLocked(); !s.ok()) return s;
+    WatchResult result;
+    // etcd can still watch from the compaction revision itself.
+    if (after_revision + 1 < compact_revision_) {
+      result.outcome = WatchResult::Outcome::kCompacted;
+      result.revision = compact_revision_;
+      return result;
+    }
+    if (revision_ > after_revision) {
+      for (const WatchEvent& e : history_) {
+        if (e.revision > after_revision && absl::StartsWith(e.key, prefix)) {
+          result.events.push_back(e);
+        }
+      }
+    }
+    if (!result.events.empty()) {
+      result.outcome = WatchResult::Outcome::kChanged;
+      result.revision = result.events.back().revision;
+      return result;
+    }
+    const int64_t seen = revision_;
+    while (revision_ == seen && !unavailable_ && !quorum_lost_) {
+      if (changed_.WaitWithDeadline(&mu_, deadline)) {
+        result.outcome = WatchResult::Outcome::kTimedOut;
+        result.revision = after_revision;
+        return result;
+      }
+    }
+  }
+}
+
+absl::Status MemKvStore::Compact(int64_t revision) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckAvailableLocked(); !s.ok()) return s;
+  if (revision > revision_) {
+    return absl::OutOfRangeError("etcdserver: mvcc: required revision is a future revision");
+  }
+  if (revision <= compact_revision_) {
+    return absl::OutOfRangeError("etcdserver: mvcc: required revision has been compacted");
+  }
+  CompactLocked(revision);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<QuorumReport> MemKvStore::ProbeQuorum() {
@@ -301,6 +375,7 @@ absl::StatusOr<QuorumReport> MemKvStore::ProbeQuorum() {
 void MemKvStore::SetUnavailable(bool unavailable) {
   absl::MutexLock lock(&mu_);
   unavailable_ = unavailable;
+  changed_.SignalAll();  // a wait in progress fails, as its connection would
 }
 
 void MemKvStore::AdvanceTime(absl::Duration d) {

@@ -16,6 +16,14 @@
 //
 // Requests are serialised on one curl handle per store (the daemon's etcd
 // traffic is small; one handle keeps its connection alive between calls).
+// WaitForChange has a handle (and a connection) of its own, so a blocked
+// wait never delays the store's other requests; waits are serialised among
+// themselves.
+//
+// A wait is one watch (POST /v3/watch, create_request from after_revision
+// + 1) read until its first event, a cancel (compaction) or an error
+// message, or until the timeout: the stream is then dropped, which ends
+// the watch on etcd's side.
 #ifndef CVOL_STORE_ETCD_KV_STORE_H_
 #define CVOL_STORE_ETCD_KV_STORE_H_
 
@@ -77,6 +85,14 @@ class EtcdKvStore final : public KvStore {
   absl::Status LeaseRevoke(int64_t lease) override;
   // Asks each endpoint's member for its status (1 s timeout at most each).
   absl::StatusOr<QuorumReport> ProbeQuorum() override;
+  // Tries the endpoints in order from the current one while a connection
+  // cannot be made; any other failure is kUnavailable at once.
+  absl::StatusOr<WatchResult> WaitForChange(const std::string& prefix, int64_t after_revision,
+                                            absl::Duration timeout) override;
+
+  // Compacts etcd's history before revision (physically), as an operator
+  // or etcd's auto-compaction would; for tests of the callers' fallback.
+  absl::Status Compact(int64_t revision);
 
   // The endpoint that answered last (the first one before any answer).
   std::string endpoint() const;
@@ -97,10 +113,13 @@ class EtcdKvStore final : public KvStore {
 
   const std::vector<std::string> endpoints_;
   const Options options_;
+  void* const headers_;  // curl_slist*, kept out of this header; read-only
   mutable absl::Mutex mu_;
   size_t current_ ABSL_GUARDED_BY(mu_) = 0;
-  void* curl_ ABSL_GUARDED_BY(mu_) = nullptr;     // CURL*, kept out of this header
-  void* headers_ ABSL_GUARDED_BY(mu_) = nullptr;  // curl_slist*
+  void* curl_ ABSL_GUARDED_BY(mu_) = nullptr;  // CURL*
+  // Taken before mu_, never while holding it.
+  absl::Mutex watch_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  void* watch_curl_ ABSL_GUARDED_BY(watch_mu_) = nullptr;  // CURL*
 };
 
 }  // namespace cvol::store

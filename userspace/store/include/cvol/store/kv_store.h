@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 
 namespace cvol::store {
@@ -97,6 +98,34 @@ struct QuorumReport {
   }
 };
 
+// One change a watch saw.
+struct WatchEvent {
+  enum class Type { kPut, kDelete };
+
+  Type type = Type::kPut;
+  std::string key;
+  int64_t revision = 0;  // the revision that made the change
+  int64_t version = 0;   // a put's new version: 1 when it created the key
+
+  friend bool operator==(const WatchEvent&, const WatchEvent&) = default;
+};
+
+struct WatchResult {
+  enum class Outcome {
+    kChanged,   // events holds the changes of at least one revision
+    kTimedOut,  // nothing changed under the prefix within the timeout
+    kCompacted  // the history after the revision is gone: read everything again
+  };
+
+  Outcome outcome = Outcome::kTimedOut;
+  // Where the next wait starts: kChanged, the last event's revision (every
+  // change at or before it that the caller has not seen is reported or
+  // will be read by a reload); kTimedOut, the revision waited after;
+  // kCompacted, the oldest revision the store still has.
+  int64_t revision = 0;
+  std::vector<WatchEvent> events;  // kChanged only, in revision order
+};
+
 class KvStore {
  public:
   virtual ~KvStore() = default;
@@ -121,6 +150,18 @@ class KvStore {
 
   // Asks every member about its leader (see QuorumReport).
   virtual absl::StatusOr<QuorumReport> ProbeQuorum() = 0;
+
+  // Waits until a key under prefix changes at a revision after
+  // after_revision (changes already made count: they are reported at
+  // once), at most timeout. A long poll, not a subscription: the caller
+  // waits again from the result's revision, so nothing is missed between
+  // two waits. A lost connection or an unreachable store is an error
+  // (kUnavailable), never a hang past the timeout (plus the store's
+  // connect timeout). Waits are for callers that can fall back to reading
+  // everything: a store that cannot watch answers kUnimplemented.
+  virtual absl::StatusOr<WatchResult> WaitForChange(const std::string& prefix,
+                                                    int64_t after_revision,
+                                                    absl::Duration timeout);
 };
 
 }  // namespace cvol::store

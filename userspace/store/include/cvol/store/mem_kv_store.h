@@ -7,15 +7,23 @@
 //  - etcd's request checks (empty key, the same key twice in one branch,
 //    a put with an unknown lease, a too large TTL) with etcd's codes;
 //  - leases with a TTL: keys attached to a lease that expires or is revoked
-//    are deleted, all in one revision.
+//    are deleted, all in one revision;
+//  - the history of changes, for WaitForChange, back to the compaction
+//    revision (Compact(), or the oldest kept once history_limit is
+//    reached, as etcd's auto-compaction would).
 // Time comes from an injectable clock shifted by AdvanceTime(), so tests
 // expire leases without sleeping. Expired leases are swept at the start of
 // every call (etcd's lessor does it in the background; the effect seen by a
-// caller is the same). Thread-safe.
+// caller is the same). Thread-safe. WaitForChange blocks in real time (its
+// timeout is not on the injected clock), so a single-threaded caller such
+// as the simulation must not wait for a change only it could make; a wait
+// for changes already made answers at once.
 #ifndef CVOL_STORE_MEM_KV_STORE_H_
 #define CVOL_STORE_MEM_KV_STORE_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -39,6 +47,8 @@ struct MemKvStoreOptions {
   // etcd raises a smaller TTL to its minimum (1.5 election timeouts rounded
   // up to a second: 2 s with the default 1 s election timeout).
   int64_t min_lease_ttl_seconds = 2;
+  // Changes kept for WaitForChange; older ones are compacted away.
+  size_t history_limit = 100'000;
 };
 
 class MemKvStore final : public KvStore {
@@ -62,6 +72,15 @@ class MemKvStore final : public KvStore {
   // One member: it answers unless unavailable; leaderless while the
   // quorum is lost.
   absl::StatusOr<QuorumReport> ProbeQuorum() override;
+  // Wakes at every change of the store (and when it becomes unavailable).
+  absl::StatusOr<WatchResult> WaitForChange(const std::string& prefix, int64_t after_revision,
+                                            absl::Duration timeout) override;
+
+  // Forgets the history before revision, as etcd's compaction: a wait
+  // after an older revision is answered kCompacted. etcd's errors: a
+  // revision ahead of the store's, or not after the last compaction, is
+  // kOutOfRange.
+  absl::Status Compact(int64_t revision);
 
   // --- Test hooks ---
 
@@ -109,8 +128,12 @@ class MemKvStore final : public KvStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies ops at revision_ + 1; returns whether anything changed.
   bool ApplyLocked(absl::Span<const Op> ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Erases the key and records its delete at revision_ + 1.
   bool EraseLocked(std::map<std::string, KeyValue>::iterator it)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RecordLocked(WatchEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops history before revision (revision > compact_revision_).
+  void CompactLocked(int64_t revision) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   mutable absl::Mutex mu_;
@@ -121,6 +144,11 @@ class MemKvStore final : public KvStore {
   absl::Duration clock_offset_ ABSL_GUARDED_BY(mu_);
   bool unavailable_ ABSL_GUARDED_BY(mu_) = false;
   bool quorum_lost_ ABSL_GUARDED_BY(mu_) = false;
+  // Every change after compact_revision_ - 1, oldest first.
+  std::deque<WatchEvent> history_ ABSL_GUARDED_BY(mu_);
+  int64_t compact_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  // Signalled when the revision moves or the store becomes unavailable.
+  absl::CondVar changed_;
 };
 
 }  // namespace cvol::store
