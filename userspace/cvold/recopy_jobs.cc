@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "log.h"
 
 namespace cvol::daemon {
 
@@ -91,7 +92,11 @@ absl::StatusOr<RecopyJobs::Progress> RecopyJobs::StartOrPoll(Spec spec) {
     background = !job->done;
     progress = ProgressOf(*job);
   }
-  if (background) deps_.executor->Schedule([this, job] { RunOnExecutor(job); });
+  if (background) {
+    LogInfo(absl::StrCat("re-copy of ", job->spec.change, ": ", progress.copied_bytes, " of ",
+                         progress.total_bytes, " bytes copied; the rest in the background"));
+    deps_.executor->Schedule([this, job] { RunOnExecutor(job); });
+  }
   return progress;
 }
 

@@ -395,14 +395,15 @@ extent_place() {
 # (pvA/pvB/pvC, paths in DEVS), and volume p/v of 48 MiB on every host.
 # CLUSTER_NAMESPACES (3), CLUSTER_PV_MB (96), CLUSTER_EXTENT (4M) and
 # CLUSTER_VOLUME (48M) change the stage (more namespaces: for hosts
-# started later).
+# started later); CLUSTER_CVOLD_ARGS are more cvold options for h1-h3.
 cluster_three_hosts() {
 	local i
 	check "network up" -- cluster_net_up "${CLUSTER_NAMESPACES:-3}"
 	check "etcd cluster up" -- start_etcd_cluster
 	mapfile -t DEVS < <(shared_devices 3 "${CLUSTER_PV_MB:-96}")
 	for i in 1 2 3; do
-		check "h$i starts" -- host_start "$i"
+		# shellcheck disable=SC2086 # CLUSTER_CVOLD_ARGS is a list of words
+		check "h$i starts" -- host_start "$i" ${CLUSTER_CVOLD_ARGS:-}
 		sleep 1
 	done
 	for i in 1 2 3; do host_events_start "$i"; done
