@@ -38,6 +38,9 @@ void RunSeeds(SimOptions base, uint64_t first, uint64_t count) {
     total.exclusions += r.exclusions;
     total.faults += r.faults;
     total.stale_epoch_refusals += r.stale_epoch_refusals;
+    total.reintegrations += r.reintegrations;
+    total.orphan_freezes_thawed += r.orphan_freezes_thawed;
+    total.ended_changes_thawed += r.ended_changes_thawed;
     total.simulated += r.simulated;
     if (!r.ok) {
       FAIL() << "seed " << seed << ": " << r.failure << "\n"
@@ -50,7 +53,10 @@ void RunSeeds(SimOptions base, uint64_t first, uint64_t count) {
             << " simulated, " << total.writes_acked << " writes acknowledged, "
             << total.moves_done << " moves done, " << total.moves_rolled_back
             << " rolled back, " << total.exclusions << " exclusions, " << total.faults
-            << " faults, " << total.stale_epoch_refusals << " stale epochs refused by a kernel\n";
+            << " faults, " << total.stale_epoch_refusals << " stale epochs refused by a kernel, "
+            << total.reintegrations << " re-integrations (" << total.orphan_freezes_thawed
+            << " orphan freezes and " << total.ended_changes_thawed
+            << " ended changes' freezes thawed)\n";
 }
 
 // Under the sanitizers every seed costs ten times more: fewer of them.
