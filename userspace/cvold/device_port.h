@@ -46,7 +46,7 @@ class DevicePort {
   virtual std::string DeviceName(const VolumeRecord& volume) = 0;
   virtual absl::StatusOr<bool> DeviceExists(const std::string& device) = 0;
   // Creates the volume's device from the record, or reloads it when the
-  // table lacks a slot the record uses; the device is then tracked.
+  // table lacks a slot the record uses.
   virtual absl::Status ActivateDevice(const Snapshot& snap, const VolumeRecord& volume) = 0;
   // The live table's segments in order (fewer than the record's if the
   // device was not reloaded after a grow).

@@ -73,7 +73,9 @@ absl::Status HostDevices::Reintegrate(int64_t epoch, HeldFreezes& held_freezes,
     }
     if (!exists) {
       absl::Status s = deps_.port->ActivateDevice(snap, volume);
-      if (!s.ok()) {
+      if (s.ok()) {
+        Track(volume, es);
+      } else {
         LogWarning(absl::StrCat("volume ", name.first, "/", name.second, ": ", s.message()));
       }
       // A device the kernel just made is not fenced: under a lease from

@@ -426,10 +426,7 @@ absl::StatusOr<bool> DaemonDevices::DeviceExists(const std::string& device) {
 absl::Status DaemonDevices::ActivateDevice(const Snapshot& snap, const VolumeRecord& volume) {
   RETURN_IF_ERROR(Enter());
   if (!host_.kernel->HasVolume(DeviceName(volume))) world_.MayWriteAgain(host_);
-  RETURN_IF_ERROR(host_.kernel->ActivateDevice(snap, volume));
-  // As Service::ActivateVolume: the device gets the renewals and the fence.
-  daemon_.devices->Track(volume, snap.pools.at(volume.pool).record.extent_sectors);
-  return absl::OkStatus();
+  return host_.kernel->ActivateDevice(snap, volume);
 }
 absl::StatusOr<std::vector<SegmentState>> DaemonDevices::DeviceSegments(const std::string& device) {
   RETURN_IF_ERROR(Enter());
