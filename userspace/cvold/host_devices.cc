@@ -72,17 +72,7 @@ absl::Status HostDevices::Reintegrate(int64_t epoch, HeldFreezes& held_freezes,
                                                  " has a move in progress; waiting"));
     }
     if (!exists) {
-      absl::Status s = deps_.port->ActivateDevice(snap, volume);
-      if (s.ok()) {
-        Track(volume, es);
-      } else {
-        LogWarning(absl::StrCat("volume ", name.first, "/", name.second, ": ", s.message()));
-      }
-      // A device the kernel just made is not fenced: under a lease from
-      // the start, if the caller gave one.
-      for (size_t i = 0; s.ok() && i < volume.segments.size(); ++i) {
-        RETURN_IF_ERROR(ArmLease(SegmentAt{device, volume.segments[i].first_vext * es}, lease));
-      }
+      RETURN_IF_ERROR(CreateDevice(snap, volume, es, lease));
       continue;
     }
     ASSIGN_OR_RETURN(std::vector<SegmentState> segments, deps_.port->DeviceSegments(device));
@@ -93,6 +83,31 @@ absl::Status HostDevices::Reintegrate(int64_t epoch, HeldFreezes& held_freezes,
     }
   }
   deps_.publish({{"type", "host_reintegrated"}, {"host", deps_.host()}, {"epoch", epoch}});
+  return absl::OkStatus();
+}
+
+// The kernel makes a device unfenced: given a lease, the device is made
+// only while the lease has time left, and is under it at once (or fenced
+// again if the creation took that time).
+absl::Status HostDevices::CreateDevice(const Snapshot& snap, const VolumeRecord& volume,
+                                       uint64_t extent_sectors,
+                                       const std::optional<LeaseBasis>& lease) {
+  const std::string device = deps_.port->DeviceName(volume);
+  RETURN_IF_ERROR(LeaseLeft(device, lease).status());
+  if (absl::Status s = deps_.port->ActivateDevice(snap, volume); !s.ok()) {
+    LogWarning(absl::StrCat("volume ", volume.pool, "/", volume.name, ": ", s.message()));
+    return absl::OkStatus();
+  }
+  Track(volume, extent_sectors);
+  for (const Segment& seg : volume.segments) {
+    const SegmentAt at{device, seg.first_vext * extent_sectors};
+    if (absl::Status armed = ArmLease(at, lease); !armed.ok()) {
+      for (const Segment& other : volume.segments) {
+        (void)deps_.port->FenceSegment(SegmentAt{device, other.first_vext * extent_sectors});
+      }
+      return armed;
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -190,15 +205,22 @@ bool HostDevices::Holds(const HeldFreezes& held_freezes, const SegmentAt& at, ui
   return false;
 }
 
-absl::Status HostDevices::ArmLease(const SegmentAt& at, const std::optional<LeaseBasis>& lease) {
-  if (!lease.has_value()) return absl::OkStatus();
+absl::StatusOr<uint64_t> HostDevices::LeaseLeft(const std::string& device,
+                                                const std::optional<LeaseBasis>& lease) {
+  if (!lease.has_value()) return 0;
   const absl::Duration left = lease->span - (deps_.clock->Now() - lease->renewal_sent);
   if (left < lease->at_least) {
     return absl::UnavailableError(
-        absl::StrCat("the last lease renewal is too old to unfence ", at.device, " under (",
+        absl::StrCat("the last lease renewal is too old to unfence ", device, " under (",
                      absl::FormatDuration(left), " of kernel lease left); waiting for the next"));
   }
-  return deps_.port->LeaseSegment(at, static_cast<uint64_t>(absl::ToInt64Milliseconds(left)));
+  return static_cast<uint64_t>(absl::ToInt64Milliseconds(left));
+}
+
+absl::Status HostDevices::ArmLease(const SegmentAt& at, const std::optional<LeaseBasis>& lease) {
+  if (!lease.has_value()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(uint64_t ms, LeaseLeft(at.device, lease));
+  return deps_.port->LeaseSegment(at, ms);
 }
 
 }  // namespace cvol::daemon

@@ -23,6 +23,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "clock.h"
@@ -95,8 +96,15 @@ class HostDevices {
                                   const SegmentState& state, int64_t epoch,
                                   const HeldFreezes& held_freezes,
                                   const std::optional<LeaseBasis>& lease);
+  // A device that did not exist, from etcd's map.
+  absl::Status CreateDevice(const Snapshot& snap, const VolumeRecord& volume,
+                            uint64_t extent_sectors, const std::optional<LeaseBasis>& lease);
   // Whether one of held_freezes is freeze `id` of the segment at `at`.
   bool Holds(const HeldFreezes& held_freezes, const SegmentAt& at, uint64_t id);
+  // The kernel lease left from `lease` in ms (0 without one); kUnavailable
+  // if less than its at_least.
+  absl::StatusOr<uint64_t> LeaseLeft(const std::string& device,
+                                     const std::optional<LeaseBasis>& lease);
   // Arms the segment's kernel lease from `lease`, if given.
   absl::Status ArmLease(const SegmentAt& at, const std::optional<LeaseBasis>& lease);
 

@@ -279,6 +279,18 @@ TEST_F(HostDevicesTest, CreatesAMissingDeviceFromEtcdsMap) {
   EXPECT_FALSE(kernel_.writable());
 }
 
+// The kernel makes a device unfenced: not under a renewal too old to give
+// it a lease.
+TEST_F(HostDevicesTest, MakesNoDeviceUnderALeaseTooOld) {
+  const HostDevices::LeaseBasis old{clock_.Now() - kSpan, kSpan};
+
+  absl::Status s = devices_->Reintegrate(7, held_, old);
+
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(kernel_.HasVolume("p/v"));
+  EXPECT_THAT(devices_->Devices(), IsEmpty());
+}
+
 // The fence reaches every tracked device and no other; the renewal too.
 TEST_F(HostDevicesTest, FenceAndRenewalReachEveryTrackedDevice) {
   VolumeRecord w = Volume("w", 4);
