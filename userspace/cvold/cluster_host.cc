@@ -1,6 +1,7 @@
 // The host side of the cluster (docs/cluster.md): peer requests go to
-// PeerHandlers (peer_handlers.h); here the kernel leases and fencing, and
-// re-integration after a fence.
+// PeerHandlers (peer_handlers.h), the kernel leases, fencing and
+// re-integration to HostDevices (host_devices.h); here the wiring, under
+// the locks the daemon takes them in.
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -14,7 +15,6 @@
 #include "cvol/control/args.h"
 #include "cvol/control/names.h"
 #include "cvol/freeze_messages.h"
-#include "cvol/lease_messages.h"
 #include "cvol/messages.h"
 #include "cvol/migrate_messages.h"
 #include "cvol/status.h"
@@ -146,163 +146,26 @@ absl::StatusOr<Service::Json> Service::HandlePeer(const std::string& type, int64
   return absl::InvalidArgumentError(absl::StrCat("unknown peer request '", type, "'"));
 }
 
-// --- Fencing -----------------------------------------------------------
+// --- This host's devices (HostDevices) ------------------------------------
 
-void Service::RenewKernelLeases(uint64_t lease_ms) {
-  absl::MutexLock lock(&devices_mu_);
-  for (const auto& [name, sectors] : local_devices_) {
-    for (uint64_t sector : sectors) {
-      absl::StatusOr<std::string> r = dm_.Message(name, sector, FormatLease(lease_ms));
-      if (!r.ok()) LogWarning(absl::StrCat("lease ", name, ": ", r.status().message()));
-    }
-  }
-}
+void Service::RenewKernelLeases(uint64_t lease_ms) { devices_->RenewKernelLeases(lease_ms); }
 
-void Service::FenceAll() {
-  absl::MutexLock lock(&devices_mu_);
-  for (const auto& [name, sectors] : local_devices_) {
-    for (uint64_t sector : sectors) {
-      absl::StatusOr<std::string> r = dm_.Message(name, sector, FormatFence());
-      if (!r.ok()) LogError(absl::StrCat("fence ", name, ": ", r.status().message()));
-    }
-  }
-  events_.Publish({{"type", "host_fenced"}, {"host", agent_ ? agent_->host() : ""}});
-}
+void Service::FenceAll() { devices_->FenceAll(); }
 
-// Loads etcd's map into every local volume and unfences it. Volumes with a
-// move in progress stay fenced (the error makes the agent try again): a
-// host that missed the start of a migration must not write until the
-// controller has finished it.
+// The agent's re-integration: the pvs looked for again, then HostDevices
+// loads etcd's maps into the devices and unfences them. The agent renewed
+// the kernel leases (half a TTL) just before the call, and renews them
+// again after it.
 absl::Status Service::Reintegrate(int64_t epoch) {
   // No peer request runs meanwhile (the handlers' lock, then mu_: the
   // order every handler takes them in).
   absl::Status result;
   handlers_->WithHeldFreezes([&](std::map<std::string, PeerHandlers::HeldFreeze>& held_freezes) {
     absl::MutexLock lock(&mu_);
-    result = ReintegrateLocked(epoch, held_freezes);
+    result = RescanPvs();
+    if (result.ok()) result = devices_->Reintegrate(epoch, held_freezes, std::nullopt);
   });
   return result;
-}
-
-absl::Status Service::ReintegrateLocked(
-    int64_t epoch, std::map<std::string, PeerHandlers::HeldFreeze>& held_freezes) {
-  RETURN_IF_ERROR(RescanPvs());
-  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
-  // Every message below carries the epoch the host re-integrates under,
-  // the current one: a volume's remembered epoch only grows, so one that
-  // saw a newer Primary already refuses it (ESTALE), and the agent tries
-  // again under the new epoch.
-  const uint64_t epoch64 = static_cast<uint64_t>(epoch);
-  // Cluster freezes of changes that ended without this host (it was
-  // excluded, so their release never came here). The host is fenced: its
-  // I/O stays held until the unfence below.
-  for (auto it = held_freezes.begin(); it != held_freezes.end();) {
-    const std::string move_key = it->first.substr(0, it->first.rfind('#'));
-    if (snap.moves.count(move_key) != 0) {
-      ++it;
-      continue;
-    }
-    // ENOENT is fine: the freeze thawed itself (its timeout). Any other
-    // refusal keeps it known here; it thaws by its timeout at the latest.
-    const uint64_t id = it->second.id;
-    absl::StatusOr<std::string> thawed = MessageToExtent(it->second.extent, [&](uint64_t) {
-      return WithEpoch(FormatThaw(id), epoch64);
-    });
-    if (!thawed.ok() && thawed.status().code() != absl::StatusCode::kNotFound) {
-      LogWarning(absl::StrCat("re-integration: thaw of ", it->first, ": ",
-                              thawed.status().message()));
-      ++it;
-      continue;
-    }
-    events_.Publish({{"type", "cluster_released"}, {"change", it->first}});
-    it = held_freezes.erase(it);
-  }
-  for (const auto& [name, vrec] : snap.volumes) {
-    const VolumeRecord& volume = vrec.record;
-    const std::string dm_name = DevName(volume.pool, volume.name);
-    ASSIGN_OR_RETURN(bool exists, dm_.Exists(dm_name));
-    if (snap.HasTakenUpMove(volume.pool, volume.name)) {
-      return absl::UnavailableError(absl::StrCat("volume ", name.first, "/", name.second,
-                                                 " has a move in progress; waiting"));
-    }
-    if (!exists) {
-      if (absl::Status s = ActivateVolume(snap, volume); !s.ok()) {
-        LogWarning(absl::StrCat("volume ", name.first, "/", name.second, ": ", s.message()));
-      }
-      continue;
-    }
-    const uint64_t es = snap.pools.at(volume.pool).record.extent_sectors;
-    ASSIGN_OR_RETURN(std::vector<DmLine> table, dm_.Status(dm_name));
-    for (size_t i = 0; i < volume.segments.size() && i < table.size(); ++i) {
-      const Segment& seg = volume.segments[i];
-      const uint64_t sector = seg.first_vext * es;
-      ASSIGN_OR_RETURN(TargetStatus ts, TargetStatus::Parse(table[i].params, StatusFormat::kV1_2));
-      // A freeze this daemon does not hold is a dead predecessor's (killed
-      // in a change): nobody will release it, and its timeout may be far
-      // off. Under mu_ no other freeze of this daemon can be in flight.
-      if (ts.v1_1.has_value()) {
-        for (const FreezeStatus& f : ts.v1_1->freezes) {
-          bool held = false;
-          for (const auto& [change, h] : held_freezes) {
-            absl::StatusOr<ExtentAddress> at =
-                Locate(h.extent.volume, h.extent.vext, h.extent.extent_sectors);
-            held |= DevName(h.extent.volume.pool, h.extent.volume.name) == dm_name && at.ok() &&
-                    at->sector == sector && h.id == f.id;
-          }
-          if (held) continue;
-          // ENOENT is fine: it timed out meanwhile.
-          if (absl::StatusOr<std::string> thaw = WithEpoch(FormatThaw(f.id), epoch64); thaw.ok()) {
-            (void)dm_.Message(dm_name, sector, *thaw);
-          }
-          LogInfo(absl::StrCat("reintegrate: ", dm_name, ": thawed freeze ", f.id, " (extents ",
-                               f.vext, "+", f.count, "), left by a previous daemon"));
-          events_.Publish({{"type", "orphan_freeze_thawed"}, {"device", dm_name},
-                           {"freeze_id", f.id}, {"vext", f.vext}});
-        }
-        // Migrations with no record are over: the source is authoritative.
-        for (const MigrationStatus& m : ts.v1_1->migrations) {
-          ASSIGN_OR_RETURN(std::string abort, FormatMigrateAbort(m.vext));
-          ASSIGN_OR_RETURN(std::string msg, WithEpoch(std::move(abort), epoch64));
-          RETURN_IF_ERROR(KernelReply(dm_.Message(dm_name, sector, msg)).status());
-        }
-      }
-      ASSIGN_OR_RETURN(std::string got, dm_.Message(dm_name, sector, FormatMapGet(0, seg.extents)));
-      ASSIGN_OR_RETURN(std::vector<Run> live, ParseMapGetResponse(got));
-      std::vector<std::optional<Location>> have(seg.extents), want(seg.extents);
-      for (const Run& r : live) {
-        for (uint64_t k = 0; k < r.count && r.vext + k < seg.extents; ++k) {
-          have[r.vext + k] = Location{r.dev, r.pext + k};
-        }
-      }
-      for (const Run& r : SegmentRuns(volume, i)) {
-        for (uint64_t k = 0; k < r.count; ++k) want[r.vext + k] = Location{r.dev, r.pext + k};
-      }
-      std::vector<MapSetItem> items;
-      for (uint64_t v = 0; v < seg.extents; ++v) {
-        if (have[v] != want[v]) items.push_back(MapSetItem{v, 1, want[v]});
-      }
-      if (!items.empty()) {
-        RETURN_IF_ERROR(MapSetFrozen(dm_name, sector, items, epoch64));
-        LogInfo(absl::StrCat("reintegrate: ", dm_name, ": ", items.size(),
-                             " extent(s) set to etcd's map"));
-      }
-      absl::Status unfenced =
-          KernelReply(dm_.Message(dm_name, sector, FormatUnfence(epoch64))).status();
-      // The kernel's epoch only grows. Above etcd's for good only if etcd's
-      // revisions went back: say so, the operator must act.
-      if (IsStaleEpoch(unfenced)) {
-        return StaleEpochError(absl::StrCat(
-            dm_name, " has seen a newer cluster epoch than ", epoch,
-            ": a newer Primary acted (re-integration is tried again under it), or etcd's "
-            "revisions went back (a snapshot restore without --bump-revision: see "
-            "docs/cluster.md, \"Restoring etcd\")"));
-      }
-      RETURN_IF_ERROR(unfenced);
-    }
-  }
-  events_.Publish({{"type", "host_reintegrated"}, {"host", agent_ ? agent_->host() : ""},
-                   {"epoch", epoch}});
-  return absl::OkStatus();
 }
 
 // What another host changed reaches this one here: a new volume is
@@ -342,11 +205,8 @@ void Service::SyncVolumes() {
     }
   }
   std::vector<std::string> gone;
-  {
-    absl::MutexLock devices(&devices_mu_);
-    for (const auto& [dm_name, sectors] : local_devices_) {
-      if (!wanted.contains(dm_name)) gone.push_back(dm_name);
-    }
+  for (const std::string& dm_name : devices_->Devices()) {
+    if (!wanted.contains(dm_name)) gone.push_back(dm_name);
   }
   for (const std::string& dm_name : gone) {
     if (absl::Status s = dm_.Remove(dm_name); !s.ok()) {
@@ -356,10 +216,7 @@ void Service::SyncVolumes() {
       }
       continue;
     }
-    {
-      absl::MutexLock devices(&devices_mu_);
-      local_devices_.erase(dm_name);
-    }
+    devices_->Forget(dm_name);
     LogInfo(absl::StrCat("sync: removed /dev/mapper/", dm_name, " (volume removed elsewhere)"));
     events_.Publish({{"type", "volume_removed"}, {"device", dm_name}, {"by", "another host"}});
   }

@@ -16,6 +16,7 @@
 #include "cvol/status.h"
 #include "log.h"
 #include "pool_view.h"
+#include "service_device_port.h"
 #include "status_macros.h"
 
 namespace cvol::daemon {
@@ -29,7 +30,16 @@ Service::Service(ServiceOptions options, store::KvStore& kv, const std::string& 
       db_(kv, prefix),
       dm_(dm),
       events_(events),
-      started_(absl::Now()) {}
+      started_(absl::Now()) {
+  dm_devices_ = std::make_unique<DmDevices>(*this);
+  HostDevices::Deps d;
+  d.db = &db_;
+  d.port = dm_devices_.get();
+  d.clock = &clock_;
+  d.host = [this] { return agent_ != nullptr ? agent_->host() : std::string(); };
+  d.publish = [this](Json event) { events_.Publish(std::move(event)); };
+  devices_ = std::make_unique<HostDevices>(std::move(d));
+}
 
 Service::~Service() { Stop(); }
 
@@ -74,10 +84,7 @@ void Service::TrackDevice(const VolumeRecord& volume, uint64_t extent_sectors) {
     volume_of_kernel_uuid_[SegmentUuid(volume, i, options_.instance)] =
         absl::StrCat(volume.pool, "/", volume.name);
   }
-  std::vector<uint64_t> sectors;
-  for (const Segment& s : volume.segments) sectors.push_back(s.first_vext * extent_sectors);
-  absl::MutexLock lock(&devices_mu_);
-  local_devices_[DevName(volume.pool, volume.name)] = std::move(sectors);
+  devices_->Track(volume, extent_sectors);
 }
 
 absl::Status Service::Start() {

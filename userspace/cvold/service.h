@@ -26,6 +26,7 @@
 #include "cvol/status.h"
 #include "clock.h"
 #include "event_hub.h"
+#include "host_devices.h"
 #include "move_controller.h"
 #include "peer_handlers.h"
 #include "kernel_port.h"
@@ -87,7 +88,7 @@ class Service : private KernelPort {
   void AttachCluster(ClusterAgent* agent, PeerCaller* peers);
   // A controller request from a peer (already authenticated).
   absl::StatusOr<Json> HandlePeer(const std::string& type, int64_t epoch, const Json& body);
-  // The agent's hooks.
+  // The agent's hooks: HostDevices's, under the locks the daemon needs.
   void RenewKernelLeases(uint64_t lease_ms);
   void FenceAll();
   absl::Status Reintegrate(int64_t epoch);
@@ -132,12 +133,12 @@ class Service : private KernelPort {
   // with kAborted, a few times.
   absl::Status RetryOnConflict(const std::function<absl::Status()>& attempt);
 
+  // HostDevices's DevicePort over dm_ (service_device_port.cc).
+  class DmDevices;
+
   absl::Status RescanPvs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Registers a volume's device for lease renewals, fencing and events.
   void TrackDevice(const VolumeRecord& volume, uint64_t extent_sectors)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status ReintegrateLocked(int64_t epoch,
-                                 std::map<std::string, PeerHandlers::HeldFreeze>& held_freezes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ActivateVolume(const Snapshot& snap, const VolumeRecord& volume)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -256,11 +257,10 @@ class Service : private KernelPort {
   std::unique_ptr<PeerHandlers> handlers_;
   std::unique_ptr<MoveController> controller_;
 
-  // This host's volume devices and their segments' first sectors: what the
-  // lease renewals and fencing address, without etcd and without mu_ (a
-  // fence must not wait behind a slow command).
-  absl::Mutex devices_mu_;
-  std::map<std::string, std::vector<uint64_t>> local_devices_ ABSL_GUARDED_BY(devices_mu_);
+  // This host's volume devices: activation's record of them, their kernel
+  // leases, the fence and re-integration.
+  std::unique_ptr<DmDevices> dm_devices_;
+  std::unique_ptr<HostDevices> devices_;
 };
 
 }  // namespace cvol::daemon

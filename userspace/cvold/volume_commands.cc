@@ -187,8 +187,7 @@ absl::StatusOr<Service::Json> Service::VolumeRemove(const Json& args) {
           "/dev/mapper/", dm_name, " could not be removed (is it open or mounted?): ",
           s.message()));
     }
-    absl::MutexLock devices_lock(&devices_mu_);
-    local_devices_.erase(dm_name);
+    devices_->Forget(dm_name);
   }
   RETURN_IF_ERROR(RetryOnConflict([&]() -> absl::Status {
     ASSIGN_OR_RETURN(Snapshot now, db_.Load());

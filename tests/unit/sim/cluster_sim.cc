@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "config_db.h"
+#include "host_devices.h"
 #include "log.h"
 #include "cvol/cluster/membership.h"
 #include "cvol/store/mem_kv_store.h"
@@ -22,6 +23,7 @@
 #include "move_controller.h"
 #include "peer_handlers.h"
 #include "records.h"
+#include "status_macros.h"
 #include "volume_layout.h"
 
 namespace cvol::daemon::sim {
@@ -136,6 +138,37 @@ class DaemonExecutor final : public Executor {
   Daemon& daemon_;
 };
 
+// This host's devices as one daemon reaches them, for HostDevices: as
+// DaemonKernel. The lease and the fence come from the agent, which in the
+// daemon has a thread of its own: they never let the world run.
+class DaemonDevices final : public DevicePort {
+ public:
+  DaemonDevices(World& world, Host& host, Daemon& daemon)
+      : world_(world), host_(host), daemon_(daemon) {}
+  std::string DeviceName(const VolumeRecord& volume) override {
+    return host_.kernel->DeviceName(volume);
+  }
+  absl::StatusOr<bool> DeviceExists(const std::string& device) override;
+  absl::Status ActivateDevice(const Snapshot& snap, const VolumeRecord& volume) override;
+  absl::StatusOr<std::vector<SegmentState>> DeviceSegments(const std::string& device) override;
+  absl::StatusOr<std::vector<Run>> SegmentMap(const SegmentAt& at, uint64_t extents) override;
+  absl::Status SetSegmentMap(const SegmentAt& at, const std::vector<MapSetItem>& items,
+                             uint64_t epoch) override;
+  absl::Status ThawSegment(const SegmentAt& at, uint64_t id, uint64_t epoch) override;
+  absl::Status AbortSegmentMigration(const SegmentAt& at, uint64_t vext, uint64_t epoch) override;
+  absl::Status ThawChangeFreeze(const ExtentRef& e, uint64_t id, uint64_t epoch) override;
+  absl::Status LeaseSegment(const SegmentAt& at, uint64_t lease_ms) override;
+  absl::Status FenceSegment(const SegmentAt& at) override;
+  absl::Status UnfenceSegment(const SegmentAt& at, uint64_t epoch) override;
+
+ private:
+  absl::Status Enter();  // as DaemonKernel's
+  absl::Status Alive() const;
+  World& world_;
+  Host& host_;
+  Daemon& daemon_;
+};
+
 class DaemonPeers final : public PeerCaller {
  public:
   DaemonPeers(World& world, Host& host, Daemon& daemon)
@@ -169,6 +202,12 @@ struct Daemon {
   std::unique_ptr<DaemonKernel> kernel;
   std::unique_ptr<DaemonPeers> peers;
   std::unique_ptr<DaemonExecutor> executor;
+  std::unique_ptr<DaemonDevices> device_port;
+  std::unique_ptr<HostDevices> devices;
+  // In HostDevices::Reintegrate, which holds the handlers' lock: a peer
+  // request waits, and the agent (one thread in the daemon) does nothing
+  // else meanwhile.
+  bool reintegrating = false;
   std::unique_ptr<PeerHandlers> handlers;
   std::unique_ptr<MoveController> controller;
   std::unique_ptr<cluster::Membership> membership;
@@ -218,6 +257,9 @@ class World {
   double message_loss() const { return message_loss_; }
   void Fail(const std::string& why);
   bool failed() const { return !result_.ok; }
+  // The host's kernel may write again from here on (an unfence, a device
+  // created): it is no longer held to an exclusion recorded before.
+  void MayWriteAgain(const Host& h) { excluded_.erase(h.name); }
   PeerAnswer Deliver(Host& from, Daemon& daemon, const std::string& to, const std::string& type,
                      int64_t epoch, const Json& body, absl::Duration deadline);
   void RunInBackground(Host& host, Daemon& daemon, std::function<void()> task);
@@ -227,7 +269,7 @@ class World {
   void Setup();
   void StartDaemon(Host& h);
   void AgentTick(Host& h, int incarnation);
-  absl::Status Reintegrate(Host& h, Daemon& d);
+  absl::Status Reintegrate(Daemon& d);
   void Drive(Host& h, int incarnation, const std::string& key);
   void WriterTick(Host& h);
   void StartMoves();
@@ -394,6 +436,74 @@ void DaemonExecutor::Schedule(std::function<void()> task) {
   world_.RunInBackground(host_, daemon_, std::move(task));
 }
 
+absl::Status DaemonDevices::Alive() const {
+  if (!daemon_.alive || !host_.up) return absl::UnavailableError("the daemon is dead");
+  return absl::OkStatus();
+}
+absl::Status DaemonDevices::Enter() {
+  RETURN_IF_ERROR(Alive());
+  if (world_.Chance(0.1)) daemon_.clock->SleepFor(world_.Uniform(absl::Milliseconds(1), absl::Milliseconds(30)));
+  return Alive();
+}
+absl::StatusOr<bool> DaemonDevices::DeviceExists(const std::string& device) {
+  RETURN_IF_ERROR(Enter());
+  return host_.kernel->DeviceExists(device);
+}
+absl::Status DaemonDevices::ActivateDevice(const Snapshot& snap, const VolumeRecord& volume) {
+  RETURN_IF_ERROR(Enter());
+  if (!host_.kernel->HasVolume(DeviceName(volume))) world_.MayWriteAgain(host_);
+  return host_.kernel->ActivateDevice(snap, volume);
+}
+absl::StatusOr<std::vector<SegmentState>> DaemonDevices::DeviceSegments(const std::string& device) {
+  RETURN_IF_ERROR(Enter());
+  return host_.kernel->DeviceSegments(device);
+}
+absl::StatusOr<std::vector<Run>> DaemonDevices::SegmentMap(const SegmentAt& at, uint64_t extents) {
+  RETURN_IF_ERROR(Enter());
+  return host_.kernel->SegmentMap(at, extents);
+}
+absl::Status DaemonDevices::SetSegmentMap(const SegmentAt& at, const std::vector<MapSetItem>& items,
+                                          uint64_t epoch) {
+  RETURN_IF_ERROR(Enter());
+  absl::Status r = host_.kernel->SetSegmentMap(at, items, epoch);
+  world_.NoteKernelReply(r);
+  return r;
+}
+absl::Status DaemonDevices::ThawSegment(const SegmentAt& at, uint64_t id, uint64_t epoch) {
+  RETURN_IF_ERROR(Enter());
+  absl::Status r = host_.kernel->ThawSegment(at, id, epoch);
+  world_.NoteKernelReply(r);
+  return r;
+}
+absl::Status DaemonDevices::AbortSegmentMigration(const SegmentAt& at, uint64_t vext,
+                                                  uint64_t epoch) {
+  RETURN_IF_ERROR(Enter());
+  absl::Status r = host_.kernel->AbortSegmentMigration(at, vext, epoch);
+  world_.NoteKernelReply(r);
+  return r;
+}
+absl::Status DaemonDevices::ThawChangeFreeze(const ExtentRef& e, uint64_t id, uint64_t epoch) {
+  RETURN_IF_ERROR(Enter());
+  absl::Status r = host_.kernel->ThawChangeFreeze(e, id, epoch);
+  world_.NoteKernelReply(r);
+  return r;
+}
+absl::Status DaemonDevices::LeaseSegment(const SegmentAt& at, uint64_t lease_ms) {
+  RETURN_IF_ERROR(Alive());
+  return host_.kernel->LeaseSegment(at, lease_ms);
+}
+absl::Status DaemonDevices::FenceSegment(const SegmentAt& at) {
+  RETURN_IF_ERROR(Alive());
+  return host_.kernel->FenceSegment(at);
+}
+absl::Status DaemonDevices::UnfenceSegment(const SegmentAt& at, uint64_t epoch) {
+  RETURN_IF_ERROR(Enter());
+  world_.MayWriteAgain(host_);
+  absl::Status r = host_.kernel->UnfenceSegment(at, epoch);
+  world_.NoteKernelReply(r);
+  return r;
+}
+
 PeerAnswer DaemonPeers::Ask(const std::string& address, const std::string& type, int64_t epoch,
                             const Json& body, absl::Duration deadline) {
   return world_.Deliver(host_, daemon_, address, type, epoch, body, deadline);
@@ -471,13 +581,17 @@ PeerAnswer World::Deliver(Host& from, Daemon& daemon, const std::string& to,
   // one is further down this very stack: then it is late, as a request
   // stuck behind a slow one is).
   const absl::Time give_up = now_ + deadline;
-  while (daemon.alive && target->handling > 0 && now_ < give_up) {
+  auto busy = [target] {
+    return target->handling > 0 ||
+           (target->daemon != nullptr && target->daemon->reintegrating);
+  };
+  while (daemon.alive && busy() && now_ < give_up) {
     daemon.clock->SleepFor(absl::Milliseconds(1));
   }
   Daemon* d = target->daemon.get();
   // A stopped, dead or deliberately silent daemon.
   if (!target->up || d == nullptr || !d->alive || d->stalled_until > now_ ||
-      target->silent_until > now_ || target->handling > 0) {
+      target->silent_until > now_ || busy()) {
     return no_answer(absl::StrCat(to, " does not answer"));
   }
   const int incarnation = d->incarnation;
@@ -558,6 +672,20 @@ void World::StartDaemon(Host& h) {
   d->peers = std::make_unique<DaemonPeers>(*this, h, dr);
   d->executor = std::make_unique<DaemonExecutor>(*this, h, dr);
   const std::string name = h.name;
+  d->device_port = std::make_unique<DaemonDevices>(*this, h, dr);
+  HostDevices::Deps dd;
+  dd.db = d->db.get();
+  dd.port = d->device_port.get();
+  dd.clock = d->clock.get();
+  dd.host = [name] { return name; };
+  dd.publish = [this, name](Json event) {
+    const std::string type = event.value("type", "");
+    if (type == "host_reintegrated") ++result_.reintegrations;
+    if (type == "orphan_freeze_thawed") ++result_.orphan_freezes_thawed;
+    if (type == "cluster_released") ++result_.ended_changes_thawed;
+    Trace(absl::StrCat(name, " devices: ", event.dump()));
+  };
+  d->devices = std::make_unique<HostDevices>(std::move(dd));
   PeerHandlers::Deps hd;
   hd.db = d->db.get();
   hd.kernel = d->kernel.get();
@@ -619,58 +747,34 @@ void World::StartDaemon(Host& h) {
   }
   h.daemon = std::move(d);
   Trace(absl::StrCat(name, ": cvold starts (incarnation ", dr.incarnation, ")"));
-  // As cvold in cluster mode: no device is created before re-integration.
+  // As cvold in cluster mode (Service::Start): no device is created before
+  // re-integration; one a previous daemon left is taken in charge (its
+  // lease renewed, the fence reaching it).
+  if (h.up && h.kernel->HasVolume(absl::StrCat(kPool, "/", kVolume))) {
+    VolumeRecord volume;
+    volume.pool = kPool;
+    volume.name = kVolume;
+    volume.segments = {Segment{0, kVolumeExtents}};
+    dr.devices->Track(volume, kExtentSectors);
+  }
   AgentTick(h, dr.incarnation);
 }
 
-absl::Status World::Reintegrate(Host& h, Daemon& d) {
-  // As cvold: everything under the current epoch, which the volume refuses
-  // if it has seen a newer one meanwhile (then the next tick tries again).
+// The daemon's re-integration itself (HostDevices), as ClusterAgent's
+// Rejoin calls it: under the current epoch, with the handlers' lock held.
+// The kernel lease it arms before each unfence is counted from the last
+// renewal's send time (3/4 TTL), as the agent sizes a renewal's.
+absl::Status World::Reintegrate(Daemon& d) {
   absl::StatusOr<int64_t> current = cluster::Membership::ReadEpoch(*d.kv, kPrefix);
   if (!current.ok()) return current.status();
-  const uint64_t epoch = static_cast<uint64_t>(*current);
-  absl::StatusOr<Snapshot> snap = d.db->Load();
-  if (!snap.ok()) return snap.status();
-  const std::string volume_name = absl::StrCat(kPool, "/", kVolume);
-  if (snap->HasTakenUpMove(kPool, kVolume)) {
-    return absl::UnavailableError("a move is in progress; waiting");
-  }
-  const VolumeRecord* volume = snap->FindVolume(kPool, kVolume);
-  if (volume == nullptr) return absl::OkStatus();
-  if (absl::Status s = h.kernel->Activate(*snap, *volume); !s.ok()) return s;
-  std::set<uint64_t> held_ids;
-  d.handlers->WithHeldFreezes([&](std::map<std::string, PeerHandlers::HeldFreeze>& held) {
-    for (auto it = held.begin(); it != held.end();) {
-      (void)h.kernel->Thaw(it->second.extent, it->second.id, epoch);
-      it = held.erase(it);
-    }
+  const HostDevices::LeaseBasis lease{d.last_renewal, absl::Seconds(options_.lease_ttl_s) * 3 / 4};
+  absl::Status s;
+  d.reintegrating = true;
+  d.handlers->WithHeldFreezes([&](HostDevices::HeldFreezes& held) {
+    s = d.devices->Reintegrate(*current, held, lease);
   });
-  ExtentRef any{*volume, kExtentSectors, 0};
-  for (const FreezeStatus& f : h.kernel->FreezesOf(volume_name)) {
-    (void)h.kernel->Thaw(any, f.id, epoch);
-  }
-  for (const auto& [vext, m] : h.kernel->MigrationsOf(volume_name)) {
-    (void)h.kernel->MigrateAbort(ExtentRef{*volume, kExtentSectors, vext}, epoch);
-  }
-  for (const cvol::Run& r : volume->runs) {
-    for (uint64_t k = 0; k < r.count; ++k) {
-      const Location want{r.dev, r.pext + k};
-      if (h.kernel->MapOf(volume_name, r.vext + k) != want) {
-        if (absl::Status s =
-                h.kernel->SetLocation(ExtentRef{*volume, kExtentSectors, r.vext + k}, want, epoch);
-            !s.ok()) {
-          NoteKernelReply(s);
-          return s;
-        }
-      }
-    }
-  }
-  // Never unfence without a lease counted from a fresh renewal.
-  h.kernel->Lease(absl::Seconds(options_.lease_ttl_s) * 3 / 4 - (now_ - d.last_renewal));
-  excluded_.erase(h.name);  // it may write again from here on
-  absl::Status unfenced = h.kernel->Unfence(epoch);
-  NoteKernelReply(unfenced);
-  return unfenced;
+  d.reintegrating = false;
+  return s;
 }
 
 void World::AgentTick(Host& h, int incarnation) {
@@ -678,11 +782,13 @@ void World::AgentTick(Host& h, int incarnation) {
   if (d == nullptr || d->incarnation != incarnation || !d->alive || !h.up) return;
   const absl::Duration tick = absl::Seconds(options_.lease_ttl_s) / 6;
   Schedule(tick, [this, &h, incarnation] { AgentTick(h, incarnation); });
-  if (d->stalled_until > now_) return;
+  // Stopped; or on the stack already, in a re-integration that let the
+  // world run (the agent's one thread waits for it in the daemon).
+  if (d->stalled_until > now_ || d->reintegrating) return;
   const absl::Duration kernel_lease = absl::Seconds(options_.lease_ttl_s) * 3 / 4;
   auto fence = [&](const std::string& why) {
     if (d->state != AgentState::kFenced) Trace(absl::StrCat(h.name, ": fenced: ", why));
-    h.kernel->Fence();
+    d->devices->FenceAll();
     d->state = AgentState::kFenced;
   };
   if (d->membership == nullptr) {
@@ -698,7 +804,10 @@ void World::AgentTick(Host& h, int incarnation) {
     absl::Status kept = d->membership->KeepAlive();
     if (kept.ok()) {
       d->last_renewal = sent;
-      if (d->state == AgentState::kActive) h.kernel->Lease(kernel_lease);
+      if (d->state == AgentState::kActive) {
+        d->devices->RenewKernelLeases(
+            static_cast<uint64_t>(absl::ToInt64Milliseconds(kernel_lease)));
+      }
     } else if (kept.code() == absl::StatusCode::kNotFound) {
       fence("the lease is gone");
       d->membership.reset();
@@ -715,12 +824,16 @@ void World::AgentTick(Host& h, int incarnation) {
   // re-integration waits for the handlers' lock.)
   if (d->state != AgentState::kActive && d->membership != nullptr && h.handling == 0) {
     d->state = AgentState::kJoining;
-    absl::Status s = Reintegrate(h, *d);
+    absl::Status s = Reintegrate(*d);
+    // The daemon may have died or been replaced meanwhile.
+    if (h.daemon.get() != d || !d->alive || !h.up) return;
+    // As ClusterAgent::Rejoin: a failure leaves the devices as they are
+    // (fenced unless unfenced above) and the next tick tries again.
     if (s.ok()) {
       d->state = AgentState::kActive;
       Trace(absl::StrCat(h.name, ": reintegrated"));
     } else {
-      h.kernel->Fence();
+      Trace(absl::StrCat(h.name, ": re-integration: ", s.message()));
     }
   }
   absl::StatusOr<cluster::ClusterView> view = cluster::Membership::Read(*d->kv, kPrefix);

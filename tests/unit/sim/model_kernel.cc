@@ -85,11 +85,15 @@ uint64_t ModelKernel::EpochOf(const std::string& volume) const {
 
 // ---- Volumes and the map ----
 
-absl::Status ModelKernel::Activate(const Snapshot& /*snap*/, const VolumeRecord& volume) {
+absl::Status ModelKernel::Activate(const Snapshot& snap, const VolumeRecord& volume) {
   Tick();
   RETURN_IF_ERROR(CheckVolume(volume));
   auto [it, created] = volumes_.try_emplace(NameOf(volume));
   Volume& v = it->second;
+  v.segments = volume.segments;
+  if (auto pool = snap.pools.find(volume.pool); pool != snap.pools.end()) {
+    v.extent_sectors = pool->second.record.extent_sectors;
+  }
   // A live volume keeps its map (a reload restates only what the kernel
   // has, and the daemon changes a live map with map_set); a grow appends a
   // segment, whose extents come from the record.
@@ -514,6 +518,177 @@ void ModelKernel::BreakFreezes() {
   Tick();
   for (auto& [name, v] : volumes_) v.freezes.clear();
   ReleaseHeld();
+}
+
+// ---- Devices (DevicePort) ----
+
+std::string ModelKernel::DeviceName(const VolumeRecord& volume) { return NameOf(volume); }
+
+absl::StatusOr<bool> ModelKernel::DeviceExists(const std::string& device) {
+  return volumes_.count(device) != 0;
+}
+
+absl::Status ModelKernel::ActivateDevice(const Snapshot& snap, const VolumeRecord& volume) {
+  return Activate(snap, volume);
+}
+
+absl::StatusOr<ModelKernel::SegmentOf> ModelKernel::FindSegment(const SegmentAt& at) {
+  auto it = volumes_.find(at.device);
+  if (it == volumes_.end()) {
+    return absl::NotFoundError(absl::StrCat("ENXIO: no device ", at.device, " on ", host_));
+  }
+  Volume& v = it->second;
+  std::vector<Segment> segments = v.segments;
+  if (segments.empty()) segments.push_back(Segment{0, v.extents});
+  for (const Segment& seg : segments) {
+    if (seg.first_vext * v.extent_sectors == at.sector &&
+        (v.extent_sectors != 0 || seg.first_vext == 0)) {
+      return SegmentOf{at.device, &v, seg};
+    }
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("EINVAL: ", at.device, " has no segment at sector ", at.sector));
+}
+
+absl::Status ModelKernel::UnderSegmentEpoch(const SegmentAt& at, uint64_t epoch,
+                                            const std::function<absl::Status(SegmentOf&)>& act) {
+  ASSIGN_OR_RETURN(SegmentOf s, FindSegment(at));
+  if (epoch == 0) return act(s);
+  RETURN_IF_ERROR(CheckEpoch(*s.volume, s.name, epoch));
+  RETURN_IF_ERROR(act(s));
+  s.volume->epoch = std::max(s.volume->epoch, epoch);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<SegmentState>> ModelKernel::DeviceSegments(const std::string& device) {
+  Tick();
+  auto it = volumes_.find(device);
+  if (it == volumes_.end()) {
+    return absl::NotFoundError(absl::StrCat("ENXIO: no device ", device, " on ", host_));
+  }
+  const Volume& v = it->second;
+  std::vector<Segment> segments = v.segments;
+  if (segments.empty()) segments.push_back(Segment{0, v.extents});
+  std::vector<SegmentState> out;
+  for (const Segment& seg : segments) {
+    auto in = [&seg](uint64_t vext) {
+      return vext >= seg.first_vext && vext < seg.first_vext + seg.extents;
+    };
+    SegmentState state;
+    for (const auto& [id, f] : v.freezes) {
+      if (in(f.vext)) {
+        state.freezes.push_back(
+            FreezeStatus{id, f.vext - seg.first_vext, 1, FreezeState::kDrained});
+      }
+    }
+    for (const auto& [vext, m] : v.migrations) {
+      if (in(vext)) state.migrations.push_back(StatusOf(vext - seg.first_vext, m));
+    }
+    out.push_back(std::move(state));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Run>> ModelKernel::SegmentMap(const SegmentAt& at, uint64_t extents) {
+  Tick();
+  ASSIGN_OR_RETURN(SegmentOf s, FindSegment(at));
+  std::vector<Run> out;
+  for (uint64_t v = 0; v < extents && v < s.segment.extents; ++v) {
+    auto it = s.volume->map.find(s.segment.first_vext + v);
+    if (it == s.volume->map.end()) continue;
+    out.push_back(Run{v, it->second.dev, it->second.pext, 1});
+  }
+  return out;
+}
+
+absl::Status ModelKernel::SetSegmentMap(const SegmentAt& at, const std::vector<MapSetItem>& items,
+                                        uint64_t epoch) {
+  Tick();
+  // The freeze the daemon takes around its map_set drains at once here
+  // (writes are atomic); what it held lands on the new map.
+  RETURN_IF_ERROR(UnderSegmentEpoch(at, epoch, [&](SegmentOf& s) -> absl::Status {
+    for (const MapSetItem& item : items) {
+      if (item.count == 0 || item.vext + item.count > s.segment.extents) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("ERANGE: ", ToString(item), " beyond the segment"));
+      }
+      for (uint64_t k = 0; k < item.count; ++k) {
+        if (s.volume->migrations.count(s.segment.first_vext + item.vext + k) != 0) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("EBUSY: extent ", s.segment.first_vext + item.vext + k, " migrates"));
+        }
+      }
+    }
+    for (const MapSetItem& item : items) {
+      for (uint64_t k = 0; k < item.count; ++k) {
+        const uint64_t vext = s.segment.first_vext + item.vext + k;
+        if (item.target.has_value()) {
+          s.volume->map[vext] = Location{item.target->dev, item.target->pext + k};
+        } else {
+          s.volume->map.erase(vext);
+        }
+      }
+    }
+    return absl::OkStatus();
+  }));
+  ReleaseHeld();
+  return absl::OkStatus();
+}
+
+absl::Status ModelKernel::ThawSegment(const SegmentAt& at, uint64_t id, uint64_t epoch) {
+  Tick();
+  RETURN_IF_ERROR(UnderSegmentEpoch(at, epoch, [&](SegmentOf& s) {
+    if (s.volume->freezes.erase(id) == 0) {
+      return absl::NotFoundError(absl::StrCat("ENOENT: no freeze ", id));
+    }
+    return absl::OkStatus();
+  }));
+  ReleaseHeld();
+  return absl::OkStatus();
+}
+
+absl::Status ModelKernel::AbortSegmentMigration(const SegmentAt& at, uint64_t vext,
+                                                uint64_t epoch) {
+  Tick();
+  return UnderSegmentEpoch(at, epoch, [&](SegmentOf& s) {
+    if (vext >= s.segment.extents || s.volume->migrations.erase(s.segment.first_vext + vext) == 0) {
+      return absl::NotFoundError(absl::StrCat("ENOENT: no migration on extent ", vext));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status ModelKernel::ThawChangeFreeze(const ExtentRef& e, uint64_t id, uint64_t epoch) {
+  return Thaw(e, id, epoch);
+}
+
+absl::Status ModelKernel::LeaseSegment(const SegmentAt& at, uint64_t lease_ms) {
+  Tick();
+  RETURN_IF_ERROR(FindSegment(at).status());
+  Lease(absl::Milliseconds(static_cast<int64_t>(lease_ms)));
+  return absl::OkStatus();
+}
+
+absl::Status ModelKernel::FenceSegment(const SegmentAt& at) {
+  Tick();
+  ASSIGN_OR_RETURN(SegmentOf s, FindSegment(at));
+  s.volume->fenced = true;
+  return absl::OkStatus();
+}
+
+absl::Status ModelKernel::UnfenceSegment(const SegmentAt& at, uint64_t epoch) {
+  Tick();
+  ASSIGN_OR_RETURN(SegmentOf s, FindSegment(at));
+  RETURN_IF_ERROR(CheckEpoch(*s.volume, s.name, epoch));
+  if (lease_expired_) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("ETIMEDOUT: the lease of ", host_, " ran out; renew it first"));
+  }
+  host_fenced_ = false;
+  s.volume->fenced = false;
+  s.volume->epoch = std::max(s.volume->epoch, epoch);
+  ReleaseHeld();
+  return absl::OkStatus();
 }
 
 // ---- Inspection ----

@@ -2,7 +2,9 @@
 // the semantics of docs/target.md that the cluster protocol depends on
 // (freeze, migrate_* with follow and migrate_dirty, lease/fence/unfence,
 // the cluster epochs of 1.4), over shared model disks that every host of
-// the simulation sees.
+// the simulation sees. It serves both ports: KernelPort, per extent, for
+// the change protocol, and DevicePort, per device segment, for HostDevices
+// (activation, lease, fence, re-integration).
 //
 // The model keeps what matters for the protocol's correctness and drops
 // what does not: data is one 64-bit value per region of a physical extent,
@@ -38,6 +40,7 @@
 #include "cvol/map_types.h"
 #include "cvol/migrate_messages.h"
 #include "cvol/status.h"
+#include "device_port.h"
 #include "kernel_port.h"
 #include "records.h"
 
@@ -90,7 +93,7 @@ struct ModelMigration {
   std::vector<uint32_t> dirty;  // regions written through it, ascending
 };
 
-class ModelKernel final : public KernelPort {
+class ModelKernel final : public KernelPort, public DevicePort {
  public:
   // Volumes are named "<pool>/<name>". An extent has regions_per_extent
   // regions (>= 1); a region is the unit of copying and of migrate_dirty.
@@ -125,6 +128,27 @@ class ModelKernel final : public KernelPort {
   absl::Status SetLocation(const ExtentRef& e, Location to, uint64_t epoch) override;
   absl::Status CopyRegions(const ExtentRef& e, Location src, Location dst,
                            uint64_t region_sectors, const std::vector<DirtyRun>& runs) override;
+
+  // DevicePort. A volume's device is named "<pool>/<name>"; its segments
+  // are the record's it was activated from (a segment's sector is its
+  // first extent times the pool's extent size). The lease is the host's:
+  // the daemon renews every device's at once. A segment's fence and
+  // unfence act on its volume; the unfence also lifts the host's fence
+  // (Fence(), an expired lease), so volumes the daemon did not unfence stay
+  // fenced on their own.
+  std::string DeviceName(const VolumeRecord& volume) override;
+  absl::StatusOr<bool> DeviceExists(const std::string& device) override;
+  absl::Status ActivateDevice(const Snapshot& snap, const VolumeRecord& volume) override;
+  absl::StatusOr<std::vector<SegmentState>> DeviceSegments(const std::string& device) override;
+  absl::StatusOr<std::vector<Run>> SegmentMap(const SegmentAt& at, uint64_t extents) override;
+  absl::Status SetSegmentMap(const SegmentAt& at, const std::vector<MapSetItem>& items,
+                             uint64_t epoch) override;
+  absl::Status ThawSegment(const SegmentAt& at, uint64_t id, uint64_t epoch) override;
+  absl::Status AbortSegmentMigration(const SegmentAt& at, uint64_t vext, uint64_t epoch) override;
+  absl::Status ThawChangeFreeze(const ExtentRef& e, uint64_t id, uint64_t epoch) override;
+  absl::Status LeaseSegment(const SegmentAt& at, uint64_t lease_ms) override;
+  absl::Status FenceSegment(const SegmentAt& at) override;
+  absl::Status UnfenceSegment(const SegmentAt& at, uint64_t epoch) override;
 
   // A user write of one region through this host's device.
   WriteResult Write(const std::string& volume, uint64_t vext, uint32_t region, uint64_t value);
@@ -195,6 +219,8 @@ class ModelKernel final : public KernelPort {
   };
   struct Volume {
     uint64_t extents = 0;
+    std::vector<Segment> segments;  // as activated; none: one of every extent
+    uint64_t extent_sectors = 0;    // 0: unknown, only sector 0 is addressed
     std::map<uint64_t, Location> map;  // absent: unmapped
     std::map<uint64_t, Migration> migrations;
     std::map<uint64_t, FreezeEntry> freezes;  // by id
@@ -213,6 +239,16 @@ class ModelKernel final : public KernelPort {
   // if e.vext lies beyond it.
   absl::StatusOr<Volume*> Find(const ExtentRef& e);
   absl::StatusOr<Migration*> FindMigration(const ExtentRef& e);
+  // The volume of a device and the segment at a sector.
+  struct SegmentOf {
+    std::string name;
+    Volume* volume = nullptr;
+    Segment segment;
+  };
+  absl::StatusOr<SegmentOf> FindSegment(const SegmentAt& at);
+  // The change a DevicePort call makes, under the epoch rule (as UnderEpoch).
+  absl::Status UnderSegmentEpoch(const SegmentAt& at, uint64_t epoch,
+                                 const std::function<absl::Status(SegmentOf&)>& act);
   // OK if a message under `epoch` may act on the volume.
   static absl::Status CheckEpoch(const Volume& v, const std::string& name, uint64_t epoch);
   // Runs act on e's volume if the epoch passes, and raises the volume's

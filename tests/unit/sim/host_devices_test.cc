@@ -1,0 +1,314 @@
+// HostDevices (host_devices.h) against the model kernel: re-integration
+// unfences a volume only once its map is etcd's, never while a move of it
+// is taken up, never without a lease counted from a fresh renewal, and
+// under the current epoch; it thaws what nobody else would thaw and ends
+// migrations nobody records; the fence reaches every tracked device.
+#include "host_devices.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "config_db.h"
+#include "cvol/store/mem_kv_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model_kernel.h"
+#include "peer_handlers.h"
+#include "volume_layout.h"
+
+namespace cvol::daemon::sim {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+class FakeClock final : public Clock {
+ public:
+  absl::Time Now() override { return now_; }
+  void SleepFor(absl::Duration d) override { now_ += d; }
+
+ private:
+  absl::Time now_ = absl::UnixEpoch() + absl::Hours(1);
+};
+
+constexpr char kPrefix[] = "/cvol/";
+constexpr uint64_t kExtentSectors = 2048;
+constexpr uint32_t kRegions = 4;
+const absl::Duration kSpan = absl::Seconds(3);  // 3/4 of a 4 s TTL
+
+VolumeRecord Volume(const std::string& name, uint64_t first_pext) {
+  VolumeRecord v;
+  v.pool = "p";
+  v.name = name;
+  v.uuid = name + "-uuid";
+  v.extents = 4;
+  v.segments = {Segment{0, 4}};
+  v.runs = {cvol::Run{0, 0, first_pext, 4}};
+  return v;
+}
+
+class HostDevicesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ChangeSet cs(db_);
+    cs.CreatePool(PoolRecord{"p", "pool-uuid", kExtentSectors, 1, 1});
+    for (uint32_t slot = 0; slot < 2; ++slot) {
+      cs.CreatePv(PvRecord{"pv-uuid-" + std::to_string(slot), "pv" + std::to_string(slot), "p",
+                           slot, 16, 2048, 17 * kExtentSectors});
+    }
+    cs.CreateVolume(Volume("v", 0));
+    ASSERT_TRUE(db_.Commit(cs).ok());
+    HostDevices::Deps d;
+    d.db = &db_;
+    d.port = &kernel_;
+    d.clock = &clock_;
+    d.host = [] { return std::string("h1"); };
+    d.publish = [this](nlohmann::json event) { events_.push_back(std::move(event)); };
+    devices_ = std::make_unique<HostDevices>(std::move(d));
+  }
+
+  Snapshot Load() {
+    absl::StatusOr<Snapshot> snap = db_.Load();
+    EXPECT_TRUE(snap.ok()) << snap.status();
+    return *snap;
+  }
+
+  // The device as a previous daemon left it: serving `as_kernel`, tracked,
+  // then fenced (its daemon lost the lease).
+  void LiveDeviceFenced(const VolumeRecord& as_kernel) {
+    ASSERT_TRUE(kernel_.Activate(Load(), as_kernel).ok());
+    devices_->Track(as_kernel, kExtentSectors);
+    devices_->FenceAll();
+    ASSERT_TRUE(kernel_.fenced());
+  }
+
+  // etcd moves extent `vext` of p/v to `to` (another host's change).
+  void SetEtcdExtent(uint64_t vext, Location to) {
+    Snapshot snap = Load();
+    const Versioned<VolumeRecord>& old = snap.volumes.at({"p", "v"});
+    VolumeRecord updated = old.record;
+    std::vector<cvol::Run> runs;
+    for (uint64_t v = 0; v < updated.extents; ++v) {
+      const Location at = v == vext ? to : LocationOf(old.record, v);
+      runs.push_back(cvol::Run{v, at.dev, at.pext, 1});
+    }
+    updated.runs = runs;
+    ChangeSet cs(db_);
+    cs.ChangeAllocation(snap.pools.at("p"));
+    cs.UpdateVolume(old, updated);
+    ASSERT_TRUE(db_.Commit(cs).ok());
+  }
+
+  void RecordMove(uint64_t vext, MoveRecord::Step step) {
+    Snapshot snap = Load();
+    MoveRecord m;
+    m.pool = "p";
+    m.volume = "v";
+    m.volume_uuid = "v-uuid";
+    m.vext = vext;
+    m.src = Location{0, vext};
+    m.dst = Location{1, 8 + vext};
+    m.started_ns = 1000;
+    m.step = step;
+    ChangeSet cs(db_);
+    cs.ChangeAllocation(snap.pools.at("p"));
+    cs.CreateMove(m);
+    ASSERT_TRUE(db_.Commit(cs).ok());
+  }
+
+  HostDevices::LeaseBasis FreshLease() { return {clock_.Now(), kSpan}; }
+
+  absl::Status Reintegrate(int64_t epoch) {
+    return devices_->Reintegrate(epoch, held_, FreshLease());
+  }
+
+  std::vector<std::string> EventTypes() const {
+    std::vector<std::string> out;
+    for (const nlohmann::json& e : events_) out.push_back(e.value("type", ""));
+    return out;
+  }
+
+  ExtentRef Extent(uint64_t vext) { return ExtentRef{Volume("v", 0), kExtentSectors, vext}; }
+
+  FakeClock clock_;
+  store::MemKvStore kv_{store::MemKvStore::Options{[this] { return clock_.Now(); }, 2}};
+  ConfigDb db_{kv_, kPrefix};
+  ModelDisks disks_{clock_};
+  ModelKernel kernel_{"h1", disks_, clock_, kRegions};
+  std::unique_ptr<HostDevices> devices_;
+  HostDevices::HeldFreezes held_;
+  std::vector<nlohmann::json> events_;
+};
+
+// A write held by the fence lands where etcd maps the extent: the map is
+// set before the unfence releases it. Unfenced first, it would land on the
+// extent's old place, which belongs to nobody any more.
+TEST_F(HostDevicesTest, TheHeldWritesLandOnEtcdsMap) {
+  LiveDeviceFenced(Volume("v", 0));
+  SetEtcdExtent(1, Location{1, 9});
+  ASSERT_EQ(kernel_.Write("p/v", 1, 2, 42), WriteResult::kHeld);
+
+  ASSERT_TRUE(Reintegrate(7).ok());
+
+  EXPECT_EQ(kernel_.MapOf("p/v", 1), (Location{1, 9}));
+  EXPECT_EQ(disks_.Read(Location{1, 9}, 2), 42u);
+  EXPECT_EQ(disks_.Read(Location{0, 1}, 2), 0u);
+  EXPECT_TRUE(kernel_.writable());
+  EXPECT_EQ(kernel_.held_writes(), 0u);
+  EXPECT_EQ(kernel_.EpochOf("p/v"), 7u);
+  ASSERT_EQ(EventTypes().back(), "host_reintegrated");
+  EXPECT_EQ(events_.back()["epoch"].get<uint64_t>(), 7u);
+  EXPECT_EQ(events_.back()["host"].get<std::string>(), "h1");
+}
+
+// A host that missed the start of a migration must not write until it is
+// over: the volume stays fenced and its writes held, and the agent retries.
+TEST_F(HostDevicesTest, AVolumeWithAMoveTakenUpStaysFenced) {
+  LiveDeviceFenced(Volume("v", 0));
+  RecordMove(0, MoveRecord::Step::kFollow);
+  ASSERT_EQ(kernel_.Write("p/v", 0, 1, 5), WriteResult::kHeld);
+
+  absl::Status s = Reintegrate(7);
+
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("volume p/v has a move in progress; waiting"));
+  EXPECT_TRUE(kernel_.fenced());
+  EXPECT_FALSE(kernel_.writable());
+  EXPECT_EQ(kernel_.held_writes(), 1u);
+  EXPECT_EQ(disks_.Read(Location{0, 0}, 1), 0u);
+  EXPECT_THAT(EventTypes(), ::testing::Not(::testing::Contains("host_reintegrated")));
+}
+
+// A queued move (no step recorded yet) runs no migration anywhere: it holds
+// nobody back.
+TEST_F(HostDevicesTest, AQueuedMoveHoldsNobodyBack) {
+  LiveDeviceFenced(Volume("v", 0));
+  RecordMove(0, MoveRecord::Step::kNone);
+  ASSERT_TRUE(Reintegrate(7).ok());
+  EXPECT_TRUE(kernel_.writable());
+}
+
+// A dead predecessor's freeze (nobody holds it) and the freeze of a change
+// that ended without this host are thawed; the freeze of a change still
+// recorded stays for its release. A migration without a record is ended.
+TEST_F(HostDevicesTest, ThawsWhatNobodyElseWillAndEndsUnrecordedMigrations) {
+  LiveDeviceFenced(Volume("v", 0));
+  absl::StatusOr<uint64_t> orphan = kernel_.Freeze(Extent(2), 30000, 0);
+  absl::StatusOr<uint64_t> ended = kernel_.Freeze(Extent(3), 30000, 0);
+  absl::StatusOr<uint64_t> live = kernel_.Freeze(Extent(0), 30000, 0);
+  ASSERT_TRUE(orphan.ok() && ended.ok() && live.ok());
+  RecordMove(0, MoveRecord::Step::kNone);  // queued: its record stays
+  const std::string live_change = db_.MoveKey("p", "v", 0) + "#1000";
+  const std::string ended_change = db_.MoveKey("p", "v", 3) + "#999";
+  held_[live_change] = PeerHandlers::HeldFreeze{Extent(0), *live};
+  held_[ended_change] = PeerHandlers::HeldFreeze{Extent(3), *ended};
+  ASSERT_TRUE(kernel_.MigrateStart(Extent(1), Location{1, 3}, MigrateMode::kFollow, 0).ok());
+
+  ASSERT_TRUE(Reintegrate(7).ok());
+
+  const std::vector<FreezeStatus> left = kernel_.FreezesOf("p/v");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].id, *live);
+  EXPECT_EQ(held_.count(live_change), 1u);
+  EXPECT_EQ(held_.count(ended_change), 0u);
+  EXPECT_THAT(kernel_.MigrationsOf("p/v"), IsEmpty());
+  std::map<std::string, nlohmann::json> by_type;
+  for (const nlohmann::json& e : events_) by_type[e.value("type", "")] = e;
+  EXPECT_EQ(by_type["cluster_released"]["change"].get<std::string>(), ended_change);
+  EXPECT_EQ(by_type["orphan_freeze_thawed"]["freeze_id"].get<uint64_t>(), *orphan);
+  EXPECT_EQ(by_type["orphan_freeze_thawed"]["vext"].get<uint64_t>(), 2u);
+  EXPECT_EQ(by_type["orphan_freeze_thawed"]["device"].get<std::string>(), "p/v");
+}
+
+// The volume saw a newer Primary: the unfence is refused, the error says
+// why, and the volume stays fenced.
+TEST_F(HostDevicesTest, AnOlderEpochDoesNotUnfence) {
+  LiveDeviceFenced(Volume("v", 0));
+  absl::StatusOr<uint64_t> f = kernel_.Freeze(Extent(0), 30000, 9);
+  ASSERT_TRUE(f.ok());
+  held_["c#1"] = PeerHandlers::HeldFreeze{Extent(0), *f};  // its change is over
+
+  absl::Status s = Reintegrate(7);
+
+  EXPECT_TRUE(IsStaleEpoch(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr("p/v has seen a newer cluster epoch than 7"));
+  EXPECT_TRUE(kernel_.fenced());
+  // The thaw under the old epoch was refused too: the freeze is still known.
+  EXPECT_EQ(held_.count("c#1"), 1u);
+}
+
+// Never an unfence under a lease counted from a renewal too old: nothing is
+// unfenced. With a fresh one the lease is armed and ends on time.
+TEST_F(HostDevicesTest, NeverUnfencesWithoutALeaseFromAFreshRenewal) {
+  LiveDeviceFenced(Volume("v", 0));
+  const HostDevices::LeaseBasis old{clock_.Now() - kSpan, kSpan};
+
+  absl::Status s = devices_->Reintegrate(7, held_, old);
+
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("too old"));
+  EXPECT_TRUE(kernel_.fenced());
+
+  const HostDevices::LeaseBasis fresh{clock_.Now() - absl::Seconds(1), kSpan};
+  ASSERT_TRUE(devices_->Reintegrate(7, held_, fresh).ok());
+  EXPECT_TRUE(kernel_.writable());
+  clock_.SleepFor(absl::Seconds(2) - absl::Milliseconds(1));
+  kernel_.Tick();
+  EXPECT_TRUE(kernel_.writable());
+  clock_.SleepFor(absl::Milliseconds(2));
+  kernel_.Tick();
+  EXPECT_FALSE(kernel_.writable());  // the kernel fenced itself on time
+}
+
+// A rebooted host has no device: it is made from etcd's map, tracked, and
+// under a lease from the start.
+TEST_F(HostDevicesTest, CreatesAMissingDeviceFromEtcdsMap) {
+  SetEtcdExtent(2, Location{1, 7});
+
+  ASSERT_TRUE(Reintegrate(7).ok());
+
+  EXPECT_EQ(kernel_.MapOf("p/v", 2), (Location{1, 7}));
+  EXPECT_EQ(devices_->Devices(), std::vector<std::string>{"p/v"});
+  clock_.SleepFor(kSpan);
+  kernel_.Tick();
+  EXPECT_FALSE(kernel_.writable());
+}
+
+// The kernel makes a device unfenced: not under a renewal too old to give
+// it a lease.
+TEST_F(HostDevicesTest, MakesNoDeviceUnderALeaseTooOld) {
+  const HostDevices::LeaseBasis old{clock_.Now() - kSpan, kSpan};
+
+  absl::Status s = devices_->Reintegrate(7, held_, old);
+
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(kernel_.HasVolume("p/v"));
+  EXPECT_THAT(devices_->Devices(), IsEmpty());
+}
+
+// The fence reaches every tracked device and no other; the renewal too.
+TEST_F(HostDevicesTest, FenceAndRenewalReachEveryTrackedDevice) {
+  VolumeRecord w = Volume("w", 4);
+  for (const VolumeRecord& v : {Volume("v", 0), w}) {
+    ASSERT_TRUE(kernel_.Activate(Load(), v).ok());
+    devices_->Track(v, kExtentSectors);
+  }
+  devices_->FenceAll();
+  EXPECT_EQ(kernel_.Write("p/v", 0, 0, 1), WriteResult::kHeld);
+  EXPECT_EQ(kernel_.Write("p/w", 0, 0, 2), WriteResult::kHeld);
+  EXPECT_EQ(EventTypes(), std::vector<std::string>{"host_fenced"});
+  EXPECT_EQ(events_.back()["host"].get<std::string>(), "h1");
+
+  devices_->Forget("p/w");
+  ASSERT_TRUE(kernel_.UnfenceSegment(SegmentAt{"p/w", 0}, 0).ok());
+  devices_->FenceAll();
+  EXPECT_EQ(kernel_.Write("p/w", 0, 0, 3), WriteResult::kAcked);
+}
+
+}  // namespace
+}  // namespace cvol::daemon::sim
