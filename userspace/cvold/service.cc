@@ -29,7 +29,8 @@ Service::Service(ServiceOptions options, store::KvStore& kv, const std::string& 
       db_(kv, prefix),
       dm_(dm),
       events_(events),
-      started_(absl::Now()) {}
+      started_(absl::Now()),
+      move_workers_(options_.move_workers) {}
 
 Service::~Service() { Stop(); }
 
@@ -120,13 +121,13 @@ absl::Status Service::Start() {
 }
 
 void Service::Stop() {
-  std::map<std::string, std::thread> threads;
   {
     absl::MutexLock lock(&moves_mu_);
     stopping_ = true;
-    threads.swap(move_threads_);
   }
-  for (auto& [key, thread] : threads) thread.join();
+  // Runs the turns scheduled so far, each of which ends at its first look
+  // at stopping_, and joins the threads; no turn is scheduled after.
+  move_workers_.Shutdown();
 }
 
 absl::StatusOr<Service::Json> Service::Handle(const std::string& command, const Json& args,
