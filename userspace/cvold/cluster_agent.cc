@@ -8,7 +8,7 @@
 #include "log.h"
 #include "nlohmann/json.hpp"
 #include "records.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 namespace {

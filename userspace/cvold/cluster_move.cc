@@ -13,7 +13,7 @@
 #include "fault_injection.h"
 #include "log.h"
 #include "service.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 

@@ -10,7 +10,7 @@
 #include "change_messages.h"
 #include "log.h"
 #include "peer_handlers.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 #include "volume_layout.h"
 
 namespace cvol::daemon {

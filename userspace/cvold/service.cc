@@ -16,7 +16,7 @@
 #include "cvol/status.h"
 #include "log.h"
 #include "pool_view.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 
