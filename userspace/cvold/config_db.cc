@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 
@@ -122,32 +123,27 @@ std::string ConfigDb::MoveKey(const std::string& pool, const std::string& volume
 }
 
 absl::StatusOr<Snapshot> ConfigDb::Load() const {
-  absl::StatusOr<store::RangeResult> range = kv_.Range(prefix_);
-  if (!range.ok()) return range.status();
+  ASSIGN_OR_RETURN(store::RangeResult range, kv_.Range(prefix_));
   Snapshot snap;
-  snap.revision = range->revision;
-  for (const store::KeyValue& kv : range->kvs) {
+  snap.revision = range.revision;
+  for (const store::KeyValue& kv : range.kvs) {
     const std::string rest = kv.key.substr(prefix_.size());
     const int64_t rev = kv.mod_revision;
     if (absl::StartsWith(rest, "pools/")) {
-      absl::StatusOr<PoolRecord> r = DecodePool(kv.value);
-      if (!r.ok()) return r.status();
-      const std::string name = r->name;  // before the move below
-      snap.pools[name] = {*std::move(r), rev};
+      ASSIGN_OR_RETURN(PoolRecord r, DecodePool(kv.value));
+      const std::string name = r.name;  // before the move below
+      snap.pools[name] = {std::move(r), rev};
     } else if (absl::StartsWith(rest, "pvs/")) {
-      absl::StatusOr<PvRecord> r = DecodePv(kv.value);
-      if (!r.ok()) return r.status();
-      const std::string uuid = r->uuid;
-      snap.pvs[uuid] = {*std::move(r), rev};
+      ASSIGN_OR_RETURN(PvRecord r, DecodePv(kv.value));
+      const std::string uuid = r.uuid;
+      snap.pvs[uuid] = {std::move(r), rev};
     } else if (absl::StartsWith(rest, "volumes/")) {
-      absl::StatusOr<VolumeRecord> r = DecodeVolume(kv.value);
-      if (!r.ok()) return r.status();
-      std::pair<std::string, std::string> name{r->pool, r->name};
-      snap.volumes[name] = {*std::move(r), rev};
+      ASSIGN_OR_RETURN(VolumeRecord r, DecodeVolume(kv.value));
+      std::pair<std::string, std::string> name{r.pool, r.name};
+      snap.volumes[name] = {std::move(r), rev};
     } else if (absl::StartsWith(rest, "moves/")) {
-      absl::StatusOr<MoveRecord> r = DecodeMove(kv.value);
-      if (!r.ok()) return r.status();
-      snap.moves[kv.key] = {*std::move(r), rev};
+      ASSIGN_OR_RETURN(MoveRecord r, DecodeMove(kv.value));
+      snap.moves[kv.key] = {std::move(r), rev};
     }
     // Other keys (members, the cluster's own records) are not ours to read.
   }
@@ -155,9 +151,8 @@ absl::StatusOr<Snapshot> ConfigDb::Load() const {
 }
 
 absl::Status ConfigDb::Commit(const ChangeSet& change) {
-  absl::StatusOr<store::TxnResult> result = kv_.Txn(change.compares_, change.ops_);
-  if (!result.ok()) return result.status();
-  if (!result->succeeded) {
+  ASSIGN_OR_RETURN(store::TxnResult result, kv_.Txn(change.compares_, change.ops_));
+  if (!result.succeeded) {
     return absl::AbortedError("the configuration changed meanwhile (another change won the race)");
   }
   return absl::OkStatus();

@@ -383,9 +383,8 @@ bool MoveController::MayStartMigrations(const Snapshot& snap, const std::string&
 bool MoveController::WaitsToStart(const MoveRecord& m) { return !m.TakenUp(); }
 
 absl::StatusOr<MoveController::Next> MoveController::Copy(Context& c) {
-  absl::StatusOr<KernelExtent> st = deps_.kernel->Read(c.extent);
-  if (!st.ok()) return st.status();
-  if (!st->migration) {
+  ASSIGN_OR_RETURN(KernelExtent st, deps_.kernel->Read(c.extent));
+  if (!st.migration) {
     absl::Status s = deps_.kernel->MigrateStart(c.extent, c.move.record.dst, MigrateMode::kCopy,
                                                 static_cast<uint64_t>(c.epoch));
     // The kernel has seen a newer epoch: a new Primary acted after this
@@ -407,9 +406,9 @@ absl::StatusOr<MoveController::Next> MoveController::Copy(Context& c) {
     }
     return Next{};
   }
-  deps_.set_phase(c.key, "copying", st->migration->copied_regions, st->migration->regions);
-  if (st->migration->state == MigrationState::kFailed) return SetStep(c, Step::kAbort);
-  if (st->migration->state != MigrationState::kReady) {
+  deps_.set_phase(c.key, "copying", st.migration->copied_regions, st.migration->regions);
+  if (st.migration->state == MigrationState::kFailed) return SetStep(c, Step::kAbort);
+  if (st.migration->state != MigrationState::kReady) {
     deps_.kernel->WaitForProgress(options_.move_poll);
     return Next{};
   }
@@ -576,29 +575,28 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
 }
 
 absl::Status MoveController::ReloadForCommit(Context& c) {
-  absl::StatusOr<Snapshot> snap = deps_.db->Load();
-  if (!snap.ok()) return snap.status();
-  auto mit = snap->moves.find(c.key);
+  ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
+  auto mit = snap.moves.find(c.key);
   // The same change, at the same step, in the same epoch: nothing but the
   // other records may have moved. Otherwise the step starts over.
   const absl::Status moved_on = absl::AbortedError("the move's record changed");
-  if (mit == snap->moves.end()) return moved_on;
+  if (mit == snap.moves.end()) return moved_on;
   const MoveRecord& now = mit->second.record;
   if (ChangeId(c.key, now) != c.change || now.step != Step::kFreeze ||
       now.epoch != static_cast<uint64_t>(c.epoch) || now.phase != MoveRecord::Phase::kCopying ||
       now.excluded != c.move.record.excluded) {
     return moved_on;
   }
-  auto vit = snap->volumes.find({now.pool, now.volume});
-  auto pit = snap->pools.find(now.pool);
-  if (vit == snap->volumes.end() || vit->second.record.uuid != c.volume.record.uuid ||
-      pit == snap->pools.end()) {
+  auto vit = snap.volumes.find({now.pool, now.volume});
+  auto pit = snap.pools.find(now.pool);
+  if (vit == snap.volumes.end() || vit->second.record.uuid != c.volume.record.uuid ||
+      pit == snap.pools.end()) {
     return moved_on;
   }
   c.move = mit->second;
   c.volume = vit->second;
   c.pool = pit->second;
-  c.snap = *std::move(snap);
+  c.snap = std::move(snap);
   return absl::OkStatus();
 }
 

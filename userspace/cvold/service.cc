@@ -213,8 +213,11 @@ absl::Status Service::ActivateVolume(const Snapshot& snap, const VolumeRecord& v
   const std::string name = DevName(volume.pool, volume.name);
   ASSIGN_OR_RETURN(bool exists, dm_.Exists(name));
   if (!exists) {
-    RETURN_IF_ERROR(dm_.Create(name, DmUuid(options_.instance.empty() ? volume.uuid : absl::StrCat(volume.uuid, "-", options_.instance)),
-                               ToDmLines(volume, pool.extent_sectors, lines)));
+    RETURN_IF_ERROR(dm_.Create(
+        name,
+        DmUuid(options_.instance.empty() ? volume.uuid
+                                         : absl::StrCat(volume.uuid, "-", options_.instance)),
+        ToDmLines(volume, pool.extent_sectors, lines)));
     LogInfo(absl::StrCat("created /dev/mapper/", name));
     return absl::OkStatus();
   }
@@ -234,14 +237,13 @@ absl::Status Service::ActivateVolume(const Snapshot& snap, const VolumeRecord& v
   bool same_layout = live.size() == lines.size();
   bool same_map = same_layout;
   for (size_t i = 0; same_layout && i < live.size(); ++i) {
-    absl::StatusOr<TableLine> parsed = TableLine::Parse(live[i].params);
-    if (!parsed.ok()) return parsed.status();
+    ASSIGN_OR_RETURN(TableLine parsed, TableLine::Parse(live[i].params));
     const Segment& segment = volume.segments[i];
     same_layout = live[i].start == segment.first_vext * pool.extent_sectors &&
                   live[i].length == segment.extents * pool.extent_sectors &&
-                  parsed->vol_uuid == lines[i].vol_uuid &&
-                  AsDevNumbers(parsed->devices) == AsDevNumbers(lines[i].devices);
-    same_map = same_map && parsed->map_runs == lines[i].map_runs;
+                  parsed.vol_uuid == lines[i].vol_uuid &&
+                  AsDevNumbers(parsed.devices) == AsDevNumbers(lines[i].devices);
+    same_map = same_map && parsed.map_runs == lines[i].map_runs;
   }
   if (same_layout && (same_map || commit_pending)) return absl::OkStatus();
   if (commit_pending) {
