@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cvol/control/names.h"
+#include "cvol/status_macros.h"
 #include "table.h"
 
 namespace cvol::clusterctl {
@@ -28,10 +29,9 @@ absl::StatusOr<json> Context::Call(const std::string& command, const json& args,
   // The timeout belongs to the connection, so a call with its own (events,
   // which waits forever) gets a fresh one.
   if (!client_.has_value() || read_timeout.has_value()) {
-    absl::StatusOr<control::Client> client =
-        control::Client::Connect(options_.socket_path, client_options);
-    if (!client.ok()) return client.status();
-    client_.emplace(std::move(*client));
+    ASSIGN_OR_RETURN(control::Client client,
+                     control::Client::Connect(options_.socket_path, client_options));
+    client_.emplace(std::move(client));
   }
   return client_->Call(command, args, on_interim);
 }

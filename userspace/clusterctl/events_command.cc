@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "command.h"
+#include "cvol/status_macros.h"
 #include "events_format.h"
 
 namespace cvol::clusterctl {
@@ -25,9 +26,8 @@ absl::Status Events(const po::variables_map&, Context& ctx) {
     }
   };
   // The stream never ends by itself; no reply timeout applies.
-  absl::StatusOr<json> result =
-      ctx.Call("events", json::object(), on_event, absl::InfiniteDuration());
-  if (!result.ok()) return result.status();
+  ASSIGN_OR_RETURN(json result,
+                   ctx.Call("events", json::object(), on_event, absl::InfiniteDuration()));
   // A daemon that ends the stream with ok has nothing more to say.
   return absl::OkStatus();
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "command.h"
+#include "cvol/status_macros.h"
 #include "table.h"
 
 namespace cvol::clusterctl {
@@ -30,16 +31,15 @@ std::string Links(const json& member) {
 }
 
 absl::Status MemberList(const po::variables_map&, Context& ctx) {
-  absl::StatusOr<json> result = ctx.Call("member.list", json::object());
-  if (!result.ok()) return result.status();
+  ASSIGN_OR_RETURN(json result, ctx.Call("member.list", json::object()));
   if (ctx.json_output()) {
-    ctx.PrintJson(*result);
+    ctx.PrintJson(result);
     return absl::OkStatus();
   }
   Table table({{"HOST"}, {"ROLE"}, {"STATE"}, {"FAILS", Table::Align::kRight},
                {"MEMBER FOR", Table::Align::kRight}, {"LEASE"}, {"LINKS"}});
-  for (const json& m : Array(*result, "members")) {
-    table.AddRow({Str(m, "host") + (Str(m, "host") == Str(*result, "self") ? " *" : ""),
+  for (const json& m : Array(result, "members")) {
+    table.AddRow({Str(m, "host") + (Str(m, "host") == Str(result, "self") ? " *" : ""),
                   Str(m, "role"), Str(m, "state"), Str(m, "fail_count"),
                   Seconds(m, "member_for_s"), absl::StrFormat("%x", Num(m, "lease")), Links(m)});
   }
@@ -48,7 +48,7 @@ absl::Status MemberList(const po::variables_map&, Context& ctx) {
   } else {
     table.Print(ctx.out());
   }
-  ctx.out() << "epoch " << Num(*result, "epoch") << "; * is this host\n";
+  ctx.out() << "epoch " << Num(result, "epoch") << "; * is this host\n";
   return absl::OkStatus();
 }
 

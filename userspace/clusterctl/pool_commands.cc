@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "command.h"
 #include "cvol/control/names.h"
+#include "cvol/status_macros.h"
 #include "table.h"
 
 namespace cvol::clusterctl {
@@ -24,48 +25,44 @@ absl::Status PoolCreate(const po::variables_map& vm, Context& ctx) {
   if (absl::Status s = control::ValidateName("pool", pool); !s.ok()) return s;
   json args = {{"pool", pool}};
   if (std::optional<std::string> text = OptionalArg(vm, "extent-size"); text.has_value()) {
-    absl::StatusOr<uint64_t> bytes = control::ParseSize(*text);
-    if (!bytes.ok()) return bytes.status();
-    if (*bytes == 0 || *bytes % kExtentAlignBytes != 0 || *bytes > kMaxExtentBytes) {
+    ASSIGN_OR_RETURN(uint64_t bytes, control::ParseSize(*text));
+    if (bytes == 0 || bytes % kExtentAlignBytes != 0 || bytes > kMaxExtentBytes) {
       return absl::InvalidArgumentError(
           absl::StrCat("--extent-size ", *text, " must be a multiple of 4K between 4K and 512G"));
     }
-    args["extent_size_bytes"] = *bytes;
+    args["extent_size_bytes"] = bytes;
   }
-  absl::StatusOr<json> result = ctx.Call("pool.create", args);
-  if (!result.ok()) return result.status();
+  ASSIGN_OR_RETURN(json result, ctx.Call("pool.create", args));
   if (ctx.json_output()) {
-    ctx.PrintJson(*result);
+    ctx.PrintJson(result);
     return absl::OkStatus();
   }
-  ctx.out() << "Created pool " << Str(*result, "name") << " with "
-            << SizeField(*result, "extent_size_bytes") << " extents, uuid "
-            << Str(*result, "uuid") << "\n"
+  ctx.out() << "Created pool " << Str(result, "name") << " with "
+            << SizeField(result, "extent_size_bytes") << " extents, uuid "
+            << Str(result, "uuid") << "\n"
             << "Add devices with: clusterctl pv create <device> --pool " << pool << "\n";
   return absl::OkStatus();
 }
 
 absl::Status PoolList(const po::variables_map&, Context& ctx) {
-  absl::StatusOr<json> result = ctx.Call("pool.list", json::object());
-  if (!result.ok()) return result.status();
+  ASSIGN_OR_RETURN(json result, ctx.Call("pool.list", json::object()));
   if (ctx.json_output()) {
-    ctx.PrintJson(*result);
+    ctx.PrintJson(result);
     return absl::OkStatus();
   }
-  PrintPoolTable(Array(*result, "pools"), ctx.out());
+  PrintPoolTable(Array(result, "pools"), ctx.out());
   return absl::OkStatus();
 }
 
 absl::Status PoolShow(const po::variables_map& vm, Context& ctx) {
   std::string pool = vm["pool"].as<std::string>();
   if (absl::Status s = control::ValidateName("pool", pool); !s.ok()) return s;
-  absl::StatusOr<json> result = ctx.Call("pool.show", {{"pool", pool}});
-  if (!result.ok()) return result.status();
+  ASSIGN_OR_RETURN(json result, ctx.Call("pool.show", {{"pool", pool}}));
   if (ctx.json_output()) {
-    ctx.PrintJson(*result);
+    ctx.PrintJson(result);
     return absl::OkStatus();
   }
-  const json& p = *result;
+  const json& p = result;
   FieldList fields;
   fields.Add("Name", Str(p, "name"));
   fields.Add("UUID", Str(p, "uuid"));

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "command.h"
 #include "cvol/control/names.h"
+#include "cvol/status_macros.h"
 #include "table.h"
 
 namespace cvol::clusterctl {
@@ -19,25 +20,23 @@ absl::Status PvCreate(const po::variables_map& vm, Context& ctx) {
     return absl::InvalidArgumentError(
         absl::StrCat("device '", device, "' must be an absolute path, as /dev/sdb"));
   }
-  absl::StatusOr<std::string> pool = RequiredArg(vm, "pool", "--pool POOL");
-  if (!pool.ok()) return pool.status();
-  if (absl::Status s = control::ValidateName("pool", *pool); !s.ok()) return s;
-  json args = {{"device", device}, {"pool", *pool}};
+  ASSIGN_OR_RETURN(std::string pool, RequiredArg(vm, "pool", "--pool POOL"));
+  if (absl::Status s = control::ValidateName("pool", pool); !s.ok()) return s;
+  json args = {{"device", device}, {"pool", pool}};
   if (std::optional<std::string> name = OptionalArg(vm, "name"); name.has_value()) {
     if (absl::Status s = control::ValidateName("pv", *name); !s.ok()) return s;
     args["name"] = *name;
   }
   if (vm["force"].as<bool>()) args["force"] = true;
 
-  absl::StatusOr<json> pv = ctx.Call("pv.create", args);
-  if (!pv.ok()) return pv.status();
+  ASSIGN_OR_RETURN(json pv, ctx.Call("pv.create", args));
   if (ctx.json_output()) {
-    ctx.PrintJson(*pv);
+    ctx.PrintJson(pv);
     return absl::OkStatus();
   }
-  ctx.out() << "Created pv " << Str(*pv, "name") << " on " << device << " in pool " << *pool
-            << ": " << Num(*pv, "extents") << " extents (" << SizeField(*pv, "size_bytes")
-            << "), uuid " << Str(*pv, "uuid") << "\n";
+  ctx.out() << "Created pv " << Str(pv, "name") << " on " << device << " in pool " << pool
+            << ": " << Num(pv, "extents") << " extents (" << SizeField(pv, "size_bytes")
+            << "), uuid " << Str(pv, "uuid") << "\n";
   return absl::OkStatus();
 }
 
@@ -47,37 +46,35 @@ absl::Status PvList(const po::variables_map& vm, Context& ctx) {
     if (absl::Status s = control::ValidateName("pool", *pool); !s.ok()) return s;
     args["pool"] = *pool;
   }
-  absl::StatusOr<json> result = ctx.Call("pv.list", args);
-  if (!result.ok()) return result.status();
+  ASSIGN_OR_RETURN(json result, ctx.Call("pv.list", args));
   if (ctx.json_output()) {
-    ctx.PrintJson(*result);
+    ctx.PrintJson(result);
     return absl::OkStatus();
   }
-  PrintPvTable(Array(*result, "pvs"), ctx.out());
+  PrintPvTable(Array(result, "pvs"), ctx.out());
   return absl::OkStatus();
 }
 
 absl::Status PvShow(const po::variables_map& vm, Context& ctx) {
   std::string ref = vm["pv"].as<std::string>();
   if (absl::Status s = ValidatePvRef(ref); !s.ok()) return s;
-  absl::StatusOr<json> pv = ctx.Call("pv.show", {{"pv", ref}});
-  if (!pv.ok()) return pv.status();
+  ASSIGN_OR_RETURN(json pv, ctx.Call("pv.show", {{"pv", ref}}));
   if (ctx.json_output()) {
-    ctx.PrintJson(*pv);
+    ctx.PrintJson(pv);
     return absl::OkStatus();
   }
   FieldList fields;
-  fields.Add("Name", Str(*pv, "name"));
-  fields.Add("UUID", Str(*pv, "uuid"));
-  fields.Add("Pool", Str(*pv, "pool"));
-  fields.Add("Slot", Str(*pv, "slot"));
-  fields.Add("Path", Str(*pv, "path") == "-" ? "(not found on this host)" : Str(*pv, "path"));
-  fields.Add("Size", SizeField(*pv, "size_bytes"));
-  fields.Add("Data offset", SizeField(*pv, "data_offset_bytes"));
-  fields.Add("Extents", absl::StrCat(Num(*pv, "extents"), " (", Num(*pv, "free_extents"),
+  fields.Add("Name", Str(pv, "name"));
+  fields.Add("UUID", Str(pv, "uuid"));
+  fields.Add("Pool", Str(pv, "pool"));
+  fields.Add("Slot", Str(pv, "slot"));
+  fields.Add("Path", Str(pv, "path") == "-" ? "(not found on this host)" : Str(pv, "path"));
+  fields.Add("Size", SizeField(pv, "size_bytes"));
+  fields.Add("Data offset", SizeField(pv, "data_offset_bytes"));
+  fields.Add("Extents", absl::StrCat(Num(pv, "extents"), " (", Num(pv, "free_extents"),
                                      " free)"));
   fields.Print(ctx.out());
-  const json& segments = Array(*pv, "segments");
+  const json& segments = Array(pv, "segments");
   ctx.out() << "\nSegments:\n";
   if (segments.empty()) {
     ctx.out() << "(none)\n";
@@ -100,10 +97,9 @@ absl::Status PvRemove(const po::variables_map& vm, Context& ctx) {
   if (absl::Status s = ValidatePvRef(ref); !s.ok()) return s;
   json args = {{"pv", ref}};
   if (vm["force"].as<bool>()) args["force"] = true;
-  absl::StatusOr<json> result = ctx.Call("pv.remove", args);
-  if (!result.ok()) return result.status();
+  ASSIGN_OR_RETURN(json result, ctx.Call("pv.remove", args));
   if (ctx.json_output()) {
-    ctx.PrintJson(*result);
+    ctx.PrintJson(result);
     return absl::OkStatus();
   }
   ctx.out() << "Removed pv " << ref << " (label wiped)\n";

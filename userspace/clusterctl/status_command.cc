@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "command.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::clusterctl {
 namespace {
@@ -22,13 +23,12 @@ std::string FormatUptime(uint64_t seconds) {
 }
 
 absl::Status Status(const po::variables_map&, Context& ctx) {
-  absl::StatusOr<json> result = ctx.Call("status", json::object());
-  if (!result.ok()) return result.status();
+  ASSIGN_OR_RETURN(json result, ctx.Call("status", json::object()));
   if (ctx.json_output()) {
-    ctx.PrintJson(*result);
+    ctx.PrintJson(result);
     return absl::OkStatus();
   }
-  const json& s = *result;
+  const json& s = result;
   const json& daemon = s.is_object() && s.contains("daemon") ? s["daemon"] : json::object();
   const json& etcd = s.is_object() && s.contains("etcd") ? s["etcd"] : json::object();
   std::ostream& out = ctx.out();

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "command.h"
 #include "cvol/control/names.h"
+#include "cvol/status_macros.h"
 #include "progress_bar.h"
 #include "table.h"
 
@@ -23,10 +24,9 @@ absl::StatusOr<control::VolumeName> VolumeArg(const po::variables_map& vm) {
 }
 
 absl::StatusOr<uint64_t> PositiveSize(const std::string& text) {
-  absl::StatusOr<uint64_t> bytes = control::ParseSize(text);
-  if (!bytes.ok()) return bytes.status();
-  if (*bytes == 0) return absl::InvalidArgumentError("--size must be more than 0");
-  return *bytes;
+  ASSIGN_OR_RETURN(uint64_t bytes, control::ParseSize(text));
+  if (bytes == 0) return absl::InvalidArgumentError("--size must be more than 0");
+  return bytes;
 }
 
 void PrintVolume(const json& v, std::ostream& out) {
@@ -61,21 +61,17 @@ void PrintVolume(const json& v, std::ostream& out) {
 }
 
 absl::Status VolumeCreate(const po::variables_map& vm, Context& ctx) {
-  absl::StatusOr<control::VolumeName> name = VolumeArg(vm);
-  if (!name.ok()) return name.status();
-  absl::StatusOr<std::string> size_text = RequiredArg(vm, "size", "--size SIZE");
-  if (!size_text.ok()) return size_text.status();
-  absl::StatusOr<uint64_t> size = PositiveSize(*size_text);
-  if (!size.ok()) return size.status();
-  absl::StatusOr<json> volume =
-      ctx.Call("volume.create", {{"volume", name->full()}, {"size_bytes", *size}});
-  if (!volume.ok()) return volume.status();
+  ASSIGN_OR_RETURN(control::VolumeName name, VolumeArg(vm));
+  ASSIGN_OR_RETURN(std::string size_text, RequiredArg(vm, "size", "--size SIZE"));
+  ASSIGN_OR_RETURN(uint64_t size, PositiveSize(size_text));
+  ASSIGN_OR_RETURN(json volume,
+                   ctx.Call("volume.create", {{"volume", name.full()}, {"size_bytes", size}}));
   if (ctx.json_output()) {
-    ctx.PrintJson(*volume);
+    ctx.PrintJson(volume);
     return absl::OkStatus();
   }
-  ctx.out() << "Created volume " << Str(*volume, "name") << ": "
-            << SizeField(*volume, "size_bytes") << " at " << Str(*volume, "device") << "\n";
+  ctx.out() << "Created volume " << Str(volume, "name") << ": "
+            << SizeField(volume, "size_bytes") << " at " << Str(volume, "device") << "\n";
   return absl::OkStatus();
 }
 
@@ -85,77 +81,67 @@ absl::Status VolumeList(const po::variables_map& vm, Context& ctx) {
     if (absl::Status s = control::ValidateName("pool", *pool); !s.ok()) return s;
     args["pool"] = *pool;
   }
-  absl::StatusOr<json> result = ctx.Call("volume.list", args);
-  if (!result.ok()) return result.status();
+  ASSIGN_OR_RETURN(json result, ctx.Call("volume.list", args));
   if (ctx.json_output()) {
-    ctx.PrintJson(*result);
+    ctx.PrintJson(result);
     return absl::OkStatus();
   }
-  PrintVolumeTable(Array(*result, "volumes"), ctx.out());
+  PrintVolumeTable(Array(result, "volumes"), ctx.out());
   return absl::OkStatus();
 }
 
 absl::Status VolumeShow(const po::variables_map& vm, Context& ctx) {
-  absl::StatusOr<control::VolumeName> name = VolumeArg(vm);
-  if (!name.ok()) return name.status();
-  absl::StatusOr<json> volume = ctx.Call("volume.show", {{"volume", name->full()}});
-  if (!volume.ok()) return volume.status();
+  ASSIGN_OR_RETURN(control::VolumeName name, VolumeArg(vm));
+  ASSIGN_OR_RETURN(json volume, ctx.Call("volume.show", {{"volume", name.full()}}));
   if (ctx.json_output()) {
-    ctx.PrintJson(*volume);
+    ctx.PrintJson(volume);
     return absl::OkStatus();
   }
-  PrintVolume(*volume, ctx.out());
+  PrintVolume(volume, ctx.out());
   return absl::OkStatus();
 }
 
 absl::Status VolumeResize(const po::variables_map& vm, Context& ctx) {
-  absl::StatusOr<control::VolumeName> name = VolumeArg(vm);
-  if (!name.ok()) return name.status();
-  absl::StatusOr<std::string> size_text = RequiredArg(vm, "size", "--size SIZE");
-  if (!size_text.ok()) return size_text.status();
-  if (!size_text->empty() && size_text->front() == '-') {
+  ASSIGN_OR_RETURN(control::VolumeName name, VolumeArg(vm));
+  ASSIGN_OR_RETURN(std::string size_text, RequiredArg(vm, "size", "--size SIZE"));
+  if (!size_text.empty() && size_text.front() == '-') {
     return absl::InvalidArgumentError("volumes cannot shrink; --size takes SIZE or +SIZE");
   }
-  bool grow_by = !size_text->empty() && size_text->front() == '+';
-  absl::StatusOr<uint64_t> size = PositiveSize(grow_by ? size_text->substr(1) : *size_text);
-  if (!size.ok()) return size.status();
+  bool grow_by = !size_text.empty() && size_text.front() == '+';
+  ASSIGN_OR_RETURN(uint64_t size, PositiveSize(grow_by ? size_text.substr(1) : size_text));
 
-  uint64_t new_size = *size;
+  uint64_t new_size = size;
   if (grow_by) {
     // +SIZE is relative to the size cvold has now; a concurrent resize in
     // between is the daemon's to refuse or apply, as with any absolute size.
-    absl::StatusOr<json> current = ctx.Call("volume.show", {{"volume", name->full()}});
-    if (!current.ok()) return current.status();
-    uint64_t current_size = Num(*current, "size_bytes");
-    if (current_size > UINT64_MAX - *size) {
-      return absl::InvalidArgumentError(absl::StrCat("--size ", *size_text, " on ",
+    ASSIGN_OR_RETURN(json current, ctx.Call("volume.show", {{"volume", name.full()}}));
+    uint64_t current_size = Num(current, "size_bytes");
+    if (current_size > UINT64_MAX - size) {
+      return absl::InvalidArgumentError(absl::StrCat("--size ", size_text, " on ",
                                                      control::FormatSize(current_size),
                                                      " overflows"));
     }
-    new_size = current_size + *size;
+    new_size = current_size + size;
   }
-  absl::StatusOr<json> volume =
-      ctx.Call("volume.resize", {{"volume", name->full()}, {"size_bytes", new_size}});
-  if (!volume.ok()) return volume.status();
+  ASSIGN_OR_RETURN(json volume,
+                   ctx.Call("volume.resize", {{"volume", name.full()}, {"size_bytes", new_size}}));
   if (ctx.json_output()) {
-    ctx.PrintJson(*volume);
+    ctx.PrintJson(volume);
     return absl::OkStatus();
   }
-  ctx.out() << "Resized volume " << Str(*volume, "name") << " to "
-            << SizeField(*volume, "size_bytes") << "\n";
+  ctx.out() << "Resized volume " << Str(volume, "name") << " to "
+            << SizeField(volume, "size_bytes") << "\n";
   return absl::OkStatus();
 }
 
 absl::Status VolumeRemove(const po::variables_map& vm, Context& ctx) {
-  absl::StatusOr<control::VolumeName> name = VolumeArg(vm);
-  if (!name.ok()) return name.status();
-  absl::StatusOr<json> result = ctx.Call("volume.remove", {{"volume", name->full()}});
-  if (!result.ok()) return result.status();
+  ASSIGN_OR_RETURN(control::VolumeName name, VolumeArg(vm));
+  ASSIGN_OR_RETURN(json result, ctx.Call("volume.remove", {{"volume", name.full()}}));
   if (ctx.json_output()) {
-    ctx.PrintJson(*result);
+    ctx.PrintJson(result);
     return absl::OkStatus();
   }
-  ctx.out() << "Removed volume " << name->full() << "\n";
+  ctx.out() << "Removed volume " << name.full() << "\n";
   return absl::OkStatus();
 }
 
@@ -187,18 +173,14 @@ absl::Status MoveOutcome(const json& moves) {
 }
 
 absl::Status VolumeMove(const po::variables_map& vm, Context& ctx) {
-  absl::StatusOr<control::VolumeName> name = VolumeArg(vm);
-  if (!name.ok()) return name.status();
-  absl::StatusOr<std::string> extent_text = RequiredArg(vm, "extent", "--extent N");
-  if (!extent_text.ok()) return extent_text.status();
-  absl::StatusOr<uint64_t> vext = ParseCount(*extent_text, "--extent");
-  if (!vext.ok()) return vext.status();
-  json args = {{"volume", name->full()}, {"vext", *vext}};
+  ASSIGN_OR_RETURN(control::VolumeName name, VolumeArg(vm));
+  ASSIGN_OR_RETURN(std::string extent_text, RequiredArg(vm, "extent", "--extent N"));
+  ASSIGN_OR_RETURN(uint64_t vext, ParseCount(extent_text, "--extent"));
+  json args = {{"volume", name.full()}, {"vext", vext}};
   if (std::optional<std::string> text = OptionalArg(vm, "count"); text.has_value()) {
-    absl::StatusOr<uint64_t> count = ParseCount(*text, "--count");
-    if (!count.ok()) return count.status();
-    if (*count == 0) return absl::InvalidArgumentError("--count must be at least 1");
-    args["count"] = *count;
+    ASSIGN_OR_RETURN(uint64_t count, ParseCount(*text, "--count"));
+    if (count == 0) return absl::InvalidArgumentError("--count must be at least 1");
+    args["count"] = count;
   }
   if (std::optional<std::string> to_pv = OptionalArg(vm, "to-pv"); to_pv.has_value()) {
     if (absl::Status s = ValidatePvRef(*to_pv); !s.ok()) return s;
@@ -214,10 +196,9 @@ absl::Status VolumeMove(const po::variables_map& vm, Context& ctx) {
   const bool is_tty = ctx.env().out_is_tty;
   uint64_t extent_bytes = 0;
   if (show_progress && is_tty) {
-    absl::StatusOr<json> volume = ctx.Call("volume.show", {{"volume", name->full()}});
-    if (!volume.ok()) return volume.status();
-    uint64_t extents = Num(*volume, "extents");
-    extent_bytes = extents == 0 ? 0 : Num(*volume, "size_bytes") / extents;
+    ASSIGN_OR_RETURN(json volume, ctx.Call("volume.show", {{"volume", name.full()}}));
+    uint64_t extents = Num(volume, "extents");
+    extent_bytes = extents == 0 ? 0 : Num(volume, "size_bytes") / extents;
   }
   std::unique_ptr<ProgressPrinter> printer = MakeProgressPrinter(
       ctx.out(), is_tty, ctx.env().terminal_width - (is_tty ? 1 : 0), extent_bytes);
@@ -239,11 +220,11 @@ absl::Status VolumeMove(const po::variables_map& vm, Context& ctx) {
     PrintMoveTable(moves, ctx.out());
     if (absl::Status s = MoveOutcome(moves); !s.ok()) return s;
     ctx.out() << "Moved " << moves.size() << (moves.size() == 1 ? " extent" : " extents")
-              << " of " << name->full() << "\n";
+              << " of " << name.full() << "\n";
     return absl::OkStatus();
   }
   ctx.out() << "Started " << moves.size() << (moves.size() == 1 ? " move" : " moves") << " of "
-            << name->full() << "; follow with: clusterctl status\n";
+            << name.full() << "; follow with: clusterctl status\n";
   PrintMoveTable(moves, ctx.out());
   return absl::OkStatus();
 }

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "cvol/control/args.h"
 #include "cvol/control/names.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 namespace {

@@ -9,7 +9,7 @@
 #include "log.h"
 #include "nlohmann/json.hpp"
 #include "records.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 namespace {
@@ -81,10 +81,9 @@ absl::StatusOr<cluster::ClusterView> ClusterAgent::ReadView() const {
 absl::Status ClusterAgent::RevokeLease(int64_t lease) { return kv_.LeaseRevoke(lease); }
 
 absl::Status ClusterAgent::CheckEpoch(int64_t epoch) const {
-  absl::StatusOr<int64_t> current = cluster::Membership::ReadEpoch(kv_, options_.prefix);
-  if (!current.ok()) return current.status();
+  ASSIGN_OR_RETURN(int64_t current, cluster::Membership::ReadEpoch(kv_, options_.prefix));
   cluster::ClusterView view;
-  view.epoch = *current;
+  view.epoch = current;
   return cluster::CheckEpoch(epoch, view);
 }
 
@@ -161,10 +160,10 @@ absl::Status ClusterAgent::JoinOrRenew() {
   const absl::Time sent = MonotonicNow();
   if (membership_ == nullptr || !membership_->KeepAlive().ok()) {
     cluster::MemberInfo self{options_.host, options_.addresses};
-    absl::StatusOr<std::unique_ptr<cluster::Membership>> joined =
-        cluster::Membership::Join(lease_kv_, options_.prefix, self, options_.lease_ttl_s);
-    if (!joined.ok()) return joined.status();
-    membership_ = std::move(*joined);
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<cluster::Membership> joined,
+        cluster::Membership::Join(lease_kv_, options_.prefix, self, options_.lease_ttl_s));
+    membership_ = std::move(joined);
     LogInfo(absl::StrCat("cluster: joined as ", options_.host, " (lease ", membership_->lease(),
                          ")"));
   }

@@ -21,7 +21,7 @@
 #include "cvol/unique_fd.h"
 #include "log.h"
 #include "service.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 void Service::AttachCluster(ClusterAgent* agent, PeerCaller* peers) {

@@ -13,7 +13,7 @@
 #include "fault_injection.h"
 #include "log.h"
 #include "service.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 
@@ -38,13 +38,18 @@ void Service::StartClusterMoves(const Snapshot& snap) {
   }
 }
 
-absl::Status Service::DriveClusterMove(const std::string& key) {
-  const absl::Time deadline = absl::Now() + options_.move_timeout;
+// A step that asks for a pause (a slot of the volume, etcd, a member that
+// said no) ends the turn after it: the worker goes to the moves behind.
+absl::StatusOr<Service::MoveTurn> Service::DriveClusterMove(const std::string& key,
+                                                            absl::Time deadline) {
   while (true) {
     RETURN_IF_ERROR(MoveMayContinue(deadline));
     ASSIGN_OR_RETURN(MoveController::Next next, controller_->RunStep(key));
-    if (next.done) return absl::OkStatus();
-    if (next.wait > absl::ZeroDuration()) clock_.SleepFor(next.wait);
+    if (next.done) return MoveTurn::kDone;
+    if (next.wait > absl::ZeroDuration()) {
+      clock_.SleepFor(next.wait);
+      return MoveTurn::kAgain;
+    }
   }
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 
@@ -122,32 +123,27 @@ std::string ConfigDb::MoveKey(const std::string& pool, const std::string& volume
 }
 
 absl::StatusOr<Snapshot> ConfigDb::Load() const {
-  absl::StatusOr<store::RangeResult> range = kv_.Range(prefix_);
-  if (!range.ok()) return range.status();
+  ASSIGN_OR_RETURN(store::RangeResult range, kv_.Range(prefix_));
   Snapshot snap;
-  snap.revision = range->revision;
-  for (const store::KeyValue& kv : range->kvs) {
+  snap.revision = range.revision;
+  for (const store::KeyValue& kv : range.kvs) {
     const std::string rest = kv.key.substr(prefix_.size());
     const int64_t rev = kv.mod_revision;
     if (absl::StartsWith(rest, "pools/")) {
-      absl::StatusOr<PoolRecord> r = DecodePool(kv.value);
-      if (!r.ok()) return r.status();
-      const std::string name = r->name;  // before the move below
-      snap.pools[name] = {*std::move(r), rev};
+      ASSIGN_OR_RETURN(PoolRecord r, DecodePool(kv.value));
+      const std::string name = r.name;  // before the move below
+      snap.pools[name] = {std::move(r), rev};
     } else if (absl::StartsWith(rest, "pvs/")) {
-      absl::StatusOr<PvRecord> r = DecodePv(kv.value);
-      if (!r.ok()) return r.status();
-      const std::string uuid = r->uuid;
-      snap.pvs[uuid] = {*std::move(r), rev};
+      ASSIGN_OR_RETURN(PvRecord r, DecodePv(kv.value));
+      const std::string uuid = r.uuid;
+      snap.pvs[uuid] = {std::move(r), rev};
     } else if (absl::StartsWith(rest, "volumes/")) {
-      absl::StatusOr<VolumeRecord> r = DecodeVolume(kv.value);
-      if (!r.ok()) return r.status();
-      std::pair<std::string, std::string> name{r->pool, r->name};
-      snap.volumes[name] = {*std::move(r), rev};
+      ASSIGN_OR_RETURN(VolumeRecord r, DecodeVolume(kv.value));
+      std::pair<std::string, std::string> name{r.pool, r.name};
+      snap.volumes[name] = {std::move(r), rev};
     } else if (absl::StartsWith(rest, "moves/")) {
-      absl::StatusOr<MoveRecord> r = DecodeMove(kv.value);
-      if (!r.ok()) return r.status();
-      snap.moves[kv.key] = {*std::move(r), rev};
+      ASSIGN_OR_RETURN(MoveRecord r, DecodeMove(kv.value));
+      snap.moves[kv.key] = {std::move(r), rev};
     }
     // Other keys (members, the cluster's own records) are not ours to read.
   }
@@ -160,12 +156,10 @@ namespace {
 template <typename T, typename Decode>
 absl::StatusOr<std::optional<Versioned<T>>> LoadOne(store::KvStore& kv, const std::string& key,
                                                     Decode decode) {
-  absl::StatusOr<std::optional<store::KeyValue>> got = kv.Get(key);
-  if (!got.ok()) return got.status();
-  if (!got->has_value()) return std::nullopt;
-  absl::StatusOr<T> record = decode((*got)->value);
-  if (!record.ok()) return record.status();
-  return Versioned<T>{*std::move(record), (*got)->mod_revision};
+  ASSIGN_OR_RETURN(std::optional<store::KeyValue> got, kv.Get(key));
+  if (!got.has_value()) return std::nullopt;
+  ASSIGN_OR_RETURN(T record, decode(got->value));
+  return Versioned<T>{std::move(record), got->mod_revision};
 }
 
 }  // namespace
@@ -187,14 +181,12 @@ absl::StatusOr<std::optional<Versioned<MoveRecord>>> ConfigDb::LoadMoveRecord(
 
 absl::StatusOr<std::map<std::string, Versioned<MoveRecord>>> ConfigDb::LoadMovesOf(
     const std::string& pool, const std::string& volume) const {
-  absl::StatusOr<store::RangeResult> range =
-      kv_.Range(absl::StrCat(prefix_, "moves/", pool, "/", volume, "/"));
-  if (!range.ok()) return range.status();
+  ASSIGN_OR_RETURN(store::RangeResult range,
+                   kv_.Range(absl::StrCat(prefix_, "moves/", pool, "/", volume, "/")));
   std::map<std::string, Versioned<MoveRecord>> moves;
-  for (const store::KeyValue& kv : range->kvs) {
-    absl::StatusOr<MoveRecord> r = DecodeMove(kv.value);
-    if (!r.ok()) return r.status();
-    moves[kv.key] = {*std::move(r), kv.mod_revision};
+  for (const store::KeyValue& kv : range.kvs) {
+    ASSIGN_OR_RETURN(MoveRecord r, DecodeMove(kv.value));
+    moves[kv.key] = {std::move(r), kv.mod_revision};
   }
   return moves;
 }
@@ -203,30 +195,25 @@ absl::StatusOr<std::optional<MoveScope>> ConfigDb::LoadMove(const std::string& k
   // A move changes a few times in its life: one more read is nearly
   // always enough.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    absl::StatusOr<std::optional<Versioned<MoveRecord>>> move = LoadMoveRecord(key);
-    if (!move.ok()) return move.status();
-    if (!move->has_value()) return std::nullopt;
-    const MoveRecord& m = (*move)->record;
-    absl::StatusOr<std::optional<Versioned<VolumeRecord>>> volume = LoadVolume(m.pool, m.volume);
-    if (!volume.ok()) return volume.status();
-    absl::StatusOr<std::optional<Versioned<PoolRecord>>> pool = LoadPool(m.pool);
-    if (!pool.ok()) return pool.status();
-    absl::StatusOr<std::optional<Versioned<MoveRecord>>> again = LoadMoveRecord(key);
-    if (!again.ok()) return again.status();
-    if (!again->has_value()) return std::nullopt;
-    if ((*again)->mod_revision != (*move)->mod_revision) continue;
-    if (!volume->has_value() || !pool->has_value()) {
+    ASSIGN_OR_RETURN(std::optional<Versioned<MoveRecord>> move, LoadMoveRecord(key));
+    if (!move.has_value()) return std::nullopt;
+    const MoveRecord& m = move->record;
+    ASSIGN_OR_RETURN(std::optional<Versioned<VolumeRecord>> volume, LoadVolume(m.pool, m.volume));
+    ASSIGN_OR_RETURN(std::optional<Versioned<PoolRecord>> pool, LoadPool(m.pool));
+    ASSIGN_OR_RETURN(std::optional<Versioned<MoveRecord>> again, LoadMoveRecord(key));
+    if (!again.has_value()) return std::nullopt;
+    if (again->mod_revision != move->mod_revision) continue;
+    if (!volume.has_value() || !pool.has_value()) {
       return absl::DataLossError("the move's volume is gone");
     }
-    return MoveScope{**std::move(move), **std::move(volume), **std::move(pool)};
+    return MoveScope{*std::move(move), *std::move(volume), *std::move(pool)};
   }
   return absl::AbortedError("the move's record kept changing while it was read");
 }
 
 absl::Status ConfigDb::Commit(const ChangeSet& change) {
-  absl::StatusOr<store::TxnResult> result = kv_.Txn(change.compares_, change.ops_);
-  if (!result.ok()) return result.status();
-  if (!result->succeeded) {
+  ASSIGN_OR_RETURN(store::TxnResult result, kv_.Txn(change.compares_, change.ops_));
+  if (!result.succeeded) {
     return absl::AbortedError("the configuration changed meanwhile (another change won the race)");
   }
   return absl::OkStatus();

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "log.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 #include "volume_layout.h"
 
 namespace cvol::daemon {

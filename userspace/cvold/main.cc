@@ -28,6 +28,7 @@
 #include "event_hub.h"
 #include "log.h"
 #include "service.h"
+#include "thread_pool.h"
 
 namespace cvol::daemon {
 namespace {
@@ -49,7 +50,15 @@ void NotifySystemd(const char* state) {
 // The controller's calls, over the peer protocol.
 class PeerCallerImpl : public PeerCaller {
  public:
-  explicit PeerCallerImpl(peer::PeerClientOptions options) : client_(std::move(options)) {}
+  // Only the move workers ask rounds, one at a time each (ServiceOptions::
+  // move_workers, 16): 64 calls in flight let 16 moves ask 4 members at
+  // once, or one volume's 8 migrations ask 8 members, without a round
+  // waiting for another round's slow calls. Beyond that a call waits for a
+  // free thread, at most one peer deadline per call ahead of it.
+  static constexpr size_t kCallsInFlight = 64;
+
+  explicit PeerCallerImpl(peer::PeerClientOptions options)
+      : PeerCaller(&fan_out_), fan_out_(kCallsInFlight), client_(std::move(options)) {}
 
   PeerAnswer Ask(const std::string& address, const std::string& type, int64_t epoch,
                  const nlohmann::json& body, absl::Duration deadline) override {
@@ -76,6 +85,7 @@ class PeerCallerImpl : public PeerCaller {
   }
 
  private:
+  ThreadPool fan_out_;  // AskAll's calls
   peer::PeerClient client_;
 };
 

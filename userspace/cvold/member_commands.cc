@@ -4,7 +4,7 @@
 #include "cvol/control/args.h"
 #include "records.h"
 #include "service.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 

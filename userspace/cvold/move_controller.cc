@@ -11,7 +11,7 @@
 #include "change_messages.h"
 #include "log.h"
 #include "peer_handlers.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 #include "volume_layout.h"
 
 namespace cvol::daemon {
@@ -488,9 +488,8 @@ bool MoveController::MayStartMigrations(const std::map<std::string, Versioned<Mo
 bool MoveController::WaitsToStart(const MoveRecord& m) { return !m.TakenUp(); }
 
 absl::StatusOr<MoveController::Next> MoveController::Copy(Context& c) {
-  absl::StatusOr<KernelExtent> st = deps_.kernel->Read(c.extent);
-  if (!st.ok()) return st.status();
-  if (!st->migration) {
+  ASSIGN_OR_RETURN(KernelExtent st, deps_.kernel->Read(c.extent));
+  if (!st.migration) {
     absl::Status s = deps_.kernel->MigrateStart(c.extent, c.move.record.dst, MigrateMode::kCopy,
                                                 static_cast<uint64_t>(c.epoch));
     // The kernel has seen a newer epoch: a new Primary acted after this
@@ -512,9 +511,9 @@ absl::StatusOr<MoveController::Next> MoveController::Copy(Context& c) {
     }
     return Next{};
   }
-  deps_.set_phase(c.key, "copying", st->migration->copied_regions, st->migration->regions);
-  if (st->migration->state == MigrationState::kFailed) return SetStep(c, Step::kAbort);
-  if (st->migration->state != MigrationState::kReady) {
+  deps_.set_phase(c.key, "copying", st.migration->copied_regions, st.migration->regions);
+  if (st.migration->state == MigrationState::kFailed) return SetStep(c, Step::kAbort);
+  if (st.migration->state != MigrationState::kReady) {
     deps_.kernel->WaitForProgress(options_.move_poll);
     return Next{};
   }

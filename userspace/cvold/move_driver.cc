@@ -23,7 +23,7 @@
 #include "log.h"
 #include "pool_view.h"
 #include "service.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 namespace {
@@ -297,24 +297,32 @@ void Service::RememberMoveRecord(const std::string& key, const Versioned<MoveRec
 
 void Service::StartMoveWorker(const std::string& key) {
   absl::MutexLock lock(&moves_mu_);
-  if (stopping_) return;
-  auto it = move_threads_.find(key);
-  if (it != move_threads_.end()) {
-    if (!move_states_[key].finished) return;  // running
-    // A finished move of the same extent (keys repeat): reap it.
-    it->second.join();
-    move_threads_.erase(it);
-  }
-  move_states_[key] = MoveState{};
-  move_threads_[key] = std::thread([this, key] { RunMove(key); });
+  if (stopping_ || move_tasks_.contains(key)) return;
+  // A finished move of the same extent (keys repeat) starts afresh. It
+  // waits for a worker until its first turn.
+  MoveState& state = move_states_[key] = MoveState{};
+  state.phase = "queued";
+  move_tasks_.insert(key);
+  // The move's time counts from its first turn.
+  move_workers_.Schedule([this, key] { RunMove(key, absl::Now() + options_.move_timeout); });
 }
 
-void Service::RunMove(const std::string& key) {
-  absl::Status s = DriveMove(key);
+void Service::RunMove(const std::string& key, absl::Time deadline) {
+  absl::StatusOr<MoveTurn> turn = DriveMove(key, deadline);
   bool drive_again = false;
   {
     absl::MutexLock lock(&moves_mu_);
-    drive_again = EndMove(key, s);
+    if (turn.ok() && *turn == MoveTurn::kAgain) {
+      // Behind the moves that wait for a worker: one of them may be what
+      // this one waits for (the holder of a migration slot).
+      if (!stopping_) {
+        move_workers_.Schedule([this, key, deadline] { RunMove(key, deadline); });
+        return;
+      }
+      turn = absl::CancelledError("daemon stopping; the move resumes at restart");
+    }
+    move_tasks_.erase(key);
+    drive_again = EndMove(key, turn.status());
   }
   // A queued move of the volume may start now.
   if (drive_again) agent_->RequestDrive();
@@ -336,15 +344,18 @@ bool Service::EndMove(const std::string& key, const absl::Status& s) {
   return clustered() && !stopping_ && ended;
 }
 
-absl::Status Service::DriveMove(const std::string& key) {
-  if (clustered()) return DriveClusterMove(key);
+absl::StatusOr<Service::MoveTurn> Service::DriveMove(const std::string& key,
+                                                     absl::Time& deadline) {
+  if (clustered()) return DriveClusterMove(key, deadline);
   // etcd away (or between leaders): the move waits and goes on from its
-  // record and the kernel's state; it does not end until a restart.
+  // record and the kernel's state; it does not end until a restart. No
+  // other move goes on without etcd either, so it keeps its worker.
   absl::Duration pause = absl::Milliseconds(500);
   bool waiting = false;
   while (true) {
-    absl::Status s = DriveLocalMove(key);
-    if (s.code() != absl::StatusCode::kUnavailable) return s;
+    absl::StatusOr<MoveTurn> turn = DriveLocalMove(key, deadline);
+    if (turn.status().code() != absl::StatusCode::kUnavailable) return turn;
+    const absl::Status& s = turn.status();
     if (!waiting) {
       LogWarning(absl::StrCat("move ", key, ": waiting for etcd: ", s.message()));
       events_.Publish({{"type", "change_waiting"}, {"move", key}, {"reason", std::string(s.message())}});
@@ -356,14 +367,17 @@ absl::Status Service::DriveMove(const std::string& key) {
       absl::SleepFor(absl::Milliseconds(100));
     }
     pause = std::min(2 * pause, absl::Seconds(5));
+    // The move's time starts again once etcd is back.
+    deadline = absl::Now() + options_.move_timeout;
   }
 }
 
-absl::Status Service::DriveLocalMove(const std::string& key) {
+absl::StatusOr<Service::MoveTurn> Service::DriveLocalMove(const std::string& key,
+                                                          absl::Time deadline) {
   auto set_phase = [&](const std::string& phase, uint64_t copied, uint64_t regions) {
     SetMovePhase(key, phase, copied, regions);
   };
-  const absl::Time deadline = absl::Now() + options_.move_timeout;
+  // A turn ends (kAgain) only where this is still false.
   bool started_here = false;
   while (true) {
     RETURN_IF_ERROR(MoveMayContinue(deadline));
@@ -375,7 +389,7 @@ absl::Status Service::DriveLocalMove(const std::string& key) {
     ASSIGN_OR_RETURN(std::optional<MoveScope> scope, std::move(loaded));
     if (!scope) {
       set_phase("done", 0, 0);
-      return absl::OkStatus();
+      return MoveTurn::kDone;
     }
     const Versioned<MoveRecord>& move = scope->move;
     RememberMoveRecord(key, move);
@@ -455,10 +469,11 @@ absl::Status Service::DriveLocalMove(const std::string& key) {
           // EBUSY (failed precondition): the volume runs as many migrations
           // as the kernel allows (migrate_throttle; this extent has none);
           // EAGAIN (unavailable): the device is between tables. The move
-          // waits its turn instead of rolling back.
+          // waits its turn instead of rolling back, and gives its worker to
+          // the moves behind it meanwhile (a slot's holder may be one).
           set_phase("queued", 0, 0);
           kernel_progress_.WaitWithTimeout(&mu_, options_.move_poll);
-          continue;
+          return MoveTurn::kAgain;
         }
         if (!r.ok()) return roll_back(absl::StrCat("migrate_start: ", r.status().message()));
         started_here = true;
@@ -466,7 +481,10 @@ absl::Status Service::DriveLocalMove(const std::string& key) {
         continue;
       }
     } else {  // kCommitting: etcd already says dst
-      if (at_dst) return finish();
+      if (at_dst) {
+        RETURN_IF_ERROR(finish());
+        return MoveTurn::kDone;
+      }
       if (!at_src) {
         return absl::DataLossError(absl::StrCat("extent ", move.record.vext, " of ", full,
                                                 " is neither at the source nor at the destination"));

@@ -1,6 +1,6 @@
 #include "peer_caller.h"
 
-#include <thread>
+#include "absl/synchronization/blocking_counter.h"
 
 namespace cvol::daemon {
 
@@ -8,18 +8,25 @@ std::vector<PeerAnswer> PeerCaller::AskAll(const std::vector<PeerTarget>& target
                                            const std::string& type, int64_t epoch,
                                            const nlohmann::json& body, absl::Duration deadline) {
   std::vector<PeerAnswer> answers(targets.size());
-  std::vector<std::thread> calls;
-  calls.reserve(targets.size());
+  auto ask = [&](size_t i) {
+    if (targets[i].address.empty()) {
+      answers[i].transport = absl::UnavailableError("the member has no address");
+      return;
+    }
+    answers[i] = Ask(targets[i].address, type, epoch, body, deadline);
+  };
+  if (fan_out_ == nullptr || targets.empty()) {
+    for (size_t i = 0; i < targets.size(); ++i) ask(i);
+    return answers;
+  }
+  absl::BlockingCounter pending(static_cast<int>(targets.size()));
   for (size_t i = 0; i < targets.size(); ++i) {
-    calls.emplace_back([&, i] {
-      if (targets[i].address.empty()) {
-        answers[i].transport = absl::UnavailableError("the member has no address");
-        return;
-      }
-      answers[i] = Ask(targets[i].address, type, epoch, body, deadline);
+    fan_out_->Schedule([&ask, &pending, i] {
+      ask(i);
+      pending.DecrementCount();
     });
   }
-  for (std::thread& t : calls) t.join();
+  pending.Wait();
   return answers;
 }
 

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "executor.h"
 #include "nlohmann/json.hpp"
 
 namespace cvol::daemon {
@@ -38,6 +39,11 @@ struct PeerTarget {
 
 class PeerCaller {
  public:
+  // AskAll runs its calls on fan_out, one task per target (nullptr: one
+  // after another on the caller's thread). A call holds its thread for up
+  // to the deadline, so a round costs one round trip only while fan_out has
+  // a free thread for each of its calls; fan_out must outlive every round.
+  explicit PeerCaller(Executor* fan_out = nullptr) : fan_out_(fan_out) {}
   virtual ~PeerCaller() = default;
   virtual PeerAnswer Ask(const std::string& address, const std::string& type, int64_t epoch,
                          const nlohmann::json& body, absl::Duration deadline) = 0;
@@ -52,6 +58,9 @@ class PeerCaller {
                                       absl::Duration deadline) {
     return Ask(address, type, epoch, body, deadline).Flatten();
   }
+
+ private:
+  Executor* const fan_out_;
 };
 
 }  // namespace cvol::daemon

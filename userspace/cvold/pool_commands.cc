@@ -9,7 +9,7 @@
 #include "log.h"
 #include "pool_view.h"
 #include "service.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 namespace {

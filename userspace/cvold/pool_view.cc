@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 
@@ -13,13 +14,11 @@ absl::StatusOr<PoolView> PoolView::Build(const Snapshot& snap, const std::string
         absl::StrCat("pool '", pool, "' does not exist; create it with: clusterctl pool create ",
                      pool));
   }
-  absl::StatusOr<pool::Pool> allocator = pool::Pool::Create(it->second.record.extent_sectors);
-  if (!allocator.ok()) return allocator.status();
-  PoolView view(*std::move(allocator));
+  ASSIGN_OR_RETURN(pool::Pool allocator, pool::Pool::Create(it->second.record.extent_sectors));
+  PoolView view(std::move(allocator));
   view.pvs_ = snap.PvsOf(pool);
   for (const PvRecord* pv : view.pvs_) {
-    absl::StatusOr<uint32_t> index = view.allocator_.AddPv(pv->uuid, pv->extents);
-    if (!index.ok()) return index.status();
+    RETURN_IF_ERROR(view.allocator_.AddPv(pv->uuid, pv->extents).status());
   }
   std::vector<pool::VolumeRuns> held;
   for (const VolumeRecord* volume : snap.VolumesOf(pool)) {
@@ -57,9 +56,8 @@ std::vector<Run> PoolView::ToSlots(std::vector<Run> runs) const {
 
 absl::StatusOr<std::vector<Run>> PoolView::ToIndexes(std::vector<Run> runs) const {
   for (Run& run : runs) {
-    absl::StatusOr<uint32_t> index = IndexOfSlot(run.dev);
-    if (!index.ok()) return index.status();
-    run.dev = *index;
+    ASSIGN_OR_RETURN(uint32_t index, IndexOfSlot(run.dev));
+    run.dev = index;
   }
   return runs;
 }

@@ -17,7 +17,7 @@
 #include "log.h"
 #include "pool_view.h"
 #include "service_device_port.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 
@@ -30,7 +30,8 @@ Service::Service(ServiceOptions options, store::KvStore& kv, const std::string& 
       db_(kv, prefix),
       dm_(dm),
       events_(events),
-      started_(absl::Now()) {
+      started_(absl::Now()),
+      move_workers_(options_.move_workers) {
   dm_devices_ = std::make_unique<DmDevices>(*this);
   HostDevices::Deps d;
   d.db = &db_;
@@ -127,13 +128,13 @@ absl::Status Service::Start() {
 }
 
 void Service::Stop() {
-  std::map<std::string, std::thread> threads;
   {
     absl::MutexLock lock(&moves_mu_);
     stopping_ = true;
-    threads.swap(move_threads_);
   }
-  for (auto& [key, thread] : threads) thread.join();
+  // Runs the turns scheduled so far, each of which ends at its first look
+  // at stopping_, and joins the threads; no turn is scheduled after.
+  move_workers_.Shutdown();
 }
 
 absl::StatusOr<Service::Json> Service::Handle(const std::string& command, const Json& args,
@@ -219,8 +220,11 @@ absl::Status Service::ActivateVolume(const Snapshot& snap, const VolumeRecord& v
   const std::string name = DevName(volume.pool, volume.name);
   ASSIGN_OR_RETURN(bool exists, dm_.Exists(name));
   if (!exists) {
-    RETURN_IF_ERROR(dm_.Create(name, DmUuid(options_.instance.empty() ? volume.uuid : absl::StrCat(volume.uuid, "-", options_.instance)),
-                               ToDmLines(volume, pool.extent_sectors, lines)));
+    RETURN_IF_ERROR(dm_.Create(
+        name,
+        DmUuid(options_.instance.empty() ? volume.uuid
+                                         : absl::StrCat(volume.uuid, "-", options_.instance)),
+        ToDmLines(volume, pool.extent_sectors, lines)));
     LogInfo(absl::StrCat("created /dev/mapper/", name));
     return absl::OkStatus();
   }
@@ -240,14 +244,13 @@ absl::Status Service::ActivateVolume(const Snapshot& snap, const VolumeRecord& v
   bool same_layout = live.size() == lines.size();
   bool same_map = same_layout;
   for (size_t i = 0; same_layout && i < live.size(); ++i) {
-    absl::StatusOr<TableLine> parsed = TableLine::Parse(live[i].params);
-    if (!parsed.ok()) return parsed.status();
+    ASSIGN_OR_RETURN(TableLine parsed, TableLine::Parse(live[i].params));
     const Segment& segment = volume.segments[i];
     same_layout = live[i].start == segment.first_vext * pool.extent_sectors &&
                   live[i].length == segment.extents * pool.extent_sectors &&
-                  parsed->vol_uuid == lines[i].vol_uuid &&
-                  AsDevNumbers(parsed->devices) == AsDevNumbers(lines[i].devices);
-    same_map = same_map && parsed->map_runs == lines[i].map_runs;
+                  parsed.vol_uuid == lines[i].vol_uuid &&
+                  AsDevNumbers(parsed.devices) == AsDevNumbers(lines[i].devices);
+    same_map = same_map && parsed.map_runs == lines[i].map_runs;
   }
   if (same_layout && (same_map || commit_pending)) return absl::OkStatus();
   if (commit_pending) {

@@ -12,7 +12,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -31,6 +30,7 @@
 #include "peer_handlers.h"
 #include "kernel_port.h"
 #include "peer_caller.h"
+#include "thread_pool.h"
 #include "nlohmann/json.hpp"
 #include "volume_layout.h"
 
@@ -52,6 +52,10 @@ struct ServiceOptions {
   uint64_t cluster_freeze_timeout_ms = 30000;
   uint64_t recopy_chunk_bytes = uint64_t{32} << 20;
   absl::Duration recopy_inline = absl::Milliseconds(1500);
+  // Moves driven at once (the threads of the move pool): two volumes' worth
+  // of the kernel's default 8 migrations. The others wait their turn; a
+  // move that waits for a slot gives its thread back (Service::RunMove).
+  size_t move_workers = 16;
 };
 
 class ClusterAgent;
@@ -74,7 +78,8 @@ class Service : private KernelPort {
   // live devices changes nothing the records agree with.
   absl::Status Start();
 
-  // Stops the move workers (they resume at the next Start).
+  // Stops the moves' work and waits for it to end (the moves resume at the
+  // daemon's next Start). Moves cannot be started again afterwards.
   void Stop();
 
   // One control request. `progress` sends interim replies (move --wait).
@@ -148,19 +153,25 @@ class Service : private KernelPort {
                                           uint64_t vext, const std::string& text)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Moves.
+  // Moves. Each runs as a task on move_workers_, in turns: a turn ends
+  // when the move is over, or when it must wait for something other moves
+  // may be holding up (a migration slot, a retry); the task then schedules
+  // itself again behind the others instead of keeping its thread.
+  enum class MoveTurn { kDone, kAgain };
   void StartMoveWorker(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartClusterMoves(const Snapshot& snap) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RunMove(const std::string& key);
+  // One turn; `deadline` is the move's, kept from turn to turn.
+  void RunMove(const std::string& key, absl::Time deadline);
   // Records how the move ended; true if the cluster's queued moves should
   // be looked at again.
   bool EndMove(const std::string& key, const absl::Status& s)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(moves_mu_);
-  absl::Status DriveMove(const std::string& key);
-  absl::Status DriveClusterMove(const std::string& key);
-  // One attempt at a single-host move, from its record; kUnavailable if
-  // etcd did not answer.
-  absl::Status DriveLocalMove(const std::string& key);
+  // Restarts `deadline` after an outage of etcd.
+  absl::StatusOr<MoveTurn> DriveMove(const std::string& key, absl::Time& deadline);
+  absl::StatusOr<MoveTurn> DriveClusterMove(const std::string& key, absl::Time deadline);
+  // Single-host moves, from their record; kUnavailable if etcd did not
+  // answer.
+  absl::StatusOr<MoveTurn> DriveLocalMove(const std::string& key, absl::Time deadline);
   // The worker's state that clusterctl's progress shows.
   void SetMovePhase(const std::string& key, const std::string& phase, uint64_t copied = 0,
                     uint64_t regions = 0);
@@ -248,8 +259,13 @@ class Service : private KernelPort {
   absl::Mutex moves_mu_;
   absl::CondVar move_finished_;  // with moves_mu_
   std::map<std::string, MoveState> move_states_ ABSL_GUARDED_BY(moves_mu_);
-  std::map<std::string, std::thread> move_threads_ ABSL_GUARDED_BY(moves_mu_);
+  // The moves with a task on move_workers_ (queued, running or between
+  // turns), so that a move never has two.
+  std::set<std::string> move_tasks_ ABSL_GUARDED_BY(moves_mu_);
   bool stopping_ ABSL_GUARDED_BY(moves_mu_) = false;
+  // Scheduled on only under moves_mu_ and while !stopping_, so that Stop's
+  // Shutdown runs (and thereby ends) every turn scheduled before it.
+  ThreadPool move_workers_;
 
   // Cluster mode: the clock of the change controller and the handlers,
   // the peer requests' handlers, and the controller (set by AttachCluster).

@@ -6,7 +6,7 @@
 #include "cvol/lease_messages.h"
 #include "cvol/messages.h"
 #include "cvol/migrate_messages.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 

@@ -16,7 +16,7 @@
 #include "cvol/migrate_messages.h"
 #include "cvol/unique_fd.h"
 #include "service.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon {
 namespace {

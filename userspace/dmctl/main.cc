@@ -24,6 +24,7 @@
 #include "cvol/decimal.h"
 #include "cvol/dm_client.h"
 #include "cvol/dm_line.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::dmctl {
 namespace {
@@ -96,9 +97,8 @@ absl::StatusOr<std::vector<DmLine>> ParseTable(const std::vector<std::string>& l
     for (absl::string_view line : absl::StrSplit(text, '\n')) {
       line = absl::StripAsciiWhitespace(line);
       if (line.empty() || line[0] == '#') continue;
-      absl::StatusOr<DmLine> parsed = DmLine::Parse(line);
-      if (!parsed.ok()) return parsed.status();
-      table.push_back(*std::move(parsed));
+      ASSIGN_OR_RETURN(DmLine parsed, DmLine::Parse(line));
+      table.push_back(std::move(parsed));
     }
   }
   if (table.empty()) return absl::InvalidArgumentError("the table has no lines");

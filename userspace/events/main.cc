@@ -25,6 +25,7 @@
 #include "cvol/event_listener.h"
 #include "cvol/json_line.h"
 #include "cvol/seq_gap.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::events {
 namespace {
@@ -56,9 +57,8 @@ bool PrintLine(const std::string& line) {
 absl::StatusOr<std::optional<uint64_t>> NumberOption(const po::variables_map& vm,
                                                      const char* name) {
   if (!vm.count(name)) return std::optional<uint64_t>();
-  absl::StatusOr<uint64_t> n = ParseDecimal(vm[name].as<std::string>(), absl::StrCat("--", name));
-  if (!n.ok()) return n.status();
-  return std::optional<uint64_t>(*n);
+  ASSIGN_OR_RETURN(uint64_t n, ParseDecimal(vm[name].as<std::string>(), absl::StrCat("--", name)));
+  return std::optional<uint64_t>(n);
 }
 
 int Main(int argc, char** argv) {

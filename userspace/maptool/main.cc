@@ -22,6 +22,7 @@
 #include "cvol/messages.h"
 #include "cvol/run_codec.h"
 #include "cvol/status.h"
+#include "cvol/status_macros.h"
 #include "cvol/table_line.h"
 #include "linux/dm-cvol.h"
 #include "map_input.h"
@@ -88,18 +89,16 @@ class Command {
   // "-1" for an unsigned option and wrap it.
   absl::StatusOr<std::optional<uint64_t>> Number(const char* option) const {
     if (!Has(option)) return std::optional<uint64_t>();
-    absl::StatusOr<uint64_t> value = ParseDecimal(String(option), absl::StrCat("--", option));
-    if (!value.ok()) return value.status();
-    return std::optional<uint64_t>(*value);
+    ASSIGN_OR_RETURN(uint64_t value, ParseDecimal(String(option), absl::StrCat("--", option)));
+    return std::optional<uint64_t>(value);
   }
 
   absl::StatusOr<uint64_t> RequiredNumber(const char* option) const {
-    absl::StatusOr<std::optional<uint64_t>> value = Number(option);
-    if (!value.ok()) return value.status();
-    if (!value->has_value()) {
+    ASSIGN_OR_RETURN(std::optional<uint64_t> value, Number(option));
+    if (!value.has_value()) {
       return absl::InvalidArgumentError(absl::StrCat("--", option, " is required"));
     }
-    return **value;
+    return *value;
   }
 
  private:
@@ -118,12 +117,11 @@ absl::StatusOr<DeviceSlot> ParseDevOption(const std::string& text) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--dev \"", text, "\": expected PATH:OFFSET (OFFSET in sectors, e.g. /dev/vdb:2048)"));
   }
-  absl::StatusOr<uint64_t> offset =
-      ParseDecimal(absl::string_view(text).substr(colon + 1), "--dev offset");
-  if (!offset.ok()) return offset.status();
+  ASSIGN_OR_RETURN(uint64_t offset,
+                   ParseDecimal(absl::string_view(text).substr(colon + 1), "--dev offset"));
   DeviceSlot slot;
   if (text.substr(0, colon) != "-") slot.path = text.substr(0, colon);
-  slot.offset = *offset;
+  slot.offset = offset;
   return slot;
 }
 
@@ -157,37 +155,31 @@ absl::StatusOr<GeneratedLayout> GenerateFromOptions(const Command& cmd) {
   }
   uint64_t usable = 0;
   for (const std::string& dev : devs) {
-    absl::StatusOr<DeviceSlot> slot = ParseDevOption(dev);
-    if (!slot.ok()) return slot.status();
-    usable += slot->is_empty() ? 0 : 1;
-    out.devices.push_back(*slot);
+    ASSIGN_OR_RETURN(DeviceSlot slot, ParseDevOption(dev));
+    usable += slot.is_empty() ? 0 : 1;
+    out.devices.push_back(slot);
   }
 
   LayoutSpec spec;
-  absl::StatusOr<LayoutKind> kind = ParseLayoutKind(cmd.String("layout"));
-  if (!kind.ok()) return kind.status();
-  spec.kind = *kind;
-  absl::StatusOr<uint64_t> extents = cmd.RequiredNumber("extents");
-  if (!extents.ok()) return extents.status();
-  if (*extents > CVOL_MAX_EXTENTS) {
+  ASSIGN_OR_RETURN(LayoutKind kind, ParseLayoutKind(cmd.String("layout")));
+  spec.kind = kind;
+  ASSIGN_OR_RETURN(uint64_t extents, cmd.RequiredNumber("extents"));
+  if (extents > CVOL_MAX_EXTENTS) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--extents ", *extents, " exceeds the maximum of ", CVOL_MAX_EXTENTS));
+        absl::StrCat("--extents ", extents, " exceeds the maximum of ", CVOL_MAX_EXTENTS));
   }
-  spec.extents = *extents;
-  absl::StatusOr<std::optional<uint64_t>> seed = cmd.Number("seed");
-  if (!seed.ok()) return seed.status();
-  spec.seed = **seed;
-  absl::StatusOr<std::optional<uint64_t>> percent = cmd.Number("unmapped-percent");
-  if (!percent.ok()) return percent.status();
-  if (**percent > 100) return absl::InvalidArgumentError("--unmapped-percent must be 0 to 100");
-  spec.unmapped_percent = static_cast<uint32_t>(**percent);
+  spec.extents = extents;
+  ASSIGN_OR_RETURN(std::optional<uint64_t> seed, cmd.Number("seed"));
+  spec.seed = *seed;
+  ASSIGN_OR_RETURN(std::optional<uint64_t> percent, cmd.Number("unmapped-percent"));
+  if (*percent > 100) return absl::InvalidArgumentError("--unmapped-percent must be 0 to 100");
+  spec.unmapped_percent = static_cast<uint32_t>(*percent);
 
-  absl::StatusOr<std::optional<uint64_t>> dev_extents = cmd.Number("dev-extents");
-  if (!dev_extents.ok()) return dev_extents.status();
+  ASSIGN_OR_RETURN(std::optional<uint64_t> dev_extents, cmd.Number("dev-extents"));
   if (usable == 0 && spec.extents > 0 && spec.unmapped_percent < 100) {
     return absl::InvalidArgumentError("every --dev is an empty slot; nothing to map onto");
   }
-  const uint64_t per_device = dev_extents->value_or(
+  const uint64_t per_device = dev_extents.value_or(
       usable == 0 ? 0 : spec.extents / usable + (spec.extents % usable != 0 ? 1 : 0));
   if (per_device > CVOL_MAX_PEXT + 1) {
     return absl::InvalidArgumentError(
@@ -196,9 +188,8 @@ absl::StatusOr<GeneratedLayout> GenerateFromOptions(const Command& cmd) {
   for (const DeviceSlot& slot : out.devices) {
     spec.device_extents.push_back(slot.is_empty() ? 0 : per_device);
   }
-  absl::StatusOr<ExtentMap> map = GenerateLayout(spec);
-  if (!map.ok()) return map.status();
-  out.map = *std::move(map);
+  ASSIGN_OR_RETURN(ExtentMap map, GenerateLayout(spec));
+  out.map = std::move(map);
   return out;
 }
 
@@ -207,9 +198,8 @@ void PrintRuns(const ExtentMap& map) {
 }
 
 absl::StatusOr<MapInput> LoadMap(const std::string& path, std::optional<uint64_t> extents) {
-  absl::StatusOr<std::string> text = ReadInput(path);
-  if (!text.ok()) return text.status();
-  absl::StatusOr<MapInput> input = ParseMapInput(*text, extents);
+  ASSIGN_OR_RETURN(std::string text, ReadInput(path));
+  absl::StatusOr<MapInput> input = ParseMapInput(text, extents);
   if (!input.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path == "-" ? "stdin" : path, ": ", input.status().message()));

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cvol/run_codec.h"
+#include "cvol/status_macros.h"
 #include "cvol/word_reader.h"
 #include "linux/dm-cvol.h"
 
@@ -24,9 +25,8 @@ uint64_t EndOfRuns(const std::vector<Run>& runs) {
 
 absl::StatusOr<MapInput> FromRuns(const std::vector<Run>& runs,
                                   std::optional<uint64_t> extents) {
-  absl::StatusOr<ExtentMap> map = ExtentMap::FromRuns(extents.value_or(EndOfRuns(runs)), runs);
-  if (!map.ok()) return map.status();
-  return MapInput{*std::move(map), std::nullopt, std::nullopt};
+  ASSIGN_OR_RETURN(ExtentMap map, ExtentMap::FromRuns(extents.value_or(EndOfRuns(runs)), runs));
+  return MapInput{std::move(map), std::nullopt, std::nullopt};
 }
 
 bool LooksLikeDmLine(const std::vector<absl::string_view>& words) {
@@ -55,9 +55,8 @@ absl::StatusOr<MapInput> ParseMapInput(absl::string_view text,
   if (words.empty() || (absl::StrContains(words[0], ':') && !LooksLikeDmLine(words))) {
     std::vector<Run> runs;
     for (absl::string_view word : words) {
-      absl::StatusOr<Run> run = ParseRun(word);
-      if (!run.ok()) return run.status();
-      runs.push_back(*run);
+      ASSIGN_OR_RETURN(Run run, ParseRun(word));
+      runs.push_back(run);
     }
     return FromRuns(runs, extents);
   }
@@ -66,25 +65,22 @@ absl::StatusOr<MapInput> ParseMapInput(absl::string_view text,
   absl::string_view params = text;
   std::string joined;
   if (LooksLikeDmLine(words)) {
-    absl::StatusOr<DmLine> dm = DmLine::Parse(text);
-    if (!dm.ok()) return dm.status();
-    input.dm_line = *dm;
-    joined = dm->params;
+    ASSIGN_OR_RETURN(DmLine dm, DmLine::Parse(text));
+    input.dm_line = dm;
+    joined = dm.params;
     params = joined;
   }
-  absl::StatusOr<TableLine> table = TableLine::Parse(params);
-  if (!table.ok()) return table.status();
-  input.table = *table;
+  ASSIGN_OR_RETURN(TableLine table, TableLine::Parse(params));
+  input.table = table;
 
-  const std::vector<Run> runs = table->map_runs.value_or(std::vector<Run>{});
+  const std::vector<Run> runs = table.map_runs.value_or(std::vector<Run>{});
   if (!extents.has_value() && input.dm_line.has_value()) {
     const uint64_t length = input.dm_line->length;
-    const uint64_t es = table->extent_sectors;
+    const uint64_t es = table.extent_sectors;
     extents = length / es + (length % es != 0 ? 1 : 0);
   }
-  absl::StatusOr<MapInput> from_runs = FromRuns(runs, extents);
-  if (!from_runs.ok()) return from_runs.status();
-  input.map = std::move(from_runs->map);
+  ASSIGN_OR_RETURN(MapInput from_runs, FromRuns(runs, extents));
+  input.map = std::move(from_runs.map);
   return input;
 }
 

@@ -23,7 +23,7 @@
 #include "move_controller.h"
 #include "peer_handlers.h"
 #include "records.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 #include "volume_layout.h"
 
 namespace cvol::daemon::sim {
@@ -691,10 +691,9 @@ void World::StartDaemon(Host& h) {
   hd.kernel = d->kernel.get();
   hd.clock = d->clock.get();
   hd.check_epoch = [&dr](int64_t epoch) -> absl::Status {
-    absl::StatusOr<int64_t> current = cluster::Membership::ReadEpoch(*dr.kv, kPrefix);
-    if (!current.ok()) return current.status();
+    ASSIGN_OR_RETURN(int64_t current, cluster::Membership::ReadEpoch(*dr.kv, kPrefix));
     cluster::ClusterView view;
-    view.epoch = *current;
+    view.epoch = current;
     return cluster::CheckEpoch(epoch, view);
   };
   hd.publish = [](Json) {};
@@ -765,13 +764,12 @@ void World::StartDaemon(Host& h) {
 // The kernel lease it arms before each unfence is counted from the last
 // renewal's send time (3/4 TTL), as the agent sizes a renewal's.
 absl::Status World::Reintegrate(Daemon& d) {
-  absl::StatusOr<int64_t> current = cluster::Membership::ReadEpoch(*d.kv, kPrefix);
-  if (!current.ok()) return current.status();
+  ASSIGN_OR_RETURN(int64_t current, cluster::Membership::ReadEpoch(*d.kv, kPrefix));
   const HostDevices::LeaseBasis lease{d.last_renewal, absl::Seconds(options_.lease_ttl_s) * 3 / 4};
   absl::Status s;
   d.reintegrating = true;
   d.handlers->WithHeldFreezes([&](HostDevices::HeldFreezes& held) {
-    s = d.devices->Reintegrate(*current, held, lease);
+    s = d.devices->Reintegrate(current, held, lease);
   });
   d.reintegrating = false;
   return s;

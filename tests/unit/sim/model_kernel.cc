@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "linux/dm-cvol.h"
-#include "status_macros.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::daemon::sim {
 

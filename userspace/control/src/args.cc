@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "cvol/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "absl_view.h"
 
@@ -54,35 +55,31 @@ absl::StatusOr<const json*> ArgReader::Find(std::string_view name) {
 }
 
 absl::StatusOr<std::optional<std::string>> ArgReader::OptionalString(std::string_view name) {
-  absl::StatusOr<const json*> value = Find(name);
-  if (!value.ok()) return value.status();
-  if (*value == nullptr) return std::nullopt;
-  if (!(*value)->is_string()) return Fail(WrongType(name, "a string", **value));
-  return (*value)->get<std::string>();
+  ASSIGN_OR_RETURN(const json* value, Find(name));
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_string()) return Fail(WrongType(name, "a string", *value));
+  return value->get<std::string>();
 }
 
 absl::StatusOr<nlohmann::json> ArgReader::Raw(std::string_view name) {
-  absl::StatusOr<const json*> value = Find(name);
-  if (!value.ok()) return value.status();
-  if (*value == nullptr) return Fail(Missing(name));
-  return **value;
+  ASSIGN_OR_RETURN(const json* value, Find(name));
+  if (value == nullptr) return Fail(Missing(name));
+  return *value;
 }
 
 absl::StatusOr<std::string> ArgReader::String(std::string_view name) {
-  absl::StatusOr<std::optional<std::string>> value = OptionalString(name);
-  if (!value.ok()) return value.status();
-  if (!value->has_value()) return Fail(Missing(name));
-  return std::move(**value);
+  ASSIGN_OR_RETURN(std::optional<std::string> value, OptionalString(name));
+  if (!value.has_value()) return Fail(Missing(name));
+  return std::move(*value);
 }
 
 absl::StatusOr<std::optional<uint64_t>> ArgReader::OptionalUint(std::string_view name) {
-  absl::StatusOr<const json*> value = Find(name);
-  if (!value.ok()) return value.status();
-  if (*value == nullptr) return std::nullopt;
+  ASSIGN_OR_RETURN(const json* value, Find(name));
+  if (value == nullptr) return std::nullopt;
   // Parsed JSON holds integer literals >= 0 as unsigned, negatives as
   // signed and fractions, exponents and overflowing literals as floats; a
   // json built in C++ from an int is signed, so both integer kinds count.
-  const json& number = **value;
+  const json& number = *value;
   if (number.is_number_unsigned()) return number.get<uint64_t>();
   if (number.is_number_integer() && number.get<int64_t>() >= 0) {
     return static_cast<uint64_t>(number.get<int64_t>());
@@ -91,18 +88,16 @@ absl::StatusOr<std::optional<uint64_t>> ArgReader::OptionalUint(std::string_view
 }
 
 absl::StatusOr<uint64_t> ArgReader::Uint(std::string_view name) {
-  absl::StatusOr<std::optional<uint64_t>> value = OptionalUint(name);
-  if (!value.ok()) return value.status();
-  if (!value->has_value()) return Fail(Missing(name));
-  return **value;
+  ASSIGN_OR_RETURN(std::optional<uint64_t> value, OptionalUint(name));
+  if (!value.has_value()) return Fail(Missing(name));
+  return *value;
 }
 
 absl::StatusOr<bool> ArgReader::Bool(std::string_view name, bool default_value) {
-  absl::StatusOr<const json*> value = Find(name);
-  if (!value.ok()) return value.status();
-  if (*value == nullptr) return default_value;
-  if (!(*value)->is_boolean()) return Fail(WrongType(name, "true or false", **value));
-  return (*value)->get<bool>();
+  ASSIGN_OR_RETURN(const json* value, Find(name));
+  if (value == nullptr) return default_value;
+  if (!value->is_boolean()) return Fail(WrongType(name, "true or false", *value));
+  return value->get<bool>();
 }
 
 absl::Status ArgReader::Finish() {

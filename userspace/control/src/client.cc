@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cvol/control/protocol.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::control {
 namespace {
@@ -202,9 +203,8 @@ absl::StatusOr<nlohmann::json> Client::Call(const std::string& command,
   if (absl::Status s = WriteAll(EncodeRequest(request)); !s.ok()) return s;
 
   for (;;) {
-    absl::StatusOr<std::string> line = ReadLine();
-    if (!line.ok()) return line.status();
-    absl::StatusOr<Reply> reply = ParseReply(*line);
+    ASSIGN_OR_RETURN(std::string line, ReadLine());
+    absl::StatusOr<Reply> reply = ParseReply(line);
     if (!reply.ok()) {
       Close();
       return absl::InternalError(

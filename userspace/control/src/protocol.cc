@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "cvol/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "absl_view.h"
 
@@ -108,20 +109,18 @@ std::string EncodeReply(uint64_t id, absl::string_view status, absl::string_view
 
 absl::StatusOr<Request> ParseRequest(std::string_view line) {
   constexpr absl::string_view kWhat = "request";
-  absl::StatusOr<json> object = ParseObjectLine(line, kWhat);
-  if (!object.ok()) return object.status();
-  if (absl::Status s = CheckVersion(*object, kWhat); !s.ok()) return s;
-  if (absl::Status s = RejectUnknownMembers(*object, kWhat, {"version", "id", "command", "args"});
+  ASSIGN_OR_RETURN(json object, ParseObjectLine(line, kWhat));
+  if (absl::Status s = CheckVersion(object, kWhat); !s.ok()) return s;
+  if (absl::Status s = RejectUnknownMembers(object, kWhat, {"version", "id", "command", "args"});
       !s.ok()) {
     return s;
   }
   Request request;
-  absl::StatusOr<uint64_t> id = ReadId(*object, kWhat);
-  if (!id.ok()) return id.status();
-  request.id = *id;
+  ASSIGN_OR_RETURN(uint64_t id, ReadId(object, kWhat));
+  request.id = id;
 
-  auto command = object->find("command");
-  if (command == object->end()) {
+  auto command = object.find("command");
+  if (command == object.end()) {
     return absl::InvalidArgumentError("request has no \"command\"");
   }
   if (!command->is_string() || command->get_ref<const std::string&>().empty()) {
@@ -130,8 +129,8 @@ absl::StatusOr<Request> ParseRequest(std::string_view line) {
   }
   request.command = command->get<std::string>();
 
-  auto args = object->find("args");
-  if (args != object->end()) {
+  auto args = object.find("args");
+  if (args != object.end()) {
     if (!args->is_object()) {
       return absl::InvalidArgumentError(
           absl::StrCat("request \"args\" must be an object, not ", TypeName(*args)));
@@ -178,17 +177,15 @@ std::string EncodeEvent(uint64_t id, const json& event) {
 
 absl::StatusOr<Reply> ParseReply(std::string_view line) {
   constexpr absl::string_view kWhat = "reply";
-  absl::StatusOr<json> object = ParseObjectLine(line, kWhat);
-  if (!object.ok()) return object.status();
-  if (absl::Status s = CheckVersion(*object, kWhat); !s.ok()) return s;
+  ASSIGN_OR_RETURN(json object, ParseObjectLine(line, kWhat));
+  if (absl::Status s = CheckVersion(object, kWhat); !s.ok()) return s;
 
   Reply reply;
-  absl::StatusOr<uint64_t> id = ReadId(*object, kWhat);
-  if (!id.ok()) return id.status();
-  reply.id = *id;
+  ASSIGN_OR_RETURN(uint64_t id, ReadId(object, kWhat));
+  reply.id = id;
 
-  auto status = object->find("status");
-  if (status == object->end() || !status->is_string()) {
+  auto status = object.find("status");
+  if (status == object.end() || !status->is_string()) {
     return absl::InvalidArgumentError("reply \"status\" must be a string");
   }
   const std::string& kind = status->get_ref<const std::string&>();
@@ -209,12 +206,12 @@ absl::StatusOr<Reply> ParseReply(std::string_view line) {
     return absl::InvalidArgumentError(absl::StrCat("reply \"status\" \"", kind,
                                                    "\" is not ok, error, progress or event"));
   }
-  if (absl::Status s = RejectUnknownMembers(*object, kWhat, {"version", "id", "status", member});
+  if (absl::Status s = RejectUnknownMembers(object, kWhat, {"version", "id", "status", member});
       !s.ok()) {
     return s;
   }
-  auto body = object->find(member);
-  if (body == object->end() || !body->is_object()) {
+  auto body = object.find(member);
+  if (body == object.end() || !body->is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat("reply \"", member, "\" must be an object"));
   }

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cvol/status_macros.h"
 
 namespace cvol {
 namespace {
@@ -163,12 +164,10 @@ absl::StatusOr<dm_info> Info(const Operation& op, dm_task* dmt) {
 absl::StatusOr<std::vector<DmLine>> Lines(absl::string_view op_name, const std::string& name,
                                           int type) {
   Operation op(op_name, name);
-  absl::StatusOr<TaskPtr> dmt = op.Task(type);
-  if (!dmt.ok()) return dmt.status();
-  if (absl::Status s = op.Run(dmt->get(), false); !s.ok()) return s;
-  absl::StatusOr<dm_info> info = Info(op, dmt->get());
-  if (!info.ok()) return info.status();
-  if (!info->exists) return op.NotFound();
+  ASSIGN_OR_RETURN(TaskPtr dmt, op.Task(type));
+  if (absl::Status s = op.Run(dmt.get(), false); !s.ok()) return s;
+  ASSIGN_OR_RETURN(dm_info info, Info(op, dmt.get()));
+  if (!info.exists) return op.NotFound();
   std::vector<DmLine> lines;
   void* next = nullptr;
   do {
@@ -176,7 +175,7 @@ absl::StatusOr<std::vector<DmLine>> Lines(absl::string_view op_name, const std::
     uint64_t length = 0;
     char* target_type = nullptr;
     char* params = nullptr;
-    next = dm_get_next_target(dmt->get(), next, &start, &length, &target_type, &params);
+    next = dm_get_next_target(dmt.get(), next, &start, &length, &target_type, &params);
     if (target_type != nullptr) {
       lines.push_back(DmLine{start, length, target_type, params ? params : ""});
     }
@@ -201,31 +200,28 @@ absl::Status DmClient::Create(const std::string& name, const std::string& uuid,
                               absl::Span<const DmLine> table) {
   Operation op("create", name);
   if (name.empty()) return op.Invalid("empty device name");
-  absl::StatusOr<TaskPtr> dmt = op.Task(DM_DEVICE_CREATE);
-  if (!dmt.ok()) return dmt.status();
-  if (!uuid.empty() && !dm_task_set_uuid(dmt->get(), uuid.c_str())) return op.Error(dmt->get());
-  if (absl::Status s = AddTargets(op, dmt->get(), table); !s.ok()) return s;
+  ASSIGN_OR_RETURN(TaskPtr dmt, op.Task(DM_DEVICE_CREATE));
+  if (!uuid.empty() && !dm_task_set_uuid(dmt.get(), uuid.c_str())) return op.Error(dmt.get());
+  if (absl::Status s = AddTargets(op, dmt.get(), table); !s.ok()) return s;
   // With a table, DM_DEVICE_CREATE is create + load + resume in
   // libdevmapper, which also removes the device if the load fails.
-  return op.Run(dmt->get(), true);
+  return op.Run(dmt.get(), true);
 }
 
 absl::Status DmClient::Reload(const std::string& name, absl::Span<const DmLine> table) {
   {
     Operation op("reload", name);
-    absl::StatusOr<TaskPtr> dmt = op.Task(DM_DEVICE_RELOAD);
-    if (!dmt.ok()) return dmt.status();
-    if (absl::Status s = AddTargets(op, dmt->get(), table); !s.ok()) return s;
-    if (absl::Status s = op.Run(dmt->get(), false); !s.ok()) return s;
+    ASSIGN_OR_RETURN(TaskPtr dmt, op.Task(DM_DEVICE_RELOAD));
+    if (absl::Status s = AddTargets(op, dmt.get(), table); !s.ok()) return s;
+    if (absl::Status s = op.Run(dmt.get(), false); !s.ok()) return s;
   }
 
   absl::Status suspended;
   {
     Operation op("suspend (noflush)", name);
-    absl::StatusOr<TaskPtr> dmt = op.Task(DM_DEVICE_SUSPEND);
-    if (!dmt.ok()) return dmt.status();
-    if (!dm_task_no_flush(dmt->get())) return op.Error(dmt->get());
-    suspended = op.Run(dmt->get(), false);
+    ASSIGN_OR_RETURN(TaskPtr dmt, op.Task(DM_DEVICE_SUSPEND));
+    if (!dm_task_no_flush(dmt.get())) return op.Error(dmt.get());
+    suspended = op.Run(dmt.get(), false);
   }
   if (!suspended.ok()) {
     // Drop the new table so that no later resume swaps it in unasked, and
@@ -254,33 +250,29 @@ absl::Status DmClient::Reload(const std::string& name, absl::Span<const DmLine> 
 
 absl::Status DmClient::Resume(const std::string& name) {
   Operation op("resume", name);
-  absl::StatusOr<TaskPtr> dmt = op.Task(DM_DEVICE_RESUME);
-  if (!dmt.ok()) return dmt.status();
-  return op.Run(dmt->get(), true);
+  ASSIGN_OR_RETURN(TaskPtr dmt, op.Task(DM_DEVICE_RESUME));
+  return op.Run(dmt.get(), true);
 }
 
 absl::StatusOr<bool> DmClient::Suspended(const std::string& name) {
   Operation op("info", name);
-  absl::StatusOr<TaskPtr> dmt = op.Task(DM_DEVICE_INFO);
-  if (!dmt.ok()) return dmt.status();
-  if (absl::Status s = op.Run(dmt->get(), false); !s.ok()) return s;
-  absl::StatusOr<dm_info> info = Info(op, dmt->get());
-  if (!info.ok()) return info.status();
-  if (!info->exists) return op.NotFound();
-  return info->suspended != 0;
+  ASSIGN_OR_RETURN(TaskPtr dmt, op.Task(DM_DEVICE_INFO));
+  if (absl::Status s = op.Run(dmt.get(), false); !s.ok()) return s;
+  ASSIGN_OR_RETURN(dm_info info, Info(op, dmt.get()));
+  if (!info.exists) return op.NotFound();
+  return info.suspended != 0;
 }
 
 absl::StatusOr<std::string> DmClient::Message(const std::string& name, uint64_t sector,
                                               const std::string& text) {
   Operation op(absl::StrCat("message \"", Abbreviate(text), "\" to"), name);
   if (text.empty()) return op.Invalid("empty message");
-  absl::StatusOr<TaskPtr> dmt = op.Task(DM_DEVICE_TARGET_MSG);
-  if (!dmt.ok()) return dmt.status();
-  if (!dm_task_set_sector(dmt->get(), sector) || !dm_task_set_message(dmt->get(), text.c_str())) {
-    return op.Error(dmt->get());
+  ASSIGN_OR_RETURN(TaskPtr dmt, op.Task(DM_DEVICE_TARGET_MSG));
+  if (!dm_task_set_sector(dmt.get(), sector) || !dm_task_set_message(dmt.get(), text.c_str())) {
+    return op.Error(dmt.get());
   }
-  if (absl::Status s = op.Run(dmt->get(), false); !s.ok()) return s;
-  const char* response = dm_task_get_message_response(dmt->get());
+  if (absl::Status s = op.Run(dmt.get(), false); !s.ok()) return s;
+  const char* response = dm_task_get_message_response(dmt.get());
   return std::string(response ? response : "");
 }
 
@@ -294,21 +286,18 @@ absl::StatusOr<std::vector<DmLine>> DmClient::Table(const std::string& name) {
 
 absl::Status DmClient::Remove(const std::string& name) {
   Operation op("remove", name);
-  absl::StatusOr<TaskPtr> dmt = op.Task(DM_DEVICE_REMOVE);
-  if (!dmt.ok()) return dmt.status();
+  ASSIGN_OR_RETURN(TaskPtr dmt, op.Task(DM_DEVICE_REMOVE));
   // A short-lived opener (blkid, a udev rule) should not fail the remove.
-  if (!dm_task_retry_remove(dmt->get())) return op.Error(dmt->get());
-  return op.Run(dmt->get(), true);
+  if (!dm_task_retry_remove(dmt.get())) return op.Error(dmt.get());
+  return op.Run(dmt.get(), true);
 }
 
 absl::StatusOr<bool> DmClient::Exists(const std::string& name) {
   Operation op("info", name);
-  absl::StatusOr<TaskPtr> dmt = op.Task(DM_DEVICE_INFO);
-  if (!dmt.ok()) return dmt.status();
-  if (absl::Status s = op.Run(dmt->get(), false); !s.ok()) return s;
-  absl::StatusOr<dm_info> info = Info(op, dmt->get());
-  if (!info.ok()) return info.status();
-  return info->exists != 0;
+  ASSIGN_OR_RETURN(TaskPtr dmt, op.Task(DM_DEVICE_INFO));
+  if (absl::Status s = op.Run(dmt.get(), false); !s.ok()) return s;
+  ASSIGN_OR_RETURN(dm_info info, Info(op, dmt.get()));
+  return info.exists != 0;
 }
 
 absl::StatusOr<std::array<uint32_t, 3>> DmClient::TargetVersion(const std::string& target_type) {

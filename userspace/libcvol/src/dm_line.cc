@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cvol/status_macros.h"
 #include "cvol/word_reader.h"
 
 namespace cvol {
@@ -17,16 +18,13 @@ absl::StatusOr<DmLine> DmLine::Parse(absl::string_view line) {
     reader.Next("device name").IgnoreError();  // "<name>:" from `dmsetup table`
   }
   DmLine dm;
-  absl::StatusOr<uint64_t> start = reader.NextDecimal("start sector");
-  if (!start.ok()) return start.status();
-  absl::StatusOr<uint64_t> length = reader.NextDecimal("length");
-  if (!length.ok()) return length.status();
-  if (*length == 0) return absl::InvalidArgumentError("length \"0\": must be at least 1");
-  absl::StatusOr<absl::string_view> type = reader.Next("target type");
-  if (!type.ok()) return type.status();
-  dm.start = *start;
-  dm.length = *length;
-  dm.target_type = std::string(*type);
+  ASSIGN_OR_RETURN(uint64_t start, reader.NextDecimal("start sector"));
+  ASSIGN_OR_RETURN(uint64_t length, reader.NextDecimal("length"));
+  if (length == 0) return absl::InvalidArgumentError("length \"0\": must be at least 1");
+  ASSIGN_OR_RETURN(absl::string_view type, reader.Next("target type"));
+  dm.start = start;
+  dm.length = length;
+  dm.target_type = std::string(type);
   dm.params = absl::StrJoin(reader.Rest(), " ");
   return dm;
 }

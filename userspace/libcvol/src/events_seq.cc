@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "cvol/status_macros.h"
 #include "cvol/word_reader.h"
 #include "linux/dm-cvol.h"
 
@@ -11,15 +12,13 @@ std::string FormatEventsSeq() { return CVOL_MSG_EVENTS_SEQ; }
 
 absl::StatusOr<EventsSeq> ParseEventsSeqResponse(absl::string_view response) {
   WordReader reader(response);
-  absl::StatusOr<uint64_t> seq = reader.NextDecimal("events_seq seq");
-  if (!seq.ok()) return seq.status();
-  absl::StatusOr<uint64_t> lost = reader.NextDecimal("events_seq lost");
-  if (!lost.ok()) return lost.status();
+  ASSIGN_OR_RETURN(uint64_t seq, reader.NextDecimal("events_seq seq"));
+  ASSIGN_OR_RETURN(uint64_t lost, reader.NextDecimal("events_seq lost"));
   if (!reader.AtEnd()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "events_seq response \"", response, "\": expected only <seq> <lost>"));
   }
-  return EventsSeq{*seq, *lost};
+  return EventsSeq{seq, lost};
 }
 
 }  // namespace cvol

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cvol/run_codec.h"
+#include "cvol/status_macros.h"
 
 namespace cvol {
 namespace {
@@ -32,8 +33,7 @@ absl::StatusOr<ExtentMap> ExtentMap::Create(uint64_t extent_count) {
 
 absl::StatusOr<ExtentMap> ExtentMap::FromRuns(uint64_t extent_count,
                                               absl::Span<const Run> runs) {
-  absl::StatusOr<ExtentMap> map = Create(extent_count);
-  if (!map.ok()) return map.status();
+  ASSIGN_OR_RETURN(ExtentMap map, Create(extent_count));
   if (absl::Status s = CheckRunsDisjoint(runs); !s.ok()) return s;
   for (const Run& run : runs) {
     if (run.count == 0 || run.vext >= extent_count ||
@@ -49,7 +49,7 @@ absl::StatusOr<ExtentMap> ExtentMap::FromRuns(uint64_t extent_count,
   }
   for (const Run& run : runs) {
     for (uint64_t i = 0; i < run.count; ++i) {
-      map->entries_[run.vext + i] = Location{run.dev, run.pext + i};
+      map.entries_[run.vext + i] = Location{run.dev, run.pext + i};
     }
   }
   return map;

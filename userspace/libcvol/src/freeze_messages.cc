@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "cvol/status_macros.h"
 #include "cvol/word_reader.h"
 #include "linux/dm-cvol.h"
 
@@ -25,20 +26,18 @@ std::string FormatThaw(uint64_t id) { return absl::StrCat(CVOL_MSG_THAW, " ", id
 
 absl::StatusOr<uint64_t> ParseFreezeResponse(absl::string_view response) {
   WordReader reader(response);
-  absl::StatusOr<uint64_t> id = reader.NextDecimal("freeze response id");
-  if (!id.ok()) return id.status();
+  ASSIGN_OR_RETURN(uint64_t id, reader.NextDecimal("freeze response id"));
   if (!reader.AtEnd()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "freeze response \"", response, "\": expected only the freeze id"));
   }
-  return *id;
+  return id;
 }
 
 absl::Status ParseFreezeWaitResponse(absl::string_view response) {
   WordReader reader(response);
-  absl::StatusOr<absl::string_view> word = reader.Next("freeze_wait response");
-  if (!word.ok()) return word.status();
-  if (*word != CVOL_FREEZE_DRAINED || !reader.AtEnd()) {
+  ASSIGN_OR_RETURN(absl::string_view word, reader.Next("freeze_wait response"));
+  if (word != CVOL_FREEZE_DRAINED || !reader.AtEnd()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "freeze_wait response \"", response, "\": expected \"", CVOL_FREEZE_DRAINED, "\""));
   }

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "cvol/status_macros.h"
 
 namespace cvol {
 namespace {
@@ -111,8 +112,7 @@ absl::string_view LayoutKindName(LayoutKind kind) {
 }
 
 absl::StatusOr<ExtentMap> GenerateLayout(const LayoutSpec& spec) {
-  absl::StatusOr<ExtentMap> map = ExtentMap::Create(spec.extents);
-  if (!map.ok()) return map.status();
+  ASSIGN_OR_RETURN(ExtentMap map, ExtentMap::Create(spec.extents));
   if (spec.unmapped_percent > 100) {
     return absl::InvalidArgumentError(absl::StrCat(
         "unmapped percentage ", spec.unmapped_percent, " is above 100"));
@@ -153,7 +153,7 @@ absl::StatusOr<ExtentMap> GenerateLayout(const LayoutSpec& spec) {
     for (uint64_t index : indexes) locations.push_back(pool.At(index));
   }
 
-  for (size_t i = 0; i < mapped.size(); ++i) map->Set(mapped[i], locations[i]);
+  for (size_t i = 0; i < mapped.size(); ++i) map.Set(mapped[i], locations[i]);
   return map;
 }
 

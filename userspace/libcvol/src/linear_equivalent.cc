@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "cvol/extent_map.h"
+#include "cvol/status_macros.h"
 #include "linux/dm-cvol.h"
 
 namespace cvol {
@@ -14,18 +15,16 @@ absl::StatusOr<std::vector<DmLine>> LinearEquivalent(const DmLine& cvol_line) {
     return absl::InvalidArgumentError(absl::StrCat(
         "target type \"", cvol_line.target_type, "\": expected ", CVOL_TARGET_NAME));
   }
-  absl::StatusOr<TableLine> table = TableLine::Parse(cvol_line.params);
-  if (!table.ok()) return table.status();
+  ASSIGN_OR_RETURN(TableLine table, TableLine::Parse(cvol_line.params));
 
-  const uint64_t es = table->extent_sectors;
+  const uint64_t es = table.extent_sectors;
   const uint64_t length = cvol_line.length;
   const uint64_t extents = length / es + (length % es != 0 ? 1 : 0);
-  absl::StatusOr<ExtentMap> map =
-      ExtentMap::FromRuns(extents, table->map_runs.value_or(std::vector<Run>{}));
-  if (!map.ok()) return map.status();
+  ASSIGN_OR_RETURN(ExtentMap map,
+                   ExtentMap::FromRuns(extents, table.map_runs.value_or(std::vector<Run>{})));
 
   std::vector<DmLine> segments;
-  const absl::string_view hole_target = table->unmapped_zero ? "zero" : "error";
+  const absl::string_view hole_target = table.unmapped_zero ? "zero" : "error";
   // Appends [vext, vext + count) clipped to the volume's length.
   auto append = [&](uint64_t vext, uint64_t count, absl::string_view type,
                     std::string params) {
@@ -36,9 +35,9 @@ absl::StatusOr<std::vector<DmLine>> LinearEquivalent(const DmLine& cvol_line) {
   };
 
   uint64_t next_vext = 0;
-  for (const Run& run : map->ToRuns()) {
+  for (const Run& run : map.ToRuns()) {
     if (run.vext > next_vext) append(next_vext, run.vext - next_vext, hole_target, "");
-    const DeviceSlot& slot = table->devices[run.dev];
+    const DeviceSlot& slot = table.devices[run.dev];
     if (run.pext > (UINT64_MAX - slot.offset) / es) {
       return absl::InvalidArgumentError(absl::StrCat(
           "run \"", ToString(run), "\": physical sector overflows 64 bits"));

@@ -3,6 +3,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "cvol/run_codec.h"
+#include "cvol/status_macros.h"
 #include "cvol/word_reader.h"
 #include "linux/dm-cvol.h"
 
@@ -41,21 +42,19 @@ std::string FormatMapGet(uint64_t vext, uint64_t count) {
 
 absl::StatusOr<uint64_t> ParseMapSetResponse(absl::string_view response) {
   WordReader reader(response);
-  absl::StatusOr<uint64_t> gen = reader.NextDecimal("map_set response generation");
-  if (!gen.ok()) return gen.status();
+  ASSIGN_OR_RETURN(uint64_t gen, reader.NextDecimal("map_set response generation"));
   if (!reader.AtEnd()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "map_set response \"", response, "\": expected only the new generation"));
   }
-  return *gen;
+  return gen;
 }
 
 absl::StatusOr<std::vector<Run>> ParseMapGetResponse(absl::string_view response) {
   std::vector<Run> runs;
   for (absl::string_view token : WordReader(response).Rest()) {
-    absl::StatusOr<Run> run = ParseRun(token);
-    if (!run.ok()) return run.status();
-    runs.push_back(*run);
+    ASSIGN_OR_RETURN(Run run, ParseRun(token));
+    runs.push_back(run);
   }
   if (absl::Status s = CheckRunsDisjoint(runs); !s.ok()) return s;
   return runs;

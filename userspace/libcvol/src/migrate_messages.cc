@@ -3,6 +3,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "cvol/colon_fields.h"
+#include "cvol/status_macros.h"
 #include "cvol/word_reader.h"
 #include "linux/dm-cvol.h"
 
@@ -81,33 +82,30 @@ absl::StatusOr<std::string> FormatMigrateThrottle(uint64_t regions_in_flight,
 
 absl::StatusOr<uint64_t> ParseMigrateCommitResponse(absl::string_view response) {
   WordReader reader(response);
-  absl::StatusOr<uint64_t> gen = reader.NextDecimal("migrate_commit response generation");
-  if (!gen.ok()) return gen.status();
+  ASSIGN_OR_RETURN(uint64_t gen, reader.NextDecimal("migrate_commit response generation"));
   if (!reader.AtEnd()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "migrate_commit response \"", response, "\": expected only the new generation"));
   }
-  return *gen;
+  return gen;
 }
 
 absl::StatusOr<MigrateThrottle> ParseMigrateThrottleResponse(absl::string_view response) {
   WordReader reader(response);
-  absl::StatusOr<uint64_t> regions =
-      reader.NextDecimal("migrate_throttle response regions", CVOL_MAX_COPY_REGIONS);
-  if (!regions.ok()) return regions.status();
-  absl::StatusOr<uint64_t> migrations =
-      reader.NextDecimal("migrate_throttle response migrations", CVOL_MAX_MIGRATIONS);
-  if (!migrations.ok()) return migrations.status();
+  ASSIGN_OR_RETURN(uint64_t regions,
+                   reader.NextDecimal("migrate_throttle response regions", CVOL_MAX_COPY_REGIONS));
+  ASSIGN_OR_RETURN(uint64_t migrations,
+                   reader.NextDecimal("migrate_throttle response migrations", CVOL_MAX_MIGRATIONS));
   if (!reader.AtEnd()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "migrate_throttle response \"", response, "\": expected only <regions> <migrations>"));
   }
   // The target never runs with a bound of 0: it would stop every copy.
-  if (*regions == 0 || *migrations == 0) {
+  if (regions == 0 || migrations == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "migrate_throttle response \"", response, "\": a bound of 0"));
   }
-  return MigrateThrottle{static_cast<uint32_t>(*regions), static_cast<uint32_t>(*migrations)};
+  return MigrateThrottle{static_cast<uint32_t>(regions), static_cast<uint32_t>(migrations)};
 }
 
 absl::StatusOr<MigrateDirty> ParseMigrateDirtyResponse(absl::string_view response) {
@@ -116,33 +114,30 @@ absl::StatusOr<MigrateDirty> ParseMigrateDirtyResponse(absl::string_view respons
         absl::StrCat("migrate_dirty response \"", response, "\": ", why));
   };
   WordReader reader(response);
-  absl::StatusOr<uint64_t> region_sectors =
-      reader.NextDecimal("migrate_dirty response region_sectors", CVOL_MAX_EXTENT_SECTORS);
-  if (!region_sectors.ok()) return region_sectors.status();
-  if (*region_sectors == 0 || *region_sectors % CVOL_MIN_EXTENT_SECTORS != 0) {
+  ASSIGN_OR_RETURN(
+      uint64_t region_sectors,
+      reader.NextDecimal("migrate_dirty response region_sectors", CVOL_MAX_EXTENT_SECTORS));
+  if (region_sectors == 0 || region_sectors % CVOL_MIN_EXTENT_SECTORS != 0) {
     return bad("region_sectors is not a multiple of 8");
   }
-  absl::StatusOr<uint64_t> nr_regions =
-      reader.NextDecimal("migrate_dirty response nr_regions", CVOL_MAX_REGIONS);
-  if (!nr_regions.ok()) return nr_regions.status();
-  if (*nr_regions == 0) return bad("an extent of 0 regions");
+  ASSIGN_OR_RETURN(uint64_t nr_regions,
+                   reader.NextDecimal("migrate_dirty response nr_regions", CVOL_MAX_REGIONS));
+  if (nr_regions == 0) return bad("an extent of 0 regions");
 
-  MigrateDirty dirty{*region_sectors, static_cast<uint32_t>(*nr_regions), {}};
+  MigrateDirty dirty{region_sectors, static_cast<uint32_t>(nr_regions), {}};
   uint64_t end = 0;  // one past the previous run
   while (!reader.AtEnd()) {
-    absl::StatusOr<absl::string_view> token = reader.Next("migrate_dirty run");
-    if (!token.ok()) return token.status();
-    absl::StatusOr<std::vector<uint64_t>> f =
-        ParseColonFields("migrate_dirty run", *token, {"first", "count"});
-    if (!f.ok()) return f.status();
-    const uint64_t first = (*f)[0], count = (*f)[1];
-    if (count == 0) return bad(absl::StrCat("run ", *token, " is empty"));
+    ASSIGN_OR_RETURN(absl::string_view token, reader.Next("migrate_dirty run"));
+    ASSIGN_OR_RETURN(std::vector<uint64_t> f,
+                     ParseColonFields("migrate_dirty run", token, {"first", "count"}));
+    const uint64_t first = f[0], count = f[1];
+    if (count == 0) return bad(absl::StrCat("run ", token, " is empty"));
     if (first >= dirty.nr_regions || count > dirty.nr_regions - first) {
-      return bad(absl::StrCat("run ", *token, " goes beyond the ", dirty.nr_regions, " regions"));
+      return bad(absl::StrCat("run ", token, " goes beyond the ", dirty.nr_regions, " regions"));
     }
     // Runs are maximal: the next one starts after at least one clean region.
     if (!dirty.runs.empty() && first <= end) {
-      return bad(absl::StrCat("run ", *token, " overlaps, touches or precedes the one before"));
+      return bad(absl::StrCat("run ", token, " overlaps, touches or precedes the one before"));
     }
     dirty.runs.push_back(DirtyRun{static_cast<uint32_t>(first), static_cast<uint32_t>(count)});
     end = first + count;

@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cvol/crc32c.h"
+#include "cvol/status_macros.h"
 #include "cvol/unique_fd.h"
 #include "linux/dm-cvol.h"
 
@@ -482,11 +483,10 @@ absl::StatusOr<PvLabel> ReadPvLabel(const std::string& path) {
   bool direct;
   Fd fd = OpenDevice(path, O_RDONLY, direct);
   if (!fd.ok()) return ErrnoAt(errno, path, "open");
-  absl::StatusOr<uint64_t> bytes = DeviceBytes(fd.get(), path);
-  if (!bytes.ok()) return bytes.status();
+  ASSIGN_OR_RETURN(uint64_t bytes, DeviceBytes(fd.get(), path));
   auto block = std::make_unique<AlignedBlock>();
   if (absl::Status s = ReadBlock(fd.get(), direct, path, *block); !s.ok()) return s;
-  return DecodeOnDevice(path, *block, *bytes);
+  return DecodeOnDevice(path, *block, bytes);
 }
 
 absl::Status WritePvLabel(const std::string& path, const PvLabel& label,
@@ -509,9 +509,8 @@ absl::Status WritePvLabel(const std::string& path, const PvLabel& label,
     }
     return ErrnoAt(errno, path, "open for writing");
   }
-  absl::StatusOr<uint64_t> bytes = DeviceBytes(fd.get(), path);
-  if (!bytes.ok()) return bytes.status();
-  const uint64_t sectors = *bytes / 512;
+  ASSIGN_OR_RETURN(uint64_t bytes, DeviceBytes(fd.get(), path));
+  const uint64_t sectors = bytes / 512;
   if (label.data_offset + label.data_sectors > sectors) {
     return absl::FailedPreconditionError(absl::StrCat(
         path, ": the label's data area ends at sector ", label.data_offset + label.data_sectors,
@@ -520,7 +519,7 @@ absl::Status WritePvLabel(const std::string& path, const PvLabel& label,
 
   auto block = std::make_unique<AlignedBlock>();
   if (absl::Status s = ReadBlock(fd.get(), direct, path, *block); !s.ok()) return s;
-  absl::StatusOr<PvLabel> current = DecodeOnDevice(path, *block, *bytes);
+  absl::StatusOr<PvLabel> current = DecodeOnDevice(path, *block, bytes);
   if (current.ok()) {
     if (current->pv_uuid != label.pv_uuid && !options.force) {
       return absl::FailedPreconditionError(absl::StrCat(

@@ -3,6 +3,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "cvol/colon_fields.h"
+#include "cvol/status_macros.h"
 #include "cvol/word_reader.h"
 #include "linux/dm-cvol.h"
 
@@ -23,19 +24,18 @@ std::string FormatDevStats(bool clear) {
 absl::StatusOr<ExtentStatsResponse> ParseStatsResponse(absl::string_view response) {
   WordReader reader(response);
   ExtentStatsResponse out;
-  absl::StatusOr<uint64_t> per_entry = reader.NextDecimal("stats extents_per_entry");
-  if (!per_entry.ok()) return per_entry.status();
-  if (*per_entry == 0 || (*per_entry & (*per_entry - 1)) != 0) {
+  ASSIGN_OR_RETURN(uint64_t per_entry, reader.NextDecimal("stats extents_per_entry"));
+  if (per_entry == 0 || (per_entry & (per_entry - 1)) != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "stats extents_per_entry ", *per_entry, ": not a power of two"));
+        "stats extents_per_entry ", per_entry, ": not a power of two"));
   }
-  out.extents_per_entry = *per_entry;
+  out.extents_per_entry = per_entry;
   for (absl::string_view token : reader.Rest()) {
-    absl::StatusOr<std::vector<uint64_t>> f = ParseColonFields(
-        "stats entry", token,
-        {"vext", "reads", "writes", "read_sectors", "write_sectors", "seq_ios"});
-    if (!f.ok()) return f.status();
-    const ExtentStats e{(*f)[0], (*f)[1], (*f)[2], (*f)[3], (*f)[4], (*f)[5]};
+    ASSIGN_OR_RETURN(
+        std::vector<uint64_t> f,
+        ParseColonFields("stats entry", token,
+                         {"vext", "reads", "writes", "read_sectors", "write_sectors", "seq_ios"}));
+    const ExtentStats e{f[0], f[1], f[2], f[3], f[4], f[5]};
     if (e.vext % out.extents_per_entry != 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "stats entry \"", token, "\": vext is not a multiple of extents_per_entry ",
@@ -54,18 +54,17 @@ absl::StatusOr<ExtentStatsResponse> ParseStatsResponse(absl::string_view respons
 absl::StatusOr<std::vector<DeviceStats>> ParseDevStatsResponse(absl::string_view response) {
   std::vector<DeviceStats> out;
   for (absl::string_view token : WordReader(response).Rest()) {
-    absl::StatusOr<std::vector<uint64_t>> f = ParseColonFields(
-        "dev_stats entry", token,
-        {"slot", "reads", "writes", "read_sectors", "write_sectors", "read_ns", "write_ns",
-         "seq_ios", "errors"});
-    if (!f.ok()) return f.status();
-    if ((*f)[0] >= CVOL_MAX_DEVS) {
+    ASSIGN_OR_RETURN(std::vector<uint64_t> f,
+                     ParseColonFields("dev_stats entry", token,
+                                      {"slot", "reads", "writes", "read_sectors", "write_sectors",
+                                       "read_ns", "write_ns", "seq_ios", "errors"}));
+    if (f[0] >= CVOL_MAX_DEVS) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "dev_stats entry \"", token, "\": slot ", (*f)[0], " out of range (maximum ",
+          "dev_stats entry \"", token, "\": slot ", f[0], " out of range (maximum ",
           CVOL_MAX_DEVS - 1, ")"));
     }
-    const DeviceStats d{static_cast<uint32_t>((*f)[0]), (*f)[1], (*f)[2], (*f)[3], (*f)[4],
-                        (*f)[5], (*f)[6], (*f)[7], (*f)[8]};
+    const DeviceStats d{static_cast<uint32_t>(f[0]), f[1], f[2], f[3], f[4],
+                        f[5], f[6], f[7], f[8]};
     if (!out.empty() && d.slot <= out.back().slot) {
       return absl::InvalidArgumentError(absl::StrCat(
           "dev_stats entry \"", token, "\": slot not above the previous entry's ",

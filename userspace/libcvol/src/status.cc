@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "cvol/colon_fields.h"
 #include "cvol/decimal.h"
+#include "cvol/status_macros.h"
 #include "cvol/word_reader.h"
 #include "linux/dm-cvol.h"
 
@@ -35,13 +36,12 @@ absl::Status Invalid(absl::string_view kind, absl::string_view token, absl::stri
 // refused before anything is reserved.
 absl::StatusOr<uint64_t> NextEntryCount(WordReader& reader, absl::string_view what,
                                         uint64_t max) {
-  absl::StatusOr<uint64_t> n = reader.NextDecimal(what, max);
-  if (!n.ok()) return n.status();
-  if (*n > reader.Remaining()) {
+  ASSIGN_OR_RETURN(uint64_t n, reader.NextDecimal(what, max));
+  if (n > reader.Remaining()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        what, " ", *n, ": only ", reader.Remaining(), " words follow"));
+        what, " ", n, ": only ", reader.Remaining(), " words follow"));
   }
-  return *n;
+  return n;
 }
 
 absl::StatusOr<FreezeStatus> ParseFreeze(absl::string_view token, uint64_t total_extents) {
@@ -60,12 +60,11 @@ absl::StatusOr<FreezeStatus> ParseFreeze(absl::string_view token, uint64_t total
     return Invalid(kKind, token,
                    absl::StrCat("state \"", state_word, "\": expected draining or drained"));
   }
-  absl::StatusOr<std::vector<uint64_t>> f =
-      ParseColonFields(kKind, token.substr(0, last), {"id", "vext", "count"});
-  if (!f.ok()) return f.status();
-  freeze.id = (*f)[0];
-  freeze.vext = (*f)[1];
-  freeze.count = (*f)[2];
+  ASSIGN_OR_RETURN(std::vector<uint64_t> f,
+                   ParseColonFields(kKind, token.substr(0, last), {"id", "vext", "count"}));
+  freeze.id = f[0];
+  freeze.vext = f[1];
+  freeze.count = f[2];
   if (freeze.count == 0) return Invalid(kKind, token, "count must be at least 1");
   if (freeze.vext > total_extents || freeze.count > total_extents - freeze.vext) {
     return Invalid(kKind, token,
@@ -116,52 +115,44 @@ absl::StatusOr<MigrationStatus> ParseMigration(absl::string_view token,
 absl::StatusOr<StatusV1_1> ParseV1_1(WordReader& reader, uint64_t total_extents,
                                      bool allow_migrations) {
   StatusV1_1 out;
-  absl::StatusOr<uint64_t> freezes =
-      NextEntryCount(reader, "number of freezes", CVOL_MAX_FREEZES);
-  if (!freezes.ok()) return freezes.status();
-  for (uint64_t i = 0; i < *freezes; ++i) {
-    absl::StatusOr<FreezeStatus> f = ParseFreeze(*reader.Next("freeze"), total_extents);
-    if (!f.ok()) return f.status();
-    out.freezes.push_back(*f);
+  ASSIGN_OR_RETURN(uint64_t freezes, NextEntryCount(reader, "number of freezes", CVOL_MAX_FREEZES));
+  for (uint64_t i = 0; i < freezes; ++i) {
+    ASSIGN_OR_RETURN(FreezeStatus f, ParseFreeze(*reader.Next("freeze"), total_extents));
+    out.freezes.push_back(f);
   }
   // CVOL_MAX_MIGRATIONS is a hard cap: the target keeps its migrations,
   // ending ones included, in that many slots.
-  absl::StatusOr<uint64_t> migrations =
-      NextEntryCount(reader, "number of migrations", CVOL_MAX_MIGRATIONS);
-  if (!migrations.ok()) return migrations.status();
-  if (*migrations != 0 && !allow_migrations) {
+  ASSIGN_OR_RETURN(uint64_t migrations,
+                   NextEntryCount(reader, "number of migrations", CVOL_MAX_MIGRATIONS));
+  if (migrations != 0 && !allow_migrations) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "number of migrations ", *migrations, ": a target 1.1 status has none"));
+        "number of migrations ", migrations, ": a target 1.1 status has none"));
   }
   // The target refuses a second migration of a migrating extent, so a
   // repeated vext means the line is not what the target printed.
   absl::flat_hash_set<uint64_t> vexts;
-  for (uint64_t i = 0; i < *migrations; ++i) {
+  for (uint64_t i = 0; i < migrations; ++i) {
     const absl::string_view token = *reader.Next("migration");
-    absl::StatusOr<MigrationStatus> m = ParseMigration(token, total_extents);
-    if (!m.ok()) return m.status();
-    if (!vexts.insert(m->vext).second) {
+    ASSIGN_OR_RETURN(MigrationStatus m, ParseMigration(token, total_extents));
+    if (!vexts.insert(m.vext).second) {
       return Invalid("status migration", token,
-                     absl::StrCat("a second migration of vext ", m->vext));
+                     absl::StrCat("a second migration of vext ", m.vext));
     }
-    out.migrations.push_back(*m);
+    out.migrations.push_back(m);
   }
-  absl::StatusOr<uint64_t> seq = reader.NextDecimal("event_seq");
-  if (!seq.ok()) return seq.status();
-  absl::StatusOr<uint64_t> lost = reader.NextDecimal("events_lost");
-  if (!lost.ok()) return lost.status();
-  out.event_seq = *seq;
-  out.events_lost = *lost;
-  absl::StatusOr<absl::string_view> lease = reader.Next("lease state");
-  if (!lease.ok()) return lease.status();
-  if (*lease == CVOL_LEASE_STATE_NONE) {
+  ASSIGN_OR_RETURN(uint64_t seq, reader.NextDecimal("event_seq"));
+  ASSIGN_OR_RETURN(uint64_t lost, reader.NextDecimal("events_lost"));
+  out.event_seq = seq;
+  out.events_lost = lost;
+  ASSIGN_OR_RETURN(absl::string_view lease, reader.Next("lease state"));
+  if (lease == CVOL_LEASE_STATE_NONE) {
     out.lease = LeaseState::kNone;
-  } else if (*lease == CVOL_LEASE_STATE_ARMED) {
+  } else if (lease == CVOL_LEASE_STATE_ARMED) {
     out.lease = LeaseState::kArmed;
-  } else if (*lease == CVOL_LEASE_STATE_FENCED) {
+  } else if (lease == CVOL_LEASE_STATE_FENCED) {
     out.lease = LeaseState::kFenced;
   } else {
-    return Invalid("lease state", *lease, "expected none, armed or fenced");
+    return Invalid("lease state", lease, "expected none, armed or fenced");
   }
   return out;
 }
@@ -214,34 +205,28 @@ absl::StatusOr<TargetStatus> TargetStatus::Parse(absl::string_view info, StatusF
   WordReader reader(info);
   TargetStatus status;
 
-  absl::StatusOr<uint64_t> gen = reader.NextDecimal("map_gen");
-  if (!gen.ok()) return gen.status();
-  status.map_gen = *gen;
+  ASSIGN_OR_RETURN(uint64_t gen, reader.NextDecimal("map_gen"));
+  status.map_gen = gen;
 
-  absl::StatusOr<absl::string_view> extents = reader.Next("<mapped>/<total>");
-  if (!extents.ok()) return extents.status();
-  const std::vector<absl::string_view> parts = absl::StrSplit(*extents, '/');
+  ASSIGN_OR_RETURN(absl::string_view extents, reader.Next("<mapped>/<total>"));
+  const std::vector<absl::string_view> parts = absl::StrSplit(extents, '/');
   if (parts.size() != 2) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "extents \"", *extents, "\": expected <mapped>/<total>"));
+        "extents \"", extents, "\": expected <mapped>/<total>"));
   }
-  absl::StatusOr<uint64_t> mapped = ParseDecimal(parts[0], "mapped extents");
-  if (!mapped.ok()) return mapped.status();
-  absl::StatusOr<uint64_t> total = ParseDecimal(parts[1], "total extents");
-  if (!total.ok()) return total.status();
-  if (*mapped > *total) {
+  ASSIGN_OR_RETURN(uint64_t mapped, ParseDecimal(parts[0], "mapped extents"));
+  ASSIGN_OR_RETURN(uint64_t total, ParseDecimal(parts[1], "total extents"));
+  if (mapped > total) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "extents \"", *extents, "\": more extents mapped than exist"));
+        "extents \"", extents, "\": more extents mapped than exist"));
   }
-  status.mapped_extents = *mapped;
-  status.total_extents = *total;
+  status.mapped_extents = mapped;
+  status.total_extents = total;
 
-  absl::StatusOr<absl::string_view> health = reader.Next("health characters");
-  if (!health.ok()) return health.status();
-  for (char c : *health) {
-    absl::StatusOr<DeviceHealth> h = ParseHealth(c, *health);
-    if (!h.ok()) return h.status();
-    status.health.push_back(*h);
+  ASSIGN_OR_RETURN(absl::string_view health, reader.Next("health characters"));
+  for (char c : health) {
+    ASSIGN_OR_RETURN(DeviceHealth h, ParseHealth(c, health));
+    status.health.push_back(h);
   }
 
   switch (format) {
@@ -249,10 +234,9 @@ absl::StatusOr<TargetStatus> TargetStatus::Parse(absl::string_view info, StatusF
       break;
     case StatusFormat::kV1_1:
     case StatusFormat::kV1_2: {
-      absl::StatusOr<StatusV1_1> v11 = ParseV1_1(reader, status.total_extents,
-                                                 format == StatusFormat::kV1_2);
-      if (!v11.ok()) return v11.status();
-      status.v1_1 = std::move(*v11);
+      ASSIGN_OR_RETURN(StatusV1_1 v11,
+                       ParseV1_1(reader, status.total_extents, format == StatusFormat::kV1_2));
+      status.v1_1 = std::move(v11);
       break;
     }
     case StatusFormat::kAny: {

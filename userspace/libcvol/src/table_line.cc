@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cvol/run_codec.h"
+#include "cvol/status_macros.h"
 #include "cvol/word_reader.h"
 #include "linux/dm-cvol.h"
 
@@ -67,9 +68,8 @@ absl::Status ParseFeature(absl::string_view name, WordReader& reader,
   };
   auto read_number = [&](std::optional<uint64_t>& field) -> absl::Status {
     if (field.has_value()) return duplicate();
-    absl::StatusOr<uint64_t> value = reader.NextDecimal(name);
-    if (!value.ok()) return value.status();
-    field = *value;
+    ASSIGN_OR_RETURN(uint64_t value, reader.NextDecimal(name));
+    field = value;
     return absl::OkStatus();
   };
   if (name == CVOL_FEAT_MAP_GEN) return read_number(line.map_gen);
@@ -82,20 +82,17 @@ absl::Status ParseFeature(absl::string_view name, WordReader& reader,
   }
   if (name == CVOL_FEAT_MAP_RUNS) {
     if (line.map_runs.has_value()) return duplicate();
-    absl::StatusOr<uint64_t> count = reader.NextDecimal("map_runs <#runs>");
-    if (!count.ok()) return count.status();
-    if (*count > reader.Remaining()) {
-      return Invalid(absl::StrCat("map_runs <#runs> is ", *count, " but only ",
+    ASSIGN_OR_RETURN(uint64_t count, reader.NextDecimal("map_runs <#runs>"));
+    if (count > reader.Remaining()) {
+      return Invalid(absl::StrCat("map_runs <#runs> is ", count, " but only ",
                                   reader.Remaining(), " words follow"));
     }
     std::vector<Run>& runs = line.map_runs.emplace();
-    runs.reserve(*count);
-    for (uint64_t i = 0; i < *count; ++i) {
-      absl::StatusOr<absl::string_view> token = reader.Next("run");
-      if (!token.ok()) return token.status();
-      absl::StatusOr<Run> run = ParseRun(*token);
-      if (!run.ok()) return run.status();
-      runs.push_back(*run);
+    runs.reserve(count);
+    for (uint64_t i = 0; i < count; ++i) {
+      ASSIGN_OR_RETURN(absl::string_view token, reader.Next("run"));
+      ASSIGN_OR_RETURN(Run run, ParseRun(token));
+      runs.push_back(run);
     }
     return absl::OkStatus();
   }
@@ -108,40 +105,31 @@ absl::StatusOr<TableLine> TableLine::Parse(absl::string_view params) {
   WordReader reader(params);
   TableLine line;
 
-  absl::StatusOr<absl::string_view> uuid = reader.Next("vol_uuid");
-  if (!uuid.ok()) return uuid.status();
-  line.vol_uuid = std::string(*uuid);
+  ASSIGN_OR_RETURN(absl::string_view uuid, reader.Next("vol_uuid"));
+  line.vol_uuid = std::string(uuid);
 
-  absl::StatusOr<uint64_t> extent_sectors = reader.NextDecimal("extent_sectors");
-  if (!extent_sectors.ok()) return extent_sectors.status();
-  line.extent_sectors = *extent_sectors;
+  ASSIGN_OR_RETURN(uint64_t extent_sectors, reader.NextDecimal("extent_sectors"));
+  line.extent_sectors = extent_sectors;
 
-  absl::StatusOr<uint64_t> dev_count = reader.NextDecimal("#devs", CVOL_MAX_DEVS);
-  if (!dev_count.ok()) return dev_count.status();
-  for (uint64_t i = 0; i < *dev_count; ++i) {
-    absl::StatusOr<absl::string_view> path =
-        reader.Next(absl::StrCat("device ", i, " path"));
-    if (!path.ok()) return path.status();
-    absl::StatusOr<uint64_t> offset =
-        reader.NextDecimal(absl::StrCat("device ", i, " offset"));
-    if (!offset.ok()) return offset.status();
+  ASSIGN_OR_RETURN(uint64_t dev_count, reader.NextDecimal("#devs", CVOL_MAX_DEVS));
+  for (uint64_t i = 0; i < dev_count; ++i) {
+    ASSIGN_OR_RETURN(absl::string_view path, reader.Next(absl::StrCat("device ", i, " path")));
+    ASSIGN_OR_RETURN(uint64_t offset, reader.NextDecimal(absl::StrCat("device ", i, " offset")));
     DeviceSlot slot;
-    if (*path != "-") slot.path = std::string(*path);
-    slot.offset = *offset;
+    if (path != "-") slot.path = std::string(path);
+    slot.offset = offset;
     line.devices.push_back(std::move(slot));
   }
 
   if (!reader.AtEnd()) {
-    absl::StatusOr<uint64_t> feature_args = reader.NextDecimal("#feature_args");
-    if (!feature_args.ok()) return feature_args.status();
-    if (*feature_args != reader.Remaining()) {
-      return Invalid(absl::StrCat("#feature_args is ", *feature_args, " but ",
+    ASSIGN_OR_RETURN(uint64_t feature_args, reader.NextDecimal("#feature_args"));
+    if (feature_args != reader.Remaining()) {
+      return Invalid(absl::StrCat("#feature_args is ", feature_args, " but ",
                                   reader.Remaining(), " words follow"));
     }
     while (!reader.AtEnd()) {
-      absl::StatusOr<absl::string_view> name = reader.Next("feature");
-      if (!name.ok()) return name.status();
-      if (absl::Status s = ParseFeature(*name, reader, line); !s.ok()) return s;
+      ASSIGN_OR_RETURN(absl::string_view name, reader.Next("feature"));
+      if (absl::Status s = ParseFeature(name, reader, line); !s.ok()) return s;
     }
   }
 

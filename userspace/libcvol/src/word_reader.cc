@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cvol/decimal.h"
+#include "cvol/status_macros.h"
 
 namespace cvol {
 
@@ -19,9 +20,8 @@ absl::StatusOr<absl::string_view> WordReader::Next(absl::string_view what) {
 
 absl::StatusOr<uint64_t> WordReader::NextDecimal(absl::string_view what,
                                                  uint64_t max) {
-  absl::StatusOr<absl::string_view> word = Next(what);
-  if (!word.ok()) return word.status();
-  return ParseDecimal(*word, what, max);
+  ASSIGN_OR_RETURN(absl::string_view word, Next(what));
+  return ParseDecimal(word, what, max);
 }
 
 std::vector<absl::string_view> WordReader::Rest() const {

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "cvol/status_macros.h"
 
 namespace cvol::peer {
 namespace {
@@ -91,11 +92,10 @@ absl::StatusOr<std::string> EncodeFrame(std::string_view secret, std::string_vie
   StoreBe16(kFrameVersion, frame.data() + 4);
   StoreBe16(0, frame.data() + 6);
   StoreBe32(static_cast<uint32_t>(body.size()), frame.data() + 8);
-  absl::StatusOr<Tag> tag = ComputeTag(secret, frame, body);
-  if (!tag.ok()) return tag.status();
+  ASSIGN_OR_RETURN(Tag tag, ComputeTag(secret, frame, body));
   frame.reserve(kFrameHeaderBytes + body.size() + kFrameTagBytes);
   frame.append(body);
-  frame.append(reinterpret_cast<const char*>(tag->data()), tag->size());
+  frame.append(reinterpret_cast<const char*>(tag.data()), tag.size());
   return frame;
 }
 

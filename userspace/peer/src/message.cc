@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "cvol/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace cvol::peer {
@@ -149,12 +150,11 @@ std::string EncodeReply(const PeerReply& reply) {
 }
 
 absl::StatusOr<PeerRequest> ParseRequest(std::string_view text) {
-  absl::StatusOr<json> j = ParseObject(text, "peer request");
-  if (!j.ok()) return j.status();
+  ASSIGN_OR_RETURN(json j, ParseObject(text, "peer request"));
   PeerRequest request;
   // "kind" keeps a reply from ever being taken for a request (and back),
   // e.g. a captured frame reflected to its sender.
-  FieldReader fields(*j, "peer request");
+  FieldReader fields(j, "peer request");
   fields.Expect("kind", kRequestKind);
   fields.String("type", &request.type);
   fields.Unsigned("id", &request.id);
@@ -165,28 +165,27 @@ absl::StatusOr<PeerRequest> ParseRequest(std::string_view text) {
   if (fields.status().ok() && request.type.empty()) {
     fields.Fail(absl::InvalidArgumentError("peer request field 'type' is empty"));
   }
-  if (!fields.status().ok()) return fields.status();
+  RETURN_IF_ERROR(fields.status());
   return request;
 }
 
 absl::StatusOr<PeerReply> ParseReply(std::string_view text) {
-  absl::StatusOr<json> j = ParseObject(text, "peer reply");
-  if (!j.ok()) return j.status();
+  ASSIGN_OR_RETURN(json j, ParseObject(text, "peer reply"));
   PeerReply reply;
-  FieldReader fields(*j, "peer reply");
+  FieldReader fields(j, "peer reply");
   fields.Expect("kind", kReplyKind);
   fields.Unsigned("id", &reply.id);
   const json* status = nullptr;
   fields.Object("status", &status);
   fields.Any("body", &reply.body);
-  if (!fields.status().ok()) return fields.status();
+  RETURN_IF_ERROR(fields.status());
 
   FieldReader status_fields(*status, "peer reply status");
   std::string code_name;
   std::string message;
   status_fields.String("code", &code_name);
   status_fields.String("message", &message);
-  if (!status_fields.status().ok()) return status_fields.status();
+  RETURN_IF_ERROR(status_fields.status());
   absl::StatusOr<absl::StatusCode> code = StatusCodeFromName(code_name);
   if (!code.ok()) {
     return absl::InvalidArgumentError(

@@ -24,6 +24,7 @@
 #include "cvol/peer/address.h"
 #include "cvol/peer/frame.h"
 #include "cvol/peer/message.h"
+#include "cvol/status_macros.h"
 #include "socket_options.h"
 #include "cvol/peer/tls_psk.h"
 
@@ -85,9 +86,8 @@ class PeerClient::Connection {
     });
     if (!s.ok()) return s;
     for (;;) {
-      absl::StatusOr<std::optional<std::string>> reply = decoder_.Next();
-      if (!reply.ok()) return reply.status();
-      if (reply->has_value()) return **std::move(reply);
+      ASSIGN_OR_RETURN(std::optional<std::string> reply, decoder_.Next());
+      if (reply.has_value()) return *std::move(reply);
       size_t n = 0;
       s = Await(deadline, "waiting for the reply", [&](auto done) {
         stream_.async_read_some(asio::buffer(input_), [done, &n](const error_code& ec, size_t k) {
@@ -192,12 +192,11 @@ absl::StatusOr<PeerReply> PeerClient::Call(const std::string& address, PeerReque
   if (options_.secret.empty()) return absl::InvalidArgumentError("peer client: no secret");
   if (tls_ == nullptr) return Annotate(tls_error_, context);
   if (request.type.empty()) return absl::InvalidArgumentError(context + ": empty type");
-  absl::StatusOr<HostPort> where = ParseHostPort(address);
-  if (!where.ok()) return where.status();
+  ASSIGN_OR_RETURN(HostPort where, ParseHostPort(address));
   error_code ec;
-  const asio::ip::address ip = asio::ip::make_address(where->host, ec);
+  const asio::ip::address ip = asio::ip::make_address(where.host, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat(context, ": bad address"));
-  const tcp::endpoint endpoint(ip, where->port);
+  const tcp::endpoint endpoint(ip, where.port);
 
   absl::StatusOr<std::string> frame =
       EncodeFrame(options_.secret, EncodeRequest(request), options_.max_body_bytes);

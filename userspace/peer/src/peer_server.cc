@@ -30,6 +30,7 @@
 #include "cvol/peer/address.h"
 #include "cvol/peer/frame.h"
 #include "cvol/peer/message.h"
+#include "cvol/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "socket_options.h"
 #include "cvol/peer/tls_psk.h"
@@ -365,13 +366,11 @@ absl::StatusOr<std::unique_ptr<PeerServer>> PeerServer::Start(const std::string&
   if (options.io_threads < 1 || options.worker_threads < 1) {
     return absl::InvalidArgumentError("peer server: io_threads and worker_threads must be >= 1");
   }
-  absl::StatusOr<HostPort> where = ParseHostPort(address);
-  if (!where.ok()) return where.status();
-  absl::StatusOr<std::unique_ptr<asio::ssl::context>> tls =
-      MakeTlsPskContext(options.secret, TlsRole::kServer);
-  if (!tls.ok()) return tls.status();
-  auto impl = std::make_unique<Impl>(std::move(handler), std::move(options), *std::move(tls));
-  if (absl::Status s = impl->Listen(*where); !s.ok()) return s;
+  ASSIGN_OR_RETURN(HostPort where, ParseHostPort(address));
+  ASSIGN_OR_RETURN(std::unique_ptr<asio::ssl::context> tls,
+                   MakeTlsPskContext(options.secret, TlsRole::kServer));
+  auto impl = std::make_unique<Impl>(std::move(handler), std::move(options), std::move(tls));
+  if (absl::Status s = impl->Listen(where); !s.ok()) return s;
   impl->Run();
   return std::unique_ptr<PeerServer>(new PeerServer(std::move(impl)));
 }

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "cvol/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace cvol::store {
@@ -135,21 +136,19 @@ absl::Status ReadHeaderRevision(const Json& response, int64_t* revision) {
 }
 
 absl::StatusOr<RangeResult> ParseRange(const std::string& body) {
-  absl::StatusOr<Json> json = ParseObject(body);
-  if (!json.ok()) return json.status();
+  ASSIGN_OR_RETURN(Json json, ParseObject(body));
   RangeResult result;
-  if (absl::Status s = ReadHeaderRevision(*json, &result.revision); !s.ok()) return s;
-  auto kvs = json->find("kvs");
-  if (kvs != json->end() && !kvs->is_null()) {
+  if (absl::Status s = ReadHeaderRevision(json, &result.revision); !s.ok()) return s;
+  auto kvs = json.find("kvs");
+  if (kvs != json.end() && !kvs->is_null()) {
     if (!kvs->is_array()) return absl::InternalError("etcd response: kvs is not an array");
     for (const Json& kv : *kvs) {
-      absl::StatusOr<KeyValue> parsed = ParseKeyValue(kv);
-      if (!parsed.ok()) return parsed.status();
-      result.kvs.push_back(*std::move(parsed));
+      ASSIGN_OR_RETURN(KeyValue parsed, ParseKeyValue(kv));
+      result.kvs.push_back(std::move(parsed));
     }
   }
-  auto more = json->find("more");
-  if (more != json->end() && more->is_boolean() && more->get<bool>()) {
+  auto more = json.find("more");
+  if (more != json.end() && more->is_boolean() && more->get<bool>()) {
     // Only possible with a limit, which we never set.
     return absl::InternalError("etcd returned a partial range");
   }
@@ -425,13 +424,12 @@ std::string EtcdPrefixRangeEnd(absl::string_view prefix) {
 
 absl::StatusOr<std::unique_ptr<EtcdKvStore>> EtcdKvStore::Connect(absl::string_view endpoints,
                                                                   const Options& options) {
-  absl::StatusOr<std::vector<std::string>> urls = ParseEndpoints(endpoints);
-  if (!urls.ok()) return urls.status();
+  ASSIGN_OR_RETURN(std::vector<std::string> urls, ParseEndpoints(endpoints));
   if (options.timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("etcd timeout must be positive");
   }
   if (!CurlGlobal::Init()) return absl::InternalError("curl_global_init failed");
-  std::unique_ptr<EtcdKvStore> store(new EtcdKvStore(*std::move(urls), options));
+  std::unique_ptr<EtcdKvStore> store(new EtcdKvStore(std::move(urls), options));
   bool handles;
   {
     absl::MutexLock watch_lock(&store->watch_mu_);
@@ -447,9 +445,8 @@ absl::StatusOr<std::unique_ptr<EtcdKvStore>> EtcdKvStore::Connect(absl::string_v
     // to find an etcd, not to require a writable cluster.
     Json probe = {{"key", B64(std::string(1, '\0'))}, {"serializable", true},
                   {"count_only", true}};
-    absl::StatusOr<std::string> body =
-        store->Post("/v3/kv/range", probe.dump(), Retry::kAnyTransportError);
-    if (!body.ok()) return body.status();
+    RETURN_IF_ERROR(
+        store->Post("/v3/kv/range", probe.dump(), Retry::kAnyTransportError).status());
   }
   return store;
 }
@@ -522,13 +519,11 @@ absl::StatusOr<std::string> EtcdKvStore::Post(absl::string_view path, const std:
 absl::StatusOr<std::optional<KeyValue>> EtcdKvStore::Get(const std::string& key) {
   return NoThrow([&]() -> absl::StatusOr<std::optional<KeyValue>> {
     const Json request = {{"key", B64(key)}};
-    absl::StatusOr<std::string> body =
-        Post("/v3/kv/range", request.dump(), Retry::kAnyTransportError);
-    if (!body.ok()) return body.status();
-    absl::StatusOr<RangeResult> range = ParseRange(*body);
-    if (!range.ok()) return range.status();
-    if (range->kvs.empty()) return std::nullopt;
-    return std::move(range->kvs.front());
+    ASSIGN_OR_RETURN(std::string body,
+                     Post("/v3/kv/range", request.dump(), Retry::kAnyTransportError));
+    ASSIGN_OR_RETURN(RangeResult range, ParseRange(body));
+    if (range.kvs.empty()) return std::nullopt;
+    return std::move(range.kvs.front());
   });
 }
 
@@ -536,10 +531,9 @@ absl::StatusOr<RangeResult> EtcdKvStore::Range(const std::string& prefix) {
   return NoThrow([&]() -> absl::StatusOr<RangeResult> {
     auto [key, end] = PrefixRange(prefix);
     const Json request = {{"key", B64(key)}, {"range_end", B64(end)}};
-    absl::StatusOr<std::string> body =
-        Post("/v3/kv/range", request.dump(), Retry::kAnyTransportError);
-    if (!body.ok()) return body.status();
-    return ParseRange(*body);
+    ASSIGN_OR_RETURN(std::string body,
+                     Post("/v3/kv/range", request.dump(), Retry::kAnyTransportError));
+    return ParseRange(body);
   });
 }
 
@@ -552,16 +546,13 @@ absl::StatusOr<TxnResult> EtcdKvStore::Txn(absl::Span<const Compare> compares,
     for (const Compare& c : compares) request["compare"].push_back(CompareJson(c));
     for (const Op& op : success) request["success"].push_back(OpJson(op));
     for (const Op& op : failure) request["failure"].push_back(OpJson(op));
-    absl::StatusOr<std::string> body =
-        Post("/v3/kv/txn", request.dump(), Retry::kOnlyIfNotSent);
-    if (!body.ok()) return body.status();
-    absl::StatusOr<Json> json = ParseObject(*body);
-    if (!json.ok()) return json.status();
+    ASSIGN_OR_RETURN(std::string body, Post("/v3/kv/txn", request.dump(), Retry::kOnlyIfNotSent));
+    ASSIGN_OR_RETURN(Json json, ParseObject(body));
     TxnResult result;
-    if (absl::Status s = ReadHeaderRevision(*json, &result.revision); !s.ok()) return s;
-    auto succeeded = json->find("succeeded");
+    if (absl::Status s = ReadHeaderRevision(json, &result.revision); !s.ok()) return s;
+    auto succeeded = json.find("succeeded");
     result.succeeded =
-        succeeded != json->end() && succeeded->is_boolean() && succeeded->get<bool>();
+        succeeded != json.end() && succeeded->is_boolean() && succeeded->get<bool>();
     return result;
   });
 }
@@ -569,14 +560,12 @@ absl::StatusOr<TxnResult> EtcdKvStore::Txn(absl::Span<const Compare> compares,
 absl::StatusOr<int64_t> EtcdKvStore::LeaseGrant(int64_t ttl_seconds) {
   return NoThrow([&]() -> absl::StatusOr<int64_t> {
     const Json request = {{"TTL", absl::StrCat(ttl_seconds)}};
-    absl::StatusOr<std::string> body =
-        Post("/v3/lease/grant", request.dump(), Retry::kOnlyIfNotSent);
-    if (!body.ok()) return body.status();
-    absl::StatusOr<Json> json = ParseObject(*body);
-    if (!json.ok()) return json.status();
-    if (absl::Status s = ErrorFromObject(*json); !s.ok()) return s;  // LeaseGrantResponse.error
+    ASSIGN_OR_RETURN(std::string body,
+                     Post("/v3/lease/grant", request.dump(), Retry::kOnlyIfNotSent));
+    ASSIGN_OR_RETURN(Json json, ParseObject(body));
+    if (absl::Status s = ErrorFromObject(json); !s.ok()) return s;  // LeaseGrantResponse.error
     int64_t id = 0;
-    if (absl::Status s = ReadInt64(*json, "ID", &id); !s.ok()) return s;
+    if (absl::Status s = ReadInt64(json, "ID", &id); !s.ok()) return s;
     if (id == 0) return absl::InternalError("etcd granted lease 0");
     return id;
   });
@@ -585,17 +574,15 @@ absl::StatusOr<int64_t> EtcdKvStore::LeaseGrant(int64_t ttl_seconds) {
 absl::Status EtcdKvStore::LeaseKeepAlive(int64_t lease) {
   return NoThrow([&]() -> absl::Status {
     const Json request = {{"ID", absl::StrCat(lease)}};
-    absl::StatusOr<std::string> body =
-        Post("/v3/lease/keepalive", request.dump(), Retry::kAnyTransportError);
-    if (!body.ok()) return body.status();
+    ASSIGN_OR_RETURN(std::string body,
+                     Post("/v3/lease/keepalive", request.dump(), Retry::kAnyTransportError));
     // A streaming call: one {"result": ...} or {"error": {...}} per message.
-    absl::StatusOr<Json> json = ParseObject(*body);
-    if (!json.ok()) return json.status();
-    if (absl::Status s = ErrorFromObject(*json); !s.ok()) return s;
-    auto result = json->find("result");
-    if (result == json->end() || !result->is_object()) {
+    ASSIGN_OR_RETURN(Json json, ParseObject(body));
+    if (absl::Status s = ErrorFromObject(json); !s.ok()) return s;
+    auto result = json.find("result");
+    if (result == json.end() || !result->is_object()) {
       return absl::InternalError(absl::StrCat("etcd keepalive answer without a result: ",
-                                              body->substr(0, 200)));
+                                              body.substr(0, 200)));
     }
     int64_t ttl = 0;
     if (absl::Status s = ReadInt64(*result, "TTL", &ttl); !s.ok()) return s;
