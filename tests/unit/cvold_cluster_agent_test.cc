@@ -242,8 +242,10 @@ TEST_F(ClusterAgentTest, AVolumeChangedElsewhereIsSyncedAtOnce) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   EXPECT_EQ(syncs_.load(), after_create + 1);
-  // Well before a tick (333 ms), let alone the old poll (two ticks).
-  EXPECT_LT(absl::Now() - changed, absl::Milliseconds(200));
+  // While the watch works the poll comes every 10 s: anything well under
+  // that is the watch (typically a few ms; the bound leaves room for a
+  // loaded machine under the sanitizers).
+  EXPECT_LT(absl::Now() - changed, absl::Seconds(1));
 }
 
 TEST(ClusterAgentWatchTest, OnlyDeviceRecordsAndMoveStartsAndEndsMatter) {

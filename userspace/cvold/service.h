@@ -272,6 +272,10 @@ class Service : private KernelPort {
   SteadyClock clock_;
   std::unique_ptr<PeerHandlers> handlers_;
   std::unique_ptr<MoveController> controller_;
+  // The handlers' background work (a long re-copy), apart from the move
+  // workers: a move waits for it, so it must never wait for a move's
+  // thread. Declared after handlers_: its tasks end before they go.
+  ThreadPool background_{2};
 
   // This host's volume devices: activation's record of them, their kernel
   // leases, the fence and re-integration.
