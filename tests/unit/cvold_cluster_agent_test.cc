@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cluster_agent.h"
+#include "clock.h"
 #include "cvol/store/mem_kv_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -53,11 +54,16 @@ class ClusterAgentTest : public ::testing::Test {
       kernel_lease_until_ns_ = absl::ToUnixNanos(absl::Now() + absl::Milliseconds(ms));
     };
     hooks.fence_all = [this] { fences_++; };
-    hooks.reintegrate = [this](int64_t) {
+    hooks.reintegrate = [this](int64_t, absl::Time renewal_sent) {
       if (changes_pending_) return absl::UnavailableError("a move in progress");
-      // The kernel refuses to unfence a volume whose lease ran out.
-      if (model_kernel_lease_ && absl::ToUnixNanos(absl::Now()) > kernel_lease_until_ns_) {
-        return absl::DeadlineExceededError("unfence: the kernel lease ran out");
+      // As HostDevices: the kernel lease armed before the unfence ends 3/4
+      // TTL after the renewal was sent; with less than a quarter TTL left
+      // nothing is unfenced.
+      if (model_kernel_lease_) {
+        const absl::Duration ttl = absl::Seconds(2);
+        const absl::Duration left = ttl * 3 / 4 - (SteadyClock().Now() - renewal_sent);
+        if (left < ttl / 4) return absl::DeadlineExceededError("the last renewal is too old");
+        kernel_lease_until_ns_ = absl::ToUnixNanos(absl::Now() + left);
       }
       return absl::OkStatus();
     };
@@ -199,10 +205,11 @@ TEST_F(ClusterAgentTest, PrimaryFencedMidChangeDrivesItAgainAfterRejoining) {
 
 // The kernel leases run on while the host is fenced and run out while it
 // waits to rejoin (here: etcd unreachable for longer than the kernel
-// lease). The kernel refuses to unfence under a lease that ran out, so the
-// rejoin must renew them first, or it never succeeds. (Found in the VM:
-// cluster_faults, a host fenced while a move was in progress.)
-TEST_F(ClusterAgentTest, RejoinRenewsTheKernelLeasesBeforeUnfencing) {
+// lease). Re-integration arms each lease again before the unfence, counted
+// from the rejoin's own renewal: it must get that renewal's send time, not
+// an older one, or it never succeeds. (Found in the VM: cluster_faults, a
+// host fenced while a move was in progress.)
+TEST_F(ClusterAgentTest, RejoinUnfencesUnderALeaseFromItsOwnRenewal) {
   model_kernel_lease_ = true;
   StartAgent();
   kv_.SetUnavailable(true);

@@ -191,22 +191,32 @@ absl::Status ClusterAgent::Rejoin() {
   // Others see a fenced host that waits to re-integrate (a move on its
   // volumes) as rejoining; once per fence, not once per attempt.
   if (before == State::kFenced) PublishState();
-  // The kernel leases ran on while fenced and may have run out, and the
-  // kernel does not unfence under a lease that ran out. The etcd lease was
-  // just renewed (or taken), so half a TTL is safe; I/O stays held until
-  // the unfence.
-  hooks_.renew_kernel_leases(static_cast<uint64_t>(options_.lease_ttl_s) * 500);  // ttl/2
-  if (absl::Status s = hooks_.reintegrate(view->epoch); !s.ok()) return s;
+  // Re-integration arms each device's kernel lease from the renewal just
+  // before it unfences it: however long re-integration takes, no kernel
+  // lease outlasts the etcd lease.
+  if (absl::Status s = hooks_.reintegrate(view->epoch, last_renewal_sent_); !s.ok()) return s;
   {
     absl::MutexLock lock(&mu_);
     state_ = State::kActive;
   }
-  hooks_.renew_kernel_leases(static_cast<uint64_t>(options_.lease_ttl_s) * 500);  // ttl/2
+  RenewKernelLeasesFromLastRenewal();
   PublishState();
   hooks_.publish("member_active", absl::StrCat("epoch ", view->epoch));
   LogInfo(absl::StrCat("cluster: ", options_.host, " is active (epoch ", view->epoch, ", ",
                        view->members.size(), " member(s))"));
   return absl::OkStatus();
+}
+
+// The kernel lease runs from now; it must end before the etcd lease, which
+// runs from when etcd got the renewal (after it was sent), with a quarter
+// of the TTL to spare. A renewal that took so long that less than a
+// quarter would be left is not passed on: the next one comes.
+void ClusterAgent::RenewKernelLeasesFromLastRenewal() {
+  const absl::Duration ttl = absl::Seconds(options_.lease_ttl_s);
+  const absl::Duration kernel_lease = ttl * 3 / 4 - (MonotonicNow() - last_renewal_sent_);
+  if (kernel_lease >= ttl / 4) {
+    hooks_.renew_kernel_leases(static_cast<uint64_t>(absl::ToInt64Milliseconds(kernel_lease)));
+  }
 }
 
 void ClusterAgent::Lose(const std::string& why) {
@@ -309,14 +319,7 @@ void ClusterAgent::Tick() {
   }
   if (!held.ok()) return;
   last_renewal_sent_ = sent;
-  // The kernel lease runs from now; it must end before the etcd lease,
-  // which runs from when etcd got the renewal (after `sent`), with a
-  // quarter of the TTL to spare. A renewal that took so long that less
-  // than a quarter would be left is not passed on: the next one comes.
-  const absl::Duration kernel_lease = ttl * 3 / 4 - (MonotonicNow() - sent);
-  if (kernel_lease >= ttl / 4) {
-    hooks_.renew_kernel_leases(static_cast<uint64_t>(absl::ToInt64Milliseconds(kernel_lease)));
-  }
+  RenewKernelLeasesFromLastRenewal();
   if (quorum_lost_) return;  // nothing to read until a leader is back
   absl::StatusOr<cluster::ClusterView> view = cluster::Membership::Read(lease_kv_, options_.prefix);
   if (!view.ok()) return;

@@ -53,9 +53,11 @@ class ClusterAgent {
   struct Hooks {
     std::function<void(uint64_t lease_ms)> renew_kernel_leases;
     std::function<void()> fence_all;
-    // Reload every local volume's map from etcd, then unfence under epoch.
-    // An error keeps the host fenced; the agent tries again.
-    std::function<absl::Status(int64_t epoch)> reintegrate;
+    // Reload every local volume's map from etcd, then unfence under epoch,
+    // each device under a kernel lease counted from renewal_sent (the send
+    // time of the last etcd renewal, on the monotonic clock). An error
+    // keeps the host fenced; the agent tries again.
+    std::function<absl::Status(int64_t epoch, absl::Time renewal_sent)> reintegrate;
     // Activate volumes created elsewhere (runs while active).
     std::function<void()> sync;
     // This host is the Primary: drive every recorded change that has no
@@ -144,6 +146,10 @@ class ClusterAgent {
     return stop_ || sync_due_ || drive_due_;
   }
   void Lose(const std::string& why);
+  // Renews every kernel lease to end 3/4 TTL after the last renewal was
+  // sent (a quarter before the etcd lease can), unless less than a quarter
+  // would be left.
+  void RenewKernelLeasesFromLastRenewal();
   // Steps down if asked to and still the Primary of that epoch; true if
   // it did (the view is stale then).
   bool StepDownIfAsked(const cluster::ClusterView& view);

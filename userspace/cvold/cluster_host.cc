@@ -154,17 +154,19 @@ void Service::RenewKernelLeases(uint64_t lease_ms) { devices_->RenewKernelLeases
 void Service::FenceAll() { devices_->FenceAll(); }
 
 // The agent's re-integration: the pvs looked for again, then HostDevices
-// loads etcd's maps into the devices and unfences them. The agent renewed
-// the kernel leases (half a TTL) just before the call, and renews them
-// again after it.
-absl::Status Service::Reintegrate(int64_t epoch) {
+// loads etcd's maps into the devices and unfences each under a kernel
+// lease that ends 3/4 TTL after the last renewal was sent (the agent's
+// rule), or not at all if less than a quarter TTL would be left.
+absl::Status Service::Reintegrate(int64_t epoch, absl::Time renewal_sent) {
   // No peer request runs meanwhile (the handlers' lock, then mu_: the
   // order every handler takes them in).
   absl::Status result;
   handlers_->WithHeldFreezes([&](std::map<std::string, PeerHandlers::HeldFreeze>& held_freezes) {
     absl::MutexLock lock(&mu_);
     result = RescanPvs();
-    if (result.ok()) result = devices_->Reintegrate(epoch, held_freezes, std::nullopt);
+    const absl::Duration ttl = absl::Seconds(agent_->lease_ttl_s());
+    const HostDevices::LeaseBasis lease{renewal_sent, ttl * 3 / 4, ttl / 4};
+    if (result.ok()) result = devices_->Reintegrate(epoch, held_freezes, lease);
   });
   return result;
 }

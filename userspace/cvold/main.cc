@@ -148,7 +148,9 @@ int Run(const std::vector<std::string>& args) {
     ClusterAgent::Hooks hooks;
     hooks.renew_kernel_leases = [&service](uint64_t ms) { service.RenewKernelLeases(ms); };
     hooks.fence_all = [&service] { service.FenceAll(); };
-    hooks.reintegrate = [&service](int64_t epoch) { return service.Reintegrate(epoch); };
+    hooks.reintegrate = [&service](int64_t epoch, absl::Time renewal_sent) {
+      return service.Reintegrate(epoch, renewal_sent);
+    };
     hooks.sync = [&service] { service.SyncVolumes(); };
     hooks.drive_changes = [&service] { service.DriveChanges(); };
     hooks.publish = [&service, host = config->host](const std::string& type,

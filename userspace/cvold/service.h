@@ -96,7 +96,7 @@ class Service : private KernelPort {
   // The agent's hooks: HostDevices's, under the locks the daemon needs.
   void RenewKernelLeases(uint64_t lease_ms);
   void FenceAll();
-  absl::Status Reintegrate(int64_t epoch);
+  absl::Status Reintegrate(int64_t epoch, absl::Time renewal_sent);
   void SyncVolumes();
   // Starts a worker for every recorded move that has none and may run
   // now (the Primary).
