@@ -355,10 +355,11 @@ TEST(ClusterMembershipTest, StepDownAfterTheLeaseEndedIsRefused) {
 }
 
 // A store that fails the n-th transaction from now (etcd going away between
-// the two halves of a step-down).
+// the two halves of a step-down), before or after applying it (the answer
+// lost).
 class FailNthTxn final : public store::KvStore {
  public:
-  FailNthTxn(store::KvStore& kv, int n) : kv_(kv), n_(n) {}
+  FailNthTxn(store::KvStore& kv, int n, bool apply = false) : kv_(kv), n_(n), apply_(apply) {}
   absl::StatusOr<std::optional<store::KeyValue>> Get(const std::string& key) override {
     return kv_.Get(key);
   }
@@ -368,7 +369,10 @@ class FailNthTxn final : public store::KvStore {
   absl::StatusOr<store::TxnResult> Txn(absl::Span<const store::Compare> compares,
                                        absl::Span<const store::Op> success,
                                        absl::Span<const store::Op> failure) override {
-    if (--n_ == 0) return absl::UnavailableError("etcd went away");
+    if (--n_ == 0) {
+      if (apply_) (void)kv_.Txn(compares, success, failure);
+      return absl::UnavailableError("etcd went away");
+    }
     return kv_.Txn(compares, success, failure);
   }
   absl::StatusOr<int64_t> LeaseGrant(int64_t ttl) override { return kv_.LeaseGrant(ttl); }
@@ -379,7 +383,41 @@ class FailNthTxn final : public store::KvStore {
  private:
   store::KvStore& kv_;
   int n_;
+  const bool apply_;
 };
+
+// The put of a step-down happened but its answer was lost: the key is this
+// host's (its lease), so the next renewal adopts it instead of failing
+// (which would fence the host for good: the lease renews, the key exists).
+TEST(ClusterMembershipTest, StepDownWhosePutAnswerWasLostIsAdopted) {
+  store::MemKvStore mem;
+  FailNthTxn kv(mem, 4, /*apply=*/true);
+  auto a = MustJoin(kv, "hosta");
+  auto b = MustJoin(kv, "hostb");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->StepDown().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(a->KeepAlive().ok());
+  EXPECT_TRUE(a->KeepAlive().ok());
+  const ClusterView view = MustRead(mem);
+  EXPECT_THAT(Ranking(view), ElementsAre("hostb:primary", "hosta:secondary"));
+  EXPECT_EQ(view.Find("hosta")->campaign_revision, a->campaign_revision());
+}
+
+// The delete of a step-down happened but its answer was lost: the host
+// ranks nowhere until the next renewal campaigns again.
+TEST(ClusterMembershipTest, StepDownWhoseDeleteAnswerWasLostCampaignsAgain) {
+  store::MemKvStore mem;
+  FailNthTxn kv(mem, 3, /*apply=*/true);
+  auto a = MustJoin(kv, "hosta");
+  auto b = MustJoin(kv, "hostb");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->StepDown().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(Ranking(MustRead(mem)), ElementsAre("hostb:primary", "hosta:alternate"));
+  EXPECT_TRUE(a->KeepAlive().ok());
+  const ClusterView view = MustRead(mem);
+  EXPECT_THAT(Ranking(view), ElementsAre("hostb:primary", "hosta:secondary"));
+  EXPECT_EQ(view.Find("hosta")->campaign_revision, a->campaign_revision());
+}
 
 // Between the two halves the host is still a member (its volumes are
 // live): it ranks last and is never the Primary, and the next renewal
@@ -392,7 +430,7 @@ TEST(ClusterMembershipTest, StepDownInterruptedKeepsTheMemberAndCampaignsAtTheNe
   ASSERT_TRUE(a && b);
   EXPECT_EQ(a->StepDown().code(), absl::StatusCode::kUnavailable);
   ClusterView gap = MustRead(mem);
-  EXPECT_THAT(Ranking(gap), ElementsAre("hostb:primary", "hosta:secondary"));
+  EXPECT_THAT(Ranking(gap), ElementsAre("hostb:primary", "hosta:alternate"));
   EXPECT_EQ(gap.Find("hosta")->campaign_revision, 0);
   EXPECT_TRUE(a->KeepAlive().ok());
   const ClusterView after = MustRead(mem);

@@ -178,6 +178,25 @@ TEST_F(RecopyJobsTest, CancelStopsBetweenChunks) {
   EXPECT_TRUE(jobs.Cancel("no such change").ok());
 }
 
+// A release does not wait for a chunk: it only stops the next one.
+TEST_F(RecopyJobsTest, CancelSoonStopsTheNextChunkWithoutWaiting) {
+  RecopyJobs jobs = MakeJobs(absl::ZeroDuration(), 1);
+  ASSERT_TRUE(jobs.StartOrPoll(Spec(1, {{0, 4}})).ok());
+  bool once = true;
+  absl::Status next_round;
+  during_copy_ = [&] {
+    if (!std::exchange(once, false)) return;
+    jobs.CancelSoon("/cvol/moves/p/v/1#1000");
+    next_round = jobs.StartOrPoll(Spec(2, {{0, 4}})).status();  // still in flight
+  };
+  executor_.RunAll();
+  EXPECT_EQ(copied_.size(), 1u);
+  EXPECT_EQ(next_round.code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(jobs.StartOrPoll(Spec(2, {{0, 4}})).ok());
+  executor_.RunAll();
+  EXPECT_EQ(copied_.size(), 5u);
+}
+
 // A chunk still writing the destination blocks a new round of its change
 // (an old chunk landing after a new copy of the same region would put
 // older data back), and a cancel reports it instead of returning early.

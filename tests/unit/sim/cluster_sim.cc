@@ -734,6 +734,11 @@ void World::StartDaemon(Host& h) {
   co.peer_deadline = absl::Seconds(1);
   co.freeze_timeout_ms = static_cast<uint64_t>(options_.lease_ttl_s) * 3000;
   co.move_poll = absl::Milliseconds(20);
+  // One kernel look per step, as the old controller: a step that waits in
+  // a loop stays on the one stack the simulation has and holds back every
+  // other host's events beneath it (in the daemon it is a thread of its
+  // own; the loop only spares etcd reads, which cost nothing here).
+  co.copy_recheck = absl::ZeroDuration();
   co.retry_pause = absl::Milliseconds(200);
   co.max_refusals = options_.max_refusals;
   co.migrations_per_volume = options_.max_migrations;

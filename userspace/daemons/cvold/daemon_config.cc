@@ -118,7 +118,9 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
           "that stops answering is fenced before its freeze thaws");
     }
     if (!(c.peer_deadline_s > 0)) return absl::InvalidArgumentError("--peer-deadline-s must be > 0");
-    if (c.recopy_chunk_kb == 0) return absl::InvalidArgumentError("--recopy-chunk-kb must be > 0");
+    if (c.recopy_chunk_kb == 0 || c.recopy_chunk_kb > (uint64_t{1} << 20)) {
+      return absl::InvalidArgumentError("--recopy-chunk-kb must be 1..1048576 (1 GiB)");
+    }
     if (static_cast<double>(c.recopy_inline_ms) >= c.peer_deadline_s * 1000) {
       return absl::InvalidArgumentError(
           "--recopy-inline-ms must be below the peer deadline (--peer-deadline-s), or every "

@@ -360,7 +360,13 @@ absl::StatusOr<MoveController::Next> MoveController::WithoutMajority(
   absl::Time since;
   {
     absl::MutexLock lock(&mu_);
-    if (cut_off_since_ == absl::InfiniteFuture()) cut_off_since_ = now;
+    // A stretch counts only while it is seen again and again: after a
+    // quiet spell (no change ran) it starts anew.
+    if (cut_off_since_ == absl::InfiniteFuture() ||
+        now - cut_off_seen_ > absl::Seconds(deps_.lease_ttl_s)) {
+      cut_off_since_ = now;
+    }
+    cut_off_seen_ = now;
     since = cut_off_since_;
   }
   std::vector<std::string> hosts;
@@ -404,7 +410,19 @@ absl::StatusOr<MoveController::Json> MoveController::Recopy(Context& c,
     std::vector<PeerAnswer> answers =
         deps_.peers->AskAll({target}, "recopy", c.epoch, request.ToJson(), options_.peer_deadline);
     absl::StatusOr<Json> reply = answers.front().Flatten();
-    if (!reply.ok() || reply->value("done", true)) return reply;
+    if (!reply.ok()) return reply;
+    // The handler's reply, checked before use (a wrong type must not throw).
+    const Json* done = reply->is_object() && reply->contains("done") ? &(*reply)["done"] : nullptr;
+    for (const char* field : {"copied_bytes", "total_bytes"}) {
+      if (!reply->is_object() || !reply->contains(field) ||
+          !(*reply)[field].is_number_unsigned()) {
+        return absl::InternalError(absl::StrCat("recopy: the reply has no ", field));
+      }
+    }
+    if (done == nullptr || !done->is_boolean()) {
+      return absl::InternalError("recopy: the reply has no done");
+    }
+    if (done->get<bool>()) return reply;
     // In regions, as the copy's progress.
     const uint64_t region_bytes = request.region_sectors * 512;
     deps_.set_phase(c.key, "recopying", reply->value("copied_bytes", uint64_t{0}) / region_bytes,
@@ -511,13 +529,20 @@ absl::StatusOr<MoveController::Next> MoveController::Copy(Context& c) {
     }
     return Next{};
   }
-  deps_.set_phase(c.key, "copying", st.migration->copied_regions, st.migration->regions);
-  if (st.migration->state == MigrationState::kFailed) return SetStep(c, Step::kAbort);
-  if (st.migration->state != MigrationState::kReady) {
+  // The kernel's progress is followed here, and etcd and the view read
+  // again only every copy_recheck: a step's reads are several etcd
+  // requests, and eight moves polling them every 100 ms load etcd more
+  // than the lease renewals can bear on a slow machine.
+  const absl::Time recheck = deps_.clock->Now() + options_.copy_recheck;
+  while (true) {
+    deps_.set_phase(c.key, "copying", st.migration->copied_regions, st.migration->regions);
+    if (st.migration->state == MigrationState::kFailed) return SetStep(c, Step::kAbort);
+    if (st.migration->state == MigrationState::kReady) return SetStep(c, Step::kFreeze);
+    if (deps_.clock->Now() >= recheck) return Next{};
     deps_.kernel->WaitForProgress(options_.move_poll);
-    return Next{};
+    ASSIGN_OR_RETURN(st, deps_.kernel->Read(c.extent));
+    if (!st.migration) return Next{};
   }
-  return SetStep(c, Step::kFreeze);
 }
 
 absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {

@@ -63,6 +63,9 @@ class MoveController {
     // TTL, so a silent host is fenced before its freeze could thaw).
     uint64_t freeze_timeout_ms = 30000;
     absl::Duration move_poll = absl::Milliseconds(100);
+    // While the kernel copies, how often the step reads etcd and the view
+    // again (the kernel is polled every move_poll).
+    absl::Duration copy_recheck = absl::Seconds(1);
     // Before asking again a member that said no, or etcd when it is away.
     absl::Duration retry_pause = absl::Seconds(1);
     // Refusals before a change that is not committed is rolled back.
@@ -204,6 +207,7 @@ class MoveController {
   // Since when no round of any move heard from a majority (InfiniteFuture:
   // the last one did).
   absl::Time cut_off_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  absl::Time cut_off_seen_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   uint64_t rounds_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -330,8 +330,12 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Apply(const Json& body, uint64_
 
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::Release(const std::string& change,
                                                          uint64_t epoch) {
-  // No re-copy chunk may write once others write again.
-  RETURN_IF_ERROR(recopies_.Cancel(change));
+  // No re-copy chunk starts once others write again. One still writing is
+  // let be: the thaw must not wait for it (held I/O), and the next round
+  // re-copies what it may have overwritten (the followers' dirty regions
+  // are cumulative) and waits for it to end first. An abort waits for it,
+  // since the destination is freed then.
+  recopies_.CancelSoon(change);
   std::optional<HeldFreeze> held = Held(change);
   if (!held) return Json{{"released", false}};
   absl::Status s = deps_.kernel->Thaw(held->extent, held->id, epoch);

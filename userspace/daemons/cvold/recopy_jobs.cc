@@ -136,6 +136,14 @@ void RecopyJobs::RunOnExecutor(std::shared_ptr<Job> job) {
   if (RunChunk(job)) deps_.executor->Schedule([this, job] { RunOnExecutor(job); });
 }
 
+void RecopyJobs::CancelSoon(const std::string& change) {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(change);
+  if (it == jobs_.end()) return;
+  it->second->cancelled = true;
+  if (!it->second->in_flight) jobs_.erase(it);
+}
+
 absl::Status RecopyJobs::Cancel(const std::string& change) {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(change);

@@ -80,10 +80,13 @@ class RecopyJobs {
   // earlier job of the change still has a chunk in flight.
   absl::StatusOr<Progress> StartOrPoll(Spec spec);
 
-  // Ends the change's job (its release or abort): no chunk starts after
-  // this returns OK. kUnavailable if a chunk was still in flight after
-  // cancel_wait (the caller is asked again).
+  // Ends the change's job (its abort): no chunk starts after this returns
+  // OK. kUnavailable if a chunk was still in flight after cancel_wait (the
+  // caller is asked again).
   absl::Status Cancel(const std::string& change);
+  // The same without waiting (a release: held I/O must not wait for a
+  // chunk, and a chunk still in flight blocks the change's next round).
+  void CancelSoon(const std::string& change);
 
  private:
   struct Job {

@@ -141,7 +141,12 @@ absl::Status Membership::KeepAlive() {
         absl::StrCat("host ", self_.host, " has left the cluster; join again"));
   }
   absl::Status s = kv_.LeaseKeepAlive(lease_);
-  if (s.ok()) return campaign_missing_ ? Campaign() : s;
+  if (s.ok()) {
+    // The lease is renewed whatever becomes of the campaign key: a host
+    // that ranks nowhere for a while is still a member, and must not fence.
+    if (campaign_unsure_) (void)Campaign();
+    return s;
+  }
   if (absl::IsNotFound(s)) {
     return absl::NotFoundError(absl::StrCat(
         "lease ", lease_, " of host ", self_.host,
@@ -163,13 +168,15 @@ absl::Status Membership::StepDown() {
     return absl::FailedPreconditionError(
         absl::StrCat("host ", self_.host, " has left the cluster; nothing to step down from"));
   }
-  if (campaign_missing_) return Campaign();
+  if (campaign_unsure_) return Campaign();
   // etcd refuses a delete and a put of one key in one transaction: two.
   const std::string key = CampaignKey(prefix_, self_.host);
   const store::Compare ours[] = {store::Compare::CreateRevisionIs(key, campaign_revision_)};
   const store::Op remove[] = {store::Op::Delete(key)};
   absl::StatusOr<store::TxnResult> txn = kv_.Txn(ours, remove);
   if (!txn.ok()) {
+    // The delete may have happened: Campaign finds out at the next renewal.
+    campaign_unsure_ = true;
     return Annotate(txn.status(), absl::StrCat("host ", self_.host, " cannot step down"));
   }
   if (!txn->succeeded) {
@@ -177,7 +184,7 @@ absl::Status Membership::StepDown() {
         absl::StrCat("host ", self_.host, " cannot step down: its campaign key (revision ",
                      campaign_revision_, ") is gone"));
   }
-  campaign_missing_ = true;
+  campaign_unsure_ = true;
   return Campaign();
 }
 
@@ -193,12 +200,21 @@ absl::Status Membership::Campaign() {
                     absl::StrCat("host ", self_.host, " cannot campaign again (it ranks nowhere "
                                  "until it does)"));
   }
-  if (!txn->succeeded) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("host ", self_.host, "'s campaign key exists already"));
+  if (txn->succeeded) {
+    campaign_revision_ = txn->revision;
+    campaign_unsure_ = false;
+    return absl::OkStatus();
   }
-  campaign_revision_ = txn->revision;
-  campaign_missing_ = false;
+  // The key exists: this host's own (an earlier put, or a delete that
+  // never happened, whose answers were lost), or nobody's business.
+  absl::StatusOr<std::optional<store::KeyValue>> got = kv_.Get(key);
+  if (!got.ok()) return Annotate(got.status(), "reading the campaign key");
+  if (!got->has_value() || (*got)->lease != lease_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "host ", self_.host, "'s campaign key is held under another lease"));
+  }
+  campaign_revision_ = (*got)->create_revision;
+  campaign_unsure_ = false;
   return absl::OkStatus();
 }
 
@@ -256,7 +272,7 @@ absl::StatusOr<ClusterView> Membership::Read(store::KvStore& kv, const std::stri
     Member m;
     m.host = host;
     if (absl::Status s = DecodeMember(record->key, record->value, &m); !s.ok()) return s;
-    m.role = view.members.size() == 1 ? Role::kSecondary : Role::kAlternate;
+    m.role = Role::kAlternate;  // it can take nothing over
     m.lease = record->lease;
     view.members.push_back(std::move(m));
   }

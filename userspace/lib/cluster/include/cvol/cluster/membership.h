@@ -90,9 +90,10 @@ class Membership {
   // larger epoch. For a Primary that reaches etcd but not a majority of
   // the members (docs/cluster.md, "Stepping down"). kFailedPrecondition if
   // the campaign key is no longer the one this host created (its lease
-  // ended). If the second half fails (etcd went away in between) the host
-  // is a member without a campaign key, which ranks nowhere and so is
-  // never the Primary; KeepAlive creates the key again.
+  // ended). If either half fails (etcd went away, or its answer was lost)
+  // the host may be a member without a campaign key, which ranks last and
+  // is never the Primary; the next KeepAlive creates the key again, or
+  // adopts it if the put did happen, and its renewal never fails for it.
   absl::Status StepDown();
 
   // Revokes the lease: both keys go at once. Leaving twice, or after the
@@ -142,7 +143,9 @@ class Membership {
 
   const int64_t lease_;
   int64_t campaign_revision_;
-  bool campaign_missing_ = false;  // StepDown deleted the key, Campaign failed
+  // A StepDown transaction's outcome is unknown (or the key is gone and
+  // not made again): Campaign, at the next renewal, makes or adopts it.
+  bool campaign_unsure_ = false;
   bool left_ = false;
 };
 
