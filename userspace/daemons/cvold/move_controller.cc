@@ -231,9 +231,22 @@ MoveController::Round MoveController::AskRound(Context& c, const std::string& ty
   // cannot vouch for anyone. This host itself does, asked or not.
   const size_t heard = round.replies.size() + round.refused.size() + (include_self ? 0 : 1);
   round.majority = heard * 2 > c.view.members.size();
-  if (round.majority) {
+  {
+    // A stretch without a majority counts only while rounds keep finding
+    // none: after a quiet spell (no change ran for twice the step-down
+    // limit; a round with silent hosts may itself take several deadlines)
+    // it starts anew.
+    const absl::Time now = deps_.clock->Now();
+    const absl::Duration limit = absl::Seconds(deps_.lease_ttl_s) * options_.step_down_after_ttls;
     absl::MutexLock lock(&mu_);
-    cut_off_since_ = absl::InfiniteFuture();
+    if (round.majority) {
+      cut_off_since_ = absl::InfiniteFuture();
+    } else {
+      if (cut_off_since_ == absl::InfiniteFuture() || now - cut_off_seen_ > 2 * limit) {
+        cut_off_since_ = now;
+      }
+      cut_off_seen_ = now;
+    }
   }
   return round;
 }
@@ -357,21 +370,15 @@ absl::StatusOr<MoveController::Next> MoveController::TakeOut(
 absl::StatusOr<MoveController::Next> MoveController::WithoutMajority(
     Context& c, const std::vector<cluster::Member>& silent) {
   const absl::Time now = deps_.clock->Now();
+  const absl::Duration limit = absl::Seconds(deps_.lease_ttl_s) * options_.step_down_after_ttls;
   absl::Time since;
   {
     absl::MutexLock lock(&mu_);
-    // A stretch counts only while it is seen again and again: after a
-    // quiet spell (no change ran) it starts anew.
-    if (cut_off_since_ == absl::InfiniteFuture() ||
-        now - cut_off_seen_ > absl::Seconds(deps_.lease_ttl_s)) {
-      cut_off_since_ = now;
-    }
-    cut_off_seen_ = now;
+    if (cut_off_since_ == absl::InfiniteFuture()) cut_off_since_ = now;
     since = cut_off_since_;
   }
   std::vector<std::string> hosts;
   for (const cluster::Member& m : silent) hosts.push_back(m.host);
-  const absl::Duration limit = absl::Seconds(deps_.lease_ttl_s) * options_.step_down_after_ttls;
   if (deps_.step_down && now - since >= limit) {
     LogWarning(absl::StrCat("move ", c.key, ": no majority of the members has answered for ",
                             absl::FormatDuration(now - since), " (", absl::StrJoin(hosts, ", "),
@@ -538,8 +545,8 @@ absl::StatusOr<MoveController::Next> MoveController::Copy(Context& c) {
     deps_.set_phase(c.key, "copying", st.migration->copied_regions, st.migration->regions);
     if (st.migration->state == MigrationState::kFailed) return SetStep(c, Step::kAbort);
     if (st.migration->state == MigrationState::kReady) return SetStep(c, Step::kFreeze);
-    if (deps_.clock->Now() >= recheck) return Next{};
     deps_.kernel->WaitForProgress(options_.move_poll);
+    if (deps_.clock->Now() >= recheck) return Next{};
     ASSIGN_OR_RETURN(st, deps_.kernel->Read(c.extent));
     if (!st.migration) return Next{};
   }
