@@ -4,31 +4,29 @@
 
 namespace cvol::store {
 
-Compare Compare::ModRevisionIs(std::string key, int64_t revision) {
+namespace {
+
+Compare NumberIs(std::string key, Compare::Target target, int64_t number) {
   Compare c;
   c.key = std::move(key);
-  c.target = Target::kModRevision;
-  c.result = Result::kEqual;
-  c.number = revision;
+  c.target = target;
+  c.result = Compare::Result::kEqual;
+  c.number = number;
   return c;
+}
+
+}  // namespace
+
+Compare Compare::ModRevisionIs(std::string key, int64_t revision) {
+  return NumberIs(std::move(key), Target::kModRevision, revision);
 }
 
 Compare Compare::VersionIs(std::string key, int64_t version) {
-  Compare c;
-  c.key = std::move(key);
-  c.target = Target::kVersion;
-  c.result = Result::kEqual;
-  c.number = version;
-  return c;
+  return NumberIs(std::move(key), Target::kVersion, version);
 }
 
 Compare Compare::CreateRevisionIs(std::string key, int64_t revision) {
-  Compare c;
-  c.key = std::move(key);
-  c.target = Target::kCreateRevision;
-  c.result = Result::kEqual;
-  c.number = revision;
-  return c;
+  return NumberIs(std::move(key), Target::kCreateRevision, revision);
 }
 
 Compare Compare::ValueIs(std::string key, std::string value) {
