@@ -21,6 +21,7 @@
 #include "cvol/store/mem_kv_store.h"
 #include "gmock/gmock.h"
 #include "etcd_test_process.h"
+#include "forwarding_kv_store.h"
 #include "gtest/gtest.h"
 
 namespace cvol::cluster {
@@ -357,15 +358,10 @@ TEST(ClusterMembershipTest, StepDownAfterTheLeaseEndedIsRefused) {
 // A store that fails the n-th transaction from now (etcd going away between
 // the two halves of a step-down), before or after applying it (the answer
 // lost).
-class FailNthTxn final : public store::KvStore {
+class FailNthTxn final : public store::ForwardingKvStore {
  public:
-  FailNthTxn(store::KvStore& kv, int n, bool apply = false) : kv_(kv), n_(n), apply_(apply) {}
-  absl::StatusOr<std::optional<store::KeyValue>> Get(const std::string& key) override {
-    return kv_.Get(key);
-  }
-  absl::StatusOr<store::RangeResult> Range(const std::string& prefix) override {
-    return kv_.Range(prefix);
-  }
+  FailNthTxn(store::KvStore& kv, int n, bool apply = false)
+      : ForwardingKvStore(kv), n_(n), apply_(apply) {}
   absl::StatusOr<store::TxnResult> Txn(absl::Span<const store::Compare> compares,
                                        absl::Span<const store::Op> success,
                                        absl::Span<const store::Op> failure) override {
@@ -375,13 +371,8 @@ class FailNthTxn final : public store::KvStore {
     }
     return kv_.Txn(compares, success, failure);
   }
-  absl::StatusOr<int64_t> LeaseGrant(int64_t ttl) override { return kv_.LeaseGrant(ttl); }
-  absl::Status LeaseKeepAlive(int64_t lease) override { return kv_.LeaseKeepAlive(lease); }
-  absl::Status LeaseRevoke(int64_t lease) override { return kv_.LeaseRevoke(lease); }
-  absl::StatusOr<store::QuorumReport> ProbeQuorum() override { return kv_.ProbeQuorum(); }
 
  private:
-  store::KvStore& kv_;
   int n_;
   const bool apply_;
 };

@@ -19,6 +19,7 @@
 #include "cluster_agent.h"
 #include "clock.h"
 #include "cvol/store/mem_kv_store.h"
+#include "forwarding_kv_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -275,28 +276,7 @@ TEST(ClusterAgentWatchTest, OnlyDeviceRecordsAndMoveStartsAndEndsMatter) {
 
 // A store that cannot watch (the default WaitForChange): the agent reads
 // everything every other tick, as before the watch.
-class NoWatchKv final : public store::KvStore {
- public:
-  explicit NoWatchKv(store::KvStore& kv) : kv_(kv) {}
-  absl::StatusOr<std::optional<store::KeyValue>> Get(const std::string& key) override {
-    return kv_.Get(key);
-  }
-  absl::StatusOr<store::RangeResult> Range(const std::string& prefix) override {
-    return kv_.Range(prefix);
-  }
-  absl::StatusOr<store::TxnResult> Txn(absl::Span<const store::Compare> compares,
-                                       absl::Span<const store::Op> success,
-                                       absl::Span<const store::Op> failure) override {
-    return kv_.Txn(compares, success, failure);
-  }
-  absl::StatusOr<int64_t> LeaseGrant(int64_t ttl) override { return kv_.LeaseGrant(ttl); }
-  absl::Status LeaseKeepAlive(int64_t lease) override { return kv_.LeaseKeepAlive(lease); }
-  absl::Status LeaseRevoke(int64_t lease) override { return kv_.LeaseRevoke(lease); }
-  absl::StatusOr<store::QuorumReport> ProbeQuorum() override { return kv_.ProbeQuorum(); }
-
- private:
-  store::KvStore& kv_;
-};
+using NoWatchKv = store::ForwardingKvStore;
 
 TEST_F(ClusterAgentTest, WithoutAWatchItPollsEveryOtherTick) {
   NoWatchKv no_watch(kv_);
