@@ -63,6 +63,25 @@ TEST(ChangeMessagesTest, FreezeReplyRefusesImpossibleGeometryAndUnknownFields) {
   EXPECT_EQ(FreezeReply::FromJson(id).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// The re-copy's answer: typed at both ends, a wrong type is an error, not
+// an exception in the controller.
+TEST(ChangeMessagesTest, RecopyReplyRoundTripsAndRefusesBadFields) {
+  absl::StatusOr<RecopyReply> r = RecopyReply::FromJson(RecopyReply{false, 4096, 8192}.ToJson());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->done);
+  EXPECT_EQ(r->copied_bytes, 4096u);
+  EXPECT_EQ(r->total_bytes, 8192u);
+  Json bad = RecopyReply{true, 1, 1}.ToJson();
+  bad["copied_bytes"] = "1";
+  EXPECT_EQ(RecopyReply::FromJson(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad = RecopyReply{true, 1, 1}.ToJson();
+  bad["done"] = 1;
+  EXPECT_EQ(RecopyReply::FromJson(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad = RecopyReply{true, 1, 1}.ToJson();
+  bad.erase("total_bytes");
+  EXPECT_EQ(RecopyReply::FromJson(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ChangeMessagesTest, RequestsRoundTripAndRefuseBadLocations) {
   RecopyRequest recopy{{"c#1", "p", "v", 3}, Location{1, 4}, Location{2, 9}, 256, {{0, 8}}};
   absl::StatusOr<RecopyRequest> r = RecopyRequest::FromJson(recopy.ToJson());

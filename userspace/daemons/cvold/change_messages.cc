@@ -173,6 +173,20 @@ absl::StatusOr<RecopyRequest> RecopyRequest::FromJson(const Json& j) {
   return r;
 }
 
+Json RecopyReply::ToJson() const {
+  return Json{{"done", done}, {"copied_bytes", copied_bytes}, {"total_bytes", total_bytes}};
+}
+
+absl::StatusOr<RecopyReply> RecopyReply::FromJson(const Json& j) {
+  ArgReader reader(j);
+  RecopyReply r;
+  ASSIGN_OR_RETURN(r.done, reader.Bool("done", false));
+  ASSIGN_OR_RETURN(r.copied_bytes, reader.Uint("copied_bytes"));
+  ASSIGN_OR_RETURN(r.total_bytes, reader.Uint("total_bytes"));
+  RETURN_IF_ERROR(reader.Finish());
+  return r;
+}
+
 Json ApplyRequest::ToJson() const {
   Json j{{"dst", LocationJson(dst)}};
   PutExtent(at, j);

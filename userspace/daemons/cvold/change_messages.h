@@ -82,6 +82,16 @@ struct RecopyRequest {
   static absl::StatusOr<RecopyRequest> FromJson(const nlohmann::json& j);
 };
 
+// recopy's answer: done, or how far the job in the background has come.
+struct RecopyReply {
+  bool done = false;
+  uint64_t copied_bytes = 0;
+  uint64_t total_bytes = 0;
+
+  nlohmann::json ToJson() const;
+  static absl::StatusOr<RecopyReply> FromJson(const nlohmann::json& j);
+};
+
 // apply: switch the extent to dst. abort: end the migration. release:
 // thaw the change's freeze (only `change` is used).
 struct ApplyRequest {

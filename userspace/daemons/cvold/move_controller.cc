@@ -405,8 +405,7 @@ uint64_t MoveController::NextRound() {
 // a whole large extent in the background, asked again with the same
 // request until it is done. The freezes hold for freeze_timeout_ms at
 // most; past half of it the step is redone rather than risk the rest.
-absl::StatusOr<MoveController::Json> MoveController::Recopy(Context& c,
-                                                          const RecopyRequest& request) {
+absl::StatusOr<RecopyReply> MoveController::Recopy(Context& c, const RecopyRequest& request) {
   const cluster::Member* self = c.view.Find(deps_.self);
   const PeerTarget target{deps_.self, self == nullptr || self->addresses.empty()
                                           ? ""
@@ -416,29 +415,17 @@ absl::StatusOr<MoveController::Json> MoveController::Recopy(Context& c,
   while (true) {
     std::vector<PeerAnswer> answers =
         deps_.peers->AskAll({target}, "recopy", c.epoch, request.ToJson(), options_.peer_deadline);
-    absl::StatusOr<Json> reply = answers.front().Flatten();
-    if (!reply.ok()) return reply;
-    // The handler's reply, checked before use (a wrong type must not throw).
-    const Json* done = reply->is_object() && reply->contains("done") ? &(*reply)["done"] : nullptr;
-    for (const char* field : {"copied_bytes", "total_bytes"}) {
-      if (!reply->is_object() || !reply->contains(field) ||
-          !(*reply)[field].is_number_unsigned()) {
-        return absl::InternalError(absl::StrCat("recopy: the reply has no ", field));
-      }
-    }
-    if (done == nullptr || !done->is_boolean()) {
-      return absl::InternalError("recopy: the reply has no done");
-    }
-    if (done->get<bool>()) return reply;
+    ASSIGN_OR_RETURN(Json json, answers.front().Flatten());
+    ASSIGN_OR_RETURN(RecopyReply reply, RecopyReply::FromJson(json));
+    if (reply.done) return reply;
     // In regions, as the copy's progress.
     const uint64_t region_bytes = request.region_sectors * 512;
-    deps_.set_phase(c.key, "recopying", reply->value("copied_bytes", uint64_t{0}) / region_bytes,
-                    reply->value("total_bytes", uint64_t{0}) / region_bytes);
+    deps_.set_phase(c.key, "recopying", reply.copied_bytes / region_bytes,
+                    reply.total_bytes / region_bytes);
     if (deps_.clock->Now() >= give_up) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "the re-copy did not end within half the freeze timeout (",
-          reply->value("copied_bytes", uint64_t{0}), " of ", reply->value("total_bytes", uint64_t{0}),
-          " bytes)"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("the re-copy did not end within half the freeze timeout (",
+                       reply.copied_bytes, " of ", reply.total_bytes, " bytes)"));
     }
     deps_.clock->SleepFor(options_.move_poll);
   }
@@ -633,13 +620,13 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
     }
   }
   RecopyRequest recopy{c.At(), m.src, m.dst, region_sectors, runs, NextRound()};
-  absl::StatusOr<Json> recopied = Recopy(c, recopy);
+  absl::StatusOr<RecopyReply> recopied = Recopy(c, recopy);
   if (!recopied.ok()) {
     ThawAll(c);
     return Retry(c, absl::StrCat("recopy: ", recopied.status().message()));
   }
   Publish({{"type", "change_recopied"}, {"change", c.change},
-           {"bytes", recopied->value("copied_bytes", uint64_t{0})}, {"whole", whole}});
+           {"bytes", recopied->copied_bytes}, {"whole", whole}});
   deps_.set_phase(c.key, "committing", 0, 0);
 
   // Every freeze must have held from its report through the re-copy: a

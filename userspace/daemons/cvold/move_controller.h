@@ -157,7 +157,7 @@ class MoveController {
   // A new freeze round's number (RecopyRequest::round).
   uint64_t NextRound();
   // Asks this host's handler to re-copy, and again until it is done.
-  absl::StatusOr<Json> Recopy(Context& c, const RecopyRequest& request);
+  absl::StatusOr<RecopyReply> Recopy(Context& c, const RecopyRequest& request);
   // Takes the round's silent hosts out of the change if a majority
   // answered; otherwise waits, or steps down (WithoutMajority).
   absl::StatusOr<Next> Exclude(Context& c, const Round& round);

@@ -289,7 +289,7 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Recopy(const Json& body) {
   };
   spec.still_held = [this, change, freeze_id] { return FreezeStillHeld(change, freeze_id); };
   ASSIGN_OR_RETURN(RecopyJobs::Progress p, recopies_.StartOrPoll(std::move(spec)));
-  return Json{{"done", p.done}, {"copied_bytes", p.copied_bytes}, {"total_bytes", p.total_bytes}};
+  return RecopyReply{p.done, p.copied_bytes, p.total_bytes}.ToJson();
 }
 
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::Apply(const Json& body, uint64_t epoch) {
