@@ -12,7 +12,7 @@
 
 #define CVOL_TARGET_NAME	"cvol"
 #define CVOL_VERSION_MAJOR	1
-#define CVOL_VERSION_MINOR	4
+#define CVOL_VERSION_MINOR	5
 #define CVOL_VERSION_PATCH	0
 
 /* Limits of the table line. */
@@ -48,6 +48,8 @@
 #define CVOL_FEAT_UNMAPPED_ZERO		"unmapped_zero"
 /* replace_slot <slot>: this reload may put another device behind a slot in use (since 1.4) */
 #define CVOL_FEAT_REPLACE_SLOT		"replace_slot"
+/* fenced: a volume this table creates starts fenced; no effect on a reload (since 1.5) */
+#define CVOL_FEAT_FENCED		"fenced"
 
 /* Message verbs (dmsetup message <dev> 0 <verb> ...). */
 #define CVOL_MSG_MAP_SET	"map_set"
@@ -67,13 +69,16 @@
 #define CVOL_MSG_MIGRATE_ABORT	"migrate_abort"	/* <vext> */
 /* <vext> [clear] -> <region_sectors> <nr_regions> [<r0>:<count>]... */
 #define CVOL_MSG_MIGRATE_DIRTY	"migrate_dirty"
+/* <vext> <r0>:<count>...: copy these regions again, here (since 1.5) */
+#define CVOL_MSG_MIGRATE_RECOPY	"migrate_recopy"
 /* <regions_in_flight> [<max_migrations>] -> <regions> <migrations> */
 #define CVOL_MSG_MIGRATE_THROTTLE	"migrate_throttle"
 
 #define CVOL_ARG_CLEAR		"clear"
 /*
  * epoch=<n>: an optional last word of map_set, freeze, thaw, migrate_start,
- * migrate_commit and migrate_abort (since 1.4).  Refused with ESTALE if an
+ * migrate_commit, migrate_abort, migrate_dirty (since 1.4) and
+ * migrate_recopy (since 1.5).  Refused with ESTALE if an
  * epoch newer than <n> was seen (by unfence or another message).
  */
 #define CVOL_ARG_EPOCH		"epoch="
