@@ -167,6 +167,19 @@ void cvol_lease_init(struct cvol_volume *vol)
 	vol->io_deadline_ns = U64_MAX;
 }
 
+/*
+ * A volume created fenced ("fenced" in its first table).  Nothing was in
+ * flight, so there is nothing to drain, and no event: nobody listens to a
+ * volume that is still being made.
+ */
+void cvol_lease_init_fenced(struct cvol_volume *vol)
+{
+	vol->fenced = true;
+	vol->io_deadline_ns = 0;
+	vol->lease.fenced_ns = ktime_get_boottime_ns();
+	vol->lease.fence_seq = 1;
+}
+
 void cvol_lease_destroy(struct cvol_volume *vol)
 {
 	cancel_delayed_work_sync(&vol->lease.work);

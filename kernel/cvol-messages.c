@@ -326,6 +326,32 @@ static int msg_migrate_dirty(struct cvol_target *tc, unsigned int argc,
 	return r ? r : cvol_migrate_dirty(tc, vext, clear, result, maxlen);
 }
 
+/* migrate_recopy <vext> <r0>:<count>... */
+static int msg_migrate_recopy(struct cvol_target *tc, unsigned int argc,
+			      char **argv, char *result, unsigned int maxlen)
+{
+	struct cvol_region_run *runs;
+	unsigned int i, n;
+	u64 vext;
+	int r;
+
+	if (argc < 3)
+		return -EINVAL;
+	r = parse_vext(tc, 2, argv, &vext);
+	if (r)
+		return r;
+	n = argc - 2;
+	runs = kvmalloc_array(n, sizeof(*runs), GFP_KERNEL);
+	if (!runs)
+		return -ENOMEM;
+	for (i = 0; i < n && !r; i++)
+		r = cvol_parse_region_run(argv[i + 2], &runs[i]);
+	if (!r)
+		r = cvol_migrate_recopy(tc, vext, runs, n);
+	kvfree(runs);
+	return r;
+}
+
 /* migrate_throttle <regions_in_flight> [<max_migrations>] */
 static int msg_migrate_throttle(struct cvol_target *tc, unsigned int argc,
 				char **argv, char *result, unsigned int maxlen)
@@ -379,6 +405,8 @@ static const struct {
 	  true },
 	{ CVOL_MSG_MIGRATE_DIRTY, msg_migrate_dirty,
 	  "<vext> [clear] [epoch=<n>]", true },
+	{ CVOL_MSG_MIGRATE_RECOPY, msg_migrate_recopy,
+	  "<vext> <r0>:<count>... [epoch=<n>]", true },
 	{ CVOL_MSG_MIGRATE_THROTTLE, msg_migrate_throttle,
 	  "<regions_in_flight> [<max_migrations>]" },
 };

@@ -1029,6 +1029,81 @@ out:
 	return r;
 }
 
+/*
+ * migrate_recopy <vext> <r0>:<count>...: the regions are copied again by
+ * this host's copier, in a follow migration too, and the migration is
+ * ready again once they are and the destination is flushed.  The cluster's
+ * cutover hands the regions other hosts wrote during the copy to the
+ * copier's kernel rather than copy them from userspace: here the copy
+ * stops at this host's fence, and a fence waits for the copies in flight,
+ * so a host that lost its lease writes nowhere, not even a late copy.
+ * Regions a copy job holds now are refused (-EBUSY): that copy may have
+ * read the source before the writes the caller wants copied.
+ */
+int cvol_migrate_recopy(struct cvol_target *tc, u64 vext,
+			const struct cvol_region_run *runs, unsigned int nr_runs)
+{
+	struct cvol_volume *vol = tc->vol;
+	struct cvol_migration *mig;
+	struct dm_kcopyd_client *kc;
+	unsigned int i;
+	int r = 0;
+	u32 x;
+
+	mutex_lock(&vol->ctl_lock);
+	mig = find_mig(vol, vext);
+	if (!mig) {
+		DMWARN_LIMIT("%s: migrate_recopy: extent %llu is not migrating",
+			     vol->uuid, vext);
+		r = -ENOENT;
+		goto out;
+	}
+	for (i = 0; i < nr_runs; i++) {
+		if (runs[i].r0 >= mig->nr_regions ||
+		    runs[i].count > mig->nr_regions - runs[i].r0) {
+			DMWARN_LIMIT("%s: migrate_recopy: regions %u+%u are beyond the %u of extent %llu",
+				     vol->uuid, runs[i].r0, runs[i].count,
+				     mig->nr_regions, vext);
+			r = -ERANGE;
+			goto out;
+		}
+	}
+	/* A follow migration has never copied: it has no client yet. */
+	if (!vol->migrations.kc) {
+		kc = dm_kcopyd_client_create(NULL);
+		if (IS_ERR(kc)) {
+			r = PTR_ERR(kc);
+			goto out;
+		}
+		vol->migrations.kc = kc;
+	}
+
+	spin_lock_irq(&mig->lock);
+	if (ending(mig))
+		r = -EAGAIN;
+	for (i = 0; i < nr_runs && !r; i++)
+		for (x = runs[i].r0; x < runs[i].r0 + runs[i].count; x++)
+			if (test_bit(x, mig->busy))
+				r = -EBUSY;
+	if (!r) {
+		for (i = 0; i < nr_runs; i++)
+			for (x = runs[i].r0; x < runs[i].r0 + runs[i].count; x++)
+				if (__test_and_clear_bit(x, mig->copied))
+					mig->nr_copied--;
+		if (mig->state == CVOL_MIG_READY)
+			mig->state = CVOL_MIG_COPY;
+	}
+	spin_unlock_irq(&mig->lock);
+	if (r == -EBUSY)
+		DMWARN_LIMIT("%s: migrate_recopy: extent %llu: a region is being copied now; ask again",
+			     vol->uuid, vext);
+out:
+	mutex_unlock(&vol->ctl_lock);
+	if (!r)
+		cvol_migrate_kick(vol);
+	return r;
+}
+
 void cvol_migrate_throttle(struct cvol_volume *vol, unsigned int regions,
 			   unsigned int migs)
 {

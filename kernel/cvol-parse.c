@@ -96,6 +96,21 @@ int cvol_parse_item(const char *s, bool count_required, bool allow_unmap,
 	return 0;
 }
 
+/* Parses "<r0>:<count>", a run of regions; count >= 1.  Works on a copy. */
+int cvol_parse_region_run(const char *s, struct cvol_region_run *run)
+{
+	char buf[32], *p = buf, *r0, *count;
+
+	if (strscpy(buf, s, sizeof(buf)) < 0)
+		return -EINVAL;
+	r0 = next_field(&p);
+	count = next_field(&p);
+	if (!r0 || !count || p || cvol_parse_uint(r0, &run->r0) ||
+	    cvol_parse_uint(count, &run->count) || !run->count)
+		return -EINVAL;
+	return 0;
+}
+
 /* Checks an item against the volume size and the instance's devices. */
 int cvol_check_item(struct cvol_target *tc, u64 nr_extents,
 		    const struct cvol_item *it, char **error)

@@ -81,7 +81,7 @@ static int parse_devices(struct cvol_target *tc, struct dm_arg_set *as,
 }
 
 struct ctr_features {
-	bool have_runs, have_gen;
+	bool have_runs, have_gen, fenced;
 	u64 gen;
 	struct dm_arg_set runs;		/* the words of map_runs, parsed later */
 };
@@ -233,6 +233,13 @@ static int parse_features(struct cvol_target *tc, struct dm_arg_set *as,
 			if (tc->unmapped_zero)
 				goto dup;
 			tc->unmapped_zero = true;
+			continue;
+		}
+		if (!strcmp(w, CVOL_FEAT_FENCED)) {
+			if (f->fenced)
+				goto dup;
+			f->fenced = true;
+			tc->fenced = true;
 			continue;
 		}
 		if (!strcmp(w, CVOL_FEAT_MAP_RUNS)) {
@@ -461,7 +468,8 @@ int cvol_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			goto bad;
 		vol = cvol_volume_create(uuid, dm_table_get_md(ti->table),
 					 ti->len, extent, ent,
-					 f.have_gen ? f.gen : 0, &ti->error);
+					 f.have_gen ? f.gen : 0, f.fenced,
+					 &ti->error);
 		if (IS_ERR(vol)) {
 			r = PTR_ERR(vol);
 			goto bad;
@@ -588,7 +596,7 @@ static void status_table(struct cvol_target *tc, char *result,
 	walk_runs(vol, 0, vol->nr_extents, count_run, &c);
 	nr_feat = 4 + c.nr + (tc->region_sectors_set ? 2 : 0) +
 		  (tc->freeze_timeout_ms != CVOL_DEFAULT_FREEZE_TIMEOUT_MS ? 2 : 0) +
-		  tc->unmapped_zero;
+		  tc->unmapped_zero + tc->fenced;
 	DMEMIT(" %u %s %llu %s %llu", nr_feat, CVOL_FEAT_MAP_GEN, vol->gen,
 	       CVOL_FEAT_MAP_RUNS, c.nr);
 	c.nr = 1;	/* every run after a separator */
@@ -605,6 +613,8 @@ static void status_table(struct cvol_target *tc, char *result,
 		       tc->freeze_timeout_ms);
 	if (tc->unmapped_zero)
 		DMEMIT(" %s", CVOL_FEAT_UNMAPPED_ZERO);
+	if (tc->fenced)
+		DMEMIT(" %s", CVOL_FEAT_FENCED);
 	*szp = sz;
 }
 

@@ -64,12 +64,16 @@ static void volume_drained_locked(struct cvol_volume *vol)
 /*
  * Creates a volume that takes ownership of @ent.  Fails if the uuid is
  * already registered: the caller looks it up first, under no lock, so two
- * racing loads of one new uuid are told apart here.
+ * racing loads of one new uuid are told apart here.  A @fenced volume
+ * holds its I/O from the first bio until unfence: a cluster's daemon that
+ * dies between creating a device and arming its lease leaves a device
+ * that writes nowhere.
  */
 struct cvol_volume *cvol_volume_create(const char *uuid,
 				       struct mapped_device *md,
 				       sector_t len, sector_t extent_sectors,
-				       u64 *ent, u64 gen, char **error)
+				       u64 *ent, u64 gen, bool fenced,
+				       char **error)
 {
 	struct cvol_volume *vol;
 	struct cvol_epoch *ep;
@@ -99,6 +103,8 @@ struct cvol_volume *cvol_volume_create(const char *uuid,
 	bio_list_init(&vol->holds.released);
 	INIT_LIST_HEAD(&vol->freezes.list);
 	cvol_lease_init(vol);
+	if (fenced)
+		cvol_lease_init_fenced(vol);
 	spin_lock_init(&vol->events.lock);
 	INIT_WORK(&vol->events.work, cvol_event_work);
 	mutex_init(&vol->bind_lock);

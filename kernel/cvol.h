@@ -372,6 +372,7 @@ struct cvol_target {
 	sector_t region_sectors;
 	bool region_sectors_set;
 	bool unmapped_zero;
+	bool fenced;			/* "fenced": a volume it creates starts fenced */
 
 	unsigned int nr_devs;
 	unsigned int nr_present;
@@ -399,6 +400,12 @@ struct cvol_bio {
  */
 /*--------------------------------------------------------------*/
 /* cvol-parse.c: strict decimal parsing shared by ctr and messages. */
+/* A run of regions of a migrating extent: "<r0>:<count>". */
+struct cvol_region_run {
+	unsigned int r0;
+	unsigned int count;
+};
+
 struct cvol_item {
 	u64 vext;
 	u64 count;
@@ -409,6 +416,7 @@ struct cvol_item {
 
 int cvol_parse_u64(const char *s, u64 *v);
 int cvol_parse_uint(const char *s, unsigned int *v);
+int cvol_parse_region_run(const char *s, struct cvol_region_run *run);
 int cvol_parse_item(const char *s, bool count_required, bool allow_unmap,
 		    struct cvol_item *it);
 int cvol_check_item(struct cvol_target *tc, u64 nr_extents,
@@ -508,6 +516,7 @@ struct bio *cvol_pop_released(struct cvol_volume *vol);
 /*--------------------------------------------------------------*/
 /* cvol-lease.c: the kernel lease and fencing. */
 void cvol_lease_init(struct cvol_volume *vol);
+void cvol_lease_init_fenced(struct cvol_volume *vol);
 void cvol_lease_destroy(struct cvol_volume *vol);
 int cvol_lease(struct cvol_volume *vol, unsigned int ms, bool fence_error);
 void cvol_lease_expire_locked(struct cvol_volume *vol, u64 now);
@@ -548,6 +557,8 @@ int cvol_migrate_start(struct cvol_target *tc, u64 vext, unsigned int dst_dev,
 		       u64 dst_pext, bool follow);
 int cvol_migrate_dirty(struct cvol_target *tc, u64 vext, bool clear,
 		       char *result, unsigned int maxlen);
+int cvol_migrate_recopy(struct cvol_target *tc, u64 vext,
+			const struct cvol_region_run *runs, unsigned int nr_runs);
 int cvol_migrate_commit(struct cvol_target *tc, u64 vext, u64 *new_gen);
 int cvol_migrate_abort(struct cvol_target *tc, u64 vext);
 void cvol_migrate_throttle(struct cvol_volume *vol, unsigned int regions,
@@ -568,7 +579,8 @@ void cvol_migrate_status(struct cvol_volume *vol, char *result,
 struct cvol_volume *cvol_volume_create(const char *uuid,
 				       struct mapped_device *md,
 				       sector_t len, sector_t extent_sectors,
-				       u64 *ent, u64 gen, char **error);
+				       u64 *ent, u64 gen, bool fenced,
+				       char **error);
 struct cvol_volume *cvol_volume_find(const char *uuid);
 void cvol_volume_put(struct cvol_volume *vol);
 int cvol_volume_check_devs(struct cvol_volume *vol, struct cvol_target *tc,

@@ -144,6 +144,18 @@ TEST(MigrateMessagesTest, FormatsDirty) {
   EXPECT_THAT(ErrorOf(s), HasSubstr("migrate_dirty vext 134217728: out of range"));
 }
 
+TEST(MigrateMessagesTest, FormatMigrateRecopy) {
+  EXPECT_EQ(TextOf(FormatMigrateRecopy(7, {DirtyRun{0, 1}, DirtyRun{3, 2}})),
+            "migrate_recopy 7 0:1 3:2");
+  EXPECT_EQ(TextOf(FormatMigrateRecopy(0, {DirtyRun{CVOL_MAX_REGIONS - 1, 1}})),
+            "migrate_recopy 0 1048575:1");
+  EXPECT_FALSE(FormatMigrateRecopy(7, {}).ok());
+  EXPECT_FALSE(FormatMigrateRecopy(7, {DirtyRun{0, 0}}).ok());
+  EXPECT_FALSE(FormatMigrateRecopy(7, {DirtyRun{CVOL_MAX_REGIONS - 1, 2}}).ok());
+  EXPECT_FALSE(FormatMigrateRecopy(7, {DirtyRun{UINT32_MAX, 2}}).ok());
+  EXPECT_FALSE(FormatMigrateRecopy(CVOL_MAX_EXTENTS, {DirtyRun{0, 1}}).ok());
+}
+
 TEST(MigrateMessagesTest, ParsesDirtyResponse) {
   absl::StatusOr<MigrateDirty> d = ParseMigrateDirtyResponse("128 16");
   ASSERT_TRUE(d.ok()) << d.status();

@@ -17,6 +17,10 @@
 #   D. cluster epochs: a message with an older epoch= than one seen fails
 #      (ESTALE) and changes nothing; a newer one raises it, for unfence too.
 #   E. freeze_wait is capped (10 s) and returns when a suspend begins.
+#   F. a table with "fenced" (1.5) creates a volume fenced: status and
+#      table say so, a write is held until lease + unfence, then lands; a
+#      reload with "fenced" does not fence the live volume; "fenced" twice
+#      is refused.
 source "$CVOL_ROOT/tests/vm/lib.sh"
 source "$CVOL_ROOT/tests/vm/lib/migrate.bash"
 source "$CVOL_ROOT/tests/vm/lib/events.bash"
@@ -175,6 +179,27 @@ plan_note "E: freeze_wait ended $(job_end_ms fwE "$t0") ms after the suspend beg
 check "E: resume" -- dmsetup resume v
 check "E: the read completes" -- wait_job rE 30
 check "E: thaw" -- msg v thaw "$id"
+
+# --- F: a volume created fenced ---
+TF="0 $((4 * E)) cvol fh-f $E 1 $N0 0"
+check_fail "F: 'fenced' twice is refused" -- dmsetup create f --table "$TF 5 map_runs 1 0:0:40:4 fenced fenced"
+check "F: create f with 'fenced'" -- dmsetup create f --table "$TF 4 map_runs 1 0:0:40:4 fenced"
+assert_eq "F: f is fenced from the start" fenced "$(lease_state f)"
+assert_match "F: its table says fenced" " fenced$" "$(dmsetup table f)"
+fill_bytes 0x3c 4096 >$W/f.bin
+bg wF dd if=$W/f.bin of=/dev/mapper/f bs=4096 oflag=direct status=none
+sleep 1
+check_fail "F: a write is held" -- done_ wF
+check "F: lease 60000, unfence 1" -- bash -c "dmsetup message f 0 lease 60000 && dmsetup message f 0 unfence 1"
+assert_eq "F: armed" armed "$(lease_state f)"
+check "F: the held write completes" -- wait_job wF 10
+check "F: ... and landed at pext 40" -- \
+	cmp $W/f.bin <(dd if="$N0" bs=4096 skip=$((40 * 256)) count=1 iflag=direct status=none)
+check "F: reload f with the same table ('fenced' included)" -- \
+	bash -c "dmsetup reload f --table '$TF 4 map_runs 1 0:0:40:4 fenced' && dmsetup resume f"
+assert_eq "F: the live volume is not fenced by the reload" armed "$(lease_state f)"
+check "F: a write completes at once" -- timeout 10 dd if=/dev/zero of=/dev/mapper/f bs=4k count=1 oflag=direct status=none
+check "F: lease 0, remove f" -- bash -c "dmsetup message f 0 lease 0 && dmsetup remove f"
 
 ev_stop a
 check "remove" -- dmsetup remove v dly dly2

@@ -22,25 +22,33 @@
 #      (the race, reproduced). Writes through B to regions A has copied
 #      land on both src and dst; migrate_dirty on B lists exactly the
 #      regions B wrote; on A it lists A's writes. Bad input (no migration,
-#      vext out of range, junk words, migrate_start ... junk) fails and
-#      changes nothing. The cutover (freeze both, `migrate_dirty clear` on
-#      B, recopy, commit both, thaw) repairs the race: both read B's write
-#      after the old place is garbaged.
+#      vext out of range, junk words, migrate_start ... junk, migrate_recopy
+#      with bad runs) fails and changes nothing. The cutover (freeze both,
+#      `migrate_dirty clear` on B, `migrate_recopy` of B's regions on A,
+#      which copies them in A's kernel and reports ready again, commit both,
+#      thaw) repairs the race: both read B's write after the old place is
+#      garbaged.
 #   2. Extent 2, the cutover: fio (crc32c, O_DIRECT) writes one half of the
 #      extent through A and the other through B in back-to-back runs; B
 #      follows, then A copies (its destination writes delayed 300 ms, so
 #      B's writes race the copies); at A's ready both freeze the extent and
-#      wait for the drain, B's dirty regions are copied src -> dst with dd
-#      (O_DIRECT), src == dst, both commit and thaw. Both maps point at
+#      wait for the drain, A's kernel copies B's dirty regions again
+#      (migrate_recopy), src == dst, both commit and thaw. Both maps point at
 #      dst; no fio error; verify-only passes through A and B are clean, and
 #      again after the old source place is overwritten with garbage.
 #   3. Extent 3, follower destination write error (dB flakey): the user
 #      write succeeds, B counts it (status errors, health W, state stays
-#      ready), the region is in migrate_dirty; after the recopy both commit
-#      and the data is at the new place.
+#      ready), the region is in migrate_dirty; B's own kernel copies it
+#      again (migrate_recopy on a follow migration: copy, then ready), both
+#      commit and the data is at the new place.
 #   4. A dirty list larger than libdevmapper's first buffer (16384
 #      regions, every other one written): the whole list arrives, `clear`
 #      clears it, a later write shows; abort of a follow migration.
+#   5. A fenced host writes nowhere, not even a recopy: fb follows extent 4
+#      (its destination garbage), is fenced, is asked to recopy all of it:
+#      accepted, but the copied count stays 0 and the destination's bytes
+#      do not move for 2 s; after lease + unfence the copy runs, ready, and
+#      the destination equals the source.
 # job() prints fio arguments that are meant to be split into words.
 # shellcheck disable=SC2046
 source "$CVOL_ROOT/tests/vm/lib.sh"
@@ -69,17 +77,16 @@ dB_down() { dm_reload dB "0 $S flakey $NB 0 0 3600 1 error_writes"; }
 raw() { dd if="$1" bs=4096 skip=$((($2 * EB + $3) / 4096)) count=$(($4 / 4096)) iflag=direct status=none; }
 # put DM OFF BYTE LEN: one O_DIRECT write of LEN bytes of BYTE at byte OFF.
 put() { fill_bytes "$3" "$4" | dd of="/dev/mapper/$1" bs="$4" iflag=fullblock seek="$2" oflag=direct,seek_bytes status=none; }
-# recopy DIRTY SPEXT DPEXT: copy the regions of a migrate_dirty answer from
-# the raw source to the raw destination, as the daemon does at the cutover.
+# recopy DM VEXT DIRTY: DM's kernel copies the regions of a migrate_dirty
+# answer again, as the daemon has the copier do at the cutover; waits for
+# the migration to be ready again.
 recopy() {
-	local sp=$2 dp=$3 rs run
-	set -- $1
-	rs=$1
+	local dm=$1 x=$2
+	set -- $3
 	shift 2
-	for run; do
-		dd if="$NA" of="$NB" bs=$((rs * 512)) skip=$((sp * E / rs + ${run%:*})) \
-			seek=$((dp * E / rs + ${run%:*})) count="${run#*:}" iflag=direct oflag=direct status=none || return 1
-	done
+	[ $# -gt 0 ] || return 0
+	msg "$dm" migrate_recopy "$x" "$@" >/dev/null || return 1
+	wait_mig "$dm" "$x" ready 30 >/dev/null
 }
 
 check "create dA (delay 0) over NA, dAd (delay 0) and dB (linear) over NB" -- bash -c \
@@ -138,7 +145,10 @@ for bad in "migrate_dirty 2" "migrate_dirty 8" "migrate_dirty 999999999999999999
 	"migrate_dirty x" "migrate_dirty 1 junk" "migrate_dirty 1 clear extra" "migrate_dirty 1 CLEAR" \
 	"migrate_dirty -1" "migrate_dirty 1x" "migrate_start 2 1 1 junk" "migrate_start 2 1 1 follow extra" \
 	"migrate_start 2 1 1 FOLLOW" "migrate_start 2 1 1 follow1" "migrate_start 2 1 99 follow" \
-	"migrate_start 1 1 1 follow" "migrate_start 2 2 1 follow" "migrate_start 3 1 0 follow"; do
+	"migrate_start 1 1 1 follow" "migrate_start 2 2 1 follow" "migrate_start 3 1 0 follow" \
+	"migrate_recopy 1" "migrate_recopy 1 0:0" "migrate_recopy 1 16:1" "migrate_recopy 1 15:2" \
+	"migrate_recopy 1 0:1 x:1" "migrate_recopy 1 1" "migrate_recopy 1 1:1:1" "migrate_recopy 1 -1:1" \
+	"migrate_recopy 1 0:+1" "migrate_recopy 1 4294967295:2" "migrate_recopy 2 0:1" "migrate_recopy 8 0:1"; do
 	# shellcheck disable=SC2086
 	check_fail "1: fb: '$bad' is refused" -- msg fb $bad
 done
@@ -147,6 +157,7 @@ assert_eq "1: fb: table unchanged by the bad input" "$tb0" "$(dmsetup table fb)"
 assert_eq "1: fb: dirty list unchanged by the bad input" "$RS 16 0:1 3:1 7:2" "$(msg fb migrate_dirty 1)"
 assert_match "1: the junk word is named in the log" "migrate_start: unknown word 'junk' \(only 'follow'\)" "$(kmsg_since_mark)"
 assert_match "1: migrate_dirty without a migration is explained" "migrate_dirty: extent 2 is not migrating" "$(kmsg_since_mark)"
+assert_match "1: migrate_recopy beyond the extent is explained" "migrate_recopy: regions 16\+1 are beyond the 16 of extent 1" "$(kmsg_since_mark)"
 check_fail "1: fa: migrate_dirty 2 (no migration) fails" -- msg fa migrate_dirty 2
 
 # The cutover repairs the race: region 0 is in fb's list.
@@ -158,7 +169,7 @@ check "1: freeze_wait fa and fb" -- bash -c "dmsetup message fa 0 freeze_wait $I
 D=$(msg fb migrate_dirty 1 clear)
 assert_eq "1: fb: migrate_dirty 1 clear prints the list" "$RS 16 0:1 3:1 7:2" "$D"
 assert_eq "1: fb: migrate_dirty 1 after clear" "$RS 16" "$(msg fb migrate_dirty 1)"
-check "1: recopy fb's dirty regions" -- recopy "$D" 1 0
+check "1: fa's kernel copies fb's dirty regions again (migrate_recopy, then ready)" -- recopy fa 1 "$D"
 check "1: under the freeze src == dst for the whole extent" -- cmp <(raw "$NA" 1 0 $EB) <(raw "$NB" 0 0 $EB)
 assert_eq "1: fa: migrate_commit" $((GA + 1)) "$(msg fa migrate_commit 1 2>&1)"
 assert_eq "1: fb: migrate_commit" $((GB + 1)) "$(msg fb migrate_commit 1 2>&1)"
@@ -213,7 +224,7 @@ for run in "${@:3}"; do
 		<(raw "$NB" 1 $((${run%:*} * RB)) $((${run#*:} * RB))) || differ=$((differ + 1))
 done
 plan_note "2: runs of fb's dirty regions where dst differed from src before the recopy (the race): $differ"
-check "2: recopy fb's dirty regions src -> dst" -- recopy "$D" $X 1
+check "2: fa's kernel copies fb's dirty regions again" -- recopy fa $X "$D"
 check "2: under the freeze src == dst for the whole extent" -- cmp <(raw "$NA" $X 0 $EB) <(raw "$NB" 1 0 $EB)
 assert_eq "2: fa: migrate_commit" $((GA + 1)) "$(msg fa migrate_commit $X 2>&1)"
 assert_eq "2: fb: migrate_commit" $((GB + 1)) "$(msg fb migrate_commit $X 2>&1)"
@@ -265,7 +276,9 @@ check_fail "3: the write is not on the destination" -- cmp -s <(fill_bytes 0x77 
 IA=$(msg fa freeze $X 1)
 IB=$(msg fb freeze $X 1)
 check "3: freeze_wait fa and fb" -- bash -c "dmsetup message fa 0 freeze_wait $IA 10000 && dmsetup message fb 0 freeze_wait $IB 10000"
-check "3: recopy fb's dirty regions" -- recopy "$(msg fb migrate_dirty $X)" $X 2
+check "3: fb's own kernel copies its dirty region again (a follow migration)" -- \
+	recopy fb $X "$(msg fb migrate_dirty $X)"
+assert_eq "3: fb is ready again, 16/16" "ready 16 16 1" "$(mig_of fb $X)"
 assert_eq "3: fa: migrate_commit" $((GA + 1)) "$(msg fa migrate_commit $X 2>&1)"
 assert_eq "3: fb: migrate_commit" $((GB + 1)) "$(msg fb migrate_commit $X 2>&1)"
 check "3: thaw both" -- bash -c "dmsetup message fa 0 thaw $IA && dmsetup message fb 0 thaw $IB"
@@ -297,6 +310,23 @@ assert_eq "4: a write after the clear shows" "8 16384 1001:1" "$(msg fo migrate_
 check "4: abort fo (a follow migration)" -- msg fo migrate_abort 0
 assert_eq "4: no migration left on fo" 0 "$(mig_count fo)"
 check "4: the write is on the source" -- cmp <(fill_bytes 0x42 4096) <(dd if="$NC" bs=4096 skip=1001 count=1 iflag=direct status=none)
+
+# --- 5 ---
+X=4
+check "5: garbage at the destination place (slot 1, pext 3)" -- \
+	dd if=/dev/urandom of="$NB" bs=$EB seek=3 count=1 oflag=direct status=none
+check "5: fb: migrate_start $X 1 3 follow" -- msg fb migrate_start $X 1 3 follow
+r=$(wait_mig fb $X ready 30) || fail "5: fb not ready: '$r'"
+check "5: fence fb" -- msg fb fence
+d0=$(raw "$NB" 3 0 $EB | md5sum)
+check "5: fenced fb accepts migrate_recopy $X 0:16" -- msg fb migrate_recopy $X 0:16
+sleep 2
+assert_eq "5: nothing copied while fenced" "copy 0 16 0" "$(mig_of fb $X)"
+assert_eq "5: the destination's bytes did not move" "$d0" "$(raw "$NB" 3 0 $EB | md5sum)"
+check "5: lease 60000 and unfence fb" -- bash -c "dmsetup message fb 0 lease 60000 && dmsetup message fb 0 unfence 1"
+r=$(wait_mig fb $X ready 30) && ok "5: the copy ran after the unfence ($r)" || fail "5: fb not ready: '$r'"
+check "5: the destination equals the source" -- cmp <(raw "$NA" $X 0 $EB) <(raw "$NB" 3 0 $EB)
+check "5: abort fb's migration, lease off" -- bash -c "dmsetup message fb 0 migrate_abort $X && dmsetup message fb 0 lease 0"
 
 check "remove" -- dmsetup remove fo fa fb dA dAd dB
 assert_no_kernel_warning

@@ -51,6 +51,26 @@ absl::StatusOr<std::string> FormatMigrateDirty(uint64_t vext, bool clear) {
   return text;
 }
 
+absl::StatusOr<std::string> FormatMigrateRecopy(uint64_t vext,
+                                                const std::vector<DirtyRun>& runs) {
+  if (absl::Status s = CheckVext(CVOL_MSG_MIGRATE_RECOPY, vext); !s.ok()) return s;
+  if (runs.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(CVOL_MSG_MIGRATE_RECOPY, ": no regions to copy"));
+  }
+  std::string text = absl::StrCat(CVOL_MSG_MIGRATE_RECOPY, " ", vext);
+  for (const DirtyRun& run : runs) {
+    if (run.count == 0 || run.first >= CVOL_MAX_REGIONS ||
+        run.count > CVOL_MAX_REGIONS - run.first) {
+      return absl::InvalidArgumentError(absl::StrCat(CVOL_MSG_MIGRATE_RECOPY, ": regions ",
+                                                     run.first, "+", run.count,
+                                                     " are not a run inside ", CVOL_MAX_REGIONS));
+    }
+    absl::StrAppend(&text, " ", run.first, ":", run.count);
+  }
+  return text;
+}
+
 absl::StatusOr<std::string> FormatMigrateCommit(uint64_t vext) {
   if (absl::Status s = CheckVext(CVOL_MSG_MIGRATE_COMMIT, vext); !s.ok()) return s;
   return absl::StrCat(CVOL_MSG_MIGRATE_COMMIT, " ", vext);

@@ -8,12 +8,14 @@
 //   migrate_throttle <regions_in_flight> [<max_migrations>]
 //                                                        -> <regions> <migrations>
 //   migrate_dirty <vext> [clear]   -> <region_sectors> <nr_regions> [<r0>:<count>]...
+//   migrate_recopy <vext> <r0>:<count>...                -> (nothing)   (1.5)
 //
 // In a cluster one host copies (kCopy) and every other host serving the
 // volume follows (kFollow: dual-writes only, no copy). A follower's write
 // may race the copier's copy of its region, so at the cutover, under a
-// drained freeze of the extent on every host, the daemon copies the
-// regions migrate_dirty lists on the followers again, then every host
+// drained freeze of the extent on every host, the copier's kernel copies
+// the regions migrate_dirty lists on the followers again (migrate_recopy:
+// the copy stops at that host's fence like any other), then every host
 // commits. Followers start (and reach ready) before the copier starts.
 //
 // Progress is in the status (MigrationStatus) and in the migrate_* events.
@@ -81,6 +83,10 @@ absl::StatusOr<std::string> FormatMigrateThrottle(
 
 // With clear the target empties the set in the same step it reads it.
 absl::StatusOr<std::string> FormatMigrateDirty(uint64_t vext, bool clear = false);
+
+// The runs of regions to copy again: at least one, each count >= 1 and
+// inside CVOL_MAX_REGIONS (the target checks them against the extent).
+absl::StatusOr<std::string> FormatMigrateRecopy(uint64_t vext, const std::vector<DirtyRun>& runs);
 
 // The migrate_commit response: the map generation after the cutover.
 absl::StatusOr<uint64_t> ParseMigrateCommitResponse(absl::string_view response);
