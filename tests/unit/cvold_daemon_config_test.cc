@@ -256,7 +256,6 @@ TEST(DaemonConfigClusterTest, HostWithPeerOptions) {
   EXPECT_EQ(c->peer_address, "10.0.0.1:7450");
   EXPECT_EQ(c->lease_ttl_s, 3);
   EXPECT_EQ(c->instance, "h1");
-  EXPECT_EQ(c->recopy_chunk_kb, 32768u);
   EXPECT_EQ(c->recopy_inline_ms, 1500u);
 }
 
@@ -274,12 +273,6 @@ TEST(DaemonConfigClusterTest, Errors) {
       {{"--host", "h", "--peer-listen", "1.2.3.4:1", "--cluster-secret-file", "s",
         "--lease-ttl-s", "20"},
        "at least twice the lease TTL"},
-      {{"--host", "h", "--peer-listen", "1.2.3.4:1", "--cluster-secret-file", "s",
-        "--recopy-chunk-kb", "0"},
-       "--recopy-chunk-kb must be 1..1048576"},
-      {{"--host", "h", "--peer-listen", "1.2.3.4:1", "--cluster-secret-file", "s",
-        "--recopy-chunk-kb", "1048577"},
-       "--recopy-chunk-kb must be 1..1048576"},
       {{"--host", "h", "--peer-listen", "1.2.3.4:1", "--cluster-secret-file", "s",
         "--recopy-inline-ms", "5000"},
        "below the peer deadline"},

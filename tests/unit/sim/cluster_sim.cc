@@ -111,28 +111,12 @@ class DaemonKernel final : public KernelPort {
   absl::Status FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_ms) override;
   absl::Status Thaw(const ExtentRef& e, uint64_t id, uint64_t epoch) override;
   absl::Status SetLocation(const ExtentRef& e, Location to, uint64_t epoch) override;
-  absl::Status CopyRegions(const ExtentRef& e, Location src, Location dst, uint64_t region_sectors,
-                           const std::vector<DirtyRun>& runs) override;
+  absl::Status MigrateRecopy(const ExtentRef& e, const std::vector<DirtyRun>& runs,
+                             uint64_t epoch) override;
 
  private:
   // Unavailable if the daemon is gone; may yield to the world first.
   absl::Status Enter();
-  World& world_;
-  Host& host_;
-  Daemon& daemon_;
-};
-
-// Background work of one daemon (a long re-copy): a later event of the
-// world, while the daemon lives and is not stopped. It counts as handling
-// (a peer request waits for it, as for a busy handler), which also keeps
-// a handler from waiting on a chunk that is further down the stack.
-class DaemonExecutor final : public Executor {
- public:
-  DaemonExecutor(World& world, Host& host, Daemon& daemon)
-      : world_(world), host_(host), daemon_(daemon) {}
-  void Schedule(std::function<void()> task) override;
-
- private:
   World& world_;
   Host& host_;
   Daemon& daemon_;
@@ -201,7 +185,6 @@ struct Daemon {
   std::unique_ptr<ConfigDb> db;
   std::unique_ptr<DaemonKernel> kernel;
   std::unique_ptr<DaemonPeers> peers;
-  std::unique_ptr<DaemonExecutor> executor;
   std::unique_ptr<DaemonDevices> device_port;
   std::unique_ptr<HostDevices> devices;
   // In HostDevices::Reintegrate, which holds the handlers' lock: a peer
@@ -262,8 +245,6 @@ class World {
   void MayWriteAgain(const Host& h) { excluded_.erase(h.name); }
   PeerAnswer Deliver(Host& from, Daemon& daemon, const std::string& to, const std::string& type,
                      int64_t epoch, const Json& body, absl::Duration deadline);
-  void RunInBackground(Host& host, Daemon& daemon, std::function<void()> task);
-
  private:
   void Schedule(absl::Duration after, std::function<void()> fn);
   void Setup();
@@ -426,14 +407,12 @@ absl::Status DaemonKernel::SetLocation(const ExtentRef& e, Location to, uint64_t
   world_.NoteKernelReply(r);
   return r;
 }
-absl::Status DaemonKernel::CopyRegions(const ExtentRef& e, Location src, Location dst,
-                                       uint64_t region_sectors, const std::vector<DirtyRun>& runs) {
+absl::Status DaemonKernel::MigrateRecopy(const ExtentRef& e, const std::vector<DirtyRun>& runs,
+                                         uint64_t epoch) {
   if (absl::Status s = Enter(); !s.ok()) return s;
-  return host_.kernel->CopyRegions(e, src, dst, region_sectors, runs);
-}
-
-void DaemonExecutor::Schedule(std::function<void()> task) {
-  world_.RunInBackground(host_, daemon_, std::move(task));
+  absl::Status r = host_.kernel->MigrateRecopy(e, runs, epoch);
+  world_.NoteKernelReply(r);
+  return r;
 }
 
 absl::Status DaemonDevices::Alive() const {
@@ -611,21 +590,6 @@ PeerAnswer World::Deliver(Host& from, Daemon& daemon, const std::string& to,
 }
 
 
-void World::RunInBackground(Host& host, Daemon& daemon, std::function<void()> task) {
-  Schedule(Uniform(absl::Microseconds(100), absl::Milliseconds(3)),
-           [this, &host, &daemon, task = std::move(task)]() mutable {
-             // Gone with its daemon (the task's objects live on, retired).
-             if (host.daemon.get() != &daemon || !daemon.alive || !host.up) return;
-             if (host.handling > 0 || daemon.stalled_until > now_) {
-               RunInBackground(host, daemon, std::move(task));
-               return;
-             }
-             ++host.handling;
-             task();
-             --host.handling;
-           });
-}
-
 void World::Setup() {
   disks_ = std::make_unique<ModelDisks>(clock_);
   // One pool of three pvs; one volume of kVolumeExtents on the first pv.
@@ -670,7 +634,6 @@ void World::StartDaemon(Host& h) {
   d->db = std::make_unique<ConfigDb>(*d->kv, kPrefix);
   d->kernel = std::make_unique<DaemonKernel>(*this, h, dr);
   d->peers = std::make_unique<DaemonPeers>(*this, h, dr);
-  d->executor = std::make_unique<DaemonExecutor>(*this, h, dr);
   const std::string name = h.name;
   d->device_port = std::make_unique<DaemonDevices>(*this, h, dr);
   HostDevices::Deps dd;
@@ -697,10 +660,8 @@ void World::StartDaemon(Host& h) {
     return cluster::CheckEpoch(epoch, view);
   };
   hd.publish = [](Json) {};
-  // A re-copy in chunks of one to three regions, all in the background
-  // or the first ones inline.
-  hd.executor = d->executor.get();
-  hd.recopy_chunk_bytes = kExtentSectors / options_.regions_per_extent * 512 * (1 + rng_() % 3);
+  // The copier's kernel re-copies; the handler waits for it inline for a
+  // while, or only looks (the controller polls).
   hd.recopy_inline_budget = Chance(0.5) ? absl::ZeroDuration() : absl::Milliseconds(500);
   d->handlers = std::make_unique<PeerHandlers>(std::move(hd));
   MoveController::Deps cd;
@@ -994,11 +955,15 @@ void World::PlanFaults() {
       case 8:  // during a re-copy, another host's freeze ends and it writes that region
         for (auto& copier : hosts_) {
           Host* target = &h;
-          copier->kernel->set_during_copy([this, target](const ExtentRef& e, uint32_t region) {
-            if (!target->up || Chance(0.7)) return;
+          // Twice at most: a fault, not a host that never stops being
+          // suspended (its copier would never end a round).
+          auto shots = std::make_shared<int>(2);
+          copier->kernel->set_during_recopy([this, target, shots](uint64_t vext, uint32_t region) {
+            if (healed_ || *shots == 0 || !target->up || Chance(0.7)) return;
+            --*shots;
             Trace(absl::StrCat(target->name, ": suspended and resumed during a re-copy"));
             target->kernel->BreakFreezes();
-            (void)target->kernel->Write(absl::StrCat(kPool, "/", kVolume), e.vext, region,
+            (void)target->kernel->Write(absl::StrCat(kPool, "/", kVolume), vext, region,
                                         next_value_++);
           });
         }
@@ -1151,9 +1116,11 @@ SimResult World::Run() {
     Schedule(absl::Milliseconds(50), kernels);
   };
   Schedule(absl::Milliseconds(50), kernels);
-  // The copier's pace: a fast destination, or one slow enough that a copy
-  // outlasts a lease TTL (hosts come and go while it runs).
-  const absl::Duration copy_step = absl::Milliseconds(std::vector<int>{5, 20, 100, 400}[rng_() % 4]);
+  // The copier's pace (a half-step reads or writes every region in flight
+  // at once): a fast destination, or one slow enough that a copy outlasts
+  // most of a lease TTL (hosts come and go while it runs).
+  const absl::Duration copy_step =
+      absl::Milliseconds(std::vector<int>{5, 20, 100, 400, 1500}[rng_() % 5]);
   std::function<void()> copiers;
   copiers = [this, &copiers, copy_step] {
     for (auto& h : hosts_) {

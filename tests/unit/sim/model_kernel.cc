@@ -209,7 +209,7 @@ absl::Status ModelKernel::MigrateCommit(const ExtentRef& e, uint64_t epoch) {
   Tick();
   return UnderEpoch(e, epoch, [&](Volume& v) -> absl::Status {
     ASSIGN_OR_RETURN(Migration * m, FindMigration(e));
-    if (m->mode == MigrateMode::kCopy && m->state != MigrationState::kReady) {
+    if (m->state != MigrationState::kReady) {
       return absl::FailedPreconditionError(
           absl::StrCat("EAGAIN: the migration of extent ", e.vext, " is not ready"));
     }
@@ -241,101 +241,102 @@ MigrationStatus ModelKernel::StatusOf(uint64_t vext, const Migration& m) const {
 
 // ---- The copier ----
 
-std::optional<std::pair<std::string, uint64_t>> ModelKernel::NextCopier() const {
+std::vector<std::pair<std::string, uint64_t>> ModelKernel::Copiers() const {
   // A fence, or a lease past its deadline, stops the copier (1.4): no new
   // region copy, no destination write.
-  if (host_fenced_ || LeaseRanOut()) return std::nullopt;
+  std::vector<std::pair<std::string, uint64_t>> out;
+  if (host_fenced_ || LeaseRanOut()) return out;
   for (const auto& [name, v] : volumes_) {
     if (v.fenced) continue;
     for (const auto& [vext, m] : v.migrations) {
-      if (m.mode == MigrateMode::kCopy && m.state == MigrationState::kCopy) {
-        return std::make_pair(name, vext);
-      }
+      if (m.state == MigrationState::kCopy) out.emplace_back(name, vext);
     }
   }
-  return std::nullopt;
+  return out;
 }
 
-bool ModelKernel::HasCopyWork() const { return NextCopier().has_value(); }
+bool ModelKernel::HasCopyWork() const { return !Copiers().empty(); }
 
 void ModelKernel::CopyStep() {
   Tick();
-  const auto next = NextCopier();
-  if (!next.has_value()) return;
-  Volume& v = volumes_.at(next->first);
-  Migration& m = v.migrations.at(next->second);
+  for (const auto& [name, vext] : Copiers()) {
+    // A hook (during_recopy_) may have ended it meanwhile.
+    auto v = volumes_.find(name);
+    if (v == volumes_.end()) continue;
+    auto m = v->second.migrations.find(vext);
+    if (m == v->second.migrations.end() || m->second.state != MigrationState::kCopy) continue;
+    CopyHalfStep(v->second, vext, m->second);
+  }
+}
 
-  if (m.in_flight.has_value()) {
+void ModelKernel::CopyHalfStep(Volume& v, uint64_t vext, Migration& m) {
+  if (!m.in_flight.empty()) {
     // Second half: write what was read, however old it is by now on the
     // source (another host may have written it since).
-    const InFlightCopy copy = *m.in_flight;
-    m.in_flight.reset();
+    const std::map<uint32_t, uint64_t> copies = std::move(m.in_flight);
+    m.in_flight.clear();
     if (fail_next_dst_write_) {
       fail_next_dst_write_ = false;
       ++m.errors;
       m.state = MigrationState::kFailed;  // dual-writes stop; the source rules
       return;
     }
-    disks_.Write(host_, m.dst, copy.region, copy.value);
-    m.copied[copy.region] = true;
+    for (const auto& [region, value] : copies) {
+      disks_.Write(host_, m.dst, region, value);
+      m.copied[region] = true;
+    }
     if (std::all_of(m.copied.begin(), m.copied.end(), [](bool c) { return c; })) {
       m.state = MigrationState::kReady;
+      m.recopying = false;
     }
     return;
   }
-  // First half: read the lowest uncopied region of the source.
-  const auto uncopied = std::find(m.copied.begin(), m.copied.end(), false);
-  if (uncopied == m.copied.end()) {
+  // First half: read the source of the uncopied regions.
+  for (uint32_t r = 0; r < regions_per_extent_ && m.in_flight.size() < kCopyRegionsInFlight;
+       ++r) {
+    if (!m.copied[r]) m.in_flight.emplace(r, disks_.Read(v.map.at(vext), r));
+  }
+  if (m.in_flight.empty()) {
     m.state = MigrationState::kReady;
+    m.recopying = false;
     return;
   }
-  const uint32_t region = static_cast<uint32_t>(uncopied - m.copied.begin());
-  m.in_flight = InFlightCopy{region, disks_.Read(v.map.at(next->second), region)};
+  if (m.recopying && during_recopy_) {
+    // The hook may write (and so drop a copy): a copy of the keys.
+    std::vector<uint32_t> regions;
+    for (const auto& [r, value] : m.in_flight) regions.push_back(r);
+    for (uint32_t r : regions) during_recopy_(vext, r);
+  }
 }
 
-absl::Status ModelKernel::CopyRegions(const ExtentRef& e, Location src, Location dst,
-                                      uint64_t region_sectors, const std::vector<DirtyRun>& runs) {
+absl::Status ModelKernel::MigrateRecopy(const ExtentRef& e, const std::vector<DirtyRun>& runs,
+                                        uint64_t epoch) {
   Tick();
-  // The recopy must not write from a host that is fenced: the controller
-  // may already have given its extents to someone else.
-  auto it = volumes_.find(NameOf(e.volume));
-  const bool volume_fenced = it != volumes_.end() && it->second.fenced;
-  if (host_fenced_ || volume_fenced || LeaseRanOut()) {
-    return absl::UnavailableError(absl::StrCat("host ", host_, " is fenced"));
-  }
-  const uint64_t model_sectors = e.extent_sectors / regions_per_extent_;
-  if (region_sectors == 0 || model_sectors == 0) {
-    return absl::InvalidArgumentError("EINVAL: zero region or extent size");
-  }
-  // The caller's regions may differ in size from the model's: copy every
-  // model region a listed one overlaps.
-  std::set<uint32_t> regions;
-  for (const DirtyRun& run : runs) {
-    const uint64_t begin = uint64_t{run.first} * region_sectors;
-    const uint64_t end = (uint64_t{run.first} + run.count) * region_sectors;
-    if (run.count == 0 || end > e.extent_sectors) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "EINVAL: regions ", run.first, "+", run.count, " lie beyond the extent"));
+  return UnderEpoch(e, epoch, [&](Volume&) -> absl::Status {
+    ASSIGN_OR_RETURN(Migration * m, FindMigration(e));
+    if (runs.empty()) return absl::InvalidArgumentError("EINVAL: no regions");
+    for (const DirtyRun& run : runs) {
+      if (run.count == 0 || run.first >= regions_per_extent_ ||
+          run.count > regions_per_extent_ - run.first) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "ERANGE: regions ", run.first, "+", run.count, " lie beyond the extent"));
+      }
+      auto busy = m->in_flight.lower_bound(run.first);
+      if (busy != m->in_flight.end() && busy->first < run.first + run.count) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("EBUSY: region ", busy->first, " is being copied"));
+      }
     }
-    for (uint64_t r = begin / model_sectors; r * model_sectors < end && r < regions_per_extent_;
-         ++r) {
-      regions.insert(static_cast<uint32_t>(r));
+    if (m->state == MigrationState::kFailed) {
+      return absl::FailedPreconditionError("EAGAIN: the migration is ending");
     }
-  }
-  // Like the daemon's O_DIRECT copy, region by region and not atomic: a
-  // write may land between a region's read and its write, and the copy
-  // stops at a fence (the daemon checks before every chunk).
-  for (uint32_t r : regions) {
-    const uint64_t value = disks_.Read(src, r);
-    if (during_copy_) during_copy_(e, r);
-    clock_.SleepFor(absl::Milliseconds(1));
-    Tick();
-    if (host_fenced_ || LeaseRanOut()) {
-      return absl::UnavailableError(absl::StrCat("host ", host_, " was fenced during the copy"));
+    for (const DirtyRun& run : runs) {
+      for (uint32_t r = run.first; r < run.first + run.count; ++r) m->copied[r] = false;
     }
-    disks_.Write(host_, dst, r, value);
-  }
-  return absl::OkStatus();
+    m->state = MigrationState::kCopy;
+    m->recopying = true;
+    return absl::OkStatus();
+  });
 }
 
 // ---- Freezes ----
@@ -420,13 +421,13 @@ WriteResult ModelKernel::Land(const std::string& name, uint64_t vext, uint32_t r
   if (auto mit = v.migrations.find(vext); mit != v.migrations.end()) {
     Migration& m = mit->second;
     m.dirty.insert(region);  // every write mapped through a migration
+    // A follower's regions all count as copied, except those a re-copy
+    // has not copied yet.
     bool to_dst = false;
-    if (m.mode == MigrateMode::kFollow) {
-      to_dst = true;
-    } else if (m.state != MigrationState::kFailed) {
+    if (m.state != MigrationState::kFailed) {
       // The kernel makes a write to a region being copied wait for the
       // copy; the model instead drops the copy, which reads again later.
-      if (m.in_flight.has_value() && m.in_flight->region == region) m.in_flight.reset();
+      m.in_flight.erase(region);
       to_dst = m.copied[region];
     }
     if (to_dst) disks_.Write(host_, m.dst, region, value);

@@ -16,7 +16,7 @@
 // One deliberate gap is kept: a region copy is two steps (read the source,
 // later write the destination), so a follower's dual-write can land in
 // between and be overwritten with older data -- the race the cutover's
-// migrate_dirty recopy must repair.
+// migrate_dirty recopy (MigrateRecopy, the same copier again) must repair.
 #ifndef CVOL_TESTS_UNIT_SIM_MODEL_KERNEL_H_
 #define CVOL_TESTS_UNIT_SIM_MODEL_KERNEL_H_
 
@@ -95,6 +95,8 @@ struct ModelMigration {
 
 class ModelKernel final : public KernelPort, public DevicePort {
  public:
+  static constexpr uint32_t kCopyRegionsInFlight = 16;
+
   // Volumes are named "<pool>/<name>". An extent has regions_per_extent
   // regions (>= 1); a region is the unit of copying and of migrate_dirty.
   ModelKernel(std::string host, ModelDisks& disks, Clock& clock, uint32_t regions_per_extent,
@@ -126,8 +128,13 @@ class ModelKernel final : public KernelPort, public DevicePort {
   absl::Status FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_ms) override;
   absl::Status Thaw(const ExtentRef& e, uint64_t id, uint64_t epoch) override;
   absl::Status SetLocation(const ExtentRef& e, Location to, uint64_t epoch) override;
-  absl::Status CopyRegions(const ExtentRef& e, Location src, Location dst,
-                           uint64_t region_sectors, const std::vector<DirtyRun>& runs) override;
+  // migrate_recopy (1.5): the runs, in the model's regions (those
+  // MigrateDirtyRegions reports), are copied again by CopyStep, in a
+  // follow migration too; the migration is copying until they are.
+  // ERANGE (kInvalidArgument) for a run beyond the extent, EBUSY
+  // (kFailedPrecondition) for a region whose copy is half done.
+  absl::Status MigrateRecopy(const ExtentRef& e, const std::vector<DirtyRun>& runs,
+                             uint64_t epoch) override;
 
   // DevicePort. A volume's device is named "<pool>/<name>"; its segments
   // are the record's it was activated from (a segment's sector is its
@@ -153,10 +160,12 @@ class ModelKernel final : public KernelPort, public DevicePort {
   // A user write of one region through this host's device.
   WriteResult Write(const std::string& volume, uint64_t vext, uint32_t region, uint64_t value);
 
-  // The background copier: one half-step of the first copying migration
-  // (volumes by name, then lowest vext): either read the lowest uncopied
-  // region's source, or write the value read last time to the destination.
-  // Nothing while the volume is fenced or the lease has run out.
+  // The background copier: one half-step of every copying migration, a
+  // follow migration's re-copy too: either read the source of the
+  // uncopied regions (up to kCopyRegionsInFlight, the kernel's default
+  // copy_limit: it copies that many at once), or write what was read last
+  // time to the destination. Nothing while the volume is fenced or the
+  // lease has run out.
   void CopyStep();
   // Whether CopyStep would do anything now.
   bool HasCopyWork() const;
@@ -183,10 +192,10 @@ class ModelKernel final : public KernelPort, public DevicePort {
   // A suspend (a table reload, an admin's dmsetup suspend) ends every
   // freeze; what they held goes on (docs/target.md, freeze_wait).
   void BreakFreezes();
-  // Called by CopyRegions between a region's read and its write (the
-  // simulation's way to land a write exactly there).
-  void set_during_copy(std::function<void(const ExtentRef& e, uint32_t region)> hook) {
-    during_copy_ = std::move(hook);
+  // Called by CopyStep between a re-copied region's read and its write
+  // (the simulation's way to land a write exactly there).
+  void set_during_recopy(std::function<void(uint64_t vext, uint32_t region)> hook) {
+    during_recopy_ = std::move(hook);
   }
 
   // For the invariant checker.
@@ -200,16 +209,15 @@ class ModelKernel final : public KernelPort, public DevicePort {
   std::vector<FreezeStatus> FreezesOf(const std::string& volume) const;
 
  private:
-  struct InFlightCopy {
-    uint32_t region = 0;
-    uint64_t value = 0;  // read from the source
-  };
   struct Migration {
     Location dst;
     MigrateMode mode = MigrateMode::kCopy;
     MigrationState state = MigrationState::kCopy;
     std::vector<bool> copied;
-    std::optional<InFlightCopy> in_flight;
+    // Regions read from the source, not yet written to the destination:
+    // region -> the value read.
+    std::map<uint32_t, uint64_t> in_flight;
+    bool recopying = false;  // MigrateRecopy's regions are not all copied yet
     std::set<uint32_t> dirty;
     uint64_t errors = 0;
   };
@@ -264,15 +272,16 @@ class ModelKernel final : public KernelPort, public DevicePort {
   WriteResult Land(const std::string& name, uint64_t vext, uint32_t region, uint64_t value);
   void ReleaseHeld();
   MigrationStatus StatusOf(uint64_t vext, const Migration& m) const;
-  // The migration CopyStep works on next: volume name and vext.
-  std::optional<std::pair<std::string, uint64_t>> NextCopier() const;
+  // The migrations CopyStep works on: volume name and vext.
+  std::vector<std::pair<std::string, uint64_t>> Copiers() const;
+  void CopyHalfStep(Volume& v, uint64_t vext, Migration& m);
 
   const std::string host_;
   ModelDisks& disks_;
   Clock& clock_;
   const uint32_t regions_per_extent_;
   AckCallback on_ack_;
-  std::function<void(const ExtentRef& e, uint32_t region)> during_copy_;
+  std::function<void(uint64_t vext, uint32_t region)> during_recopy_;
 
   bool create_fenced_ = false;
   uint32_t max_migrations_ = 8;

@@ -93,9 +93,7 @@ TEST_F(ModelKernelTest, FollowerWriteBetweenCopyReadAndWriteLeavesDestinationSta
   EXPECT_EQ(StateOn(h2_, 0), MigrationState::kReady);
   ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy, 0).ok());
 
-  h1_.CopyStep();  // reads region 0 (empty)
-  h1_.CopyStep();  // writes it
-  h1_.CopyStep();  // reads region 1: 100
+  h1_.CopyStep();  // reads every region: region 1 is 100
   ASSERT_EQ(h2_.Write(kName, 0, 1, 200), WriteResult::kAcked);  // src and dst: 200
   EXPECT_EQ(disks_.Read(kDst, 1), 200u);
   h1_.CopyStep();  // writes the 100 it read over the follower's 200
@@ -112,8 +110,11 @@ TEST_F(ModelKernelTest, FollowerWriteBetweenCopyReadAndWriteLeavesDestinationSta
   EXPECT_EQ(dirty->region_sectors, kExtentSectors / kRegions);
   EXPECT_EQ(dirty->nr_regions, kRegions);
   EXPECT_THAT(dirty->runs, ElementsAre(DirtyRun{1, 1}));
-  ASSERT_TRUE(
-      h1_.CopyRegions(Extent(0), kSrc0, kDst, dirty->region_sectors, dirty->runs).ok());
+  ASSERT_TRUE(h1_.MigrateRecopy(Extent(0), dirty->runs, 0).ok());
+  EXPECT_EQ(StateOn(h1_, 0), MigrationState::kCopy);
+  EXPECT_EQ(h1_.MigrateCommit(Extent(0), 0).code(), absl::StatusCode::kFailedPrecondition);
+  CopyAll();
+  ASSERT_EQ(StateOn(h1_, 0), MigrationState::kReady);
   EXPECT_EQ(disks_.Read(kDst, 1), 200u);
 
   ASSERT_TRUE(h1_.MigrateCommit(Extent(0), 0).ok());
@@ -125,8 +126,8 @@ TEST_F(ModelKernelTest, FollowerWriteBetweenCopyReadAndWriteLeavesDestinationSta
 TEST_F(ModelKernelTest, CopierOwnWriteDuringACopyIsNotLost) {
   ASSERT_EQ(h1_.Write(kName, 0, 0, 1), WriteResult::kAcked);
   ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kCopy, 0).ok());
-  h1_.CopyStep();  // reads region 0: 1
-  ASSERT_EQ(h1_.Write(kName, 0, 0, 2), WriteResult::kAcked);  // cancels that copy
+  h1_.CopyStep();  // reads every region: region 0 is 1
+  ASSERT_EQ(h1_.Write(kName, 0, 0, 2), WriteResult::kAcked);  // cancels region 0's copy
   CopyAll();
   EXPECT_EQ(StateOn(h1_, 0), MigrationState::kReady);
   EXPECT_EQ(disks_.Read(kDst, 0), 2u);
@@ -288,27 +289,37 @@ TEST_F(ModelKernelTest, FencedCopierDoesNotCopy) {
   EXPECT_TRUE(h1_.HasCopyWork());
 }
 
-TEST_F(ModelKernelTest, CopyRegionsRefusedWhileFenced) {
+TEST_F(ModelKernelTest, RecopyWritesNothingWhileFenced) {
   ASSERT_EQ(h1_.Write(kName, 0, 0, 9), WriteResult::kAcked);
+  ASSERT_TRUE(h1_.MigrateStart(Extent(0), kDst, MigrateMode::kFollow, 0).ok());
   const std::vector<DirtyRun> all = {DirtyRun{0, kRegions}};
-  const uint64_t rs = kExtentSectors / kRegions;
 
   h1_.Fence();
-  EXPECT_EQ(h1_.CopyRegions(Extent(0), kSrc0, kDst, rs, all).code(),
-            absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(h1_.MigrateRecopy(Extent(0), all, 0).ok());
+  EXPECT_FALSE(h1_.HasCopyWork());
+  h1_.CopyStep();
+  h1_.CopyStep();
   EXPECT_EQ(disks_.Read(kDst, 0), 0u);
   ASSERT_TRUE(h1_.Unfence(0).ok());
 
   h1_.Lease(absl::Milliseconds(10));
   clock_.SleepFor(absl::Milliseconds(10));
-  EXPECT_EQ(h1_.CopyRegions(Extent(0), kSrc0, kDst, rs, all).code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(h1_.HasCopyWork());
+  h1_.CopyStep();
   EXPECT_EQ(disks_.Read(kDst, 0), 0u);
+  h1_.Lease(absl::Seconds(10));
+  ASSERT_TRUE(h1_.Unfence(0).ok());
 
-  // Another host, not fenced, may; runs beyond the extent are refused.
-  EXPECT_EQ(h2_.CopyRegions(Extent(0), kSrc0, kDst, rs, {DirtyRun{kRegions - 1, 2}}).code(),
+  // A follow migration copies too, once unfenced; runs beyond the extent
+  // and regions whose copy is half done are refused.
+  EXPECT_EQ(h1_.MigrateRecopy(Extent(0), {DirtyRun{kRegions - 1, 2}}, 0).code(),
             absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(h2_.CopyRegions(Extent(0), kSrc0, kDst, rs, all).ok());
+  EXPECT_EQ(h1_.MigrateRecopy(Extent(0), {}, 0).code(), absl::StatusCode::kInvalidArgument);
+  h1_.CopyStep();  // reads every region
+  EXPECT_EQ(h1_.MigrateRecopy(Extent(0), {DirtyRun{0, 1}}, 0).code(),
+            absl::StatusCode::kFailedPrecondition);
+  CopyAll();
+  EXPECT_EQ(StateOn(h1_, 0), MigrationState::kReady);
   EXPECT_EQ(disks_.Read(kDst, 0), 9u);
 }
 

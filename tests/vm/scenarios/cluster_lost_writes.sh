@@ -32,7 +32,7 @@ load_cvol
 # Every re-copy in the background, 4 chunks for a whole extent: the path a
 # large extent takes, here on a small one.
 CLUSTER_NAMESPACES=5 CLUSTER_PV_MB=160 CLUSTER_EXTENT=1M CLUSTER_VOLUME=96M \
-	CLUSTER_CVOLD_ARGS="--recopy-chunk-kb 256 --recopy-inline-ms 0" cluster_three_hosts
+	CLUSTER_CVOLD_ARGS="--recopy-inline-ms 0" cluster_three_hosts
 CLUSTER_CLEANUP_HOOKS+=("touch $W/k3.stop $W/s4.stop $W/s5.stop")
 
 # fio on the first 48 extents (16 per host); the acked writers use 80 and 81.

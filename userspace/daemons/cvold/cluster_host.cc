@@ -37,8 +37,6 @@ void Service::AttachCluster(ClusterAgent* agent, PeerCaller* peers) {
   h.freeze_wait_ms =
       static_cast<uint64_t>(std::min<int64_t>(absl::ToInt64Milliseconds(options_.peer_deadline / 2),
                                               10000));
-  h.executor = &background_;
-  h.recopy_chunk_bytes = options_.recopy_chunk_bytes;
   h.recopy_inline_budget = options_.recopy_inline;
   handlers_ = std::make_unique<PeerHandlers>(std::move(h));
 

@@ -48,12 +48,9 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
        "cluster mode: a cluster freeze thaws itself after this")
       ("peer-deadline-s", po::value(&c.peer_deadline_s)->default_value(c.peer_deadline_s),
        "cluster mode: seconds a peer has to answer a controller request")
-      ("recopy-chunk-kb", po::value(&c.recopy_chunk_kb)->default_value(c.recopy_chunk_kb),
-       "cluster mode: a change's re-copy copies this much at a time, checking its freeze "
-       "before and after each chunk (a release waits for at most one chunk)")
       ("recopy-inline-ms", po::value(&c.recopy_inline_ms)->default_value(c.recopy_inline_ms),
-       "cluster mode: how long a re-copy request copies before the rest goes on in the "
-       "background and the controller polls (below the peer deadline)");
+       "cluster mode: how long a re-copy request waits for the kernel's copy before it "
+       "answers and the controller polls (below the peer deadline)");
   try {
     std::vector<const char*> argv{"cvold"};
     for (const std::string& a : args) argv.push_back(a.c_str());
@@ -118,9 +115,6 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
           "that stops answering is fenced before its freeze thaws");
     }
     if (!(c.peer_deadline_s > 0)) return absl::InvalidArgumentError("--peer-deadline-s must be > 0");
-    if (c.recopy_chunk_kb == 0 || c.recopy_chunk_kb > (uint64_t{1} << 20)) {
-      return absl::InvalidArgumentError("--recopy-chunk-kb must be 1..1048576 (1 GiB)");
-    }
     if (static_cast<double>(c.recopy_inline_ms) >= c.peer_deadline_s * 1000) {
       return absl::InvalidArgumentError(
           "--recopy-inline-ms must be below the peer deadline (--peer-deadline-s), or every "

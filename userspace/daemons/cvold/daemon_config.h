@@ -26,9 +26,8 @@ struct DaemonConfig {
   int64_t lease_ttl_s = 10;
   uint64_t cluster_freeze_timeout_ms = 30000;
   double peer_deadline_s = 5.0;
-  // The re-copy of a cluster change: chunk size, and how long a request
-  // copies before the rest goes on in the background.
-  uint64_t recopy_chunk_kb = 32768;
+  // The re-copy of a cluster change: how long a request waits for the
+  // kernel's copy before it answers "not done yet".
   uint64_t recopy_inline_ms = 1500;
   bool help = false;
   std::string help_text;

@@ -83,12 +83,14 @@ class KernelPort {
   // Points the extent at `to` under a freeze of its own.
   virtual absl::Status SetLocation(const ExtentRef& e, Location to, uint64_t epoch) = 0;
 
-  // Copies the given regions of the extent from src to dst with direct
-  // I/O and flushes dst (the whole-extent or dirty re-copy under a
-  // cluster freeze).
-  virtual absl::Status CopyRegions(const ExtentRef& e, Location src, Location dst,
-                                   uint64_t region_sectors,
-                                   const std::vector<DirtyRun>& runs) = 0;
+  // migrate_recopy (1.5): this host's kernel copies the given regions of
+  // the extent's migration again, a follow migration's too, and reports
+  // it ready (Read) once they are copied and the destination is flushed.
+  // The runs are in the kernel's regions (migrate_dirty's). The copy
+  // stops at this host's fence. EBUSY (kFailedPrecondition) if a region
+  // is being copied now.
+  virtual absl::Status MigrateRecopy(const ExtentRef& e, const std::vector<DirtyRun>& runs,
+                                     uint64_t epoch) = 0;
 };
 
 // The kernel's refusal (ESTALE) of a call under an epoch older than one the

@@ -129,7 +129,6 @@ int Run(const std::vector<std::string>& args) {
   service_options.instance = config->instance;
   service_options.cluster_freeze_timeout_ms = config->cluster_freeze_timeout_ms;
   service_options.peer_deadline = absl::Seconds(config->peer_deadline_s);
-  service_options.recopy_chunk_bytes = config->recopy_chunk_kb * 1024;
   service_options.recopy_inline = absl::Milliseconds(config->recopy_inline_ms);
   Service service(service_options, **etcd, config->etcd_prefix, dm, events);
 

@@ -550,6 +550,18 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
     return ExcludeGone(c, gone);
   }
 
+  // The copier's kernel may still be copying: a re-copy given up at half
+  // the freeze timeout goes on after the thaw, and a destination write
+  // error makes it copy a region again. Every host would be frozen for a
+  // round that cannot end: wait for it instead, without counting a refusal.
+  if (absl::StatusOr<KernelExtent> own = deps_.kernel->Read(c.extent);
+      own.ok() && own->migration.has_value() &&
+      own->migration->state == MigrationState::kCopy) {
+    deps_.set_phase(c.key, "recopying", own->migration->copied_regions,
+                    own->migration->regions);
+    return Next{false, options_.move_poll};
+  }
+
   FreezeRequest request{c.At(), options_.freeze_timeout_ms};
   Round first = AskRound(c, "freeze", request.ToJson(), /*include_self=*/true);
   Fault("crash_in:freeze");  // every host frozen, nothing decided

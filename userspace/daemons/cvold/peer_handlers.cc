@@ -13,10 +13,7 @@ std::string ChangeId(const std::string& move_key, const MoveRecord& move) {
   return absl::StrCat(move_key, "#", move.started_ns);
 }
 
-PeerHandlers::PeerHandlers(Deps deps)
-    : deps_(std::move(deps)),
-      recopies_(RecopyJobs::Deps{deps_.executor, deps_.clock, deps_.recopy_chunk_bytes,
-                                 deps_.recopy_inline_budget, deps_.follow_start_deadline}) {}
+PeerHandlers::PeerHandlers(Deps deps) : deps_(std::move(deps)) {}
 
 bool PeerHandlers::Serves(const std::string& type) {
   return type == "migrate_start" || type == "migrate_status" || type == "freeze" ||
@@ -85,6 +82,18 @@ void PeerHandlers::Hold(const std::string& change, HeldFreeze freeze) {
 void PeerHandlers::Forget(const std::string& change) {
   absl::MutexLock lock(&mu_);
   held_.erase(change);
+  recopy_rounds_.erase(change);
+}
+
+bool PeerHandlers::RecopySent(const std::string& change, uint64_t round) {
+  absl::MutexLock lock(&mu_);
+  auto it = recopy_rounds_.find(change);
+  return it != recopy_rounds_.end() && it->second == round;
+}
+
+void PeerHandlers::NoteRecopySent(const std::string& change, uint64_t round) {
+  absl::MutexLock lock(&mu_);
+  recopy_rounds_[change] = round;
 }
 
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::HandleLocked(const std::string& type,
@@ -102,7 +111,7 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::HandleLocked(const std::string&
   if (type == "migrate_start") return MigrateStart(body, e);
   if (type == "migrate_status") return MigrateStatus(body);
   if (type == "freeze") return Freeze(body, e);
-  if (type == "recopy") return Recopy(body);
+  if (type == "recopy") return Recopy(body, e);
   if (type == "apply") return Apply(body, e);
   if (type == "abort") return Abort(body, e);
   if (type == "release") {
@@ -249,12 +258,16 @@ absl::Status PeerHandlers::FreezeStillHeld(const std::string& change,
   return absl::OkStatus();
 }
 
-absl::StatusOr<PeerHandlers::Json> PeerHandlers::Recopy(const Json& body) {
+// The copier's kernel copies the regions again (migrate_recopy): there the
+// copy stops at this host's fence like any other, so a host that lost its
+// lease writes nowhere, not even a late re-copy. The request is asked
+// again, with the same round, until the migration is ready once more.
+absl::StatusOr<PeerHandlers::Json> PeerHandlers::Recopy(const Json& body, uint64_t epoch) {
   ASSIGN_OR_RETURN(RecopyRequest r, RecopyRequest::FromJson(body));
   ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
   ASSIGN_OR_RETURN(ChangeContext c, LoadChange(r.at, snap));
   // Only the record's extents: a request naming others (a bug, or a
-  // forged message) must not write anywhere else on a pv.
+  // forged message) must not copy anywhere else.
   if (r.src != c.move.src || r.dst != c.move.dst || c.move.phase != MoveRecord::Phase::kCopying) {
     return absl::FailedPreconditionError(
         absl::StrCat("change ", r.at.change, " does not copy ", ToString(r.src), " to ",
@@ -265,31 +278,41 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Recopy(const Json& body) {
     return absl::InvalidArgumentError("region_sectors does not divide the extent");
   }
   const uint64_t regions = es / r.region_sectors;
+  uint64_t asked = 0;
   for (const DirtyRun& run : r.runs) {
-    if (run.first >= regions || run.count > regions - run.first) {
+    if (run.count == 0 || run.first >= regions || run.count > regions - run.first) {
       return absl::InvalidArgumentError("a run is outside the extent");
     }
+    asked += run.count;
   }
   // The copy is only right while no host writes the extent: this host's
-  // freeze must hold before and after every chunk (the controller checks
-  // the others'); a freeze lost meanwhile makes the controller redo the
-  // step.
+  // freeze must hold (the controller checks every freeze after the copy
+  // and redoes the step if one was lost).
   RETURN_IF_ERROR(FreezeStillHeld(r.at.change));
-  const uint64_t freeze_id = Held(r.at.change)->id;
-  const std::string change = r.at.change;
-  RecopyJobs::Spec spec;
-  spec.change = change;
-  spec.round = r.round;
-  spec.freeze_id = freeze_id;
-  spec.region_sectors = r.region_sectors;
-  spec.runs = r.runs;
-  spec.copy = [kernel = deps_.kernel, extent = c.extent, src = c.move.src, dst = c.move.dst,
-               rs = r.region_sectors](const std::vector<DirtyRun>& chunk) {
-    return kernel->CopyRegions(extent, src, dst, rs, chunk);
-  };
-  spec.still_held = [this, change, freeze_id] { return FreezeStillHeld(change, freeze_id); };
-  ASSIGN_OR_RETURN(RecopyJobs::Progress p, recopies_.StartOrPoll(std::move(spec)));
-  return RecopyReply{p.done, p.copied_bytes, p.total_bytes}.ToJson();
+  const uint64_t region_bytes = r.region_sectors * 512;
+  if (asked == 0) return RecopyReply{true, 0, 0}.ToJson();
+  if (!RecopySent(r.at.change, r.round)) {
+    RETURN_IF_ERROR(deps_.kernel->MigrateRecopy(c.extent, r.runs, epoch));
+    NoteRecopySent(r.at.change, r.round);
+  }
+  const absl::Time give_up = deps_.clock->Now() + deps_.recopy_inline_budget;
+  while (true) {
+    ASSIGN_OR_RETURN(KernelExtent st, deps_.kernel->Read(c.extent));
+    if (!st.migration || st.migration->state == MigrationState::kFailed ||
+        st.migration->state == MigrationState::kAbort) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the migration of ", r.at.change, " ended during its re-copy"));
+    }
+    // Regions not copied now are the asked ones still to do (the
+    // migration was ready before, every region copied).
+    const uint64_t left = std::min(asked, st.migration->regions - st.migration->copied_regions);
+    RecopyReply reply{st.migration->state == MigrationState::kReady,
+                      (asked - left) * region_bytes, asked * region_bytes};
+    if (reply.done || deps_.clock->Now() >= give_up) return reply.ToJson();
+    RETURN_IF_ERROR(FreezeStillHeld(r.at.change));
+    deps_.kernel->WaitForProgress(
+        std::min(give_up - deps_.clock->Now(), absl::Milliseconds(100)));
+  }
 }
 
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::Apply(const Json& body, uint64_t epoch) {
@@ -330,12 +353,10 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Apply(const Json& body, uint64_
 
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::Release(const std::string& change,
                                                          uint64_t epoch) {
-  // No re-copy chunk starts once others write again. One still writing is
-  // let be: the thaw must not wait for it (held I/O), and the next round
-  // re-copies what it may have overwritten (the followers' dirty regions
-  // are cumulative) and waits for it to end first. An abort waits for it,
-  // since the destination is freed then.
-  recopies_.CancelSoon(change);
+  // A re-copy still running in the kernel goes on: the kernel orders it
+  // with this host's writes, the other hosts' writes are in their dirty
+  // sets for the next round, and the next freeze waits for the copier's
+  // migration to be ready again.
   std::optional<HeldFreeze> held = Held(change);
   if (!held) return Json{{"released", false}};
   absl::Status s = deps_.kernel->Thaw(held->extent, held->id, epoch);
@@ -351,9 +372,9 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Release(const std::string& chan
 
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::Abort(const Json& body, uint64_t epoch) {
   ASSIGN_OR_RETURN(AbortRequest r, AbortRequest::FromJson(body));
-  // The destination is freed once every host aborted: no chunk may write
-  // it after this answer.
-  RETURN_IF_ERROR(recopies_.Cancel(r.at.change));
+  // The destination is freed once every host aborted: the kernel's abort
+  // waits for the copies in flight, so no re-copy writes it after this
+  // answer.
   ASSIGN_OR_RETURN(Snapshot snap, deps_.db->Load());
   absl::StatusOr<ChangeContext> c = LoadChange(r.at, snap);
   if (c.ok()) {

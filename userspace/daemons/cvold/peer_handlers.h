@@ -22,10 +22,8 @@
 #include "change_messages.h"
 #include "clock.h"
 #include "config_db.h"
-#include "executor.h"
 #include "kernel_port.h"
 #include "nlohmann/json.hpp"
-#include "recopy_jobs.h"
 
 namespace cvol::daemon {
 
@@ -45,10 +43,9 @@ class PeerHandlers {
     absl::Duration follow_start_deadline = absl::Milliseconds(2500);
     // The longest a freeze_wait may hold a request.
     uint64_t freeze_wait_ms = 2500;
-    // Where a re-copy too long for one request goes on (RecopyJobs); it
-    // must run or drop its tasks before this object is destroyed.
-    Executor* executor = nullptr;
-    uint64_t recopy_chunk_bytes = uint64_t{32} << 20;
+    // How long a recopy request waits for the kernel's copy before it
+    // answers "not done yet" (well inside the peer deadline; the
+    // controller asks again).
     absl::Duration recopy_inline_budget = absl::Milliseconds(1500);
   };
 
@@ -82,7 +79,11 @@ class PeerHandlers {
   absl::StatusOr<Json> MigrateStart(const Json& body, uint64_t epoch);
   absl::StatusOr<Json> MigrateStatus(const Json& body);
   absl::StatusOr<Json> Freeze(const Json& body, uint64_t epoch);
-  absl::StatusOr<Json> Recopy(const Json& body);
+  absl::StatusOr<Json> Recopy(const Json& body, uint64_t epoch);
+  // Whether this round's migrate_recopy was sent (a round is asked again
+  // until its copy is done); Forget() drops it with the freeze.
+  bool RecopySent(const std::string& change, uint64_t round);
+  void NoteRecopySent(const std::string& change, uint64_t round);
   absl::StatusOr<Json> Apply(const Json& body, uint64_t epoch);
   absl::StatusOr<Json> Release(const std::string& change, uint64_t epoch);
   absl::StatusOr<Json> Abort(const Json& body, uint64_t epoch);
@@ -104,7 +105,7 @@ class PeerHandlers {
   absl::Mutex mu_;  // the maps below, held briefly
   std::map<std::string, std::shared_ptr<absl::Mutex>> change_locks_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, HeldFreeze> held_ ABSL_GUARDED_BY(mu_);  // by change
-  RecopyJobs recopies_;
+  std::map<std::string, uint64_t> recopy_rounds_ ABSL_GUARDED_BY(mu_);  // by change
 };
 
 // The change id of a move record: "<key>#<started_ns>".

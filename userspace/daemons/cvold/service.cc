@@ -135,7 +135,6 @@ void Service::Stop() {
   // Runs the turns scheduled so far, each of which ends at its first look
   // at stopping_, and joins the threads; no turn is scheduled after.
   move_workers_.Shutdown();
-  background_.Shutdown();
 }
 
 absl::StatusOr<Service::Json> Service::Handle(const std::string& command, const Json& args,

@@ -50,7 +50,8 @@ struct ServiceOptions {
   // host that stops answering is fenced before its freeze could thaw).
   absl::Duration peer_deadline = absl::Seconds(5);
   uint64_t cluster_freeze_timeout_ms = 30000;
-  uint64_t recopy_chunk_bytes = uint64_t{32} << 20;
+  // How long a recopy request waits for the kernel's copy before it
+  // answers "not done yet".
   absl::Duration recopy_inline = absl::Milliseconds(1500);
   // Moves driven at once (the threads of the move pool): two volumes' worth
   // of the kernel's default 8 migrations. The others wait their turn; a
@@ -211,8 +212,8 @@ class Service : private KernelPort {
   absl::Status FreezeWait(const ExtentRef& e, uint64_t id, uint64_t wait_ms) override;
   absl::Status Thaw(const ExtentRef& e, uint64_t id, uint64_t epoch) override;
   absl::Status SetLocation(const ExtentRef& e, Location to, uint64_t epoch) override;
-  absl::Status CopyRegions(const ExtentRef& e, Location src, Location dst, uint64_t region_sectors,
-                           const std::vector<DirtyRun>& runs) override;
+  absl::Status MigrateRecopy(const ExtentRef& e, const std::vector<DirtyRun>& runs,
+                             uint64_t epoch) override;
   // Sends the message `format` builds for the extent's segment-relative
   // number to the extent's segment; the kernel's ESTALE comes back as
   // StaleEpochError.
@@ -272,10 +273,6 @@ class Service : private KernelPort {
   SteadyClock clock_;
   std::unique_ptr<PeerHandlers> handlers_;
   std::unique_ptr<MoveController> controller_;
-  // The handlers' background work (a long re-copy), apart from the move
-  // workers: a move waits for it, so it must never wait for a move's
-  // thread. Declared after handlers_: its tasks end before they go.
-  ThreadPool background_{2};
 
   // This host's volume devices: activation's record of them, their kernel
   // leases, the fence and re-integration.

@@ -1,11 +1,7 @@
 // Service's KernelPort: the controller's and the peer handlers' kernel
 // calls as dm-cvol messages through libdevmapper (docs/target.md), each
 // under the service's lock (libdevmapper is used by one thread at a time),
-// held only for one message: waits and copies run outside it.
-#include <fcntl.h>
-#include <stdlib.h>
-#include <unistd.h>
-
+// held only for one message: waits run outside it.
 #include <algorithm>
 #include <functional>
 #include <memory>
@@ -14,48 +10,10 @@
 #include "cvol/freeze_messages.h"
 #include "cvol/messages.h"
 #include "cvol/migrate_messages.h"
-#include "cvol/unique_fd.h"
 #include "service.h"
 #include "cvol/status_macros.h"
 
 namespace cvol::daemon {
-namespace {
-
-// Copies [offset, offset+bytes) from one block device to another with
-// O_DIRECT, then flushes the destination.
-absl::Status CopyRange(const std::string& from, uint64_t from_offset, const std::string& to,
-                       uint64_t to_offset, uint64_t bytes,
-                       const std::function<absl::Status()>& may_write) {
-  UniqueFd in(open(from.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
-  if (!in.ok()) return absl::UnavailableError(absl::StrCat("open ", from, ": ", strerror(errno)));
-  UniqueFd out(open(to.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC));
-  if (!out.ok()) return absl::UnavailableError(absl::StrCat("open ", to, ": ", strerror(errno)));
-  constexpr size_t kChunk = 1 << 20;
-  void* raw = nullptr;
-  if (posix_memalign(&raw, 4096, kChunk) != 0) {
-    return absl::ResourceExhaustedError("no memory for the copy buffer");
-  }
-  std::unique_ptr<void, decltype(&free)> buffer(raw, &free);
-  for (uint64_t done = 0; done < bytes;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, bytes - done));
-    if (absl::Status s = may_write(); !s.ok()) return s;
-    if (pread(in.get(), raw, n, static_cast<off_t>(from_offset + done)) != static_cast<ssize_t>(n)) {
-      return absl::DataLossError(absl::StrCat("read ", from, ": ", strerror(errno)));
-    }
-    // Again after the read, which may have taken longer than the lease.
-    if (absl::Status s = may_write(); !s.ok()) return s;
-    if (pwrite(out.get(), raw, n, static_cast<off_t>(to_offset + done)) != static_cast<ssize_t>(n)) {
-      return absl::DataLossError(absl::StrCat("write ", to, ": ", strerror(errno)));
-    }
-    done += n;
-  }
-  if (fdatasync(out.get()) != 0 || out.Close() != 0) {
-    return absl::DataLossError(absl::StrCat("flush ", to, ": ", strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 // dm-cvol refuses a message under an epoch older than one the volume has
 // seen with ESTALE, which DmClient reports as kAborted (absl's mapping; no
@@ -169,50 +127,21 @@ absl::Status Service::SetLocation(const ExtentRef& e, Location to, uint64_t epoc
   return MapSetFrozen(st.dm_name, st.at.sector, {MapSetItem{st.at.local_vext, 1, to}}, epoch);
 }
 
-absl::Status Service::CopyRegions(const ExtentRef& e, Location src, Location dst,
-                                  uint64_t region_sectors, const std::vector<DirtyRun>& runs) {
-  ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
-  const PvRecord* from = nullptr;
-  const PvRecord* to = nullptr;
-  for (const PvRecord* pv : snap.PvsOf(e.volume.pool)) {
-    if (pv->slot == src.dev) from = pv;
-    if (pv->slot == dst.dev) to = pv;
-  }
-  std::string from_path, to_path;
-  ExtentState st;
-  {
-    absl::MutexLock lock(&mu_);
-    if (from == nullptr || to == nullptr || !paths_.contains(from->uuid) ||
-        !paths_.contains(to->uuid)) {
-      return absl::FailedPreconditionError("the source or destination pv is not on this host");
-    }
-    from_path = paths_.at(from->uuid);
-    to_path = paths_.at(to->uuid);
-    ASSIGN_OR_RETURN(st, ReadExtent(e.volume, e.extent_sectors, e.vext));
-  }
-  const uint64_t es = e.extent_sectors;
-  // These writes bypass dm-cvol, so its fence does not stop them: the
-  // copy checks before every chunk that the volume here is not fenced (its
-  // kernel lease still runs). A daemon stopped between the check and the
-  // write can still land one chunk late; a copy inside the kernel would
-  // close that too. The copy itself runs outside mu_: other changes and
-  // the lease renewal must not wait for it.
-  auto may_write = [&]() -> absl::Status {
-    absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(std::vector<DmLine> status, dm_.Status(st.dm_name));
-    if (st.at.segment >= status.size()) return absl::InternalError("the device lacks a segment");
-    ASSIGN_OR_RETURN(TargetStatus ts,
-                     TargetStatus::Parse(status[st.at.segment].params, StatusFormat::kV1_2));
-    if (ts.v1_1.has_value() && ts.v1_1->lease == LeaseState::kFenced) {
-      return absl::UnavailableError(absl::StrCat(st.dm_name, " is fenced: the re-copy stops"));
-    }
-    return absl::OkStatus();
-  };
-  for (const DirtyRun& run : runs) {
-    const uint64_t off = uint64_t{run.first} * region_sectors * 512;
-    RETURN_IF_ERROR(CopyRange(from_path, (from->data_offset + src.pext * es) * 512 + off,
-                              to_path, (to->data_offset + dst.pext * es) * 512 + off,
-                              uint64_t{run.count} * region_sectors * 512, may_write));
+// One message per batch of runs: a whole dirty list may hold more runs
+// than one message should carry. Each batch only adds regions to copy, so
+// a batch refused after others leaves nothing half done: the caller asks
+// again.
+absl::Status Service::MigrateRecopy(const ExtentRef& e, const std::vector<DirtyRun>& runs,
+                                    uint64_t epoch) {
+  constexpr size_t kRunsPerMessage = 1024;
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < runs.size(); i += kRunsPerMessage) {
+    const std::vector<DirtyRun> batch(runs.begin() + i,
+                                      runs.begin() + std::min(runs.size(), i + kRunsPerMessage));
+    RETURN_IF_ERROR(MessageToExtent(e, [&](uint64_t local) -> absl::StatusOr<std::string> {
+                      ASSIGN_OR_RETURN(std::string text, FormatMigrateRecopy(local, batch));
+                      return WithEpoch(std::move(text), epoch);
+                    }).status());
   }
   return absl::OkStatus();
 }
