@@ -515,8 +515,10 @@ static void ready_step(struct cvol_target *tc, struct cvol_migration *mig)
 	} else {
 		ready = mig->state == CVOL_MIG_COPY &&
 			mig->nr_copied == mig->nr_regions;
-		if (ready)
+		if (ready) {
 			mig->state = CVOL_MIG_READY;
+			mig->recopy = false;
+		}
 	}
 	spin_unlock_irqrestore(&mig->lock, flags);
 	if (r)
@@ -680,8 +682,16 @@ static void mig_work(struct work_struct *ws)
 	mutex_lock(&vol->ctl_lock);
 	mutex_lock(&vol->bind_lock);
 	tc = vol->bound_ti ? vol->bound_ti->private : NULL;
+	/*
+	 * Re-copies claim the volume's copy budget first: the cluster holds
+	 * I/O to their extents until they end.  end_step() clears a slot
+	 * before it frees the migration, so each pass reads the slot again.
+	 */
 	for (s = 0; s < CVOL_MAX_MIGRATIONS; s++)
-		if (vol->migrations.slot[s])
+		if (vol->migrations.slot[s] && READ_ONCE(vol->migrations.slot[s]->recopy))
+			mig_step(tc, vol->migrations.slot[s], &delay);
+	for (s = 0; s < CVOL_MAX_MIGRATIONS; s++)
+		if (vol->migrations.slot[s] && !READ_ONCE(vol->migrations.slot[s]->recopy))
 			mig_step(tc, vol->migrations.slot[s], &delay);
 	mutex_unlock(&vol->bind_lock);
 	mutex_unlock(&vol->ctl_lock);
@@ -1046,6 +1056,7 @@ int cvol_migrate_recopy(struct cvol_target *tc, u64 vext,
 	struct cvol_volume *vol = tc->vol;
 	struct cvol_migration *mig;
 	struct dm_kcopyd_client *kc;
+	unsigned long *want = NULL;
 	unsigned int i;
 	int r = 0;
 	u32 x;
@@ -1068,6 +1079,14 @@ int cvol_migrate_recopy(struct cvol_target *tc, u64 vext,
 			goto out;
 		}
 	}
+	/* The runs as one set, so the work under the spinlock is bounded. */
+	want = bitmap_zalloc(mig->nr_regions, GFP_KERNEL);
+	if (!want) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nr_runs; i++)
+		bitmap_set(want, runs[i].r0, runs[i].count);
 	/* A follow migration has never copied: it has no client yet. */
 	if (!vol->migrations.kc) {
 		kc = dm_kcopyd_client_create(NULL);
@@ -1081,17 +1100,15 @@ int cvol_migrate_recopy(struct cvol_target *tc, u64 vext,
 	spin_lock_irq(&mig->lock);
 	if (ending(mig))
 		r = -EAGAIN;
-	for (i = 0; i < nr_runs && !r; i++)
-		for (x = runs[i].r0; x < runs[i].r0 + runs[i].count; x++)
-			if (test_bit(x, mig->busy))
-				r = -EBUSY;
+	else if (bitmap_intersects(want, mig->busy, mig->nr_regions))
+		r = -EBUSY;
 	if (!r) {
-		for (i = 0; i < nr_runs; i++)
-			for (x = runs[i].r0; x < runs[i].r0 + runs[i].count; x++)
-				if (__test_and_clear_bit(x, mig->copied))
-					mig->nr_copied--;
+		for_each_set_bit(x, want, mig->nr_regions)
+			if (__test_and_clear_bit(x, mig->copied))
+				mig->nr_copied--;
 		if (mig->state == CVOL_MIG_READY)
 			mig->state = CVOL_MIG_COPY;
+		mig->recopy = true;
 	}
 	spin_unlock_irq(&mig->lock);
 	if (r == -EBUSY)
@@ -1099,6 +1116,7 @@ int cvol_migrate_recopy(struct cvol_target *tc, u64 vext,
 			     vol->uuid, vext);
 out:
 	mutex_unlock(&vol->ctl_lock);
+	bitmap_free(want);
 	if (!r)
 		cvol_migrate_kick(vol);
 	return r;

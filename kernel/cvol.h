@@ -185,9 +185,15 @@ struct cvol_migration {
 	bool flipped;			/* ending: entry restored, epoch flipped */
 	/*
 	 * Another host copies: every region counts as copied from the start
-	 * (every write is dual-written) and nothing is ever claimed.
+	 * (every write is dual-written) and nothing is ever claimed, unless
+	 * migrate_recopy asks this host to copy regions again.
 	 */
 	bool follow;
+	/*
+	 * migrate_recopy's regions are not all copied yet: the cluster holds
+	 * I/O to the extent meanwhile, so its copies go before first copies.
+	 */
+	bool recopy;
 
 	spinlock_t lock;
 	enum cvol_mig_state state;

@@ -318,12 +318,12 @@ absl::Status ModelKernel::MigrateRecopy(const ExtentRef& e, const std::vector<Di
     for (const DirtyRun& run : runs) {
       if (run.count == 0 || run.first >= regions_per_extent_ ||
           run.count > regions_per_extent_ - run.first) {
-        return absl::InvalidArgumentError(absl::StrCat(
+        return absl::OutOfRangeError(absl::StrCat(
             "ERANGE: regions ", run.first, "+", run.count, " lie beyond the extent"));
       }
       auto busy = m->in_flight.lower_bound(run.first);
       if (busy != m->in_flight.end() && busy->first < run.first + run.count) {
-        return absl::FailedPreconditionError(
+        return absl::UnavailableError(
             absl::StrCat("EBUSY: region ", busy->first, " is being copied"));
       }
     }

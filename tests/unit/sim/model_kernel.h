@@ -131,8 +131,9 @@ class ModelKernel final : public KernelPort, public DevicePort {
   // migrate_recopy (1.5): the runs, in the model's regions (those
   // MigrateDirtyRegions reports), are copied again by CopyStep, in a
   // follow migration too; the migration is copying until they are.
-  // ERANGE (kInvalidArgument) for a run beyond the extent, EBUSY
-  // (kFailedPrecondition) for a region whose copy is half done.
+  // ERANGE (kOutOfRange) for a run beyond the extent, EBUSY
+  // (kUnavailable) for a region whose copy is half done, as DmClient
+  // reports those errnos.
   absl::Status MigrateRecopy(const ExtentRef& e, const std::vector<DirtyRun>& runs,
                              uint64_t epoch) override;
 

@@ -313,11 +313,11 @@ TEST_F(ModelKernelTest, RecopyWritesNothingWhileFenced) {
   // A follow migration copies too, once unfenced; runs beyond the extent
   // and regions whose copy is half done are refused.
   EXPECT_EQ(h1_.MigrateRecopy(Extent(0), {DirtyRun{kRegions - 1, 2}}, 0).code(),
-            absl::StatusCode::kInvalidArgument);
+            absl::StatusCode::kOutOfRange);
   EXPECT_EQ(h1_.MigrateRecopy(Extent(0), {}, 0).code(), absl::StatusCode::kInvalidArgument);
   h1_.CopyStep();  // reads every region
   EXPECT_EQ(h1_.MigrateRecopy(Extent(0), {DirtyRun{0, 1}}, 0).code(),
-            absl::StatusCode::kFailedPrecondition);
+            absl::StatusCode::kUnavailable);
   CopyAll();
   EXPECT_EQ(StateOn(h1_, 0), MigrationState::kReady);
   EXPECT_EQ(disks_.Read(kDst, 0), 9u);

@@ -157,7 +157,7 @@ TEST_F(RecopyHandlerTest, AFencedCopierWritesNothingAndIsNeverDone) {
   EXPECT_NE(disks_.Read(kDst, 2), 43u);
 }
 
-TEST_F(RecopyHandlerTest, RefusesRunsOutsideTheExtentAndOtherExtents) {
+TEST_F(RecopyHandlerTest, RefusesBadRunsRoundsAndGeometries) {
   absl::StatusOr<RecopyReply> r = Recopy(1, {DirtyRun{kRegions - 1, 2}});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   r = Recopy(1, {DirtyRun{0, 0}});
@@ -166,6 +166,14 @@ TEST_F(RecopyHandlerTest, RefusesRunsOutsideTheExtentAndOtherExtents) {
       "recopy", kEpoch,
       RecopyRequest{at_, kSrc, Location{1, 9}, kRegionSectors, {DirtyRun{0, 1}}, 1}.ToJson());
   EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
+  // Round 0 could not tell a new round from a poll.
+  r = Recopy(0, {DirtyRun{0, 1}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  // Runs in another geometry than the kernel migration's name other bytes.
+  absl::StatusOr<nlohmann::json> halves = handlers_->Handle(
+      "recopy", kEpoch,
+      RecopyRequest{at_, kSrc, kDst, kRegionSectors / 2, {DirtyRun{0, 1}}, 1}.ToJson());
+  EXPECT_THAT(halves.status().message(), HasSubstr("other regions"));
   EXPECT_EQ(State(), MigrationState::kReady);  // nothing was sent to the kernel
 }
 

@@ -90,24 +90,20 @@ absl::Status Service::MapSetFrozen(const std::string& dm_name, uint64_t sector,
   ASSIGN_OR_RETURN(std::string f, KernelReply(dm_.Message(dm_name, sector, freeze)));
   ASSIGN_OR_RETURN(uint64_t id, ParseFreezeResponse(f));
   absl::Status s = dm_.Message(dm_name, sector, FormatFreezeWait(id, 5000)).status();
-  absl::StatusOr<std::vector<DmLine>> status;
-  if (s.ok()) status = dm_.Status(dm_name);
-  if (s.ok()) s = status.status();
   uint64_t gen = 0;
   if (s.ok()) {
-    s = absl::NotFoundError(absl::StrCat(dm_name, " has no segment at sector ", sector));
-    for (const DmLine& line : *status) {
-      if (line.start != sector) continue;
-      absl::StatusOr<TargetStatus> ts = TargetStatus::Parse(line.params, StatusFormat::kV1_2);
-      s = ts.status();
-      if (ts.ok()) gen = ts->map_gen;
-    }
+    absl::StatusOr<uint64_t> live = SegmentGeneration(dm_name, sector);
+    s = live.status();
+    if (live.ok()) gen = *live;
   }
   for (size_t b = 0; s.ok() && b < batches.size(); ++b) {
     absl::StatusOr<std::string> text = WithEpoch(FormatMapSet(gen, batches[b]), epoch);
     absl::StatusOr<std::string> r =
         text.ok() ? KernelReply(dm_.Message(dm_name, sector, *text)) : text;
     s = r.status();
+    // map_set's ESTALE also answers a generation it does not have; but
+    // from SegmentGeneration to here this daemon holds mu_, which every
+    // map change of it takes, so here it means a newer epoch.
     if (s.ok()) {
       absl::StatusOr<uint64_t> next = ParseMapSetResponse(*r);
       s = next.status();
@@ -119,6 +115,17 @@ absl::Status Service::MapSetFrozen(const std::string& dm_name, uint64_t sector,
   // newer epoch must not leave it holding I/O until its timeout.
   (void)dm_.Message(dm_name, sector, FormatThaw(id));
   return s;
+}
+
+absl::StatusOr<uint64_t> Service::SegmentGeneration(const std::string& dm_name,
+                                                    uint64_t sector) {
+  ASSIGN_OR_RETURN(std::vector<DmLine> status, dm_.Status(dm_name));
+  for (const DmLine& line : status) {
+    if (line.start != sector) continue;
+    ASSIGN_OR_RETURN(TargetStatus ts, TargetStatus::Parse(line.params, StatusFormat::kV1_2));
+    return ts.map_gen;
+  }
+  return absl::NotFoundError(absl::StrCat(dm_name, " has no segment at sector ", sector));
 }
 
 absl::StatusOr<Service::Json> Service::HandlePeer(const std::string& type, int64_t epoch,

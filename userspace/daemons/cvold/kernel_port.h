@@ -87,8 +87,8 @@ class KernelPort {
   // the extent's migration again, a follow migration's too, and reports
   // it ready (Read) once they are copied and the destination is flushed.
   // The runs are in the kernel's regions (migrate_dirty's). The copy
-  // stops at this host's fence. EBUSY (kFailedPrecondition) if a region
-  // is being copied now.
+  // stops at this host's fence. EBUSY (kUnavailable) if a region is being
+  // copied now, ERANGE (kOutOfRange) for a run beyond the extent.
   virtual absl::Status MigrateRecopy(const ExtentRef& e, const std::vector<DirtyRun>& runs,
                                      uint64_t epoch) = 0;
 };

@@ -117,6 +117,13 @@ int Run(const std::vector<std::string>& args) {
   DmClient dm;
   if (absl::StatusOr<std::array<uint32_t, 3>> v = dm.TargetVersion("cvol"); v.ok()) {
     LogInfo(absl::StrCat("dm target cvol ", (*v)[0], ".", (*v)[1], ".", (*v)[2]));
+    // A cluster needs the fenced feature and migrate_recopy (1.5): an
+    // older module would refuse every re-copy and roll every move back.
+    if (!config->host.empty() && ((*v)[0] != 1 || (*v)[1] < 5)) {
+      LogError(absl::StrCat("cluster mode needs dm-cvol 1.5 or later (loaded: ", (*v)[0], ".",
+                            (*v)[1], "); install the matching module"));
+      return 1;
+    }
   } else {
     LogError(absl::StrCat("the cvol target is not available (modprobe dm-cvol): ",
                           v.status().message()));

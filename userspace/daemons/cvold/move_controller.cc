@@ -510,12 +510,12 @@ absl::StatusOr<MoveController::Next> MoveController::Copy(Context& c) {
       return absl::CancelledError(absl::StrCat("epoch ", c.epoch, " is over (", s.message(),
                                                "); the new Primary finishes the change"));
     }
-    // EBUSY: the volume runs its maximum of migrations; this one waits.
+    // EBUSY: the volume runs its maximum of migrations; this one waits,
+    // and gives its worker to the moves behind it meanwhile.
     if (s.code() == absl::StatusCode::kFailedPrecondition ||
         s.code() == absl::StatusCode::kUnavailable) {
       deps_.set_phase(c.key, "queued", 0, 0);
-      deps_.kernel->WaitForProgress(options_.move_poll);
-      return Next{};
+      return Next{false, options_.move_poll};
     }
     if (!s.ok()) {
       LogWarning(absl::StrCat("move ", c.key, ": migrate_start: ", s.message()));
@@ -526,14 +526,16 @@ absl::StatusOr<MoveController::Next> MoveController::Copy(Context& c) {
   // The kernel's progress is followed here, and etcd and the view read
   // again only every copy_recheck: a step's reads are several etcd
   // requests, and eight moves polling them every 100 ms load etcd more
-  // than the lease renewals can bear on a slow machine.
+  // than the lease renewals can bear on a slow machine. Then the turn
+  // ends: a long copy must not keep a worker that a committed move (which
+  // holds I/O until it ends) is waiting for.
   const absl::Time recheck = deps_.clock->Now() + options_.copy_recheck;
   while (true) {
     deps_.set_phase(c.key, "copying", st.migration->copied_regions, st.migration->regions);
     if (st.migration->state == MigrationState::kFailed) return SetStep(c, Step::kAbort);
     if (st.migration->state == MigrationState::kReady) return SetStep(c, Step::kFreeze);
     deps_.kernel->WaitForProgress(options_.move_poll);
-    if (deps_.clock->Now() >= recheck) return Next{};
+    if (deps_.clock->Now() >= recheck) return Next{false, absl::Milliseconds(1)};
     ASSIGN_OR_RETURN(st, deps_.kernel->Read(c.extent));
     if (!st.migration) return Next{};
   }
@@ -554,12 +556,17 @@ absl::StatusOr<MoveController::Next> MoveController::Freeze(Context& c) {
   // the freeze timeout goes on after the thaw, and a destination write
   // error makes it copy a region again. Every host would be frozen for a
   // round that cannot end: wait for it instead, without counting a refusal.
-  if (absl::StatusOr<KernelExtent> own = deps_.kernel->Read(c.extent);
-      own.ok() && own->migration.has_value() &&
-      own->migration->state == MigrationState::kCopy) {
+  // It is followed in the kernel, etcd read again only every copy_recheck
+  // (as in the copy step).
+  const absl::Time recheck = deps_.clock->Now() + options_.copy_recheck;
+  absl::StatusOr<KernelExtent> own = deps_.kernel->Read(c.extent);
+  while (own.ok() && own->migration.has_value() &&
+         own->migration->state == MigrationState::kCopy) {
     deps_.set_phase(c.key, "recopying", own->migration->copied_regions,
                     own->migration->regions);
-    return Next{false, options_.move_poll};
+    deps_.kernel->WaitForProgress(options_.move_poll);
+    if (deps_.clock->Now() >= recheck) return Next{false, absl::Milliseconds(1)};
+    own = deps_.kernel->Read(c.extent);
   }
 
   FreezeRequest request{c.At(), options_.freeze_timeout_ms};

@@ -1,5 +1,6 @@
 #include "peer_handlers.h"
 
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -126,6 +127,11 @@ void PeerHandlers::WithHeldFreezes(
   absl::WriterMutexLock gate(&gate_);
   absl::MutexLock lock(&mu_);
   fn(held_);
+  // The rounds of changes whose freeze is gone (thawed here because the
+  // change ended without this host, whose release never came).
+  for (auto it = recopy_rounds_.begin(); it != recopy_rounds_.end();) {
+    it = held_.contains(it->first) ? std::next(it) : recopy_rounds_.erase(it);
+  }
 }
 
 absl::StatusOr<PeerHandlers::ChangeContext> PeerHandlers::LoadChange(const ChangeExtent& at,
@@ -291,7 +297,16 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Recopy(const Json& body, uint64
   RETURN_IF_ERROR(FreezeStillHeld(r.at.change));
   const uint64_t region_bytes = r.region_sectors * 512;
   if (asked == 0) return RecopyReply{true, 0, 0}.ToJson();
+  // Round 0 (none given) could not tell a new round from a poll.
+  if (r.round == 0) return absl::InvalidArgumentError("a recopy needs its freeze round");
   if (!RecopySent(r.at.change, r.round)) {
+    // The runs count in the kernel migration's regions: the same geometry,
+    // or they would name other bytes.
+    ASSIGN_OR_RETURN(KernelExtent st, deps_.kernel->Read(c.extent));
+    if (!st.migration || st.migration->regions != regions) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the migration of ", r.at.change, " is gone or has other regions"));
+    }
     RETURN_IF_ERROR(deps_.kernel->MigrateRecopy(c.extent, r.runs, epoch));
     NoteRecopySent(r.at.change, r.round);
   }

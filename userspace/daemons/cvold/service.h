@@ -198,6 +198,9 @@ class Service : private KernelPort {
   absl::Status MapSetFrozen(const std::string& dm_name, uint64_t sector,
                             const std::vector<MapSetItem>& items, uint64_t epoch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The live map generation of the segment at `sector`.
+  absl::StatusOr<uint64_t> SegmentGeneration(const std::string& dm_name, uint64_t sector)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // KernelPort (service_kernel_port.cc): each call takes mu_.
   absl::Status Activate(const Snapshot& snap, const VolumeRecord& volume) override;
   absl::StatusOr<KernelExtent> Read(const ExtentRef& e) override;
