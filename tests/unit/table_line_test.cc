@@ -22,6 +22,7 @@ TEST(TableLineTest, ParsesMinimalLine) {
   EXPECT_FALSE(line->map_gen.has_value());
   EXPECT_FALSE(line->map_runs.has_value());
   EXPECT_FALSE(line->unmapped_zero);
+  EXPECT_FALSE(line->fenced);
 }
 
 TEST(TableLineTest, ParsesWhatTheKernelPrints) {
@@ -37,18 +38,19 @@ TEST(TableLineTest, ParsesWhatTheKernelPrints) {
 
 TEST(TableLineTest, ParsesAllFeaturesInAnyOrder) {
   absl::StatusOr<TableLine> line = TableLine::Parse(
-      "v 16 3 /dev/a 0 - 0 8:16 8 10 unmapped_zero freeze_timeout_ms 500 "
+      "v 16 3 /dev/a 0 - 0 8:16 8 11 unmapped_zero freeze_timeout_ms 500 fenced "
       "map_runs 1 0:2:0:4 region_sectors 8 map_gen 9\n");
   ASSERT_TRUE(line.ok()) << line.status();
   EXPECT_TRUE(line->devices[1].is_empty());
   EXPECT_EQ(line->region_sectors, 8u);
   EXPECT_EQ(line->freeze_timeout_ms, 500u);
   EXPECT_TRUE(line->unmapped_zero);
+  EXPECT_TRUE(line->fenced);
   // Canonical order: map_gen, map_runs, region_sectors, freeze_timeout_ms,
-  // unmapped_zero.
+  // unmapped_zero, fenced.
   EXPECT_EQ(line->Format(),
-            "v 16 3 /dev/a 0 - 0 8:16 8 10 map_gen 9 map_runs 1 0:2:0:4 "
-            "region_sectors 8 freeze_timeout_ms 500 unmapped_zero");
+            "v 16 3 /dev/a 0 - 0 8:16 8 11 map_gen 9 map_runs 1 0:2:0:4 "
+            "region_sectors 8 freeze_timeout_ms 500 unmapped_zero fenced");
 }
 
 TEST(TableLineTest, ZeroFeatureArgsAndEmptyRunsAreKept) {
@@ -74,6 +76,7 @@ TEST(TableLineTest, FormatThenParseRoundTrips) {
   line.region_sectors = 2048;
   line.freeze_timeout_ms = 3600000;
   line.unmapped_zero = true;
+  line.fenced = true;
   absl::StatusOr<TableLine> back = TableLine::Parse(line.Format());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(*back, line);
@@ -87,6 +90,7 @@ TEST(TableLineTest, RoundTripsEachFeatureAlone) {
            "v 8 1 /dev/a 0 2 region_sectors 8",
            "v 8 1 /dev/a 0 2 freeze_timeout_ms 1",
            "v 8 1 /dev/a 0 1 unmapped_zero",
+           "v 8 1 /dev/a 0 1 fenced",
            "v 1073741824 1 /dev/a 0",
        }) {
     absl::StatusOr<TableLine> line = TableLine::Parse(params);
@@ -160,6 +164,10 @@ const Malformed kMalformed[] = {
     {"v 8 1 /dev/a 0 1 unmapped_zero junk", "#feature_args is 1 but 2 words follow"},
     {"v 8 1 /dev/a 0 0 map_gen 1", "#feature_args is 0 but 2 words follow"},
     {"v 8 1 /dev/a 0 2 unmapped_zero unmapped_zero", "feature \"unmapped_zero\" given twice"},
+    {"v 8 1 /dev/a 0 2 fenced fenced", "feature \"fenced\" given twice"},
+    {"v 8 1 /dev/a 0 4 fenced map_gen 1 fenced", "feature \"fenced\" given twice"},
+    {"v 8 1 /dev/a 0 1 FENCED", "unknown feature \"FENCED\""},
+    {"v 8 1 /dev/a 0 2 fenced 1", "unknown feature \"1\""},
     {"v 8 1 /dev/a 0 4 map_gen 1 map_gen 2", "feature \"map_gen\" given twice"},
     {"v 8 1 /dev/a 0 4 map_runs 0 map_runs 0", "feature \"map_runs\" given twice"},
     {"v 8 1 /dev/a 0 4 region_sectors 8 region_sectors 8", "given twice"},
@@ -191,6 +199,21 @@ const Malformed kMalformed[] = {
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, TableLineMalformedTest, ::testing::ValuesIn(kMalformed));
+
+// `fenced` takes no value and keeps its place among the other features.
+TEST(TableLineTest, FencedRoundTripsWithTheMap) {
+  absl::StatusOr<TableLine> line =
+      TableLine::Parse("v 8 2 /dev/a 0 /dev/b 0 4 fenced map_runs 1 0:1:3:2");
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_TRUE(line->fenced);
+  EXPECT_THAT(*line->map_runs, ElementsAre(cvol::Run{0, 1, 3, 2}));
+  EXPECT_EQ(line->Format(), "v 8 2 /dev/a 0 /dev/b 0 4 map_runs 1 0:1:3:2 fenced");
+  absl::StatusOr<TableLine> back = TableLine::Parse(line->Format());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, *line);
+  line->fenced = false;
+  EXPECT_NE(*back, *line);
+}
 
 TEST(TableLineTest, ValidateCatchesHandBuiltMistakes) {
   TableLine line;

@@ -133,7 +133,8 @@ class DaemonDevices final : public DevicePort {
     return host_.kernel->DeviceName(volume);
   }
   absl::StatusOr<bool> DeviceExists(const std::string& device) override;
-  absl::Status ActivateDevice(const Snapshot& snap, const VolumeRecord& volume) override;
+  absl::Status ActivateDevice(const Snapshot& snap, const VolumeRecord& volume,
+                              bool fenced) override;
   absl::StatusOr<std::vector<SegmentState>> DeviceSegments(const std::string& device) override;
   absl::StatusOr<std::vector<Run>> SegmentMap(const SegmentAt& at, uint64_t extents) override;
   absl::Status SetSegmentMap(const SegmentAt& at, const std::vector<MapSetItem>& items,
@@ -428,10 +429,13 @@ absl::StatusOr<bool> DaemonDevices::DeviceExists(const std::string& device) {
   RETURN_IF_ERROR(Enter());
   return host_.kernel->DeviceExists(device);
 }
-absl::Status DaemonDevices::ActivateDevice(const Snapshot& snap, const VolumeRecord& volume) {
+absl::Status DaemonDevices::ActivateDevice(const Snapshot& snap, const VolumeRecord& volume,
+                                           bool fenced) {
   RETURN_IF_ERROR(Enter());
-  if (!host_.kernel->HasVolume(DeviceName(volume))) world_.MayWriteAgain(host_);
-  return host_.kernel->ActivateDevice(snap, volume);
+  // Created unfenced, the device could write at once; created fenced, not
+  // before its unfence (UnfenceSegment).
+  if (!fenced && !host_.kernel->HasVolume(DeviceName(volume))) world_.MayWriteAgain(host_);
+  return host_.kernel->ActivateDevice(snap, volume, fenced);
 }
 absl::StatusOr<std::vector<SegmentState>> DaemonDevices::DeviceSegments(const std::string& device) {
   RETURN_IF_ERROR(Enter());

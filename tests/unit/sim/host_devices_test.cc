@@ -2,16 +2,19 @@
 // unfences a volume only once its map is etcd's, never while a move of it
 // is taken up, never without a lease counted from a fresh renewal, and
 // under the current epoch; it thaws what nobody else would thaw and ends
-// migrations nobody records; the fence reaches every tracked device.
+// migrations nobody records; the fence reaches every tracked device. A
+// device is created fenced and unfenced only after its lease is armed.
 #include "host_devices.h"
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "config_db.h"
 #include "cvol/store/mem_kv_store.h"
@@ -24,6 +27,7 @@
 namespace cvol::daemon::sim {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
@@ -40,6 +44,75 @@ constexpr char kPrefix[] = "/cvol/";
 constexpr uint64_t kExtentSectors = 2048;
 constexpr uint32_t kRegions = 4;
 const absl::Duration kSpan = absl::Seconds(3);  // 3/4 of a 4 s TTL
+
+// The model kernel as HostDevices reaches it, with a log of the calls that
+// create, arm, fence and unfence (and whether the device was fenced when
+// each came), a lease that can be made to fail, and creation that can be
+// made to take a while.
+class RecordingPort final : public DevicePort {
+ public:
+  RecordingPort(ModelKernel& kernel, FakeClock& clock) : kernel_(kernel), clock_(clock) {}
+
+  std::vector<std::string>& calls() { return calls_; }
+  void fail_next_lease() { fail_next_lease_ = true; }
+  void set_create_takes(absl::Duration d) { create_takes_ = d; }
+
+  std::string DeviceName(const VolumeRecord& volume) override {
+    return kernel_.DeviceName(volume);
+  }
+  absl::StatusOr<bool> DeviceExists(const std::string& device) override {
+    return kernel_.DeviceExists(device);
+  }
+  absl::Status ActivateDevice(const Snapshot& snap, const VolumeRecord& volume,
+                              bool fenced) override {
+    const bool created = !kernel_.HasVolume(DeviceName(volume));
+    calls_.push_back(absl::StrCat(created ? "create" : "reload", fenced ? " fenced" : ""));
+    clock_.SleepFor(create_takes_);
+    return kernel_.ActivateDevice(snap, volume, fenced);
+  }
+  absl::StatusOr<std::vector<SegmentState>> DeviceSegments(const std::string& device) override {
+    return kernel_.DeviceSegments(device);
+  }
+  absl::StatusOr<std::vector<Run>> SegmentMap(const SegmentAt& at, uint64_t extents) override {
+    return kernel_.SegmentMap(at, extents);
+  }
+  absl::Status SetSegmentMap(const SegmentAt& at, const std::vector<MapSetItem>& items,
+                             uint64_t epoch) override {
+    return kernel_.SetSegmentMap(at, items, epoch);
+  }
+  absl::Status ThawSegment(const SegmentAt& at, uint64_t id, uint64_t epoch) override {
+    return kernel_.ThawSegment(at, id, epoch);
+  }
+  absl::Status AbortSegmentMigration(const SegmentAt& at, uint64_t vext,
+                                     uint64_t epoch) override {
+    return kernel_.AbortSegmentMigration(at, vext, epoch);
+  }
+  absl::Status ThawChangeFreeze(const ExtentRef& e, uint64_t id, uint64_t epoch) override {
+    return kernel_.ThawChangeFreeze(e, id, epoch);
+  }
+  absl::Status LeaseSegment(const SegmentAt& at, uint64_t lease_ms) override {
+    calls_.push_back(absl::StrCat("lease ", at.sector, " ", lease_ms, Fenced()));
+    if (std::exchange(fail_next_lease_, false)) return absl::InternalError("EIO: lease");
+    return kernel_.LeaseSegment(at, lease_ms);
+  }
+  absl::Status FenceSegment(const SegmentAt& at) override {
+    calls_.push_back(absl::StrCat("fence ", at.sector));
+    return kernel_.FenceSegment(at);
+  }
+  absl::Status UnfenceSegment(const SegmentAt& at, uint64_t epoch) override {
+    calls_.push_back(absl::StrCat("unfence ", at.sector, " ", epoch, Fenced()));
+    return kernel_.UnfenceSegment(at, epoch);
+  }
+
+ private:
+  std::string Fenced() const { return kernel_.fenced() ? " (fenced)" : " (live)"; }
+
+  ModelKernel& kernel_;
+  FakeClock& clock_;
+  std::vector<std::string> calls_;
+  bool fail_next_lease_ = false;
+  absl::Duration create_takes_;
+};
 
 VolumeRecord Volume(const std::string& name, uint64_t first_pext) {
   VolumeRecord v;
@@ -65,7 +138,7 @@ class HostDevicesTest : public ::testing::Test {
     ASSERT_TRUE(db_.Commit(cs).ok());
     HostDevices::Deps d;
     d.db = &db_;
-    d.port = &kernel_;
+    d.port = &port_;
     d.clock = &clock_;
     d.host = [] { return std::string("h1"); };
     d.publish = [this](nlohmann::json event) { events_.push_back(std::move(event)); };
@@ -127,6 +200,14 @@ class HostDevicesTest : public ::testing::Test {
     return devices_->Reintegrate(epoch, held_, FreshLease());
   }
 
+  // What an active member passes (the fence count read first).
+  HostDevices::UnfenceUnder Under(int64_t epoch, HostDevices::LeaseBasis lease) {
+    return HostDevices::UnfenceUnder{epoch, lease, devices_->Fences()};
+  }
+  absl::Status Activate(const VolumeRecord& v, const HostDevices::UnfenceUnder& under) {
+    return devices_->Activate(Load(), v, kExtentSectors, under);
+  }
+
   std::vector<std::string> EventTypes() const {
     std::vector<std::string> out;
     for (const nlohmann::json& e : events_) out.push_back(e.value("type", ""));
@@ -140,6 +221,7 @@ class HostDevicesTest : public ::testing::Test {
   ConfigDb db_{kv_, kPrefix};
   ModelDisks disks_{clock_};
   ModelKernel kernel_{"h1", disks_, clock_, kRegions};
+  RecordingPort port_{kernel_, clock_};
   std::unique_ptr<HostDevices> devices_;
   HostDevices::HeldFreezes held_;
   std::vector<nlohmann::json> events_;
@@ -265,15 +347,19 @@ TEST_F(HostDevicesTest, NeverUnfencesWithoutALeaseFromAFreshRenewal) {
   EXPECT_FALSE(kernel_.writable());  // the kernel fenced itself on time
 }
 
-// A rebooted host has no device: it is made from etcd's map, tracked, and
-// under a lease from the start.
+// A rebooted host has no device: it is made fenced from etcd's map,
+// tracked, and unfenced only under a lease.
 TEST_F(HostDevicesTest, CreatesAMissingDeviceFromEtcdsMap) {
   SetEtcdExtent(2, Location{1, 7});
 
   ASSERT_TRUE(Reintegrate(7).ok());
 
+  EXPECT_THAT(port_.calls(),
+              ElementsAre("create fenced", "lease 0 3000 (fenced)", "unfence 0 7 (fenced)"));
   EXPECT_EQ(kernel_.MapOf("p/v", 2), (Location{1, 7}));
   EXPECT_EQ(devices_->Devices(), std::vector<std::string>{"p/v"});
+  EXPECT_TRUE(kernel_.writable());
+  EXPECT_EQ(kernel_.EpochOf("p/v"), 7u);
   clock_.SleepFor(kSpan);
   kernel_.Tick();
   EXPECT_FALSE(kernel_.writable());
@@ -289,6 +375,146 @@ TEST_F(HostDevicesTest, MakesNoDeviceUnderALeaseTooOld) {
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_FALSE(kernel_.HasVolume("p/v"));
   EXPECT_THAT(devices_->Devices(), IsEmpty());
+}
+
+// An active member's device (a volume another host created): created
+// fenced, its lease armed, then unfenced under the epoch -- in that order,
+// so that a daemon dying at any point leaves a device that either writes
+// nowhere or runs under a lease. Tracked: the fence reaches it.
+TEST_F(HostDevicesTest, ACreatedDeviceIsFencedUntilItsLeaseIsArmed) {
+  ASSERT_TRUE(Activate(Volume("v", 0), Under(7, FreshLease())).ok());
+
+  EXPECT_THAT(port_.calls(),
+              ElementsAre("create fenced", "lease 0 3000 (fenced)", "unfence 0 7 (fenced)"));
+  EXPECT_TRUE(kernel_.writable());
+  EXPECT_EQ(kernel_.EpochOf("p/v"), 7u);
+  EXPECT_FALSE(devices_->AwaitsUnfence("p/v"));
+  devices_->FenceAll();
+  EXPECT_EQ(kernel_.Write("p/v", 0, 0, 1), WriteResult::kHeld);
+}
+
+// The lease runs out on time: the device never wrote without one.
+TEST_F(HostDevicesTest, ACreatedDeviceRunsUnderItsLease) {
+  const HostDevices::LeaseBasis basis{clock_.Now() - absl::Seconds(1), kSpan};
+  ASSERT_TRUE(Activate(Volume("v", 0), Under(7, basis)).ok());
+  clock_.SleepFor(absl::Seconds(2) - absl::Milliseconds(1));
+  kernel_.Tick();
+  EXPECT_TRUE(kernel_.writable());
+  clock_.SleepFor(absl::Milliseconds(2));
+  kernel_.Tick();
+  EXPECT_FALSE(kernel_.writable());
+}
+
+// A lease that cannot be armed: the device stays fenced, its writes held,
+// and the next activation (the next sync) unfences it.
+TEST_F(HostDevicesTest, AFailedLeaseLeavesTheCreatedDeviceFenced) {
+  port_.fail_next_lease();
+
+  absl::Status s = Activate(Volume("v", 0), Under(7, FreshLease()));
+
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(port_.calls(), ElementsAre("create fenced", "lease 0 3000 (fenced)", "fence 0"));
+  EXPECT_TRUE(kernel_.HasVolume("p/v"));
+  EXPECT_FALSE(kernel_.writable());
+  EXPECT_EQ(kernel_.Write("p/v", 1, 0, 5), WriteResult::kHeld);
+  EXPECT_TRUE(devices_->AwaitsUnfence("p/v"));
+
+  port_.calls().clear();
+  ASSERT_TRUE(Activate(Volume("v", 0), Under(7, FreshLease())).ok());
+  EXPECT_THAT(port_.calls(),
+              ElementsAre("reload fenced", "lease 0 3000 (fenced)", "unfence 0 7 (fenced)"));
+  EXPECT_TRUE(kernel_.writable());
+  EXPECT_EQ(disks_.Read(Location{0, 1}, 0), 5u);
+  EXPECT_FALSE(devices_->AwaitsUnfence("p/v"));
+}
+
+// The renewal it relies on grew too old while the device was made: no
+// lease can be armed, so it stays fenced; re-integration, which finds it,
+// unfences it.
+TEST_F(HostDevicesTest, ADeviceCreatedAsTheLeaseBasisRunsOutStaysFenced) {
+  port_.set_create_takes(kSpan);
+
+  absl::Status s = Activate(Volume("v", 0), Under(7, FreshLease()));
+
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("too old"));
+  EXPECT_THAT(port_.calls(), ElementsAre("create fenced", "fence 0"));
+  EXPECT_FALSE(kernel_.writable());
+  EXPECT_TRUE(devices_->AwaitsUnfence("p/v"));
+
+  port_.set_create_takes(absl::ZeroDuration());
+  ASSERT_TRUE(Reintegrate(8).ok());
+  EXPECT_TRUE(kernel_.writable());
+  EXPECT_EQ(kernel_.EpochOf("p/v"), 8u);
+  EXPECT_FALSE(devices_->AwaitsUnfence("p/v"));
+}
+
+// The same in re-integration: the device it made stays fenced and the
+// next attempt unfences it.
+TEST_F(HostDevicesTest, ReintegrationLeavesADeviceFencedWhenTheBasisRunsOut) {
+  port_.set_create_takes(kSpan);
+  EXPECT_EQ(Reintegrate(7).code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(kernel_.HasVolume("p/v"));
+  EXPECT_FALSE(kernel_.writable());
+
+  port_.set_create_takes(absl::ZeroDuration());
+  ASSERT_TRUE(Reintegrate(7).ok());
+  EXPECT_TRUE(kernel_.writable());
+}
+
+// Under a basis too old nothing is made at all.
+TEST_F(HostDevicesTest, ActivateMakesNoDeviceUnderALeaseTooOld) {
+  const HostDevices::LeaseBasis old{clock_.Now() - kSpan, kSpan};
+
+  absl::Status s = Activate(Volume("v", 0), Under(7, old));
+
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(kernel_.HasVolume("p/v"));
+  EXPECT_THAT(port_.calls(), IsEmpty());
+}
+
+// The host fenced itself after the caller found it active: the fence wins
+// (nothing unfences a device after FenceAll), and re-integration unfences
+// the new device with the others.
+TEST_F(HostDevicesTest, AFenceSinceTheCallerLookedWins) {
+  const HostDevices::UnfenceUnder under = Under(7, FreshLease());
+  devices_->FenceAll();
+
+  absl::Status s = Activate(Volume("v", 0), under);
+
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("fenced its devices meanwhile"));
+  EXPECT_THAT(port_.calls(), ElementsAre("create fenced", "lease 0 3000 (fenced)", "fence 0"));
+  EXPECT_FALSE(kernel_.writable());
+
+  ASSERT_TRUE(Reintegrate(7).ok());
+  EXPECT_TRUE(kernel_.writable());
+  EXPECT_FALSE(devices_->AwaitsUnfence("p/v"));
+}
+
+// A grow appends a segment, a kernel volume of its own: it is created
+// fenced like a device, and only it is armed and unfenced. A reload that
+// creates nothing (a new pv's slot) touches no lease and no fence, and
+// needs no fresh basis.
+TEST_F(HostDevicesTest, AGrowArmsAndUnfencesOnlyItsNewSegment) {
+  ASSERT_TRUE(Activate(Volume("v", 0), Under(7, FreshLease())).ok());
+  VolumeRecord grown = Volume("v", 0);
+  grown.extents = 6;
+  grown.segments = {Segment{0, 4}, Segment{4, 2}};
+  grown.runs = {cvol::Run{0, 0, 0, 4}, cvol::Run{4, 0, 4, 2}};
+  port_.calls().clear();
+
+  ASSERT_TRUE(Activate(grown, Under(8, FreshLease())).ok());
+
+  EXPECT_THAT(port_.calls(), ElementsAre("reload fenced", "lease 8192 3000 (live)",
+                                         "unfence 8192 8 (live)"));
+  EXPECT_EQ(kernel_.MapOf("p/v", 5), (Location{0, 5}));
+
+  port_.calls().clear();
+  const HostDevices::LeaseBasis old{clock_.Now() - kSpan, kSpan};
+  ASSERT_TRUE(Activate(grown, Under(8, old)).ok());
+  EXPECT_THAT(port_.calls(), ElementsAre("reload fenced"));
+  EXPECT_TRUE(kernel_.writable());
 }
 
 // The fence reaches every tracked device and no other; the renewal too.

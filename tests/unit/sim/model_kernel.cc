@@ -86,6 +86,10 @@ uint64_t ModelKernel::EpochOf(const std::string& volume) const {
 // ---- Volumes and the map ----
 
 absl::Status ModelKernel::Activate(const Snapshot& snap, const VolumeRecord& volume) {
+  return Load(snap, volume, create_fenced_);
+}
+
+absl::Status ModelKernel::Load(const Snapshot& snap, const VolumeRecord& volume, bool fenced) {
   Tick();
   RETURN_IF_ERROR(CheckVolume(volume));
   auto [it, created] = volumes_.try_emplace(NameOf(volume));
@@ -98,7 +102,7 @@ absl::Status ModelKernel::Activate(const Snapshot& snap, const VolumeRecord& vol
   // has, and the daemon changes a live map with map_set); a grow appends a
   // segment, whose extents come from the record.
   const uint64_t first_new = created ? 0 : v.extents;
-  if (created) v.fenced = create_fenced_ || host_fenced_;
+  if (created) v.fenced = fenced || host_fenced_;
   v.extents = std::max(v.extents, volume.extents);
   // From the runs, not LocationOf: {0, 0} is a real location (slot 0).
   for (const Run& run : volume.runs) {
@@ -529,8 +533,9 @@ absl::StatusOr<bool> ModelKernel::DeviceExists(const std::string& device) {
   return volumes_.count(device) != 0;
 }
 
-absl::Status ModelKernel::ActivateDevice(const Snapshot& snap, const VolumeRecord& volume) {
-  return Activate(snap, volume);
+absl::Status ModelKernel::ActivateDevice(const Snapshot& snap, const VolumeRecord& volume,
+                                         bool fenced) {
+  return Load(snap, volume, fenced);
 }
 
 absl::StatusOr<ModelKernel::SegmentOf> ModelKernel::FindSegment(const SegmentAt& at) {

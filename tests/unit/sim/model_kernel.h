@@ -102,8 +102,8 @@ class ModelKernel final : public KernelPort, public DevicePort {
   ModelKernel(std::string host, ModelDisks& disks, Clock& clock, uint32_t regions_per_extent,
               AckCallback on_ack = nullptr);
 
-  // Cluster mode: volumes this kernel creates start fenced, as after a
-  // reboot, until Unfence().
+  // Volumes that Activate() (KernelPort) creates start fenced, until
+  // Unfence(). ActivateDevice() does as the daemon asks instead.
   void set_create_fenced(bool fenced) { create_fenced_ = fenced; }
   // migrate_throttle's max_migrations (default 8), for every volume.
   void set_max_migrations(uint32_t n) { max_migrations_ = n; }
@@ -146,7 +146,10 @@ class ModelKernel final : public KernelPort, public DevicePort {
   // fenced on their own.
   std::string DeviceName(const VolumeRecord& volume) override;
   absl::StatusOr<bool> DeviceExists(const std::string& device) override;
-  absl::Status ActivateDevice(const Snapshot& snap, const VolumeRecord& volume) override;
+  // `fenced`: the table feature (target 1.5): a volume this call creates
+  // starts fenced; a live one is not affected.
+  absl::Status ActivateDevice(const Snapshot& snap, const VolumeRecord& volume,
+                              bool fenced) override;
   absl::StatusOr<std::vector<SegmentState>> DeviceSegments(const std::string& device) override;
   absl::StatusOr<std::vector<Run>> SegmentMap(const SegmentAt& at, uint64_t extents) override;
   absl::Status SetSegmentMap(const SegmentAt& at, const std::vector<MapSetItem>& items,
@@ -244,6 +247,9 @@ class ModelKernel final : public KernelPort, public DevicePort {
   };
 
   static std::string NameOf(const VolumeRecord& volume);
+  // Activate and ActivateDevice: creates the volume (fenced if asked) or
+  // reloads it (a grow appends a segment).
+  absl::Status Load(const Snapshot& snap, const VolumeRecord& volume, bool fenced);
   // The volume of e, kNotFound if this kernel has none; kInvalidArgument
   // if e.vext lies beyond it.
   absl::StatusOr<Volume*> Find(const ExtentRef& e);

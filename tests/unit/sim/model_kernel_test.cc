@@ -358,6 +358,26 @@ TEST_F(ModelKernelTest, ActivateKeepsALiveMap) {
   EXPECT_EQ(h1_.MapOf(kName, 2), (Location{3, 0}));
 }
 
+// The table feature `fenced` (1.5): a volume the load creates starts
+// fenced; a reload of a live one leaves it as it is.
+TEST_F(ModelKernelTest, ActivateDeviceFencesOnlyWhatItCreates) {
+  ASSERT_TRUE(h1_.ActivateDevice(Snapshot{}, TwoExtentVolume(), /*fenced=*/true).ok());
+  EXPECT_FALSE(h1_.fenced());
+  EXPECT_EQ(h1_.Write(kName, 0, 0, 1), WriteResult::kAcked);
+
+  h1_.Crash();
+  ASSERT_TRUE(h1_.ActivateDevice(Snapshot{}, TwoExtentVolume(), /*fenced=*/true).ok());
+  EXPECT_TRUE(h1_.fenced());
+  EXPECT_EQ(h1_.Write(kName, 0, 0, 2), WriteResult::kHeld);
+  ASSERT_TRUE(h1_.UnfenceSegment(SegmentAt{kName, 0}, 3).ok());
+  EXPECT_EQ(h1_.EpochOf(kName), 3u);
+  EXPECT_THAT(acks_, ElementsAre(Ack{kName, 0, 0, 1}, Ack{kName, 0, 0, 2}));
+
+  h1_.Crash();
+  ASSERT_TRUE(h1_.ActivateDevice(Snapshot{}, TwoExtentVolume(), /*fenced=*/false).ok());
+  EXPECT_FALSE(h1_.fenced());
+}
+
 // Cluster epochs (1.4): the volume remembers the highest epoch it has seen;
 // an older one is refused before anything changes.
 TEST_F(ModelKernelTest, OlderEpochIsRefusedAndChangesNothing) {

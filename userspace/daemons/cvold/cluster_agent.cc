@@ -60,6 +60,22 @@ int64_t ClusterAgent::fail_count() const {
   return fail_count_;
 }
 
+std::optional<ClusterAgent::UnfenceBasis> ClusterAgent::ActiveUnfenceBasis() const {
+  absl::MutexLock lock(&mu_);
+  if (state_ != State::kActive) return std::nullopt;
+  return UnfenceBasis{last_renewal_sent_, view_.epoch};
+}
+
+absl::Time ClusterAgent::last_renewal_sent() const {
+  absl::MutexLock lock(&mu_);
+  return last_renewal_sent_;
+}
+
+void ClusterAgent::set_last_renewal_sent(absl::Time sent) {
+  absl::MutexLock lock(&mu_);
+  last_renewal_sent_ = sent;
+}
+
 cluster::ClusterView ClusterAgent::last_view() const {
   absl::MutexLock lock(&mu_);
   return view_;
@@ -167,7 +183,7 @@ absl::Status ClusterAgent::JoinOrRenew() {
     LogInfo(absl::StrCat("cluster: joined as ", options_.host, " (lease ", membership_->lease(),
                          ")"));
   }
-  last_renewal_sent_ = sent;
+  set_last_renewal_sent(sent);
   return absl::OkStatus();
 }
 
@@ -194,7 +210,7 @@ absl::Status ClusterAgent::Rejoin() {
   // Re-integration arms each device's kernel lease from the renewal just
   // before it unfences it: however long re-integration takes, no kernel
   // lease outlasts the etcd lease.
-  if (absl::Status s = hooks_.reintegrate(view->epoch, last_renewal_sent_); !s.ok()) return s;
+  if (absl::Status s = hooks_.reintegrate(view->epoch, last_renewal_sent()); !s.ok()) return s;
   {
     absl::MutexLock lock(&mu_);
     state_ = State::kActive;
@@ -213,7 +229,7 @@ absl::Status ClusterAgent::Rejoin() {
 // quarter would be left is not passed on: the next one comes.
 void ClusterAgent::RenewKernelLeasesFromLastRenewal() {
   const absl::Duration ttl = absl::Seconds(options_.lease_ttl_s);
-  const absl::Duration kernel_lease = ttl * 3 / 4 - (MonotonicNow() - last_renewal_sent_);
+  const absl::Duration kernel_lease = ttl * 3 / 4 - (MonotonicNow() - last_renewal_sent());
   if (kernel_lease >= ttl / 4) {
     hooks_.renew_kernel_leases(static_cast<uint64_t>(absl::ToInt64Milliseconds(kernel_lease)));
   }
@@ -311,14 +327,14 @@ void ClusterAgent::Tick() {
   // half the TTL.
   const bool renewed = held.ok() && !quorum_lost_;
   const absl::Duration deadline = held.ok() ? ttl * 5 / 8 : ttl / 2;
-  if (!renewed && MonotonicNow() - last_renewal_sent_ > deadline) {
-    Lose(absl::StrCat("the lease could not be renewed for ",
-                      absl::FormatDuration(MonotonicNow() - last_renewal_sent_), ": ",
+  const absl::Duration since = MonotonicNow() - last_renewal_sent();
+  if (!renewed && since > deadline) {
+    Lose(absl::StrCat("the lease could not be renewed for ", absl::FormatDuration(since), ": ",
                       held.ok() ? "etcd has no quorum" : held.message()));
     return;
   }
   if (!held.ok()) return;
-  last_renewal_sent_ = sent;
+  set_last_renewal_sent(sent);
   RenewKernelLeasesFromLastRenewal();
   if (quorum_lost_) return;  // nothing to read until a leader is back
   absl::StatusOr<cluster::ClusterView> view = cluster::Membership::Read(lease_kv_, options_.prefix);

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -113,6 +114,19 @@ class ClusterAgent {
   int64_t lease_ttl_s() const { return options_.lease_ttl_s; }
   State state() const;
   int64_t fail_count() const;
+
+  // What a device this host creates while active is unfenced under
+  // (HostDevices::Activate): the send time of the last successful renewal
+  // (on the monotonic clock; the kernel lease is counted from it) and the
+  // current epoch (the one it re-integrated under, or a newer one read
+  // since). None unless active: a fenced or rejoining host unfences
+  // nothing but through re-integration.
+  struct UnfenceBasis {
+    absl::Time renewal_sent;
+    int64_t epoch = 0;
+  };
+  std::optional<UnfenceBasis> ActiveUnfenceBasis() const;
+
   // The last view this agent read (for status and member list).
   cluster::ClusterView last_view() const;
   bool IsPrimary() const;
@@ -166,7 +180,6 @@ class ClusterAgent {
   const absl::Duration tick_;
 
   std::unique_ptr<cluster::Membership> membership_;  // agent thread only (after Start)
-  absl::Time last_renewal_sent_;                     // of the last successful renewal
   bool quorum_lost_ = false;                         // etcd's members last said so
   bool keepalive_failed_ = false;                    // the last keepalive did
   int ticks_ = 0;
@@ -175,7 +188,13 @@ class ClusterAgent {
   // fenced reached nobody here.
   bool sync_on_active_ = true;
 
+  // The send time of the last successful renewal. Written by the agent's
+  // thread only; read by others too (ActiveUnfenceBasis).
+  absl::Time last_renewal_sent() const;
+  void set_last_renewal_sent(absl::Time sent);
+
   mutable absl::Mutex mu_;
+  absl::Time last_renewal_sent_ ABSL_GUARDED_BY(mu_);
   State state_ ABSL_GUARDED_BY(mu_) = State::kRejoining;
   int64_t fail_count_ ABSL_GUARDED_BY(mu_) = 0;
   cluster::ClusterView view_ ABSL_GUARDED_BY(mu_);

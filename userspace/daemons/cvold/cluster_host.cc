@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -169,16 +170,59 @@ absl::Status Service::Reintegrate(int64_t epoch, absl::Time renewal_sent) {
   handlers_->WithHeldFreezes([&](std::map<std::string, PeerHandlers::HeldFreeze>& held_freezes) {
     absl::MutexLock lock(&mu_);
     result = RescanPvs();
-    const absl::Duration ttl = absl::Seconds(agent_->lease_ttl_s());
-    const HostDevices::LeaseBasis lease{renewal_sent, ttl * 3 / 4, ttl / 4};
-    if (result.ok()) result = devices_->Reintegrate(epoch, held_freezes, lease);
+    if (result.ok()) {
+      result = devices_->Reintegrate(epoch, held_freezes, KernelLeaseFrom(renewal_sent));
+    }
   });
   return result;
 }
 
+HostDevices::LeaseBasis Service::KernelLeaseFrom(absl::Time renewal_sent) const {
+  const absl::Duration ttl = absl::Seconds(agent_->lease_ttl_s());
+  return HostDevices::LeaseBasis{renewal_sent, ttl * 3 / 4, ttl / 4};
+}
+
+// Every caller in cluster mode comes here: the sync of what other hosts
+// changed, `volume create` and `resize`, a move's new slot, the peer
+// handlers' reload. The table lines always carry `fenced` (simplest, and a
+// reload is unaffected but for the segment a grow appends, which must start
+// fenced too).
+absl::Status Service::ActivateInCluster(const Snapshot& snap, const VolumeRecord& volume) {
+  // Read before the agent is asked: a fence from here on keeps what is
+  // created fenced (HostDevices::UnfenceUnder).
+  const uint64_t fences = devices_->Fences();
+  const std::optional<ClusterAgent::UnfenceBasis> basis = agent_->ActiveUnfenceBasis();
+  if (basis.has_value()) {
+    const HostDevices::UnfenceUnder under{basis->epoch, KernelLeaseFrom(basis->renewal_sent),
+                                          fences};
+    return devices_->Activate(snap, volume, snap.pools.at(volume.pool).record.extent_sectors,
+                              under);
+  }
+  // Not an active member: no device is created. Re-integration will, under
+  // a lease and from etcd's map, when this host is back; one created now
+  // would stay fenced until then and hang whatever opens it (udev's probe
+  // first). A live device is still reloaded (a new pv's slot): a segment
+  // that appends stays fenced, and re-integration unfences it with the
+  // others.
+  const std::string name = DevName(volume.pool, volume.name);
+  ASSIGN_OR_RETURN(bool exists, dm_.Exists(name));
+  if (!exists) {
+    return absl::UnavailableError(absl::StrCat(
+        "this host is not an active member of the cluster (",
+        ClusterAgent::StateName(agent_->state()), "); ", name,
+        " is created when it re-integrates"));
+  }
+  return LoadVolume(snap, volume, /*fenced=*/true);
+}
+
+bool Service::DeviceLeftFenced(const VolumeRecord& volume) {
+  return clustered() && devices_->AwaitsUnfence(DevName(volume.pool, volume.name));
+}
+
 // What another host changed reaches this one here: a new volume is
-// activated, a grown volume or a new pv reloads the table (ActivateVolume
-// reloads only if the segments or the slots differ), and a removed volume's
+// activated (created fenced, then armed and unfenced: ActivateInCluster),
+// a grown volume or a new pv reloads the table (ActivateVolume reloads
+// only if the segments or the slots differ), and a removed volume's
 // device goes away unless something holds it open. Volumes with a move in
 // progress are left alone (Reintegrate and the move's steps handle them).
 void Service::SyncVolumes() {

@@ -46,8 +46,13 @@ class DevicePort {
   virtual std::string DeviceName(const VolumeRecord& volume) = 0;
   virtual absl::StatusOr<bool> DeviceExists(const std::string& device) = 0;
   // Creates the volume's device from the record, or reloads it when the
-  // table lacks a slot the record uses.
-  virtual absl::Status ActivateDevice(const Snapshot& snap, const VolumeRecord& volume) = 0;
+  // table lacks a slot or a segment the record has. With `fenced` every
+  // table line carries the feature of that name (target 1.5): each kernel
+  // volume the call creates -- every segment of a new device, a grow's new
+  // segment -- starts fenced, its I/O held until UnfenceSegment; segments
+  // that were live already are left as they are.
+  virtual absl::Status ActivateDevice(const Snapshot& snap, const VolumeRecord& volume,
+                                      bool fenced) = 0;
   // The live table's segments in order (fewer than the record's if the
   // device was not reloaded after a grow).
   virtual absl::StatusOr<std::vector<SegmentState>> DeviceSegments(const std::string& device) = 0;

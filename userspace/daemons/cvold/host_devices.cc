@@ -1,5 +1,6 @@
 #include "host_devices.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -23,6 +24,7 @@ void HostDevices::Track(const VolumeRecord& volume, uint64_t extent_sectors) {
 void HostDevices::Forget(const std::string& device) {
   absl::MutexLock lock(&mu_);
   devices_.erase(device);
+  unfence_from_.erase(device);
 }
 
 std::vector<std::string> HostDevices::Devices() const {
@@ -44,6 +46,7 @@ void HostDevices::RenewKernelLeases(uint64_t lease_ms) {
 
 void HostDevices::FenceAll() {
   absl::MutexLock lock(&mu_);
+  ++fences_;
   for (const auto& [name, sectors] : devices_) {
     for (uint64_t sector : sectors) {
       absl::Status s = deps_.port->FenceSegment(SegmentAt{name, sector});
@@ -51,6 +54,43 @@ void HostDevices::FenceAll() {
     }
   }
   deps_.publish({{"type", "host_fenced"}, {"host", deps_.host()}});
+}
+
+uint64_t HostDevices::Fences() const {
+  absl::MutexLock lock(&mu_);
+  return fences_;
+}
+
+bool HostDevices::AwaitsUnfence(const std::string& device) const {
+  absl::MutexLock lock(&mu_);
+  return unfence_from_.contains(device);
+}
+
+absl::Status HostDevices::Activate(const Snapshot& snap, const VolumeRecord& volume,
+                                   uint64_t extent_sectors, const UnfenceUnder& under) {
+  const std::string device = deps_.port->DeviceName(volume);
+  ASSIGN_OR_RETURN(bool exists, deps_.port->DeviceExists(device));
+  // The kernel volumes this call creates are the segments the live table
+  // lacks (a reload with more segments appends them: a grow).
+  size_t first = 0;
+  if (exists) {
+    ASSIGN_OR_RETURN(std::vector<SegmentState> live, deps_.port->DeviceSegments(device));
+    first = live.size();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = unfence_from_.find(device); it != unfence_from_.end()) {
+      first = std::min(first, it->second);
+    }
+  }
+  const bool creates = first < volume.segments.size();
+  // Nothing is made that could not be unfenced at once: it would only
+  // hold the I/O of whatever opens it (udev's probe first).
+  if (creates) RETURN_IF_ERROR(LeaseLeft(device, under.lease).status());
+  RETURN_IF_ERROR(deps_.port->ActivateDevice(snap, volume, /*fenced=*/true));
+  Track(volume, extent_sectors);
+  if (!creates) return absl::OkStatus();
+  return UnfenceCreated(volume, extent_sectors, first, under);
 }
 
 absl::Status HostDevices::Reintegrate(int64_t epoch, HeldFreezes& held_freezes,
@@ -61,6 +101,9 @@ absl::Status HostDevices::Reintegrate(int64_t epoch, HeldFreezes& held_freezes,
   // saw a newer Primary already refuses it (ESTALE), and the agent tries
   // again under the new epoch.
   const uint64_t epoch64 = static_cast<uint64_t>(epoch);
+  // The agent fences only an active host, never during re-integration: the
+  // count read here stays for the devices created below.
+  const UnfenceUnder under{epoch, lease, Fences()};
   ThawEndedChanges(snap, epoch64, held_freezes);
   for (const auto& [name, vrec] : snap.volumes) {
     const VolumeRecord& volume = vrec.record;
@@ -72,7 +115,7 @@ absl::Status HostDevices::Reintegrate(int64_t epoch, HeldFreezes& held_freezes,
                                                  " has a move in progress; waiting"));
     }
     if (!exists) {
-      RETURN_IF_ERROR(CreateDevice(snap, volume, es, lease));
+      RETURN_IF_ERROR(CreateDevice(snap, volume, es, under));
       continue;
     }
     ASSIGN_OR_RETURN(std::vector<SegmentState> segments, deps_.port->DeviceSegments(device));
@@ -81,33 +124,66 @@ absl::Status HostDevices::Reintegrate(int64_t epoch, HeldFreezes& held_freezes,
       RETURN_IF_ERROR(
           ReintegrateSegment(volume, i, at, segments[i], epoch, held_freezes, lease));
     }
+    // Every segment is unfenced now, those created fenced included.
+    absl::MutexLock lock(&mu_);
+    unfence_from_.erase(device);
   }
   deps_.publish({{"type", "host_reintegrated"}, {"host", deps_.host()}, {"epoch", epoch}});
   return absl::OkStatus();
 }
 
-// The kernel makes a device unfenced: given a lease, the device is made
-// only while the lease has time left, and is under it at once (or fenced
-// again if the creation took that time).
+// Made only while the lease basis has time left (a device that could not
+// be unfenced at once would only hold the I/O of whatever opens it). The
+// creation may take that time: then the device stays fenced, and the
+// agent's next attempt, which finds it, unfences it.
 absl::Status HostDevices::CreateDevice(const Snapshot& snap, const VolumeRecord& volume,
-                                       uint64_t extent_sectors,
-                                       const std::optional<LeaseBasis>& lease) {
+                                       uint64_t extent_sectors, const UnfenceUnder& under) {
   const std::string device = deps_.port->DeviceName(volume);
-  RETURN_IF_ERROR(LeaseLeft(device, lease).status());
-  if (absl::Status s = deps_.port->ActivateDevice(snap, volume); !s.ok()) {
+  RETURN_IF_ERROR(LeaseLeft(device, under.lease).status());
+  if (absl::Status s = deps_.port->ActivateDevice(snap, volume, /*fenced=*/true); !s.ok()) {
     LogWarning(absl::StrCat("volume ", volume.pool, "/", volume.name, ": ", s.message()));
     return absl::OkStatus();
   }
   Track(volume, extent_sectors);
-  for (const Segment& seg : volume.segments) {
-    const SegmentAt at{device, seg.first_vext * extent_sectors};
-    if (absl::Status armed = ArmLease(at, lease); !armed.ok()) {
-      for (const Segment& other : volume.segments) {
-        (void)deps_.port->FenceSegment(SegmentAt{device, other.first_vext * extent_sectors});
-      }
-      return armed;
-    }
+  return UnfenceCreated(volume, extent_sectors, 0, under);
+}
+
+absl::Status HostDevices::UnfenceCreated(const VolumeRecord& volume, uint64_t extent_sectors,
+                                         size_t first, const UnfenceUnder& under) {
+  const std::string device = deps_.port->DeviceName(volume);
+  std::vector<SegmentAt> created;
+  for (size_t i = first; i < volume.segments.size(); ++i) {
+    created.push_back(SegmentAt{device, volume.segments[i].first_vext * extent_sectors});
   }
+  {
+    absl::MutexLock lock(&mu_);
+    auto [it, inserted] = unfence_from_.try_emplace(device, first);
+    if (!inserted) it->second = std::min(it->second, first);
+  }
+  absl::Status s = ArmAndUnfence(device, created, under);
+  if (s.ok()) return s;
+  // All of them again, also one unfenced before the failure: the device is
+  // one volume to its users, and none of it runs before all of it may.
+  for (const SegmentAt& at : created) (void)deps_.port->FenceSegment(at);
+  LogWarning(absl::StrCat(device, " stays fenced: ", s.message()));
+  return s;
+}
+
+absl::Status HostDevices::ArmAndUnfence(const std::string& device,
+                                        const std::vector<SegmentAt>& segments,
+                                        const UnfenceUnder& under) {
+  for (const SegmentAt& at : segments) RETURN_IF_ERROR(ArmLease(at, under.lease));
+  // Under mu_, which FenceAll holds while it fences: either it ran since
+  // the caller found the host active (the count moved, nothing is
+  // unfenced), or it runs after these unfences and reaches this device,
+  // tracked by now. Never an unfence landing after the host's fence.
+  absl::MutexLock lock(&mu_);
+  if (fences_ != under.fences) {
+    return absl::UnavailableError(
+        "this host fenced its devices meanwhile; re-integration unfences it");
+  }
+  for (const SegmentAt& at : segments) RETURN_IF_ERROR(Unfence(at, under.epoch));
+  unfence_from_.erase(device);
   return absl::OkStatus();
 }
 
@@ -180,7 +256,11 @@ absl::Status HostDevices::ReintegrateSegment(const VolumeRecord& volume, size_t 
   }
   // Never unfenced without a lease that ends before the etcd lease.
   RETURN_IF_ERROR(ArmLease(at, lease));
-  absl::Status unfenced = deps_.port->UnfenceSegment(at, epoch64);
+  return Unfence(at, epoch);
+}
+
+absl::Status HostDevices::Unfence(const SegmentAt& at, int64_t epoch) {
+  absl::Status unfenced = deps_.port->UnfenceSegment(at, static_cast<uint64_t>(epoch));
   // The kernel's epoch only grows. Above etcd's for good only if etcd's
   // revisions went back: say so, the operator must act.
   if (IsStaleEpoch(unfenced)) {

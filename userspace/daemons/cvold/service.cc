@@ -204,6 +204,11 @@ std::vector<DeviceSlot> AsDevNumbers(std::vector<DeviceSlot> slots) {
 }  // namespace
 
 absl::Status Service::ActivateVolume(const Snapshot& snap, const VolumeRecord& volume) {
+  if (clustered()) return ActivateInCluster(snap, volume);
+  return LoadVolume(snap, volume, /*fenced=*/false);
+}
+
+absl::Status Service::LoadVolume(const Snapshot& snap, const VolumeRecord& volume, bool fenced) {
   const PoolRecord& pool = snap.pools.at(volume.pool).record;
   const std::vector<const PvRecord*> pvs = snap.PvsOf(volume.pool);
   for (const Run& run : volume.runs) {
@@ -217,6 +222,7 @@ absl::Status Service::ActivateVolume(const Snapshot& snap, const VolumeRecord& v
   }
   TrackDevice(volume, pool.extent_sectors);
   std::vector<TableLine> lines = BuildTableLines(volume, pool.extent_sectors, pvs, paths_, options_.instance);
+  for (TableLine& line : lines) line.fenced = fenced;
   const std::string name = DevName(volume.pool, volume.name);
   ASSIGN_OR_RETURN(bool exists, dm_.Exists(name));
   if (!exists) {

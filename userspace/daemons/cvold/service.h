@@ -146,8 +146,26 @@ class Service : private KernelPort {
   // Registers a volume's device for lease renewals, fencing and events.
   void TrackDevice(const VolumeRecord& volume, uint64_t extent_sectors)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes the volume's device serve the record: created, or reloaded when
+  // its table differs. In cluster mode through HostDevices (ActivateInCluster).
   absl::Status ActivateVolume(const Snapshot& snap, const VolumeRecord& volume)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // In cluster mode a device is created fenced and unfenced only by
+  // HostDevices, under a kernel lease (docs/cluster.md, "Leases and
+  // fencing"). A host that is not an active member creates nothing.
+  absl::Status ActivateInCluster(const Snapshot& snap, const VolumeRecord& volume)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The dm side of both: creates or reloads the device; with `fenced`
+  // every table line carries the feature (the kernel volumes it creates
+  // start fenced; a live one is not affected).
+  absl::Status LoadVolume(const Snapshot& snap, const VolumeRecord& volume, bool fenced)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Cluster mode: whether ActivateVolume created the volume's device but
+  // left it fenced (its unfence failed; a later activation retries it).
+  bool DeviceLeftFenced(const VolumeRecord& volume);
+  // The kernel lease re-integration and activation arm before an unfence:
+  // 3/4 TTL from the renewal sent at `renewal_sent`, not under a quarter.
+  HostDevices::LeaseBasis KernelLeaseFrom(absl::Time renewal_sent) const;
   absl::Status ReloadPoolVolumes(const Snapshot& snap, const std::string& pool)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::string> SendMessage(const VolumeRecord& volume, uint64_t extent_sectors,

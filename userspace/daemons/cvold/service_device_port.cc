@@ -18,9 +18,10 @@ absl::StatusOr<bool> Service::DmDevices::DeviceExists(const std::string& device)
   return service_.dm_.Exists(device);
 }
 
-absl::Status Service::DmDevices::ActivateDevice(const Snapshot& snap, const VolumeRecord& volume) {
+absl::Status Service::DmDevices::ActivateDevice(const Snapshot& snap, const VolumeRecord& volume,
+                                                bool fenced) {
   service_.mu_.AssertHeld();
-  return service_.ActivateVolume(snap, volume);
+  return service_.LoadVolume(snap, volume, fenced);
 }
 
 absl::StatusOr<std::vector<SegmentState>> Service::DmDevices::DeviceSegments(

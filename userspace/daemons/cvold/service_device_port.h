@@ -22,7 +22,8 @@ class Service::DmDevices final : public DevicePort {
   std::string DeviceName(const VolumeRecord& volume) override;
   absl::StatusOr<bool> DeviceExists(const std::string& device) override;
   // The calls from here to the lease need the service's lock held.
-  absl::Status ActivateDevice(const Snapshot& snap, const VolumeRecord& volume) override;
+  absl::Status ActivateDevice(const Snapshot& snap, const VolumeRecord& volume,
+                              bool fenced) override;
   absl::StatusOr<std::vector<SegmentState>> DeviceSegments(const std::string& device) override;
   absl::StatusOr<std::vector<Run>> SegmentMap(const SegmentAt& at, uint64_t extents) override;
   absl::Status SetSegmentMap(const SegmentAt& at, const std::vector<MapSetItem>& items,

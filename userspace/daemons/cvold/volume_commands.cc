@@ -65,7 +65,15 @@ absl::StatusOr<Service::Json> Service::VolumeCreate(const Json& args) {
     return db_.Commit(change);
   }));
   ASSIGN_OR_RETURN(Snapshot snap, db_.Load());
-  if (absl::Status s = ActivateVolume(snap, record); !s.ok()) {
+  if (absl::Status s = ActivateVolume(snap, record); !s.ok() && DeviceLeftFenced(record)) {
+    // In a cluster the device was made (fenced) but not unfenced: it stays
+    // so, and the next sync (the watch sees this very record) or
+    // re-integration unfences it. The volume exists: undoing its record
+    // would leave a fenced device whose held I/O (udev's probe) keeps it
+    // from being removed.
+    LogWarning(absl::StrCat("volume ", name.full(), ": created, but its device stays fenced ",
+                            "until the next sync: ", s.message()));
+  } else if (!s.ok()) {
     // Nothing half-made stays behind: the record goes, the extents with it.
     auto it = snap.volumes.find({name.pool, name.volume});
     if (it != snap.volumes.end()) {

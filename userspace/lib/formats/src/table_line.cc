@@ -75,11 +75,13 @@ absl::Status ParseFeature(absl::string_view name, WordReader& reader,
   if (name == CVOL_FEAT_MAP_GEN) return read_number(line.map_gen);
   if (name == CVOL_FEAT_REGION_SECTORS) return read_number(line.region_sectors);
   if (name == CVOL_FEAT_FREEZE_TIMEOUT_MS) return read_number(line.freeze_timeout_ms);
-  if (name == CVOL_FEAT_UNMAPPED_ZERO) {
-    if (line.unmapped_zero) return duplicate();
-    line.unmapped_zero = true;
+  auto read_flag = [&](bool& field) -> absl::Status {
+    if (field) return duplicate();
+    field = true;
     return absl::OkStatus();
-  }
+  };
+  if (name == CVOL_FEAT_UNMAPPED_ZERO) return read_flag(line.unmapped_zero);
+  if (name == CVOL_FEAT_FENCED) return read_flag(line.fenced);
   if (name == CVOL_FEAT_MAP_RUNS) {
     if (line.map_runs.has_value()) return duplicate();
     ASSIGN_OR_RETURN(uint64_t count, reader.NextDecimal("map_runs <#runs>"));
@@ -218,6 +220,7 @@ std::string TableLine::Format() const {
     features.push_back(absl::StrCat(*freeze_timeout_ms));
   }
   if (unmapped_zero) features.push_back(CVOL_FEAT_UNMAPPED_ZERO);
+  if (fenced) features.push_back(CVOL_FEAT_FENCED);
   if (!features.empty()) {
     absl::StrAppend(&text, " ", features.size(), " ", absl::StrJoin(features, " "));
   }

@@ -6,7 +6,7 @@
 //
 // features: map_runs <#runs> <vext>:<dev>:<pext>:<count>...
 //           map_gen <n> | region_sectors <n> | freeze_timeout_ms <n>
-//           unmapped_zero
+//           unmapped_zero | fenced
 #ifndef CVOL_TABLE_LINE_H_
 #define CVOL_TABLE_LINE_H_
 
@@ -43,6 +43,9 @@ struct TableLine {
   std::optional<uint64_t> region_sectors;
   std::optional<uint64_t> freeze_timeout_ms;
   bool unmapped_zero = false;
+  // (1.5) A volume this line creates starts fenced, its I/O held until
+  // `unfence <epoch>`; no effect on a reload of a live volume.
+  bool fenced = false;
 
   // Strict parse of the parameters: decimal numbers only, every limit of
   // the kernel ABI checked, duplicate features and a wrong <#feature_args>
@@ -51,8 +54,8 @@ struct TableLine {
   static absl::StatusOr<TableLine> Parse(absl::string_view params);
 
   // The parameters in canonical form, features ordered map_gen, map_runs,
-  // region_sectors, freeze_timeout_ms, unmapped_zero. Parse(Format()) of a
-  // valid line gives the same line back.
+  // region_sectors, freeze_timeout_ms, unmapped_zero, fenced.
+  // Parse(Format()) of a valid line gives the same line back.
   std::string Format() const;
 
   // The checks Parse applies to the values (not to the spelling).
