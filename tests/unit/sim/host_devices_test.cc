@@ -104,6 +104,10 @@ class RecordingPort final : public DevicePort {
     return kernel_.UnfenceSegment(at, epoch);
   }
 
+  void DeviceUnfenced(const std::string& device) override {
+    calls_.push_back(absl::StrCat("probe ", device));
+  }
+
  private:
   std::string Fenced() const { return kernel_.fenced() ? " (fenced)" : " (live)"; }
 
@@ -355,7 +359,8 @@ TEST_F(HostDevicesTest, CreatesAMissingDeviceFromEtcdsMap) {
   ASSERT_TRUE(Reintegrate(7).ok());
 
   EXPECT_THAT(port_.calls(),
-              ElementsAre("create fenced", "lease 0 3000 (fenced)", "unfence 0 7 (fenced)"));
+              ElementsAre("create fenced", "lease 0 3000 (fenced)", "unfence 0 7 (fenced)",
+                          "probe p/v"));
   EXPECT_EQ(kernel_.MapOf("p/v", 2), (Location{1, 7}));
   EXPECT_EQ(devices_->Devices(), std::vector<std::string>{"p/v"});
   EXPECT_TRUE(kernel_.writable());
@@ -385,7 +390,8 @@ TEST_F(HostDevicesTest, ACreatedDeviceIsFencedUntilItsLeaseIsArmed) {
   ASSERT_TRUE(Activate(Volume("v", 0), Under(7, FreshLease())).ok());
 
   EXPECT_THAT(port_.calls(),
-              ElementsAre("create fenced", "lease 0 3000 (fenced)", "unfence 0 7 (fenced)"));
+              ElementsAre("create fenced", "lease 0 3000 (fenced)", "unfence 0 7 (fenced)",
+                          "probe p/v"));
   EXPECT_TRUE(kernel_.writable());
   EXPECT_EQ(kernel_.EpochOf("p/v"), 7u);
   EXPECT_FALSE(devices_->AwaitsUnfence("p/v"));
@@ -422,7 +428,8 @@ TEST_F(HostDevicesTest, AFailedLeaseLeavesTheCreatedDeviceFenced) {
   port_.calls().clear();
   ASSERT_TRUE(Activate(Volume("v", 0), Under(7, FreshLease())).ok());
   EXPECT_THAT(port_.calls(),
-              ElementsAre("reload fenced", "lease 0 3000 (fenced)", "unfence 0 7 (fenced)"));
+              ElementsAre("reload fenced", "lease 0 3000 (fenced)", "unfence 0 7 (fenced)",
+                          "probe p/v"));
   EXPECT_TRUE(kernel_.writable());
   EXPECT_EQ(disks_.Read(Location{0, 1}, 0), 5u);
   EXPECT_FALSE(devices_->AwaitsUnfence("p/v"));
@@ -507,7 +514,7 @@ TEST_F(HostDevicesTest, AGrowArmsAndUnfencesOnlyItsNewSegment) {
   ASSERT_TRUE(Activate(grown, Under(8, FreshLease())).ok());
 
   EXPECT_THAT(port_.calls(), ElementsAre("reload fenced", "lease 8192 3000 (live)",
-                                         "unfence 8192 8 (live)"));
+                                         "unfence 8192 8 (live)", "probe p/v"));
   EXPECT_EQ(kernel_.MapOf("p/v", 5), (Location{0, 5}));
 
   port_.calls().clear();
@@ -515,6 +522,39 @@ TEST_F(HostDevicesTest, AGrowArmsAndUnfencesOnlyItsNewSegment) {
   ASSERT_TRUE(Activate(grown, Under(8, old)).ok());
   EXPECT_THAT(port_.calls(), ElementsAre("reload fenced"));
   EXPECT_TRUE(kernel_.writable());
+}
+
+// As at re-integration: no device is made while a move of its volume is
+// taken up (it would write the moving extent without following the move).
+TEST_F(HostDevicesTest, ActivateMakesNoDeviceWhileAMoveIsTakenUp) {
+  RecordMove(1, MoveRecord::Step::kCopy);
+
+  absl::Status s = Activate(Volume("v", 0), Under(7, FreshLease()));
+
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(kernel_.HasVolume("p/v"));
+  EXPECT_THAT(port_.calls(), IsEmpty());
+}
+
+// A segment a reload appended while the host was not active (created
+// fenced, nobody to unfence it) is unfenced by the next Activate.
+TEST_F(HostDevicesTest, ASegmentAppendedWhileNotActiveIsUnfencedLater) {
+  ASSERT_TRUE(Activate(Volume("v", 0), Under(7, FreshLease())).ok());
+  VolumeRecord grown = Volume("v", 0);
+  grown.extents = 6;
+  grown.segments = {Segment{0, 4}, Segment{4, 2}};
+  grown.runs = {cvol::Run{0, 0, 0, 4}, cvol::Run{4, 0, 4, 2}};
+  ASSERT_TRUE(port_.ActivateDevice(Load(), grown, /*fenced=*/true).ok());  // the inactive reload
+  devices_->AwaitUnfence("p/v", 1);
+  port_.calls().clear();
+
+  ASSERT_TRUE(Activate(grown, Under(8, FreshLease())).ok());
+
+  // The model fences per device, not per segment: the appended segment
+  // shows as live there (the kernel creates it fenced).
+  EXPECT_THAT(port_.calls(), ElementsAre("reload fenced", "lease 8192 3000 (live)",
+                                         "unfence 8192 8 (live)", "probe p/v"));
+  EXPECT_FALSE(devices_->AwaitsUnfence("p/v"));
 }
 
 // The fence reaches every tracked device and no other; the renewal too.

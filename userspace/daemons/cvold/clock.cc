@@ -8,7 +8,7 @@ namespace cvol::daemon {
 
 absl::Time SteadyClock::Now() {
   timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_BOOTTIME, &ts);
   return absl::UnixEpoch() + absl::DurationFromTimespec(ts);
 }
 

@@ -17,7 +17,10 @@ class Clock {
   virtual void SleepFor(absl::Duration d) = 0;
 };
 
-// CLOCK_MONOTONIC and absl::SleepFor.
+// CLOCK_BOOTTIME and absl::SleepFor. Boottime, like the kernel lease's
+// deadlines: a host suspended past its lease must find, when it wakes, that
+// the time since its last renewal includes the sleep (CLOCK_MONOTONIC stops
+// in suspend, and would size a kernel lease from a renewal long gone).
 class SteadyClock final : public Clock {
  public:
   absl::Time Now() override;

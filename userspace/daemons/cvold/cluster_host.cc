@@ -212,7 +212,12 @@ absl::Status Service::ActivateInCluster(const Snapshot& snap, const VolumeRecord
         ClusterAgent::StateName(agent_->state()), "); ", name,
         " is created when it re-integrates"));
   }
-  return LoadVolume(snap, volume, /*fenced=*/true);
+  ASSIGN_OR_RETURN(std::vector<DmLine> live, dm_.Table(name));
+  RETURN_IF_ERROR(LoadVolume(snap, volume, /*fenced=*/true));
+  // The host may turn active before its next re-integration (one may have
+  // just ended): the first Activate then unfences what this appended.
+  if (volume.segments.size() > live.size()) devices_->AwaitUnfence(name, live.size());
+  return absl::OkStatus();
 }
 
 bool Service::DeviceLeftFenced(const VolumeRecord& volume) {

@@ -78,6 +78,10 @@ class DevicePort {
   virtual absl::Status LeaseSegment(const SegmentAt& at, uint64_t lease_ms) = 0;
   virtual absl::Status FenceSegment(const SegmentAt& at) = 0;
   virtual absl::Status UnfenceSegment(const SegmentAt& at, uint64_t epoch) = 0;
+  // After the kernel volumes a call created fenced are unfenced: lets udev
+  // probe the device (its rules skipped the probe while reads were held).
+  // Best effort; nothing to do where no udev runs.
+  virtual void DeviceUnfenced(const std::string& device) { (void)device; }
 };
 
 }  // namespace cvol::daemon

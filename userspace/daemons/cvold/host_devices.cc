@@ -56,6 +56,12 @@ void HostDevices::FenceAll() {
   deps_.publish({{"type", "host_fenced"}, {"host", deps_.host()}});
 }
 
+void HostDevices::AwaitUnfence(const std::string& device, size_t first) {
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = unfence_from_.try_emplace(device, first);
+  if (!inserted) it->second = std::min(it->second, first);
+}
+
 uint64_t HostDevices::Fences() const {
   absl::MutexLock lock(&mu_);
   return fences_;
@@ -70,6 +76,13 @@ absl::Status HostDevices::Activate(const Snapshot& snap, const VolumeRecord& vol
                                    uint64_t extent_sectors, const UnfenceUnder& under) {
   const std::string device = deps_.port->DeviceName(volume);
   ASSIGN_OR_RETURN(bool exists, deps_.port->DeviceExists(device));
+  // As at re-integration: a device made while a move of its volume is
+  // taken up would write its extent without following the move.
+  if (!exists && snap.HasTakenUpMove(volume.pool, volume.name)) {
+    return absl::UnavailableError(absl::StrCat("volume ", volume.pool, "/", volume.name,
+                                               " has a move in progress; ", device,
+                                               " is created when it ends"));
+  }
   // The kernel volumes this call creates are the segments the live table
   // lacks (a reload with more segments appends them: a grow).
   size_t first = 0;
@@ -124,9 +137,14 @@ absl::Status HostDevices::Reintegrate(int64_t epoch, HeldFreezes& held_freezes,
       RETURN_IF_ERROR(
           ReintegrateSegment(volume, i, at, segments[i], epoch, held_freezes, lease));
     }
-    // Every segment is unfenced now, those created fenced included.
-    absl::MutexLock lock(&mu_);
-    unfence_from_.erase(device);
+    // Every segment is unfenced now, those created fenced included (which
+    // udev could not probe then).
+    bool created_fenced;
+    {
+      absl::MutexLock lock(&mu_);
+      created_fenced = unfence_from_.erase(device) != 0;
+    }
+    if (created_fenced) deps_.port->DeviceUnfenced(device);
   }
   deps_.publish({{"type", "host_reintegrated"}, {"host", deps_.host()}, {"epoch", epoch}});
   return absl::OkStatus();
@@ -155,13 +173,12 @@ absl::Status HostDevices::UnfenceCreated(const VolumeRecord& volume, uint64_t ex
   for (size_t i = first; i < volume.segments.size(); ++i) {
     created.push_back(SegmentAt{device, volume.segments[i].first_vext * extent_sectors});
   }
-  {
-    absl::MutexLock lock(&mu_);
-    auto [it, inserted] = unfence_from_.try_emplace(device, first);
-    if (!inserted) it->second = std::min(it->second, first);
-  }
+  AwaitUnfence(device, first);
   absl::Status s = ArmAndUnfence(device, created, under);
-  if (s.ok()) return s;
+  if (s.ok()) {
+    deps_.port->DeviceUnfenced(device);
+    return s;
+  }
   // All of them again, also one unfenced before the failure: the device is
   // one volume to its users, and none of it runs before all of it may.
   for (const SegmentAt& at : created) (void)deps_.port->FenceSegment(at);

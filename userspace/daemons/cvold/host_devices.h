@@ -107,6 +107,9 @@ class HostDevices {
   // Whether segments of `device` that this daemon created are still
   // fenced, waiting for a later Activate or re-integration.
   bool AwaitsUnfence(const std::string& device) const;
+  // Segments from `first` on of `device` were created fenced (a reload
+  // while the host was not active): the next Activate unfences them.
+  void AwaitUnfence(const std::string& device, size_t first);
 
   // Brings every volume in etcd back (the contract above), under `epoch`,
   // the cluster's current one: every message carries it, so a volume that

@@ -225,12 +225,16 @@ absl::Status Service::LoadVolume(const Snapshot& snap, const VolumeRecord& volum
   for (TableLine& line : lines) line.fenced = fenced;
   const std::string name = DevName(volume.pool, volume.name);
   ASSIGN_OR_RETURN(bool exists, dm_.Exists(name));
+  // A kernel volume created fenced holds udev's probe, and with it the
+  // udev cookie the create waits for: no probe then (DmClient::Reprobe
+  // once HostDevices has unfenced it).
   if (!exists) {
     RETURN_IF_ERROR(dm_.Create(
         name,
         DmUuid(options_.instance.empty() ? volume.uuid
                                          : absl::StrCat(volume.uuid, "-", options_.instance)),
-        ToDmLines(volume, pool.extent_sectors, lines)));
+        ToDmLines(volume, pool.extent_sectors, lines),
+        fenced ? DmClient::Probe::kNo : DmClient::Probe::kYes));
     LogInfo(absl::StrCat("created /dev/mapper/", name));
     return absl::OkStatus();
   }
@@ -262,7 +266,9 @@ absl::Status Service::LoadVolume(const Snapshot& snap, const VolumeRecord& volum
   if (commit_pending) {
     for (size_t i = 0; i < std::min(live.size(), lines.size()); ++i) lines[i].map_runs.reset();
   }
-  RETURN_IF_ERROR(dm_.Reload(name, ToDmLines(volume, pool.extent_sectors, lines)));
+  const bool appends = fenced && lines.size() > live.size();  // a grow: a new kernel volume
+  RETURN_IF_ERROR(dm_.Reload(name, ToDmLines(volume, pool.extent_sectors, lines),
+                             appends ? DmClient::Probe::kNo : DmClient::Probe::kYes));
   LogInfo(absl::StrCat("reloaded /dev/mapper/", name));
   return absl::OkStatus();
 }

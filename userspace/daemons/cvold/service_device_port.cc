@@ -6,7 +6,9 @@
 #include "cvol/lease_messages.h"
 #include "cvol/messages.h"
 #include "cvol/migrate_messages.h"
+#include "absl/strings/str_cat.h"
 #include "cvol/status_macros.h"
+#include "log.h"
 
 namespace cvol::daemon {
 
@@ -81,6 +83,13 @@ absl::Status Service::DmDevices::ThawChangeFreeze(const ExtentRef& e, uint64_t i
 absl::Status Service::DmDevices::UnfenceSegment(const SegmentAt& at, uint64_t epoch) {
   service_.mu_.AssertHeld();
   return KernelReply(service_.dm_.Message(at.device, at.sector, FormatUnfence(epoch))).status();
+}
+
+void Service::DmDevices::DeviceUnfenced(const std::string& device) {
+  service_.mu_.AssertHeld();
+  if (absl::Status s = service_.dm_.Reprobe(device); !s.ok()) {
+    LogWarning(absl::StrCat("udev probe of ", device, ": ", s.message()));
+  }
 }
 
 absl::Status Service::DmDevices::LeaseSegment(const SegmentAt& at, uint64_t lease_ms) {

@@ -32,6 +32,7 @@ class Service::DmDevices final : public DevicePort {
   absl::Status AbortSegmentMigration(const SegmentAt& at, uint64_t vext, uint64_t epoch) override;
   absl::Status ThawChangeFreeze(const ExtentRef& e, uint64_t id, uint64_t epoch) override;
   absl::Status UnfenceSegment(const SegmentAt& at, uint64_t epoch) override;
+  void DeviceUnfenced(const std::string& device) override;
   // Without the service's lock.
   absl::Status LeaseSegment(const SegmentAt& at, uint64_t lease_ms) override;
   absl::Status FenceSegment(const SegmentAt& at) override;

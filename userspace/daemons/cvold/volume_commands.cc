@@ -1,6 +1,7 @@
 // volume.create|list|show|resize|remove.
 
 #include "absl/strings/str_cat.h"
+#include "cluster_agent.h"
 #include "cvol/control/args.h"
 #include "cvol/control/names.h"
 #include "cvol/pv_label.h"
@@ -40,6 +41,14 @@ absl::StatusOr<Service::Json> Service::VolumeCreate(const Json& args) {
   RETURN_IF_ERROR(reader.Finish());
   ASSIGN_OR_RETURN(control::VolumeName name, control::ParseVolumeName(text));
   ASSIGN_OR_RETURN(Uuid uuid, RandomUuid());
+  // Refused before anything is recorded: a host that is not an active
+  // member makes no device, and the other hosts would make theirs from the
+  // record at once.
+  if (clustered() && !agent_->ActiveUnfenceBasis().has_value()) {
+    return absl::UnavailableError(absl::StrCat(
+        "this host is not an active member of the cluster (",
+        ClusterAgent::StateName(agent_->state()), "); create the volume when it is"));
+  }
 
   absl::MutexLock lock(&mu_);
   VolumeRecord record;

@@ -129,9 +129,14 @@ class Operation {
   // resume, remove) with a udev cookie, waited on afterwards (with udev
   // sync off, that wait is where libdevmapper creates or removes the
   // /dev/mapper node).
-  absl::Status Run(dm_task* dmt, bool with_cookie) const {
+  // With probe off, udev makes the device's node but runs no disk or other
+  // rules (no blkid): a device created fenced holds every read, and the
+  // cookie is only released once udev's rules have run.
+  absl::Status Run(dm_task* dmt, bool with_cookie, bool probe = true) const {
     uint32_t cookie = 0;
-    if (with_cookie && !dm_task_set_cookie(dmt, &cookie, 0)) return Error(dmt);
+    const uint16_t flags =
+        probe ? 0 : DM_UDEV_DISABLE_DISK_RULES_FLAG | DM_UDEV_DISABLE_OTHER_RULES_FLAG;
+    if (with_cookie && !dm_task_set_cookie(dmt, &cookie, flags)) return Error(dmt);
     const int ok = dm_task_run(dmt);
     // Taken before dm_udev_wait can log or change errno.
     absl::Status status = ok ? absl::OkStatus() : Error(dmt);
@@ -197,7 +202,7 @@ DmClient::DmClient() { InstallOnce(); }
 DmClient::~DmClient() = default;
 
 absl::Status DmClient::Create(const std::string& name, const std::string& uuid,
-                              absl::Span<const DmLine> table) {
+                              absl::Span<const DmLine> table, Probe probe) {
   Operation op("create", name);
   if (name.empty()) return op.Invalid("empty device name");
   ASSIGN_OR_RETURN(TaskPtr dmt, op.Task(DM_DEVICE_CREATE));
@@ -205,10 +210,11 @@ absl::Status DmClient::Create(const std::string& name, const std::string& uuid,
   if (absl::Status s = AddTargets(op, dmt.get(), table); !s.ok()) return s;
   // With a table, DM_DEVICE_CREATE is create + load + resume in
   // libdevmapper, which also removes the device if the load fails.
-  return op.Run(dmt.get(), true);
+  return op.Run(dmt.get(), true, probe == Probe::kYes);
 }
 
-absl::Status DmClient::Reload(const std::string& name, absl::Span<const DmLine> table) {
+absl::Status DmClient::Reload(const std::string& name, absl::Span<const DmLine> table,
+                              Probe probe) {
   {
     Operation op("reload", name);
     ASSIGN_OR_RETURN(TaskPtr dmt, op.Task(DM_DEVICE_RELOAD));
@@ -234,12 +240,12 @@ absl::Status DmClient::Reload(const std::string& name, absl::Span<const DmLine> 
     return suspended;
   }
 
-  absl::Status resumed = Resume(name);
+  absl::Status resumed = Resume(name, probe);
   if (resumed.ok()) return resumed;
   // Once more: a resume can fail for a passing reason (memory); if the
   // target refuses the new table (preresume) the device stays suspended
   // with it and only another reload can help, which the error says.
-  if (Resume(name).ok()) return absl::OkStatus();
+  if (Resume(name, probe).ok()) return absl::OkStatus();
   absl::StatusOr<bool> still = Suspended(name);
   if (still.ok() && *still) {
     return absl::Status(resumed.code(),
@@ -248,10 +254,20 @@ absl::Status DmClient::Reload(const std::string& name, absl::Span<const DmLine> 
   return resumed;
 }
 
-absl::Status DmClient::Resume(const std::string& name) {
+absl::Status DmClient::Resume(const std::string& name, Probe probe) {
   Operation op("resume", name);
   ASSIGN_OR_RETURN(TaskPtr dmt, op.Task(DM_DEVICE_RESUME));
-  return op.Run(dmt.get(), true);
+  return op.Run(dmt.get(), true, probe == Probe::kYes);
+}
+
+absl::Status DmClient::Reprobe(const std::string& name) {
+  {
+    Operation op("suspend (noflush)", name);
+    ASSIGN_OR_RETURN(TaskPtr dmt, op.Task(DM_DEVICE_SUSPEND));
+    if (!dm_task_no_flush(dmt.get())) return op.Error(dmt.get());
+    RETURN_IF_ERROR(op.Run(dmt.get(), false));
+  }
+  return Resume(name);
 }
 
 absl::StatusOr<bool> DmClient::Suspended(const std::string& name) {

@@ -33,17 +33,28 @@ class DmClient {
   DmClient(const DmClient&) = delete;
   DmClient& operator=(const DmClient&) = delete;
 
+  // Whether udev's disk rules (blkid, /dev/disk links) and other rules run
+  // on the uevent of a create or resume. kNo for a device whose I/O is held
+  // (created fenced): the probe's reads would wait, and with them the
+  // udev cookie that create and resume wait for. Reprobe() once its I/O
+  // flows.
+  enum class Probe { kYes, kNo };
+
   // Creates the device, loads `table` and resumes it; if any step fails
   // libdevmapper removes the half-made device again. `uuid` may be empty.
   absl::Status Create(const std::string& name, const std::string& uuid,
-                      absl::Span<const DmLine> table);
+                      absl::Span<const DmLine> table, Probe probe = Probe::kYes);
 
   // Replaces the live table without losing I/O: load it as the inactive
   // table, suspend with noflush (I/O the target holds stays queued instead
   // of being failed), resume. The device is never left suspended on
   // purpose: a failed suspend drops the inactive table, a failed resume is
   // retried once and the error says if the device stays suspended.
-  absl::Status Reload(const std::string& name, absl::Span<const DmLine> table);
+  absl::Status Reload(const std::string& name, absl::Span<const DmLine> table,
+                      Probe probe = Probe::kYes);
+  // A noflush suspend and a resume with probing: udev runs every rule on
+  // the device again (after a create or reload with Probe::kNo).
+  absl::Status Reprobe(const std::string& name);
 
   // `dmsetup message NAME SECTOR TEXT`: the target's response (may be
   // empty). A message the target refuses fails with its errno.
@@ -63,7 +74,7 @@ class DmClient {
   absl::StatusOr<std::array<uint32_t, 3>> TargetVersion(const std::string& target_type);
 
  private:
-  absl::Status Resume(const std::string& name);
+  absl::Status Resume(const std::string& name, Probe probe = Probe::kYes);
   absl::StatusOr<bool> Suspended(const std::string& name);
 };
 
