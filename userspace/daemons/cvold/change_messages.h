@@ -65,17 +65,18 @@ struct FreezeReply {
   static absl::StatusOr<FreezeReply> FromJson(const nlohmann::json& j);
 };
 
-// recopy: copy these regions of the extent from src to dst under the
-// change's freezes.
+// recopy: the copier's kernel copies these regions of the extent from src
+// to dst again (migrate_recopy) under the change's freezes.
 struct RecopyRequest {
   ChangeExtent at;
   Location src;
   Location dst;
   uint64_t region_sectors = 0;
   std::vector<DirtyRun> runs;
-  // The controller's freeze round: a request of the same round asks how
-  // the job goes; another round (or none: 0) starts a new one, since other
-  // hosts may have written meanwhile.
+  // The controller's freeze round: the first request of a round sends the
+  // regions to the kernel, a later one of the same round only asks how the
+  // copy goes; another round sends them again, since other hosts may have
+  // written meanwhile. 0 (none) is refused by the handler.
   uint64_t round = 0;
 
   nlohmann::json ToJson() const;

@@ -401,9 +401,9 @@ uint64_t MoveController::NextRound() {
   return ++rounds_;
 }
 
-// The copier is this host: its handler copies a few regions at once and
-// a whole large extent in the background, asked again with the same
-// request until it is done. The freezes hold for freeze_timeout_ms at
+// The copier is this host: its handler hands the regions to its kernel
+// (migrate_recopy) and is asked again with the same request until the
+// kernel's migration is ready. The freezes hold for freeze_timeout_ms at
 // most; past half of it the step is redone rather than risk the rest.
 absl::StatusOr<RecopyReply> MoveController::Recopy(Context& c, const RecopyRequest& request) {
   const cluster::Member* self = c.view.Find(deps_.self);
