@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "linux/dm-cvol.h"
@@ -21,16 +22,6 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-
-// Time moves only when a test (or a wait) moves it.
-class FakeClock final : public Clock {
- public:
-  absl::Time Now() override { return now_; }
-  void SleepFor(absl::Duration d) override { now_ += d; }
-
- private:
-  absl::Time now_ = absl::UnixEpoch() + absl::Hours(1);
-};
 
 constexpr uint32_t kRegions = 4;
 constexpr uint64_t kExtentSectors = 2048;

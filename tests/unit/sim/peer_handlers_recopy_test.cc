@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "config_db.h"
 #include "cvol/store/mem_kv_store.h"
+#include "fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model_kernel.h"
@@ -20,15 +21,6 @@ namespace cvol::daemon::sim {
 namespace {
 
 using ::testing::HasSubstr;
-
-class FakeClock final : public Clock {
- public:
-  absl::Time Now() override { return now_; }
-  void SleepFor(absl::Duration d) override { now_ += d; }
-
- private:
-  absl::Time now_ = absl::UnixEpoch() + absl::Hours(1);
-};
 
 constexpr char kPrefix[] = "/cvol/";
 constexpr uint64_t kExtentSectors = 2048;
