@@ -40,6 +40,15 @@ const absl::Duration kSpan = absl::Seconds(3);  // 3/4 of a 4 s TTL
 // The model kernel as HostDevices reaches it, with a log of the calls that
 // create, arm, fence and unfence (and whether the device was fenced when
 // each came), a lease that can be made to fail, and creation that can be
+
+// The volume grown by two extents: a second segment, a kernel volume of
+// its own.
+VolumeRecord Grown(VolumeRecord v) {
+  v.extents = 6;
+  v.segments = {Segment{0, 4}, Segment{4, 2}};
+  v.runs = {cvol::Run{0, 0, 0, 4}, cvol::Run{4, 0, 4, 2}};
+  return v;
+}
 // made to take a while.
 class RecordingPort final : public DevicePort {
  public:
@@ -497,10 +506,7 @@ TEST_F(HostDevicesTest, AFenceSinceTheCallerLookedWins) {
 // needs no fresh basis.
 TEST_F(HostDevicesTest, AGrowArmsAndUnfencesOnlyItsNewSegment) {
   ASSERT_TRUE(Activate(Volume("v", 0), Under(7, FreshLease())).ok());
-  VolumeRecord grown = Volume("v", 0);
-  grown.extents = 6;
-  grown.segments = {Segment{0, 4}, Segment{4, 2}};
-  grown.runs = {cvol::Run{0, 0, 0, 4}, cvol::Run{4, 0, 4, 2}};
+  const VolumeRecord grown = Grown(Volume("v", 0));
   port_.calls().clear();
 
   ASSERT_TRUE(Activate(grown, Under(8, FreshLease())).ok());
@@ -532,10 +538,7 @@ TEST_F(HostDevicesTest, ActivateMakesNoDeviceWhileAMoveIsTakenUp) {
 // fenced, nobody to unfence it) is unfenced by the next Activate.
 TEST_F(HostDevicesTest, ASegmentAppendedWhileNotActiveIsUnfencedLater) {
   ASSERT_TRUE(Activate(Volume("v", 0), Under(7, FreshLease())).ok());
-  VolumeRecord grown = Volume("v", 0);
-  grown.extents = 6;
-  grown.segments = {Segment{0, 4}, Segment{4, 2}};
-  grown.runs = {cvol::Run{0, 0, 0, 4}, cvol::Run{4, 0, 4, 2}};
+  const VolumeRecord grown = Grown(Volume("v", 0));
   ASSERT_TRUE(port_.ActivateDevice(Load(), grown, /*fenced=*/true).ok());  // the inactive reload
   devices_->AwaitUnfence("p/v", 1);
   port_.calls().clear();
