@@ -100,10 +100,16 @@ class PeerClient::Connection {
     }
   }
 
+  // Called when the connection goes into the cache.
+  void MarkIdle() { idle_since_ = absl::Now(); }
+
   // False if the peer has closed its end (or sent something unasked) since
   // the last call: such a cached connection would fail the next request
-  // although a new one would succeed, e.g. after the peer restarted.
-  bool Reusable() {
+  // although a new one would succeed, e.g. after the peer restarted. False
+  // too if it has been idle longer than max_idle_time: the server may be
+  // closing it right now, and a request sent in that instant would be lost.
+  bool Reusable(absl::Duration max_idle_time) {
+    if (absl::Now() - idle_since_ > max_idle_time) return false;
     if (decoder_.buffered() != 0 || !socket().is_open()) return false;
     if (SSL_pending(stream_.native_handle()) != 0) return false;
     pollfd p{};
@@ -145,6 +151,7 @@ class PeerClient::Connection {
   asio::ssl::stream<tcp::socket> stream_;
   FrameDecoder decoder_;
   std::array<char, 64 * 1024> input_;
+  absl::Time idle_since_;
 };
 
 PeerClient::PeerClient(PeerClientOptions options) : options_(std::move(options)) {
@@ -177,7 +184,10 @@ std::unique_ptr<PeerClient::Connection> PeerClient::TakeIdle(const std::string& 
 void PeerClient::ReturnIdle(const std::string& address, std::unique_ptr<Connection> connection) {
   absl::MutexLock lock(&mu_);
   std::vector<std::unique_ptr<Connection>>& idle = idle_[address];
-  if (idle.size() < options_.max_idle_per_address) idle.push_back(std::move(connection));
+  if (idle.size() < options_.max_idle_per_address) {
+    connection->MarkIdle();
+    idle.push_back(std::move(connection));
+  }
 }
 
 absl::StatusOr<PeerReply> PeerClient::Call(const std::string& address, PeerRequest request,
@@ -203,7 +213,9 @@ absl::StatusOr<PeerReply> PeerClient::Call(const std::string& address, PeerReque
   if (!frame.ok()) return Annotate(frame.status(), context);
 
   std::unique_ptr<Connection> connection = TakeIdle(address);
-  while (connection != nullptr && !connection->Reusable()) connection = TakeIdle(address);
+  while (connection != nullptr && !connection->Reusable(options_.max_idle_time)) {
+    connection = TakeIdle(address);
+  }
   if (connection == nullptr) {
     connection = std::make_unique<Connection>(options_, *tls_);
     if (absl::Status s = connection->Connect(endpoint, deadline_at); !s.ok()) {

@@ -43,6 +43,10 @@ struct PeerClientOptions {
   std::string self;        // put into PeerRequest::from when that is empty
   uint32_t max_body_bytes = kMaxFrameBodyBytes;
   size_t max_idle_per_address = 4;  // cached connections kept per address
+  // A cached connection idle longer is closed instead of reused: half the
+  // server's idle timeout (PeerServerOptions::idle_timeout, 120 s), so a
+  // request is never sent on a connection the server is closing just then.
+  absl::Duration max_idle_time = absl::Seconds(60);
 };
 
 // Thread-safe. Concurrent calls to the same address each use their own

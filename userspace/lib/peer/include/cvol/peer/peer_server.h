@@ -12,6 +12,11 @@
 // holds the cluster secret learns nothing. An authenticated request that is
 // malformed, or whose sent_unix_ms is further than max_clock_skew from this
 // host's clock, is answered with an error and never reaches the handler.
+//
+// Every phase of a connection but a running handler has a deadline
+// (handshake, idle, frame), and the connections are capped in number, in
+// all and per source address, so that idle or trickling connections cannot
+// take the daemon's descriptors (docs/peer-protocol.md, "Limits").
 #ifndef CVOL_PEER_PEER_SERVER_H_
 #define CVOL_PEER_PEER_SERVER_H_
 
@@ -22,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cvol/peer/connection_limits.h"
 #include "cvol/peer/frame.h"
 #include "cvol/peer/message.h"
 
@@ -38,6 +44,23 @@ struct PeerServerOptions {
   int io_threads = 1;
   int worker_threads = 4;                      // concurrent handlers
   uint32_t max_body_bytes = kMaxFrameBodyBytes;
+
+  // What keeps the port usable while someone abuses it. Each default and
+  // why it is safe: docs/peer-protocol.md, "Limits".
+  //
+  // From accept to the end of the TLS handshake.
+  absl::Duration handshake_timeout = absl::Seconds(5);
+  // Waiting for the next request on an established connection; above
+  // PeerClientOptions::max_idle_time, so a client never sends on a
+  // connection the server is closing.
+  absl::Duration idle_timeout = absl::Seconds(120);
+  // From a request frame's first byte to its last, and for writing a reply:
+  // a peer that trickles a frame, or does not read its reply, cannot hold a
+  // connection longer than this.
+  absl::Duration frame_timeout = absl::Seconds(10);
+  // Connections over a cap are accepted and closed at once (the kernel's
+  // backlog never fills), and logged, one line a second per cap at most.
+  ConnectionCaps caps;
 };
 
 class PeerServer {
