@@ -4,10 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <istream>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "boost/asio/post.hpp"
 #include "boost/asio/read_until.hpp"
 #include "boost/asio/streambuf.hpp"
@@ -140,7 +143,12 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
 
 ControlServer::ControlServer(asio::io_context& io, Service& service, EventHub& events,
                              uid_t allowed_uid)
-    : io_(io), service_(service), events_(events), allowed_uid_(allowed_uid), acceptor_(io) {}
+    : io_(io),
+      service_(service),
+      events_(events),
+      allowed_uid_(allowed_uid),
+      acceptor_(io),
+      retry_accept_(io) {}
 
 ControlServer::~ControlServer() {
   Close();
@@ -165,19 +173,47 @@ absl::Status ControlServer::Listen(const std::string& path) {
 void ControlServer::Close() {
   boost::system::error_code ec;
   acceptor_.close(ec);
+  retry_accept_.cancel();
   if (!path_.empty()) ::unlink(path_.c_str());
   path_.clear();
 }
 
 void ControlServer::Accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, local::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;  // Close()
     if (ec) {
-      if (ec != asio::error::operation_aborted) LogWarning("accept: " + ec.message());
+      RetryAccept(ec);
       return;
+    }
+    if (failed_accepts_ != 0) {
+      LogInfo(absl::StrCat("control socket: accepting again after ", failed_accepts_,
+                           " failed accepts"));
+      failed_accepts_ = 0;
+      retry_delay_ = kFirstRetry;
     }
     std::make_shared<Connection>(*this, std::move(socket))->Start();
     Accept();
   });
+}
+
+// Every error but Close()'s passes (EMFILE and ENFILE when descriptors
+// free up, ENOBUFS and ENOMEM, ECONNABORTED at once): ending the loop here
+// left clusterctl without a daemon until a restart (issue 17). Retrying at
+// once would spin on the same error.
+void ControlServer::RetryAccept(const boost::system::error_code& error) {
+  ++failed_accepts_;
+  if (std::optional<std::string> line = log_limiter_.Admit(
+          "accept",
+          absl::StrCat("control socket: accept: ", error.message(), "; retrying in ",
+                       retry_delay_.count(), " ms"),
+          absl::Now())) {
+    LogWarning(*line);
+  }
+  retry_accept_.expires_after(retry_delay_);
+  retry_accept_.async_wait([this](boost::system::error_code ec) {
+    if (!ec && acceptor_.is_open()) Accept();
+  });
+  retry_delay_ = std::min(retry_delay_ * 2, kLastRetry);
 }
 
 }  // namespace cvol::daemon
