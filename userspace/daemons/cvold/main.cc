@@ -25,6 +25,7 @@
 #include "cvol/event_listener.h"
 #include "cvol/store/etcd_kv_store.h"
 #include "daemon_config.h"
+#include "descriptor_limit.h"
 #include "event_hub.h"
 #include "log.h"
 #include "service.h"
@@ -105,6 +106,7 @@ int Run(const std::vector<std::string>& args) {
     fputs(config->help_text.c_str(), stdout);
     return 0;
   }
+  RaiseDescriptorLimitAndLog();
   store::EtcdKvStore::Options etcd_options;
   etcd_options.timeout = absl::Seconds(config->etcd_timeout_s);
   etcd_options.require_reachable = false;  // the data path must not wait for etcd
