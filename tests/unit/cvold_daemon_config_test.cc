@@ -250,13 +250,18 @@ TEST_F(DaemonConfigTest, NoHelpWithoutTheFlag) {
 TEST(DaemonConfigClusterTest, HostWithPeerOptions) {
   absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(
       {"--config", "/dev/null", "--host", "h1", "--peer-listen", "10.0.0.1:7450",
-       "--cluster-secret-file", "/etc/cvol/secret", "--lease-ttl-s", "3", "--instance", "h1"});
+       "--cluster-secret-file", "/etc/cvol/secret", "--lease-ttl-s", "3", "--instance", "h1",
+       "--peer-cacert", "/etc/cvol/ca.crt", "--peer-cert", "/etc/cvol/h1.crt", "--peer-key",
+       "/etc/cvol/h1.key"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->host, "h1");
   EXPECT_EQ(c->peer_address, "10.0.0.1:7450");
   EXPECT_EQ(c->lease_ttl_s, 3);
   EXPECT_EQ(c->instance, "h1");
   EXPECT_EQ(c->recopy_inline_ms, 1500u);
+  EXPECT_EQ(c->peer_cacert, "/etc/cvol/ca.crt");
+  EXPECT_EQ(c->peer_cert, "/etc/cvol/h1.crt");
+  EXPECT_EQ(c->peer_key, "/etc/cvol/h1.key");
 }
 
 TEST(DaemonConfigClusterTest, Errors) {
@@ -276,6 +281,10 @@ TEST(DaemonConfigClusterTest, Errors) {
       {{"--host", "h", "--peer-listen", "1.2.3.4:1", "--cluster-secret-file", "s",
         "--recopy-inline-ms", "5000"},
        "below the peer deadline"},
+      {{"--host", "h", "--peer-listen", "1.2.3.4:1", "--cluster-secret-file", "s",
+        "--peer-cacert", "c", "--peer-cert", "c"},
+       "needs --peer-cacert, --peer-cert and --peer-key"},
+      {{"--peer-cert", "c"}, "need --host"},
       {{"--instance", "a-b"}, "--instance must be"},
       {{"--instance", "abcdefghijklmnopq"}, "--instance must be"},
   };
@@ -292,7 +301,8 @@ TEST(DaemonConfigClusterTest, Errors) {
 TEST(DaemonConfigClusterTest, WildcardListenWithAddress) {
   absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(
       {"--config", "/dev/null", "--host", "h1", "--peer-listen", "0.0.0.0:7450",
-       "--peer-address", "10.0.0.1:7450", "--cluster-secret-file", "s"});
+       "--peer-address", "10.0.0.1:7450", "--cluster-secret-file", "s", "--peer-cacert", "c",
+       "--peer-cert", "c", "--peer-key", "k"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->peer_address, "10.0.0.1:7450");
 }

@@ -38,7 +38,12 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
        "cluster mode: host:port peers dial (default: --peer-listen; required if that is a "
        "wildcard address)")
       ("cluster-secret-file", po::value(&c.cluster_secret_file),
-       "cluster mode: the cluster's shared secret (mode 0600), authenticates peers")
+       "cluster mode: the cluster's shared secret (mode 0600), authenticates peer frames")
+      ("peer-cacert", po::value(&c.peer_cacert),
+       "cluster mode: the cluster CA (PEM); only certificates it signed are peers")
+      ("peer-cert", po::value(&c.peer_cert),
+       "cluster mode: this host's certificate (PEM), whose DNS subjectAltName is --host")
+      ("peer-key", po::value(&c.peer_key), "cluster mode: its private key (PEM, mode 0600)")
       ("lease-ttl-s", po::value(&c.lease_ttl_s)->default_value(c.lease_ttl_s),
        "cluster mode: membership lease (TTL) in seconds, renewed 6 times per TTL; each "
        "renewal sets the kernel lease of every volume to 3/4 of the TTL minus the time the "
@@ -120,8 +125,16 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
           "--recopy-inline-ms must be below the peer deadline (--peer-deadline-s), or every "
           "long re-copy request misses it");
     }
-  } else if (!c.peer_listen.empty() || !c.cluster_secret_file.empty()) {
-    return absl::InvalidArgumentError("--peer-listen and --cluster-secret-file need --host");
+    if (c.peer_cacert.empty() || c.peer_cert.empty() || c.peer_key.empty()) {
+      return absl::InvalidArgumentError(
+          "cluster mode (--host) needs --peer-cacert, --peer-cert and --peer-key: the cluster "
+          "CA and this host's certificate and key (scripts/cvol-certs makes them)");
+    }
+  } else if (!c.peer_listen.empty() || !c.cluster_secret_file.empty() || !c.peer_cacert.empty() ||
+             !c.peer_cert.empty() || !c.peer_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--peer-listen, --cluster-secret-file and --peer-cacert/--peer-cert/--peer-key need "
+        "--host");
   }
   return c;
 }

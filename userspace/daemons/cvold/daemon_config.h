@@ -23,6 +23,11 @@ struct DaemonConfig {
   std::string peer_listen;          // host:port of the peer protocol
   std::string peer_address;         // what peers dial; peer_listen if empty
   std::string cluster_secret_file;  // the shared HMAC key, mode 0600
+  // This host's identity on the peer links (mutual TLS): the cluster CA,
+  // a certificate whose DNS subjectAltName is `host`, its key (mode 0600).
+  std::string peer_cacert;
+  std::string peer_cert;
+  std::string peer_key;
   int64_t lease_ttl_s = 10;
   uint64_t cluster_freeze_timeout_ms = 30000;
   double peer_deadline_s = 5.0;

@@ -20,6 +20,7 @@
 #include "control_server.h"
 #include "cvol/peer/peer_client.h"
 #include "cvol/peer/peer_server.h"
+#include "cvol/peer/peer_tls.h"
 #include "cvol/peer/secret.h"
 #include "cvol/dm_client.h"
 #include "cvol/event_listener.h"
@@ -60,13 +61,13 @@ class PeerCallerImpl : public PeerCaller {
   explicit PeerCallerImpl(peer::PeerClientOptions options)
       : PeerCaller(&fan_out_), fan_out_(kCallsInFlight), client_(std::move(options)) {}
 
-  PeerAnswer Ask(const std::string& address, const std::string& type, int64_t epoch,
+  PeerAnswer Ask(const PeerTarget& to, const std::string& type, int64_t epoch,
                  const nlohmann::json& body, absl::Duration deadline) override {
     peer::PeerRequest request;
     request.type = type;
     request.epoch = static_cast<uint64_t>(epoch);
     request.body = body;
-    absl::StatusOr<peer::PeerReply> reply = client_.Call(address, std::move(request), deadline);
+    absl::StatusOr<peer::PeerReply> reply = client_.Call(to.host, to.address, std::move(request), deadline);
     PeerAnswer answer;
     if (!reply.ok()) {
       // A reply that arrived but is not one (DataLoss) is an answer of a
@@ -150,7 +151,16 @@ int Run(const std::vector<std::string>& args) {
       LogError(absl::StrCat("cluster secret: ", secret.status().message()));
       return 1;
     }
-    peers = std::make_unique<PeerCallerImpl>(peer::PeerClientOptions{*secret, config->host});
+    const peer::PeerTlsFiles tls{config->peer_cacert, config->peer_cert, config->peer_key};
+    if (absl::Status s = peer::CheckOwnCertificate(tls, config->host); !s.ok()) {
+      LogError(absl::StrCat("peer certificate: ", s.message()));
+      return 1;
+    }
+    peer::PeerClientOptions client_options;
+    client_options.secret = *secret;
+    client_options.tls = tls;
+    client_options.self = config->host;
+    peers = std::make_unique<PeerCallerImpl>(std::move(client_options));
     ClusterAgent::Hooks hooks;
     hooks.renew_kernel_leases = [&service](uint64_t ms) { service.RenewKernelLeases(ms); };
     hooks.fence_all = [&service] { service.FenceAll(); };
@@ -185,13 +195,15 @@ int Run(const std::vector<std::string>& args) {
     service.AttachCluster(agent.get(), peers.get());
     peer::PeerServerOptions server_options;
     server_options.secret = *secret;
+    server_options.tls = tls;
     server_options.log = [](std::string line) { LogWarning(absl::StrCat("peer: ", line)); };
     server_options.worker_threads = 8;
     absl::StatusOr<std::unique_ptr<peer::PeerServer>> started = peer::PeerServer::Start(
         config->peer_listen,
         [&service](const peer::PeerRequest& request) {
           absl::StatusOr<nlohmann::json> r =
-              service.HandlePeer(request.type, static_cast<int64_t>(request.epoch), request.body);
+              service.HandlePeer(request.type, static_cast<int64_t>(request.epoch), request.from,
+                                 request.body);
           peer::PeerReply reply;
           reply.id = request.id;
           if (r.ok()) {
