@@ -628,6 +628,9 @@ TEST_F(PeerTransportTest, MissingTlsFilesAreRefused) {
 TEST(PeerTlsTest, CheckOwnCertificate) {
   const PeerTlsFiles mine = Pki().Issue("h7");
   EXPECT_TRUE(CheckOwnCertificate(mine, "h7").ok());
+  EXPECT_EQ(CertificateFileHosts(mine.cert_file), std::vector<std::string>{"h7"});
+  EXPECT_TRUE(CertificateFileHosts(mine.key_file).empty());
+  EXPECT_TRUE(CertificateFileHosts("/nonexistent").empty());
   absl::Status wrong = CheckOwnCertificate(mine, "h8");
   EXPECT_EQ(wrong.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(wrong.message()), HasSubstr("names h7"));

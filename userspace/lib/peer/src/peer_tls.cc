@@ -1,12 +1,14 @@
 #include "cvol/peer/peer_tls.h"
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -143,6 +145,18 @@ absl::Status CheckOwnCertificate(const PeerTlsFiles& files, const std::string& h
         "': peers would refuse every request of this host"));
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> CertificateFileHosts(const std::string& path) {
+  std::unique_ptr<FILE, decltype(&fclose)> file(fopen(path.c_str(), "r"), &fclose);
+  if (file == nullptr) return {};
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      PEM_read_X509(file.get(), nullptr, nullptr, nullptr), &X509_free);
+  if (cert == nullptr) {
+    ERR_clear_error();
+    return {};
+  }
+  return CertificateHosts(cert.get());
 }
 
 std::string DescribeHosts(const std::vector<std::string>& hosts) {

@@ -50,6 +50,10 @@ absl::Status CheckOwnCertificate(const PeerTlsFiles& files, const std::string& h
 // presented on an established connection, if it verified; empty otherwise.
 std::vector<std::string> PeerCertificateHosts(SSL* ssl);
 
+// The host names of the certificate in a PEM file (its first certificate);
+// empty if it cannot be read.
+std::vector<std::string> CertificateFileHosts(const std::string& path);
+
 // "h1" or "h1, h2" for messages; "(none)" when empty.
 std::string DescribeHosts(const std::vector<std::string>& hosts);
 
