@@ -51,6 +51,7 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
       ("recopy-inline-ms", po::value(&c.recopy_inline_ms)->default_value(c.recopy_inline_ms),
        "cluster mode: how long a re-copy request waits for the kernel's copy before it "
        "answers and the controller polls (below the peer deadline)");
+  AddEtcdClientOptions(options, &c.etcd_security);
   try {
     std::vector<const char*> argv{"cvold"};
     for (const std::string& a : args) argv.push_back(a.c_str());
@@ -122,6 +123,10 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
     }
   } else if (!c.peer_listen.empty() || !c.cluster_secret_file.empty()) {
     return absl::InvalidArgumentError("--peer-listen and --cluster-secret-file need --host");
+  }
+  if (absl::Status s = FinishEtcdClientSettings(c.etcd_endpoints, c.host, &c.etcd_security);
+      !s.ok()) {
+    return s;
   }
   return c;
 }
