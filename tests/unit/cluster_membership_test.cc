@@ -298,7 +298,7 @@ TEST(ClusterMembershipEtcdTest, ThreeJoinPrimaryRevokesRankingAndEpochChange) {
   absl::StatusOr<std::unique_ptr<store::etcd_test::EtcdProcess>> etcd =
       store::etcd_test::EtcdProcess::Start();
   ASSERT_TRUE(etcd.ok()) << etcd.status();  // no etcd is a failure, not a skip
-  auto kv = store::EtcdKvStore::Connect((*etcd)->endpoint());
+  auto kv = store::EtcdKvStore::Connect((*etcd)->endpoint(), (*etcd)->ClientOptions());
   ASSERT_TRUE(kv.ok()) << kv.status();
 
   auto a = MustJoin(**kv, "hosta");

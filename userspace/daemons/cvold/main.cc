@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
@@ -109,6 +110,13 @@ int Run(const std::vector<std::string>& args) {
   store::EtcdKvStore::Options etcd_options;
   etcd_options.timeout = absl::Seconds(config->etcd_timeout_s);
   etcd_options.require_reachable = false;  // the data path must not wait for etcd
+  ApplyEtcdClientSettings(config->etcd_security, &etcd_options);
+  if (config->etcd_security.insecure &&
+      absl::StartsWith(config->etcd_endpoints, "http://")) {
+    LogWarning(absl::StrCat("etcd: plain http to ", config->etcd_endpoints,
+                            " (--etcd-insecure): whoever reaches etcd or the network can read "
+                            "and rewrite this cluster's configuration (docs/security.md)"));
+  }
   absl::StatusOr<std::unique_ptr<store::EtcdKvStore>> etcd =
       store::EtcdKvStore::Connect(config->etcd_endpoints, etcd_options);
   if (!etcd.ok()) {
