@@ -371,7 +371,7 @@ TEST(DaemonConfigEtcdTest, ClusterModeUserDefaultsToCvolHost) {
   absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(
       {"--config", "/dev/null", "--host", "h7", "--peer-listen", "10.0.0.7:7450",
        "--cluster-secret-file", "s", "--etcd-endpoints", "https://e:2379", "--etcd-cacert",
-       "ca", "--etcd-password-file", "pw"});
+       "ca", "--etcd-cert", "h7.crt", "--etcd-key", "h7.key", "--etcd-password-file", "pw"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->etcd_security.user, "cvol-h7");
 }
