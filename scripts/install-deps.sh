@@ -14,7 +14,7 @@ pkgs=(
 	fio e2fsprogs util-linux xxd python3 perl jq iproute2
 	stress-ng lvm2
 	etcd-server etcd-client curl libcurl4-openssl-dev nlohmann-json3-dev
-	libssl-dev
+	libssl-dev systemd
 )
 
 missing=()

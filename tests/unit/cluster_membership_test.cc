@@ -191,6 +191,40 @@ TEST(ClusterMembershipTest, CheckEpochAcceptsCurrentRefusesOld) {
   EXPECT_THAT(newer.message(), HasSubstr("newer"));
 }
 
+// A controller step must come from the Primary of its epoch: the right
+// epoch from another member is refused, and after a failover the old
+// Primary is refused as stale even under its own name.
+TEST(ClusterMembershipTest, CheckControllerNeedsThePrimaryOfTheEpoch) {
+  store::MemKvStore kv;
+  auto a = MustJoin(kv, "hosta");
+  auto b = MustJoin(kv, "hostb");
+  ASSERT_TRUE(a && b);
+  absl::StatusOr<Leader> leader = Membership::ReadLeader(kv, kPrefix);
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  EXPECT_EQ(leader->host, "hosta");
+  EXPECT_EQ(leader->epoch, a->campaign_revision());
+  EXPECT_TRUE(CheckController(leader->epoch, "hosta", *leader).ok());
+  absl::Status other = CheckController(leader->epoch, "hostb", *leader);
+  EXPECT_EQ(other.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(other.message(), HasSubstr("the Primary of epoch"));
+
+  const int64_t old_epoch = leader->epoch;
+  ASSERT_TRUE(kv.ExpireLease(a->lease()).ok());
+  leader = Membership::ReadLeader(kv, kPrefix);
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  EXPECT_EQ(leader->host, "hostb");
+  EXPECT_EQ(CheckController(old_epoch, "hosta", *leader).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(CheckController(leader->epoch, "hostb", *leader).ok());
+
+  ASSERT_TRUE(kv.ExpireLease(b->lease()).ok());
+  leader = Membership::ReadLeader(kv, kPrefix);
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  EXPECT_EQ(leader->epoch, 0);
+  EXPECT_EQ(leader->host, "");
+  EXPECT_EQ(CheckController(0, "", *leader).code(), absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(ClusterMembershipTest, LeaveRemovesTheMember) {
   store::MemKvStore kv;
   auto a = MustJoin(kv, "hosta");
@@ -264,7 +298,7 @@ TEST(ClusterMembershipEtcdTest, ThreeJoinPrimaryRevokesRankingAndEpochChange) {
   absl::StatusOr<std::unique_ptr<store::etcd_test::EtcdProcess>> etcd =
       store::etcd_test::EtcdProcess::Start();
   ASSERT_TRUE(etcd.ok()) << etcd.status();  // no etcd is a failure, not a skip
-  auto kv = store::EtcdKvStore::Connect((*etcd)->endpoint());
+  auto kv = store::EtcdKvStore::Connect((*etcd)->endpoint(), (*etcd)->ClientOptions());
   ASSERT_TRUE(kv.ok()) << kv.status();
 
   auto a = MustJoin(**kv, "hosta");

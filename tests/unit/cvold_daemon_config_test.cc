@@ -77,7 +77,7 @@ TEST(DaemonConfigDefaultsTest, MissingDefaultConfigFileIsFine) {
   if (std::filesystem::exists(DaemonConfig{}.config_file, ec) || ec) {
     GTEST_SKIP() << DaemonConfig{}.config_file << " exists on this host";
   }
-  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({});
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--etcd-insecure"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->config_file, DaemonConfig{}.config_file);
   ExpectDefaultsBesidesConfigFile(*c);
@@ -85,7 +85,7 @@ TEST(DaemonConfigDefaultsTest, MissingDefaultConfigFileIsFine) {
 
 TEST_F(DaemonConfigTest, EmptyConfigFileGivesTheDefaults) {
   const std::string path = WriteFile("empty.conf", "");
-  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", path});
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", path, "--etcd-insecure"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->config_file, path);
   ExpectDefaultsBesidesConfigFile(*c);
@@ -96,7 +96,7 @@ TEST_F(DaemonConfigTest, CommandLineSetsEveryOption) {
   absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(
       {"--config=" + path, "--etcd-endpoints", "http://a:1,http://b:2", "--etcd-prefix=/x/y/",
        "--etcd-timeout", "0.25", "--socket", "/tmp/s.sock", "--sys-block-dir", "/sb",
-       "--dev-dir", "/dd"});
+       "--dev-dir", "/dd", "--etcd-insecure"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->etcd_endpoints, "http://a:1,http://b:2");
   EXPECT_EQ(c->etcd_prefix, "/x/y/");
@@ -110,6 +110,7 @@ TEST_F(DaemonConfigTest, ConfigFileIsRead) {
   const std::string path = WriteFile("cvold.conf",
                                      "# cvold settings\n"
                                      "etcd-endpoints = http://10.0.0.1:2379\n"
+                                     "etcd-insecure = true\n"
                                      "etcd-prefix = /cluster7/\n"
                                      "etcd-timeout = 5\n"
                                      "\n"
@@ -132,7 +133,8 @@ TEST_F(DaemonConfigTest, CommandLineOverridesTheConfigFile) {
                                      "socket = /file.sock\n"
                                      "etcd-timeout = 7\n");
   absl::StatusOr<DaemonConfig> c =
-      ParseDaemonConfig({"--etcd-prefix", "/from-cmdline/", "--config", path, "--etcd-timeout=1"});
+      ParseDaemonConfig({"--etcd-prefix", "/from-cmdline/", "--config", path, "--etcd-timeout=1",
+                         "--etcd-insecure"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->etcd_prefix, "/from-cmdline/");
   EXPECT_EQ(c->etcd_timeout_s, 1.0);
@@ -189,7 +191,8 @@ TEST_F(DaemonConfigTest, EtcdPrefixMustEndWithASlash) {
   EXPECT_EQ(ParseDaemonConfig({"--config", file}).status().code(),
             absl::StatusCode::kInvalidArgument);
   // A single "/" is a valid prefix.
-  absl::StatusOr<DaemonConfig> root = ParseDaemonConfig({"--config", path, "--etcd-prefix", "/"});
+  absl::StatusOr<DaemonConfig> root =
+      ParseDaemonConfig({"--config", path, "--etcd-prefix", "/", "--etcd-insecure"});
   ASSERT_TRUE(root.ok()) << root.status();
   EXPECT_EQ(root->etcd_prefix, "/");
 }
@@ -209,8 +212,10 @@ TEST_F(DaemonConfigTest, HelpSetsHelpWithText) {
     ASSERT_TRUE(c.ok()) << flag << ": " << c.status();
     EXPECT_TRUE(c->help) << flag;
     EXPECT_THAT(c->help_text, HasSubstr("usage: cvold"));
-    for (const char* option : {"--config", "--etcd-endpoints", "--etcd-prefix", "--etcd-timeout",
-                               "--socket", "--sys-block-dir", "--dev-dir"}) {
+    for (const char* option :
+         {"--config", "--etcd-endpoints", "--etcd-prefix", "--etcd-timeout", "--socket",
+          "--sys-block-dir", "--dev-dir", "--etcd-cacert", "--etcd-cert", "--etcd-key",
+          "--etcd-user", "--etcd-password-file", "--etcd-insecure"}) {
       EXPECT_THAT(c->help_text, HasSubstr(option)) << flag;
     }
   }
@@ -238,7 +243,7 @@ TEST_F(DaemonConfigTest, HelpTellsTheKernelLeaseTheAgentSets) {
 
 TEST_F(DaemonConfigTest, NoHelpWithoutTheFlag) {
   const std::string path = WriteFile("empty.conf", "");
-  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", path});
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", path, "--etcd-insecure"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_FALSE(c->help);
   EXPECT_TRUE(c->help_text.empty());
@@ -250,13 +255,18 @@ TEST_F(DaemonConfigTest, NoHelpWithoutTheFlag) {
 TEST(DaemonConfigClusterTest, HostWithPeerOptions) {
   absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(
       {"--config", "/dev/null", "--host", "h1", "--peer-listen", "10.0.0.1:7450",
-       "--cluster-secret-file", "/etc/cvol/secret", "--lease-ttl-s", "3", "--instance", "h1"});
+       "--cluster-secret-file", "/etc/cvol/secret", "--lease-ttl-s", "3", "--instance", "h1",
+       "--peer-cacert", "/etc/cvol/ca.crt", "--peer-cert", "/etc/cvol/h1.crt", "--peer-key",
+       "/etc/cvol/h1.key", "--etcd-insecure"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->host, "h1");
   EXPECT_EQ(c->peer_address, "10.0.0.1:7450");
   EXPECT_EQ(c->lease_ttl_s, 3);
   EXPECT_EQ(c->instance, "h1");
   EXPECT_EQ(c->recopy_inline_ms, 1500u);
+  EXPECT_EQ(c->peer_cacert, "/etc/cvol/ca.crt");
+  EXPECT_EQ(c->peer_cert, "/etc/cvol/h1.crt");
+  EXPECT_EQ(c->peer_key, "/etc/cvol/h1.key");
 }
 
 TEST(DaemonConfigClusterTest, Errors) {
@@ -276,6 +286,10 @@ TEST(DaemonConfigClusterTest, Errors) {
       {{"--host", "h", "--peer-listen", "1.2.3.4:1", "--cluster-secret-file", "s",
         "--recopy-inline-ms", "5000"},
        "below the peer deadline"},
+      {{"--host", "h", "--peer-listen", "1.2.3.4:1", "--cluster-secret-file", "s",
+        "--peer-cacert", "c", "--peer-cert", "c"},
+       "needs --peer-cacert, --peer-cert and --peer-key"},
+      {{"--peer-cert", "c"}, "need --host"},
       {{"--instance", "a-b"}, "--instance must be"},
       {{"--instance", "abcdefghijklmnopq"}, "--instance must be"},
   };
@@ -292,9 +306,110 @@ TEST(DaemonConfigClusterTest, Errors) {
 TEST(DaemonConfigClusterTest, WildcardListenWithAddress) {
   absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(
       {"--config", "/dev/null", "--host", "h1", "--peer-listen", "0.0.0.0:7450",
-       "--peer-address", "10.0.0.1:7450", "--cluster-secret-file", "s"});
+       "--peer-address", "10.0.0.1:7450", "--cluster-secret-file", "s", "--peer-cacert", "c",
+       "--peer-cert", "c", "--peer-key", "k", "--etcd-insecure"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->peer_address, "10.0.0.1:7450");
+}
+
+// The host's etcd client certificate is its peer certificate unless the
+// --peer-* options say otherwise.
+TEST(DaemonConfigClusterTest, PeerCertificatesDefaultToTheEtcdOnes) {
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(
+      {"--config", "/dev/null", "--host", "h1", "--peer-listen", "10.0.0.1:7450",
+       "--cluster-secret-file", "s", "--etcd-endpoints", "https://10.0.0.9:2379",
+       "--etcd-cacert", "/etc/cvol/ca.crt", "--etcd-cert", "/etc/cvol/h1.crt", "--etcd-key",
+       "/etc/cvol/h1.key"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->peer_cacert, "/etc/cvol/ca.crt");
+  EXPECT_EQ(c->peer_cert, "/etc/cvol/h1.crt");
+  EXPECT_EQ(c->peer_key, "/etc/cvol/h1.key");
+  c = ParseDaemonConfig({"--config", "/dev/null", "--host", "h1", "--peer-listen",
+                         "10.0.0.1:7450", "--cluster-secret-file", "s", "--etcd-endpoints",
+                         "https://10.0.0.9:2379", "--etcd-cacert", "/etc/cvol/ca.crt",
+                         "--etcd-cert", "/etc/cvol/h1.crt", "--etcd-key", "/etc/cvol/h1.key",
+                         "--peer-cacert", "/etc/cvol/peer-ca.crt"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->peer_cacert, "/etc/cvol/peer-ca.crt");
+  EXPECT_EQ(c->peer_cert, "/etc/cvol/h1.crt");
+}
+
+// etcd security (etcd_client_settings.h): plain http only when asked for,
+// https with the CA, and the options that go together.
+TEST(DaemonConfigEtcdTest, PlainHttpNeedsEtcdInsecureAndSaysBothWaysOut) {
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", "/dev/null"});
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ErrorOf(c), HasSubstr("plain http"));
+  EXPECT_THAT(ErrorOf(c), HasSubstr("--etcd-insecure"));
+  EXPECT_THAT(ErrorOf(c), HasSubstr("--etcd-cacert"));
+  c = ParseDaemonConfig({"--config", "/dev/null", "--etcd-insecure"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->etcd_security.insecure);
+}
+
+TEST(DaemonConfigEtcdTest, TlsAndAuthOptions) {
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(
+      {"--config", "/dev/null", "--etcd-endpoints", "https://10.0.0.1:2379,https://e2:2379",
+       "--etcd-cacert", "/etc/cvol/ca.crt", "--etcd-cert", "/etc/cvol/h.crt", "--etcd-key",
+       "/etc/cvol/h.key", "--etcd-user", "u", "--etcd-password-file", "/etc/cvol/pw"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->etcd_security.cacert, "/etc/cvol/ca.crt");
+  EXPECT_EQ(c->etcd_security.cert, "/etc/cvol/h.crt");
+  EXPECT_EQ(c->etcd_security.key, "/etc/cvol/h.key");
+  EXPECT_EQ(c->etcd_security.user, "u");
+  EXPECT_EQ(c->etcd_security.password_file, "/etc/cvol/pw");
+  EXPECT_FALSE(c->etcd_security.insecure);
+  store::EtcdKvStoreOptions o;
+  ApplyEtcdClientSettings(c->etcd_security, &o);
+  EXPECT_EQ(o.ca_file, "/etc/cvol/ca.crt");
+  EXPECT_EQ(o.key_file, "/etc/cvol/h.key");
+  EXPECT_EQ(o.password_file, "/etc/cvol/pw");
+  EXPECT_FALSE(o.allow_insecure);
+}
+
+TEST(DaemonConfigEtcdTest, ClusterModeUserDefaultsToCvolHost) {
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(
+      {"--config", "/dev/null", "--host", "h7", "--peer-listen", "10.0.0.7:7450",
+       "--cluster-secret-file", "s", "--etcd-endpoints", "https://e:2379", "--etcd-cacert",
+       "ca", "--etcd-cert", "h7.crt", "--etcd-key", "h7.key", "--etcd-password-file", "pw"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->etcd_security.user, "cvol-h7");
+}
+
+TEST_F(DaemonConfigTest, EtcdOptionsFromTheConfigFile) {
+  const std::string path = WriteFile("tls.conf",
+                                     "etcd-endpoints = https://10.0.0.1:2379\n"
+                                     "etcd-cacert = /c/ca.crt\n"
+                                     "etcd-cert = /c/h.crt\n"
+                                     "etcd-key = /c/h.key\n"
+                                     "etcd-user = cvol-h\n"
+                                     "etcd-password-file = /c/pw\n");
+  absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", path});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->etcd_security.cacert, "/c/ca.crt");
+  EXPECT_EQ(c->etcd_security.user, "cvol-h");
+  EXPECT_EQ(c->etcd_security.password_file, "/c/pw");
+}
+
+TEST(DaemonConfigEtcdTest, Errors) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--etcd-endpoints", "https://a:1"}, "need --etcd-cacert"},
+      {{"--etcd-endpoints", "https://a:1,http://b:2", "--etcd-cacert", "ca"}, "mixes"},
+      {{"--etcd-insecure", "--etcd-cacert", "ca"}, "need https://"},
+      {{"--etcd-endpoints", "https://a:1", "--etcd-cacert", "ca", "--etcd-cert", "c"},
+       "go together"},
+      {{"--etcd-endpoints", "https://a:1", "--etcd-cacert", "ca", "--etcd-password-file", "p"},
+       "--etcd-password-file needs --etcd-user"},
+      {{"--etcd-endpoints", "https://a:1", "--etcd-cacert", "ca", "--etcd-user", "u"},
+       "--etcd-user needs --etcd-password-file"},
+  };
+  for (const auto& [args, want] : cases) {
+    std::vector<std::string> full = {"--config", "/dev/null"};
+    full.insert(full.end(), args.begin(), args.end());
+    absl::StatusOr<DaemonConfig> c = ParseDaemonConfig(full);
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << want;
+    EXPECT_THAT(ErrorOf(c), HasSubstr(want));
+  }
 }
 
 }  // namespace

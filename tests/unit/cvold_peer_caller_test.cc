@@ -24,8 +24,9 @@ class FakePeers final : public PeerCaller {
  public:
   FakePeers(Executor* fan_out, int together) : PeerCaller(fan_out), together_(together) {}
 
-  PeerAnswer Ask(const std::string& address, const std::string&, int64_t, const Json&,
+  PeerAnswer Ask(const PeerTarget& to, const std::string&, int64_t, const Json&,
                  absl::Duration) override {
+    const std::string& address = to.address;
     if (address == "slow") release_slow_.WaitForNotification();
     absl::MutexLock lock(&mu_);
     ++in_flight_;

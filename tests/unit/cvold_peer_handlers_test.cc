@@ -47,7 +47,8 @@ class PeerHandlersTest : public ::testing::Test {
 };
 
 TEST_F(PeerHandlersTest, NotClusteredRefusesEverything) {
-  absl::StatusOr<nlohmann::json> r = service_->HandlePeer("ping", 0, nlohmann::json::object());
+  absl::StatusOr<nlohmann::json> r =
+      service_->HandlePeer("ping", 0, "h1", nlohmann::json::object());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -57,7 +58,7 @@ TEST_F(PeerHandlersTest, StaleEpochIsRefused) {
   for (const char* type : {"freeze", "apply", "release", "abort", "migrate_start", "recopy",
                            "volume_move", "move_progress"}) {
     absl::StatusOr<nlohmann::json> r =
-        service_->HandlePeer(type, epoch - 1, nlohmann::json{{"change", "c"}});
+        service_->HandlePeer(type, epoch - 1, "h1", nlohmann::json{{"change", "c"}});
     EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << type;
     EXPECT_THAT(r.status().message(), HasSubstr("stale epoch")) << type;
   }
@@ -68,9 +69,10 @@ TEST_F(PeerHandlersTest, TheSuccessorsEpochRefusesThePredecessor) {
   const int64_t old_epoch = primary_->campaign_revision();
   ASSERT_TRUE(primary_->Leave().ok());  // h2 becomes the Primary
   absl::StatusOr<nlohmann::json> r =
-      service_->HandlePeer("freeze", old_epoch, nlohmann::json{{"change", "c"}});
+      service_->HandlePeer("freeze", old_epoch, "h1", nlohmann::json{{"change", "c"}});
   EXPECT_THAT(r.status().message(), HasSubstr("stale epoch"));
-  r = service_->HandlePeer("release", self_->campaign_revision(), nlohmann::json{{"change", "c"}});
+  r = service_->HandlePeer("release", self_->campaign_revision(), "h2",
+                           nlohmann::json{{"change", "c"}});
   ASSERT_TRUE(r.ok()) << r.status();  // nothing held under that change: a no-op
   EXPECT_EQ((*r)["released"], false);
 }
@@ -79,17 +81,39 @@ TEST_F(PeerHandlersTest, CurrentEpochReachesArgumentChecks) {
   service_->AttachCluster(agent_.get(), nullptr);
   const int64_t epoch = primary_->campaign_revision();
   absl::StatusOr<nlohmann::json> r =
-      service_->HandlePeer("freeze", epoch, nlohmann::json{{"change", "c"}});
+      service_->HandlePeer("freeze", epoch, "h1", nlohmann::json{{"change", "c"}});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
-  r = service_->HandlePeer("freeze", epoch,
+  r = service_->HandlePeer("freeze", epoch, "h1",
                            nlohmann::json{{"change", "c"}, {"volume", "p/v"}, {"vext", 0},
                                           {"timeout_ms", 1000}, {"extra", 1}});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
-  r = service_->HandlePeer("no_such_request", epoch, nlohmann::json::object());
+  r = service_->HandlePeer("no_such_request", epoch, "h1", nlohmann::json::object());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  r = service_->HandlePeer("ping", 0, nlohmann::json::object());
+  r = service_->HandlePeer("ping", 0, "h1", nlohmann::json::object());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ((*r)["host"], "h2");
+}
+
+// The epoch is right, the sender is not the Primary: the peer link
+// authenticated it as another member (its certificate), which must not
+// act in the Primary's name.
+TEST_F(PeerHandlersTest, ControllerStepsFromAnotherMemberAreRefused) {
+  service_->AttachCluster(agent_.get(), nullptr);
+  const int64_t epoch = primary_->campaign_revision();
+  for (const char* sender : {"h2", "h3", ""}) {
+    for (const char* type : {"freeze", "apply", "release", "abort", "migrate_start",
+                             "migrate_status", "recopy"}) {
+      absl::StatusOr<nlohmann::json> r =
+          service_->HandlePeer(type, epoch, sender, nlohmann::json{{"change", "c"}});
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << type << sender;
+      EXPECT_THAT(r.status().message(), HasSubstr("the Primary of epoch")) << type;
+    }
+  }
+  // Requests any member may send to the Primary pass the identity check
+  // (and reach their own checks).
+  absl::StatusOr<nlohmann::json> r = service_->HandlePeer(
+      "move_progress", epoch, "h3", nlohmann::json{{"keys", "/cvol/moves/p/v/1"}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
 }
 
 // A command forwarded by another host: only the Primary starts moves, and
@@ -98,16 +122,16 @@ TEST_F(PeerHandlersTest, ForwardedMovesNeedThePrimary) {
   service_->AttachCluster(agent_.get(), nullptr);
   const int64_t epoch = primary_->campaign_revision();
   absl::StatusOr<nlohmann::json> r = service_->HandlePeer(
-      "volume_move", epoch, nlohmann::json{{"volume", "p/v"}, {"vext", 0}, {"count", 1}});
+      "volume_move", epoch, "h1", nlohmann::json{{"volume", "p/v"}, {"vext", 0}, {"count", 1}});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("not the Primary"));
-  r = service_->HandlePeer("volume_move", epoch,
+  r = service_->HandlePeer("volume_move", epoch, "h1",
                            nlohmann::json{{"volume", "p/v"}, {"vext", 0}, {"count", 0}});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
-  r = service_->HandlePeer("move_progress", epoch,
+  r = service_->HandlePeer("move_progress", epoch, "h1",
                            nlohmann::json{{"keys", nlohmann::json::array({"/cvol/moves/p/v/1"})}});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound) << r.status();
-  r = service_->HandlePeer("move_progress", epoch, nlohmann::json{{"keys", "/cvol/moves/p/v/1"}});
+  r = service_->HandlePeer("move_progress", epoch, "h1", nlohmann::json{{"keys", "/cvol/moves/p/v/1"}});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
 }
 

@@ -125,7 +125,7 @@ TEST(RegressionTest, LocateInAnEmptyVolumeDoesNotPrintAWrappedRange) {
 TEST(RegressionTest, StrayCommandLineWordIsInvalidArgument) {
   for (const std::string word : {"positional", "etcd-prefix=/x/"}) {
     absl::StatusOr<DaemonConfig> c =
-        ParseDaemonConfig({"--config", "/dev/null", word});
+        ParseDaemonConfig({"--config", "/dev/null", "--etcd-insecure", word});
     EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << "'" << word << "'";
   }
 }

@@ -39,6 +39,13 @@ using etcd_test::ClosedPortUrl;
 using etcd_test::EtcdProcess;
 using etcd_test::LocalSocket;
 
+// The plain-http etcd of these tests: allowed explicitly.
+EtcdKvStore::Options Insecure() {
+  EtcdKvStore::Options options;
+  options.allow_insecure = true;
+  return options;
+}
+
 // The one etcd of this process, started by the first test that needs it
 // (MemKvStore tests in the same binary never pay for it).
 struct SharedEtcd {
@@ -77,7 +84,7 @@ class EtcdHarness {
       return nullptr;
     }
     absl::StatusOr<std::unique_ptr<EtcdKvStore>> store =
-        EtcdKvStore::Connect((*etcd)->endpoint());
+        EtcdKvStore::Connect((*etcd)->endpoint(), Insecure());
     if (!store.ok()) {
       ADD_FAILURE() << store.status();
       return nullptr;
@@ -91,7 +98,7 @@ class EtcdHarness {
   }
 
   std::unique_ptr<KvStore> NewUnavailableStore() {
-    EtcdKvStore::Options options;
+    EtcdKvStore::Options options = Insecure();
     options.require_reachable = false;
     absl::StatusOr<std::unique_ptr<EtcdKvStore>> store =
         EtcdKvStore::Connect(ClosedPortUrl(), options);
@@ -130,7 +137,7 @@ TEST(EtcdPrefixRangeEndTest, MatchesEtcdsGetPrefixRangeEnd) {
 TEST(EtcdKvStoreTest, MalformedEndpointsAreInvalidArgument) {
   for (const char* endpoints : {"", " , ", "127.0.0.1:2379", "https://127.0.0.1:2379",
                                 "http://", "http://127.0.0.1:2379,etcd:2379"}) {
-    EXPECT_EQ(EtcdKvStore::Connect(endpoints).status().code(),
+    EXPECT_EQ(EtcdKvStore::Connect(endpoints, Insecure()).status().code(),
               absl::StatusCode::kInvalidArgument)
         << endpoints;
   }
@@ -138,7 +145,7 @@ TEST(EtcdKvStoreTest, MalformedEndpointsAreInvalidArgument) {
 
 TEST(EtcdKvStoreTest, ClosedPortIsUnavailableAndNamed) {
   const std::string url = ClosedPortUrl();
-  absl::StatusOr<std::unique_ptr<EtcdKvStore>> store = EtcdKvStore::Connect(url);
+  absl::StatusOr<std::unique_ptr<EtcdKvStore>> store = EtcdKvStore::Connect(url, Insecure());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(absl::StrContains(store.status().message(), url)) << store.status();
   EXPECT_TRUE(absl::StrContains(store.status().message(), "check that etcd is running"))
@@ -149,7 +156,7 @@ TEST(EtcdKvStoreTest, FailsOverToTheNextEndpointAndRemembersIt) {
   const std::string real = RealEndpoint();
   const std::string dead = ClosedPortUrl();
   absl::StatusOr<std::unique_ptr<EtcdKvStore>> store =
-      EtcdKvStore::Connect(absl::StrCat(dead, ", ", real, "/"));
+      EtcdKvStore::Connect(absl::StrCat(dead, ", ", real, "/"), Insecure());
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ((*store)->endpoint(), real);
   absl::StatusOr<TxnResult> r = (*store)->Txn({}, {Op::Put("/failover", "1")});
@@ -158,7 +165,7 @@ TEST(EtcdKvStoreTest, FailsOverToTheNextEndpointAndRemembersIt) {
 }
 
 TEST(EtcdKvStoreTest, StartsWhileEtcdIsDownWhenAllowed) {
-  EtcdKvStore::Options options;
+  EtcdKvStore::Options options = Insecure();
   options.require_reachable = false;
   const std::string dead = ClosedPortUrl();
   absl::StatusOr<std::unique_ptr<EtcdKvStore>> store = EtcdKvStore::Connect(dead, options);
@@ -175,7 +182,7 @@ TEST(EtcdKvStoreTest, StartsWhileEtcdIsDownWhenAllowed) {
 // connection (that member is not running) but still counts as a member.
 TEST(EtcdKvStoreTest, ProbeQuorumAsksEveryMember) {
   const std::string real = RealEndpoint();
-  absl::StatusOr<std::unique_ptr<EtcdKvStore>> store = EtcdKvStore::Connect(real);
+  absl::StatusOr<std::unique_ptr<EtcdKvStore>> store = EtcdKvStore::Connect(real, Insecure());
   ASSERT_TRUE(store.ok()) << store.status();
   absl::StatusOr<QuorumReport> healthy = (*store)->ProbeQuorum();
   ASSERT_TRUE(healthy.ok()) << healthy.status();
@@ -186,7 +193,7 @@ TEST(EtcdKvStoreTest, ProbeQuorumAsksEveryMember) {
   EXPECT_FALSE(healthy->Lost());
 
   absl::StatusOr<std::unique_ptr<EtcdKvStore>> half =
-      EtcdKvStore::Connect(absl::StrCat(ClosedPortUrl(), ",", real));
+      EtcdKvStore::Connect(absl::StrCat(ClosedPortUrl(), ",", real), Insecure());
   ASSERT_TRUE(half.ok()) << half.status();
   absl::StatusOr<QuorumReport> report = (*half)->ProbeQuorum();
   ASSERT_TRUE(report.ok()) << report.status();
@@ -212,7 +219,7 @@ TEST(QuorumReportTest, LostOnlyWhenNoMajorityCanHaveALeader) {
 TEST(EtcdKvStoreTest, SilentEndpointTimesOut) {
   LocalSocket hole;
   hole.Listen();
-  EtcdKvStore::Options options;
+  EtcdKvStore::Options options = Insecure();
   options.timeout = absl::Milliseconds(300);
   options.require_reachable = false;
   absl::StatusOr<std::unique_ptr<EtcdKvStore>> store =
@@ -237,7 +244,8 @@ TEST(EtcdKvStoreTest, SilentEndpointTimesOut) {
 TEST(EtcdKvStoreTest, WaitFailsWhenEtcdStops) {
   absl::StatusOr<std::unique_ptr<EtcdProcess>> own = EtcdProcess::Start();
   ASSERT_TRUE(own.ok()) << own.status();
-  absl::StatusOr<std::unique_ptr<EtcdKvStore>> store = EtcdKvStore::Connect((*own)->endpoint());
+  absl::StatusOr<std::unique_ptr<EtcdKvStore>> store =
+      EtcdKvStore::Connect((*own)->endpoint(), Insecure());
   ASSERT_TRUE(store.ok()) << store.status();
   absl::StatusOr<RangeResult> now = (*store)->Range("/w/");
   ASSERT_TRUE(now.ok()) << now.status();
@@ -265,7 +273,7 @@ TEST(EtcdKvStoreTest, WaitFailsWhenEtcdStops) {
 TEST(EtcdKvStoreTest, WaitOnASilentEndpointEndsAtItsTimeout) {
   LocalSocket hole;
   hole.Listen();
-  EtcdKvStore::Options options;
+  EtcdKvStore::Options options = Insecure();
   options.require_reachable = false;
   absl::StatusOr<std::unique_ptr<EtcdKvStore>> store =
       EtcdKvStore::Connect(hole.url(), options);
@@ -278,7 +286,8 @@ TEST(EtcdKvStoreTest, WaitOnASilentEndpointEndsAtItsTimeout) {
 }
 
 TEST(EtcdKvStoreTest, EtcdErrorsKeepTheirCodeAndMessage) {
-  absl::StatusOr<std::unique_ptr<EtcdKvStore>> store = EtcdKvStore::Connect(RealEndpoint());
+  absl::StatusOr<std::unique_ptr<EtcdKvStore>> store =
+      EtcdKvStore::Connect(RealEndpoint(), Insecure());
   ASSERT_TRUE(store.ok()) << store.status();
   absl::StatusOr<TxnResult> r =
       (*store)->Txn({}, {Op::Put("/dup", "1"), Op::Put("/dup", "2")});

@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -37,9 +38,10 @@
 #include "cvol/peer/message.h"
 #include "cvol/peer/peer_client.h"
 #include "cvol/peer/peer_server.h"
-#include "cvol/peer/tls_psk.h"
+#include "cvol/peer/peer_tls.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test_pki.h"
 
 namespace cvol::peer {
 namespace {
@@ -48,6 +50,22 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr char kSecret[] = "limits-test-secret-0123456789abc";
+constexpr char kServerHost[] = "server-host";
+constexpr char kClientHost[] = "legit";
+
+// One CA for the whole binary: certificates take a few openssl runs.
+cvol::testing::TestPki& Pki() {
+  static auto* pki = new cvol::testing::TestPki("limits-ca");
+  return *pki;
+}
+const PeerTlsFiles& ServerTls() {
+  static const PeerTlsFiles files = Pki().Issue(kServerHost);
+  return files;
+}
+const PeerTlsFiles& ClientTls() {
+  static const PeerTlsFiles files = Pki().Issue(kClientHost);
+  return files;
+}
 
 // Polls `done` every 5 ms until it holds or `limit` passes.
 template <typename Condition>
@@ -94,13 +112,13 @@ bool WaitClosed(int fd, absl::Duration limit) {
   }
 }
 
-// A TLS connection with the cluster secret's key, for sending hand-made
-// bytes after the handshake.
+// A TLS connection with a client certificate of the cluster, for sending
+// hand-made bytes after the handshake.
 class TlsConnection {
  public:
   TlsConnection(const char* source, uint16_t port) : fd_(ConnectFrom(source, port)) {
     absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> context =
-        MakeTlsPskContext(kSecret, TlsRole::kClient);
+        MakePeerTlsContext(ClientTls(), TlsRole::kClient);
     if (fd_ < 0 || !context.ok()) return;
     context_ = *std::move(context);
     ssl_ = SSL_new(context_->native_handle());
@@ -142,6 +160,7 @@ class PeerLimitsTest : public ::testing::Test {
 
   std::unique_ptr<PeerServer> StartServer(PeerServerOptions options) {
     options.secret = kSecret;
+    options.tls = ServerTls();
     options.log = [this](std::string line) {
       absl::MutexLock lock(&mu_);
       logs_.push_back(std::move(line));
@@ -162,14 +181,21 @@ class PeerLimitsTest : public ::testing::Test {
     return found;
   }
 
-  static PeerClient MakeClient() { return PeerClient(PeerClientOptions{kSecret, "legit"}); }
+  static PeerClient MakeClient() {
+    PeerClientOptions options;
+    options.secret = kSecret;
+    options.tls = ClientTls();
+    options.self = kClientHost;
+    return PeerClient(std::move(options));
+  }
 
   // One echo call from 127.0.0.1, with the cluster's default peer deadline.
   static absl::Status Echo(PeerClient& client, const PeerServer& server) {
     PeerRequest request;
     request.type = "echo";
     request.body = "hello";
-    absl::StatusOr<PeerReply> reply = client.Call(server.address(), request, absl::Seconds(5));
+    absl::StatusOr<PeerReply> reply =
+        client.Call(kServerHost, server.address(), request, absl::Seconds(5));
     if (!reply.ok()) return reply.status();
     return reply->status;
   }
@@ -177,6 +203,7 @@ class PeerLimitsTest : public ::testing::Test {
   static std::string Frame(uint64_t id) {
     PeerRequest request;
     request.type = "echo";
+    request.from = kClientHost;
     request.id = id;
     request.sent_unix_ms = absl::ToUnixMillis(absl::Now());
     absl::StatusOr<std::string> frame = EncodeFrame(kSecret, EncodeRequest(request));
@@ -500,12 +527,14 @@ TEST(ConnectionLimitsTest, SlotsCountUntilDestroyed) {
 TEST(PeerServerOptionsTest, ZeroLimitsAreRefused) {
   PeerServerOptions zero_timeout;
   zero_timeout.secret = kSecret;
+  zero_timeout.tls = ServerTls();
   zero_timeout.idle_timeout = absl::ZeroDuration();
   auto handler = [](const PeerRequest&) { return PeerReply{}; };
   EXPECT_EQ(PeerServer::Start("127.0.0.1:0", handler, zero_timeout).status().code(),
             absl::StatusCode::kInvalidArgument);
   PeerServerOptions zero_cap;
   zero_cap.secret = kSecret;
+  zero_cap.tls = ServerTls();
   zero_cap.caps.handshakes_per_address = 0;
   EXPECT_EQ(PeerServer::Start("127.0.0.1:0", handler, zero_cap).status().code(),
             absl::StatusCode::kInvalidArgument);

@@ -1,11 +1,13 @@
 // PeerServer and PeerClient over real sockets on the loopback: calls,
-// handler errors, deadlines, authentication failures, a server that is
-// down, concurrency, slow handlers, clock skew and stale cached
-// connections.
+// handler errors, deadlines, authentication failures (certificates of
+// another CA, another host, a sender the certificate does not name), a
+// server that is down, concurrency, slow handlers, clock skew and stale
+// cached connections.
 #include <arpa/inet.h>
 #include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -28,10 +30,11 @@
 #include "cvol/peer/message.h"
 #include "cvol/peer/peer_client.h"
 #include "cvol/peer/peer_server.h"
-#include "cvol/peer/tls_psk.h"
+#include "cvol/peer/peer_tls.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "test_pki.h"
 
 namespace cvol::peer {
 namespace {
@@ -42,6 +45,22 @@ using ::testing::Not;
 using nlohmann::json;
 
 constexpr char kSecret[] = "transport-test-secret-0123456789";
+constexpr char kServerHost[] = "server-host";
+constexpr char kClientHost[] = "test-host";
+
+// One CA for the whole binary: certificates take a few openssl runs.
+cvol::testing::TestPki& Pki() {
+  static auto* pki = new cvol::testing::TestPki();
+  return *pki;
+}
+const PeerTlsFiles& ServerTls() {
+  static const PeerTlsFiles files = Pki().Issue(kServerHost);
+  return files;
+}
+const PeerTlsFiles& ClientTls() {
+  static const PeerTlsFiles files = Pki().Issue(kClientHost);
+  return files;
+}
 
 // Collects what the server logs and which requests its handler saw.
 class Recorder {
@@ -81,9 +100,10 @@ class Recorder {
   std::vector<PeerRequest> requests_;
 };
 
-PeerServerOptions SecretOnly() {
+PeerServerOptions SecretAndTls() {
   PeerServerOptions options;
   options.secret = kSecret;
+  options.tls = ServerTls();
   return options;
 }
 
@@ -107,6 +127,7 @@ class PeerTransportTest : public ::testing::Test {
   std::unique_ptr<PeerServer> StartServer(const std::string& address = "127.0.0.1:0",
                                           PeerServerOptions options = {}) {
     if (options.secret.empty()) options.secret = kSecret;
+    if (options.tls.empty()) options.tls = ServerTls();
     options.log = [this](std::string line) { recorder_.Log(std::move(line)); };
     absl::StatusOr<std::unique_ptr<PeerServer>> server = PeerServer::Start(
         address, [this](const PeerRequest& r) { return Handle(r); }, std::move(options));
@@ -114,10 +135,13 @@ class PeerTransportTest : public ::testing::Test {
     return server.ok() ? std::move(*server) : nullptr;
   }
 
-  static std::unique_ptr<PeerClient> MakeClientPtr(const std::string& secret = kSecret) {
+  static std::unique_ptr<PeerClient> MakeClientPtr(const std::string& secret = kSecret,
+                                                   const PeerTlsFiles& tls = ClientTls(),
+                                                   const std::string& self = kClientHost) {
     PeerClientOptions options;
     options.secret = secret;
-    options.self = "test-host";
+    options.tls = tls;
+    options.self = self;
     return std::make_unique<PeerClient>(std::move(options));
   }
 
@@ -142,7 +166,7 @@ TEST_F(PeerTransportTest, CallSucceedsAndHandlerSeesTheRequest) {
   PeerClient& client = *client_owner;
   const int64_t before_ms = absl::ToUnixMillis(absl::Now());
   absl::StatusOr<PeerReply> reply =
-      client.Call(server->address(), Request("echo", json{{"volume", "v1"}}, 17), absl::Seconds(5));
+      client.Call(kServerHost, server->address(), Request("echo", json{{"volume", "v1"}}, 17), absl::Seconds(5));
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_TRUE(reply->status.ok()) << reply->status;
   EXPECT_EQ(reply->body, (json{{"volume", "v1"}}));
@@ -166,7 +190,7 @@ TEST_F(PeerTransportTest, ManyRequestsOnOneConnectionWithIncreasingIds) {
   uint64_t last_id = 0;
   for (int i = 0; i < 50; ++i) {
     absl::StatusOr<PeerReply> reply =
-        client.Call(server->address(), Request("echo", i), absl::Seconds(5));
+        client.Call(kServerHost, server->address(), Request("echo", i), absl::Seconds(5));
     ASSERT_TRUE(reply.ok()) << reply.status();
     EXPECT_EQ(reply->body, json(i));
     EXPECT_GT(reply->id, last_id);
@@ -180,7 +204,7 @@ TEST_F(PeerTransportTest, HandlerErrorStatusArrivesIntact) {
   ASSERT_NE(server, nullptr);
   std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
   PeerClient& client = *client_owner;
-  absl::StatusOr<PeerReply> reply = client.Call(server->address(), Request("fail"), absl::Seconds(5));
+  absl::StatusOr<PeerReply> reply = client.Call(kServerHost, server->address(), Request("fail"), absl::Seconds(5));
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->status, absl::AbortedError("stale epoch 3 (current 4)"));
 }
@@ -190,7 +214,7 @@ TEST_F(PeerTransportTest, HandlerExceptionBecomesInternal) {
   ASSERT_NE(server, nullptr);
   std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
   PeerClient& client = *client_owner;
-  absl::StatusOr<PeerReply> reply = client.Call(server->address(), Request("throw"), absl::Seconds(5));
+  absl::StatusOr<PeerReply> reply = client.Call(kServerHost, server->address(), Request("throw"), absl::Seconds(5));
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->status.code(), absl::StatusCode::kInternal);
   EXPECT_THAT(std::string(reply->status.message()), HasSubstr("boom"));
@@ -203,11 +227,11 @@ TEST_F(PeerTransportTest, DeadlineExceededThenTheClientWorksAgain) {
   PeerClient& client = *client_owner;
   const absl::Time start = absl::Now();
   absl::StatusOr<PeerReply> reply =
-      client.Call(server->address(), Request("slow", json{{"ms", 1500}}), absl::Milliseconds(200));
+      client.Call(kServerHost, server->address(), Request("slow", json{{"ms", 1500}}), absl::Milliseconds(200));
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kDeadlineExceeded) << reply.status();
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(1400));  // not the handler's 1.5 s
 
-  reply = client.Call(server->address(), Request("echo", "again"), absl::Seconds(5));
+  reply = client.Call(kServerHost, server->address(), Request("echo", "again"), absl::Seconds(5));
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->body, json("again"));
 }
@@ -218,17 +242,17 @@ TEST_F(PeerTransportTest, WrongSecretGetsNoAnswerAndNoHandler) {
   std::unique_ptr<PeerClient> intruder_owner = MakeClientPtr("not-the-cluster-secret-at-all");
   PeerClient& intruder = *intruder_owner;
   absl::StatusOr<PeerReply> reply =
-      intruder.Call(server->address(), Request("echo"), absl::Seconds(2));
-  // The TLS handshake fails: the keys derived from the secrets differ.
+      intruder.Call(kServerHost, server->address(), Request("echo"), absl::Seconds(2));
+  // Its certificate is good, its frames' tags are not: closed unanswered.
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
-  EXPECT_THAT(std::string(reply.status().message()), HasSubstr("handshake"));
+  EXPECT_THAT(std::string(reply.status().message()), HasSubstr("closed by the peer"));
   EXPECT_TRUE(recorder_.requests().empty());
-  EXPECT_TRUE(recorder_.Logged("TLS handshake")) << ::testing::PrintToString(recorder_.logs());
+  EXPECT_TRUE(recorder_.Logged("tag")) << ::testing::PrintToString(recorder_.logs());
 
   // The server still serves those who hold the secret.
   std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
   PeerClient& client = *client_owner;
-  EXPECT_TRUE(client.Call(server->address(), Request("echo"), absl::Seconds(5)).ok());
+  EXPECT_TRUE(client.Call(kServerHost, server->address(), Request("echo"), absl::Seconds(5)).ok());
 }
 
 TEST_F(PeerTransportTest, ServerDownIsUnavailableQuickly) {
@@ -241,7 +265,7 @@ TEST_F(PeerTransportTest, ServerDownIsUnavailableQuickly) {
   std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
   PeerClient& client = *client_owner;
   const absl::Time start = absl::Now();
-  absl::StatusOr<PeerReply> reply = client.Call(address, Request("echo"), absl::Seconds(10));
+  absl::StatusOr<PeerReply> reply = client.Call(kServerHost, address, Request("echo"), absl::Seconds(10));
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
 }
@@ -252,12 +276,12 @@ TEST_F(PeerTransportTest, StaleCachedConnectionIsReplaced) {
   const std::string address = server->address();
   std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
   PeerClient& client = *client_owner;
-  ASSERT_TRUE(client.Call(address, Request("echo"), absl::Seconds(5)).ok());
+  ASSERT_TRUE(client.Call(kServerHost, address, Request("echo"), absl::Seconds(5)).ok());
   server->Stop();
   server = StartServer(address);  // a restarted daemon, same port
   ASSERT_NE(server, nullptr);
   absl::SleepFor(absl::Milliseconds(50));  // the old connection's FIN arrives
-  absl::StatusOr<PeerReply> reply = client.Call(address, Request("echo", 2), absl::Seconds(5));
+  absl::StatusOr<PeerReply> reply = client.Call(kServerHost, address, Request("echo", 2), absl::Seconds(5));
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->body, json(2));
 }
@@ -276,7 +300,7 @@ TEST_F(PeerTransportTest, EightConcurrentCallers) {
       for (int i = 0; i < 25; ++i) {
         const json body = {{"caller", t}, {"i", i}};
         absl::StatusOr<PeerReply> reply =
-            client.Call(server->address(), Request("echo", body), absl::Seconds(10));
+            client.Call(kServerHost, server->address(), Request("echo", body), absl::Seconds(10));
         if (reply.ok() && reply->status.ok() && reply->body == body) {
           ++good;
         } else {
@@ -298,12 +322,12 @@ TEST_F(PeerTransportTest, SlowHandlerDoesNotBlockAnotherConnection) {
   PeerClient& client = *client_owner;
   absl::StatusOr<PeerReply> slow_reply;
   std::thread slow([&] {
-    slow_reply = client.Call(server->address(), Request("block"), absl::Seconds(10));
+    slow_reply = client.Call(kServerHost, server->address(), Request("block"), absl::Seconds(10));
   });
   ASSERT_TRUE(blocked_.WaitForNotificationWithTimeout(absl::Seconds(5)));
   // The blocked handler holds its worker for up to 10 s: an answer within
   // the deadline shows it held nothing else.
-  absl::StatusOr<PeerReply> fast = client.Call(server->address(), Request("echo", 1), absl::Seconds(3));
+  absl::StatusOr<PeerReply> fast = client.Call(kServerHost, server->address(), Request("echo", 1), absl::Seconds(3));
   EXPECT_TRUE(fast.ok()) << fast.status();
   release_.Notify();
   slow.join();
@@ -318,7 +342,7 @@ TEST_F(PeerTransportTest, SkewedClockRefusedWithoutRunningTheHandler) {
   for (const absl::Duration offset : {absl::Seconds(-120), absl::Seconds(90)}) {
     PeerRequest request = Request("echo");
     request.sent_unix_ms = absl::ToUnixMillis(absl::Now() + offset);
-    absl::StatusOr<PeerReply> reply = client.Call(server->address(), request, absl::Seconds(5));
+    absl::StatusOr<PeerReply> reply = client.Call(kServerHost, server->address(), request, absl::Seconds(5));
     ASSERT_TRUE(reply.ok()) << reply.status();
     EXPECT_EQ(reply->status.code(), absl::StatusCode::kFailedPrecondition) << reply->status;
     EXPECT_THAT(std::string(reply->status.message()), HasSubstr("replay"));
@@ -327,7 +351,7 @@ TEST_F(PeerTransportTest, SkewedClockRefusedWithoutRunningTheHandler) {
 
   PeerRequest within = Request("echo");
   within.sent_unix_ms = absl::ToUnixMillis(absl::Now() - absl::Seconds(30));
-  absl::StatusOr<PeerReply> reply = client.Call(server->address(), within, absl::Seconds(5));
+  absl::StatusOr<PeerReply> reply = client.Call(kServerHost, server->address(), within, absl::Seconds(5));
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_TRUE(reply->status.ok()) << reply->status;
 }
@@ -338,14 +362,14 @@ TEST_F(PeerTransportTest, Ipv6Loopback) {
   EXPECT_EQ(server->address(), absl::StrCat("[::1]:", server->port()));
   std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
   PeerClient& client = *client_owner;
-  absl::StatusOr<PeerReply> reply = client.Call(server->address(), Request("echo", 6), absl::Seconds(5));
+  absl::StatusOr<PeerReply> reply = client.Call(kServerHost, server->address(), Request("echo", 6), absl::Seconds(5));
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->body, json(6));
 }
 
 TEST_F(PeerTransportTest, BadAddressesRefused) {
   EXPECT_EQ(PeerServer::Start("localhost:0", [](const PeerRequest&) { return PeerReply{}; },
-                              SecretOnly())
+                              SecretAndTls())
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
@@ -356,7 +380,7 @@ TEST_F(PeerTransportTest, BadAddressesRefused) {
             absl::StatusCode::kInvalidArgument);
   std::unique_ptr<PeerClient> client_owner = MakeClientPtr();
   PeerClient& client = *client_owner;
-  EXPECT_EQ(client.Call("nowhere", Request("echo"), absl::Seconds(1)).status().code(),
+  EXPECT_EQ(client.Call(kServerHost, "nowhere", Request("echo"), absl::Seconds(1)).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -364,12 +388,12 @@ TEST_F(PeerTransportTest, AddressInUseIsUnavailable) {
   std::unique_ptr<PeerServer> server = StartServer();
   ASSERT_NE(server, nullptr);
   absl::StatusOr<std::unique_ptr<PeerServer>> second = PeerServer::Start(
-      server->address(), [](const PeerRequest&) { return PeerReply{}; }, SecretOnly());
+      server->address(), [](const PeerRequest&) { return PeerReply{}; }, SecretAndTls());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable) << second.status();
 }
 
 // A blocking TCP connection for sending hand-made bytes, in the clear or
-// over TLS with the cluster secret's key.
+// over TLS with a client certificate.
 class RawConnection {
  public:
   enum class Tls { kNo, kYes };
@@ -384,7 +408,7 @@ class RawConnection {
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (connected_ && tls == Tls::kYes) {
       absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> context =
-          MakeTlsPskContext(kSecret, TlsRole::kClient);
+          MakePeerTlsContext(ClientTls(), TlsRole::kClient);
       connected_ = context.ok();
       if (!connected_) return;
       context_ = *std::move(context);
@@ -397,6 +421,7 @@ class RawConnection {
     close(fd_);
   }
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
   void Send(const std::string& bytes) {
     const ssize_t n = ssl_ != nullptr ? SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()))
                                       : write(fd_, bytes.data(), bytes.size());
@@ -488,13 +513,144 @@ TEST_F(PeerTransportTest, StopWhileAHandlerRunsDropsItsReply) {
   PeerClient& client = *client_owner;
   absl::StatusOr<PeerReply> reply;
   std::thread caller([&] {
-    reply = client.Call(server->address(), Request("slow", json{{"ms", 300}}), absl::Seconds(5));
+    reply = client.Call(kServerHost, server->address(), Request("slow", json{{"ms", 300}}), absl::Seconds(5));
   });
   absl::SleepFor(absl::Milliseconds(100));
   server->Stop();
   caller.join();
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
   server->Stop();  // idempotent
+}
+
+// --- Identity: who a connection is comes from its certificate ------------
+
+// Host B (a good certificate of the cluster) sends a request in the name of
+// host A, e.g. a controller step as the Primary: refused before the handler.
+TEST_F(PeerTransportTest, ASenderTheCertificateDoesNotNameIsRefused) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<PeerClient> client = MakeClientPtr();
+  PeerRequest request = Request("echo");
+  request.from = "the-primary";
+  absl::StatusOr<PeerReply> reply = client->Call(kServerHost, server->address(), request,
+                                                 absl::Seconds(5));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->status.code(), absl::StatusCode::kPermissionDenied) << reply->status;
+  EXPECT_THAT(std::string(reply->status.message()), HasSubstr("test-host"));
+  EXPECT_TRUE(recorder_.requests().empty());
+  EXPECT_TRUE(recorder_.Logged("names 'the-primary' as its sender"))
+      << ::testing::PrintToString(recorder_.logs());
+  // Its own name is fine, on the same cached connection.
+  reply = client->Call(kServerHost, server->address(), Request("echo", 7), absl::Seconds(5));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_TRUE(reply->status.ok()) << reply->status;
+  ASSERT_EQ(recorder_.requests().size(), 1u);
+  EXPECT_EQ(recorder_.requests()[0].from, kClientHost);
+}
+
+TEST_F(PeerTransportTest, ACertificateOfAnotherCaIsRefused) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  cvol::testing::TestPki other("another-ca");
+  // The same host name, signed by a CA the cluster does not trust.
+  std::unique_ptr<PeerClient> intruder = MakeClientPtr(kSecret, other.Issue(kClientHost));
+  absl::StatusOr<PeerReply> reply =
+      intruder->Call(kServerHost, server->address(), Request("echo"), absl::Seconds(5));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  EXPECT_TRUE(recorder_.Logged("TLS handshake")) << ::testing::PrintToString(recorder_.logs());
+  EXPECT_TRUE(recorder_.requests().empty());
+}
+
+// The client names the host it wants; a server with another host's
+// certificate (a redirected address) gets nothing.
+TEST_F(PeerTransportTest, TheClientRefusesAServerThatIsNotTheHostItNamed) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<PeerClient> client = MakeClientPtr();
+  absl::StatusOr<PeerReply> reply =
+      client->Call("other-host", server->address(), Request("echo"), absl::Seconds(5));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  EXPECT_THAT(std::string(reply.status().message()), HasSubstr("other-host"));
+  EXPECT_TRUE(recorder_.requests().empty());
+}
+
+// A certificate good only for servers cannot act as a client.
+TEST_F(PeerTransportTest, AServerOnlyCertificateCannotCall) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<PeerClient> client =
+      MakeClientPtr(kSecret, Pki().Issue("server-only", "", "serverAuth"), "server-only");
+  absl::StatusOr<PeerReply> reply =
+      client->Call(kServerHost, server->address(), Request("echo"), absl::Seconds(5));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  EXPECT_TRUE(recorder_.requests().empty());
+}
+
+TEST_F(PeerTransportTest, AClientWithoutACertificateIsRefused) {
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  // TLS 1.3 from a context with the CA but no certificate of its own.
+  boost::asio::ssl::context context(boost::asio::ssl::context::tls_client);
+  ASSERT_EQ(SSL_CTX_load_verify_locations(context.native_handle(), ServerTls().ca_file.c_str(),
+                                          nullptr),
+            1);
+  RawConnection raw(server->port());
+  ASSERT_TRUE(raw.connected());
+  EXPECT_TRUE(recorder_.requests().empty());
+  SSL* ssl = SSL_new(context.native_handle());
+  ASSERT_NE(ssl, nullptr);
+  ASSERT_EQ(SSL_set_fd(ssl, raw.fd()), 1);
+  // The handshake may complete on the client's side (TLS 1.3 sends the
+  // client's certificate last); the first read then gets the alert.
+  const bool handshake = SSL_connect(ssl) == 1;
+  char byte;
+  const bool read = handshake && SSL_read(ssl, &byte, 1) > 0;
+  SSL_free(ssl);
+  EXPECT_FALSE(read);
+  EXPECT_TRUE(recorder_.Logged("TLS handshake")) << ::testing::PrintToString(recorder_.logs());
+}
+
+TEST_F(PeerTransportTest, MissingTlsFilesAreRefused) {
+  PeerServerOptions options = SecretAndTls();
+  options.tls.key_file.clear();
+  EXPECT_EQ(PeerServer::Start("127.0.0.1:0", [](const PeerRequest&) { return PeerReply{}; },
+                              options)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  std::unique_ptr<PeerClient> client = MakeClientPtr(kSecret, PeerTlsFiles{});
+  EXPECT_EQ(client->Call(kServerHost, "127.0.0.1:1", Request("echo"), absl::Seconds(1))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PeerTlsTest, CheckOwnCertificate) {
+  const PeerTlsFiles mine = Pki().Issue("h7");
+  EXPECT_TRUE(CheckOwnCertificate(mine, "h7").ok());
+  EXPECT_EQ(CertificateFileHosts(mine.cert_file), std::vector<std::string>{"h7"});
+  EXPECT_TRUE(CertificateFileHosts(mine.key_file).empty());
+  EXPECT_TRUE(CertificateFileHosts("/nonexistent").empty());
+  absl::Status wrong = CheckOwnCertificate(mine, "h8");
+  EXPECT_EQ(wrong.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(wrong.message()), HasSubstr("names h7"));
+
+  cvol::testing::TestPki other("another-ca");
+  PeerTlsFiles foreign = other.Issue("h7");
+  foreign.ca_file = mine.ca_file;  // our CA, their certificate and key
+  absl::Status untrusted = CheckOwnCertificate(foreign, "h7");
+  EXPECT_EQ(untrusted.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(untrusted.message()), HasSubstr("does not verify"));
+
+  PeerTlsFiles mismatched = mine;
+  mismatched.key_file = foreign.key_file;
+  EXPECT_EQ(CheckOwnCertificate(mismatched, "h7").code(), absl::StatusCode::kFailedPrecondition);
+
+  const PeerTlsFiles readable = Pki().Issue("h9");
+  ASSERT_EQ(chmod(readable.key_file.c_str(), 0644), 0);
+  absl::Status exposed = CheckOwnCertificate(readable, "h9");
+  EXPECT_EQ(exposed.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(exposed.message()), HasSubstr("chmod 600"));
 }
 
 }  // namespace

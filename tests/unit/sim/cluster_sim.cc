@@ -158,14 +158,14 @@ class DaemonPeers final : public PeerCaller {
  public:
   DaemonPeers(World& world, Host& host, Daemon& daemon)
       : world_(world), host_(host), daemon_(daemon) {}
-  PeerAnswer Ask(const std::string& address, const std::string& type, int64_t epoch,
+  PeerAnswer Ask(const PeerTarget& to, const std::string& type, int64_t epoch,
                  const Json& body, absl::Duration deadline) override;
   // One after another: deterministic, and each call may still be slow.
   std::vector<PeerAnswer> AskAll(const std::vector<PeerTarget>& targets, const std::string& type,
                                  int64_t epoch, const Json& body,
                                  absl::Duration deadline) override {
     std::vector<PeerAnswer> out;
-    for (const PeerTarget& t : targets) out.push_back(Ask(t.address, type, epoch, body, deadline));
+    for (const PeerTarget& t : targets) out.push_back(Ask(t, type, epoch, body, deadline));
     return out;
   }
 
@@ -244,6 +244,7 @@ class World {
   // The host's kernel may write again from here on (an unfence, a device
   // created): it is no longer held to an exclusion recorded before.
   void MayWriteAgain(const Host& h) { excluded_.erase(h.name); }
+  void Impersonate(Host& target, const std::string& type, int64_t epoch, const Json& body);
   PeerAnswer Deliver(Host& from, Daemon& daemon, const std::string& to, const std::string& type,
                      int64_t epoch, const Json& body, absl::Duration deadline);
  private:
@@ -487,9 +488,9 @@ absl::Status DaemonDevices::UnfenceSegment(const SegmentAt& at, uint64_t epoch) 
   return r;
 }
 
-PeerAnswer DaemonPeers::Ask(const std::string& address, const std::string& type, int64_t epoch,
+PeerAnswer DaemonPeers::Ask(const PeerTarget& to, const std::string& type, int64_t epoch,
                             const Json& body, absl::Duration deadline) {
-  return world_.Deliver(host_, daemon_, address, type, epoch, body, deadline);
+  return world_.Deliver(host_, daemon_, to.address, type, epoch, body, deadline);
 }
 
 // --- World ---------------------------------------------------------------
@@ -579,7 +580,8 @@ PeerAnswer World::Deliver(Host& from, Daemon& daemon, const std::string& to,
   }
   const int incarnation = d->incarnation;
   ++target->handling;
-  absl::StatusOr<Json> verdict = d->handlers->Handle(type, epoch, body);
+  if (PeerHandlers::Serves(type) && Chance(0.05)) Impersonate(*target, type, epoch, body);
+  absl::StatusOr<Json> verdict = d->handlers->Handle(type, epoch, from.name, body);
   --target->handling;
   Trace(absl::StrCat(from.name, " -> ", to, " ", type, ": ",
                      verdict.ok() ? "ok" : std::string(verdict.status().message())));
@@ -593,6 +595,30 @@ PeerAnswer World::Deliver(Host& from, Daemon& daemon, const std::string& to,
   return answer;
 }
 
+
+// Another member (authenticated as itself by the peer link) sends the
+// controller's very request: it must be refused, whatever the step, and so
+// change nothing.
+void World::Impersonate(Host& target, const std::string& type, int64_t epoch, const Json& body) {
+  absl::StatusOr<cluster::Leader> leader = cluster::Membership::ReadLeader(kv_, kPrefix);
+  if (!leader.ok()) return;
+  std::vector<const Host*> others;
+  for (const auto& h : hosts_) {
+    if (h->name != leader->host) others.push_back(h.get());
+  }
+  if (others.empty()) return;
+  const std::string& sender = others[rng_() % others.size()]->name;
+  absl::StatusOr<Json> verdict = target.daemon->handlers->Handle(type, epoch, sender, body);
+  ++result_.impersonations;
+  Trace(absl::StrCat(sender, " as the Primary -> ", target.name, " ", type, ": ",
+                     verdict.ok() ? "ok" : std::string(verdict.status().message())));
+  if (verdict.ok() || (verdict.status().code() != absl::StatusCode::kPermissionDenied &&
+                       verdict.status().code() != absl::StatusCode::kFailedPrecondition)) {
+    Fail(absl::StrCat("a controller step '", type, "' from ", sender, " (not the Primary, ",
+                      leader->host, ") was not refused: ",
+                      verdict.ok() ? "ok" : verdict.status().ToString()));
+  }
+}
 
 void World::Setup() {
   disks_ = std::make_unique<ModelDisks>(clock_);
@@ -657,11 +683,9 @@ void World::StartDaemon(Host& h) {
   hd.db = d->db.get();
   hd.kernel = d->kernel.get();
   hd.clock = d->clock.get();
-  hd.check_epoch = [&dr](int64_t epoch) -> absl::Status {
-    ASSIGN_OR_RETURN(int64_t current, cluster::Membership::ReadEpoch(*dr.kv, kPrefix));
-    cluster::ClusterView view;
-    view.epoch = current;
-    return cluster::CheckEpoch(epoch, view);
+  hd.check_controller = [&dr](int64_t epoch, const std::string& sender) -> absl::Status {
+    ASSIGN_OR_RETURN(cluster::Leader leader, cluster::Membership::ReadLeader(*dr.kv, kPrefix));
+    return cluster::CheckController(epoch, sender, leader);
   };
   hd.publish = [](Json) {};
   // The copier's kernel re-copies; the handler waits for it inline for a

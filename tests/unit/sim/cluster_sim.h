@@ -59,6 +59,9 @@ struct SimResult {
   uint64_t stale_epoch_refusals = 0;
   // Primaries that handed their role on, cut off from a majority.
   uint64_t step_downs = 0;
+  // Controller steps replayed by another member in the Primary's name
+  // (each refused, or the run fails).
+  uint64_t impersonations = 0;
   // HostDevices's re-integrations that ended with host_reintegrated, and
   // the freezes they thawed: a dead predecessor's (orphan_freeze_thawed)
   // and those of changes that ended without the host (cluster_released).

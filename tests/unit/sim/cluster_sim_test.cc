@@ -40,6 +40,7 @@ void RunSeeds(SimOptions base, uint64_t first, uint64_t count) {
     total.faults += r.faults;
     total.stale_epoch_refusals += r.stale_epoch_refusals;
     total.step_downs += r.step_downs;
+    total.impersonations += r.impersonations;
     total.reintegrations += r.reintegrations;
     total.orphan_freezes_thawed += r.orphan_freezes_thawed;
     total.ended_changes_thawed += r.ended_changes_thawed;
@@ -56,7 +57,8 @@ void RunSeeds(SimOptions base, uint64_t first, uint64_t count) {
             << total.moves_done << " moves done, " << total.moves_rolled_back
             << " rolled back, " << total.exclusions << " exclusions, " << total.faults
             << " faults, " << total.stale_epoch_refusals << " stale epochs refused by a kernel, "
-            << total.step_downs << " Primaries stepped down, "
+            << total.step_downs << " Primaries stepped down, " << total.impersonations
+            << " impersonated controller steps refused, "
             << total.reintegrations << " re-integrations (" << total.orphan_freezes_thawed
             << " orphan freezes and " << total.ended_changes_thawed
             << " ended changes' freezes thawed)\n";

@@ -75,12 +75,12 @@ class RecopyHandlerTest : public ::testing::Test {
     d.db = &db_;
     d.kernel = &kernel_;
     d.clock = &clock_;
-    d.check_epoch = [](int64_t) { return absl::OkStatus(); };
+    d.check_controller = [](int64_t, const std::string&) { return absl::OkStatus(); };
     d.publish = [](nlohmann::json) {};
     d.recopy_inline_budget = absl::ZeroDuration();  // one look per request
     handlers_ = std::make_unique<PeerHandlers>(std::move(d));
     absl::StatusOr<nlohmann::json> frozen =
-        handlers_->Handle("freeze", kEpoch, FreezeRequest{at_, 10000}.ToJson());
+        handlers_->Handle("freeze", kEpoch, "h1", FreezeRequest{at_, 10000}.ToJson());
     ASSERT_TRUE(frozen.ok()) << frozen.status();
   }
 
@@ -92,7 +92,8 @@ class RecopyHandlerTest : public ::testing::Test {
 
   absl::StatusOr<RecopyReply> Recopy(uint64_t round, std::vector<DirtyRun> runs) {
     absl::StatusOr<nlohmann::json> reply = handlers_->Handle(
-        "recopy", kEpoch, RecopyRequest{at_, kSrc, kDst, kRegionSectors, runs, round}.ToJson());
+        "recopy", kEpoch, "h1",
+        RecopyRequest{at_, kSrc, kDst, kRegionSectors, runs, round}.ToJson());
     if (!reply.ok()) return reply.status();
     return RecopyReply::FromJson(*reply);
   }
@@ -155,7 +156,7 @@ TEST_F(RecopyHandlerTest, RefusesBadRunsRoundsAndGeometries) {
   r = Recopy(1, {DirtyRun{0, 0}});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   absl::StatusOr<nlohmann::json> other = handlers_->Handle(
-      "recopy", kEpoch,
+      "recopy", kEpoch, "h1",
       RecopyRequest{at_, kSrc, Location{1, 9}, kRegionSectors, {DirtyRun{0, 1}}, 1}.ToJson());
   EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
   // Round 0 could not tell a new round from a poll.
@@ -163,7 +164,7 @@ TEST_F(RecopyHandlerTest, RefusesBadRunsRoundsAndGeometries) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   // Runs in another geometry than the kernel migration's name other bytes.
   absl::StatusOr<nlohmann::json> halves = handlers_->Handle(
-      "recopy", kEpoch,
+      "recopy", kEpoch, "h1",
       RecopyRequest{at_, kSrc, kDst, kRegionSectors / 2, {DirtyRun{0, 1}}, 1}.ToJson());
   EXPECT_THAT(halves.status().message(), HasSubstr("other regions"));
   EXPECT_EQ(State(), MigrationState::kReady);  // nothing was sent to the kernel

@@ -53,7 +53,7 @@
 #                             mode 0600; prints the path
 #   host_start I [ARGS...]    cvold --host h<I> --instance h<I> --socket ...
 #                             --peer-listen <ip>:7450 --cluster-secret-file
-#                             ... --etcd-endpoints $ETCD_ENDPOINTS
+#                             ... --etcd-endpoints $ETCD_ENDPOINTS --etcd-insecure
 #                             --lease-ttl-s ${CLUSTER_LEASE_TTL:-5} ARGS in cvh<I>, log
 #                             appended to $CVOL_OUT/cvold-h<I>.log; waits
 #                             (60 s) for `clusterctl status`; fails at once if
@@ -286,7 +286,7 @@ host_start() {
 		--socket "$(_host_sock "$i")" \
 		--peer-listen "$(host_ip "$i"):7450" \
 		--cluster-secret-file "$CLUSTER_SECRET" \
-		--etcd-endpoints "$ETCD_ENDPOINTS" \
+		--etcd-endpoints "$ETCD_ENDPOINTS" --etcd-insecure \
 		--lease-ttl-s "${CLUSTER_LEASE_TTL:-5}" "$@" \
 		>>"$CVOL_OUT/cvold-h$i.log" 2>&1 &
 	pid=$!

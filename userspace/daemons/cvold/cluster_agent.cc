@@ -103,6 +103,11 @@ absl::Status ClusterAgent::CheckEpoch(int64_t epoch) const {
   return cluster::CheckEpoch(epoch, view);
 }
 
+absl::Status ClusterAgent::CheckController(int64_t epoch, const std::string& sender) const {
+  ASSIGN_OR_RETURN(cluster::Leader leader, cluster::Membership::ReadLeader(kv_, options_.prefix));
+  return cluster::CheckController(epoch, sender, leader);
+}
+
 absl::Status ClusterAgent::Start() {
   for (int attempt = 0;; ++attempt) {
     absl::Status s = JoinOrRenew();

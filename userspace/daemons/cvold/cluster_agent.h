@@ -108,6 +108,8 @@ class ClusterAgent {
   absl::Status RevokeLease(int64_t lease);
   // OK if epoch is the current one (docs/cluster.md: stale controllers).
   absl::Status CheckEpoch(int64_t epoch) const;
+  // And that sender is the host whose epoch it is (cluster::CheckController).
+  absl::Status CheckController(int64_t epoch, const std::string& sender) const;
 
   const std::string& host() const { return options_.host; }
   const std::string& prefix() const { return options_.prefix; }

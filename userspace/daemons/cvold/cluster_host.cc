@@ -32,7 +32,9 @@ void Service::AttachCluster(ClusterAgent* agent, PeerCaller* peers) {
   h.db = &db_;
   h.kernel = this;
   h.clock = &clock_;
-  h.check_epoch = [agent](int64_t epoch) { return agent->CheckEpoch(epoch); };
+  h.check_controller = [agent](int64_t epoch, const std::string& sender) {
+    return agent->CheckController(epoch, sender);
+  };
   h.publish = [this](Json event) { events_.Publish(std::move(event)); };
   h.follow_start_deadline = options_.peer_deadline / 2;
   h.freeze_wait_ms =
@@ -130,14 +132,24 @@ absl::StatusOr<uint64_t> Service::SegmentGeneration(const std::string& dm_name,
 }
 
 absl::StatusOr<Service::Json> Service::HandlePeer(const std::string& type, int64_t epoch,
-                                                  const Json& body) {
+                                                  const std::string& sender, const Json& body) {
   if (agent_ == nullptr) return absl::FailedPreconditionError("this daemon is not clustered");
   if (type == "ping") {
     return Json{{"host", agent_->host()}, {"state", ClusterAgent::StateName(agent_->state())}};
   }
-  // A deposed controller is turned away here (DESIGN §4: fencing tokens).
-  if (absl::Status s = agent_->CheckEpoch(epoch); !s.ok()) {
-    events_.Publish({{"type", "stale_epoch_refused"}, {"request", type}, {"epoch", epoch},
+  // A deposed controller is turned away here (fencing tokens), and so is a
+  // controller step from any member but the Primary (volume_move and
+  // move_progress go to the Primary from any member).
+  const bool controller_step = PeerHandlers::Serves(type);
+  absl::Status s = controller_step ? agent_->CheckController(epoch, sender)
+                                   : agent_->CheckEpoch(epoch);
+  if (!s.ok()) {
+    const bool impersonation = s.code() == absl::StatusCode::kPermissionDenied;
+    events_.Publish({{"type", impersonation ? "controller_impersonation_refused"
+                                            : "stale_epoch_refused"},
+                     {"request", type},
+                     {"epoch", epoch},
+                     {"sender", sender},
                      {"reason", std::string(s.message())}});
     return s;
   }
@@ -147,7 +159,7 @@ absl::StatusOr<Service::Json> Service::HandlePeer(const std::string& type, int64
     absl::SleepFor(2 * absl::Seconds(agent_->lease_ttl_s()) + options_.peer_deadline);
     return absl::UnavailableError("fault injected: stayed silent");
   }
-  if (PeerHandlers::Serves(type)) return handlers_->Handle(type, epoch, body);
+  if (controller_step) return handlers_->Handle(type, epoch, sender, body);
   if (type == "volume_move") return PeerVolumeMove(body);
   if (type == "move_progress") return PeerMoveProgress(body);
   return absl::InvalidArgumentError(absl::StrCat("unknown peer request '", type, "'"));

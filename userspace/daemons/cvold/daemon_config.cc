@@ -38,7 +38,12 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
        "cluster mode: host:port peers dial (default: --peer-listen; required if that is a "
        "wildcard address)")
       ("cluster-secret-file", po::value(&c.cluster_secret_file),
-       "cluster mode: the cluster's shared secret (mode 0600), authenticates peers")
+       "cluster mode: the cluster's shared secret (mode 0600), authenticates peer frames")
+      ("peer-cacert", po::value(&c.peer_cacert),
+       "cluster mode: the cluster CA (PEM); only certificates it signed are peers")
+      ("peer-cert", po::value(&c.peer_cert),
+       "cluster mode: this host's certificate (PEM), whose DNS subjectAltName is --host")
+      ("peer-key", po::value(&c.peer_key), "cluster mode: its private key (PEM, mode 0600)")
       ("lease-ttl-s", po::value(&c.lease_ttl_s)->default_value(c.lease_ttl_s),
        "cluster mode: membership lease (TTL) in seconds, renewed 6 times per TTL; each "
        "renewal sets the kernel lease of every volume to 3/4 of the TTL minus the time the "
@@ -51,6 +56,7 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
       ("recopy-inline-ms", po::value(&c.recopy_inline_ms)->default_value(c.recopy_inline_ms),
        "cluster mode: how long a re-copy request waits for the kernel's copy before it "
        "answers and the controller polls (below the peer deadline)");
+  AddEtcdClientOptions(options, &c.etcd_security);
   try {
     std::vector<const char*> argv{"cvold"};
     for (const std::string& a : args) argv.push_back(a.c_str());
@@ -120,8 +126,26 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
           "--recopy-inline-ms must be below the peer deadline (--peer-deadline-s), or every "
           "long re-copy request misses it");
     }
-  } else if (!c.peer_listen.empty() || !c.cluster_secret_file.empty()) {
-    return absl::InvalidArgumentError("--peer-listen and --cluster-secret-file need --host");
+    // One certificate per host serves both: the etcd client and the peer
+    // links (docs/security.md).
+    if (c.peer_cacert.empty()) c.peer_cacert = c.etcd_security.cacert;
+    if (c.peer_cert.empty()) c.peer_cert = c.etcd_security.cert;
+    if (c.peer_key.empty()) c.peer_key = c.etcd_security.key;
+    if (c.peer_cacert.empty() || c.peer_cert.empty() || c.peer_key.empty()) {
+      return absl::InvalidArgumentError(
+          "cluster mode (--host) needs --peer-cacert, --peer-cert and --peer-key (by default "
+          "--etcd-cacert, --etcd-cert and --etcd-key): the cluster CA and this host's "
+          "certificate and key (scripts/cvol-certs makes them)");
+    }
+  } else if (!c.peer_listen.empty() || !c.cluster_secret_file.empty() || !c.peer_cacert.empty() ||
+             !c.peer_cert.empty() || !c.peer_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--peer-listen, --cluster-secret-file and --peer-cacert/--peer-cert/--peer-key need "
+        "--host");
+  }
+  if (absl::Status s = FinishEtcdClientSettings(c.etcd_endpoints, c.host, &c.etcd_security);
+      !s.ok()) {
+    return s;
   }
   return c;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "etcd_client_settings.h"
 
 namespace cvol::daemon {
 
@@ -14,6 +15,7 @@ struct DaemonConfig {
   std::string etcd_endpoints = "http://127.0.0.1:2379";
   std::string etcd_prefix = "/cvol/";
   double etcd_timeout_s = 2.0;
+  EtcdClientSettings etcd_security;  // TLS, auth, --etcd-insecure
   std::string socket = "/run/cvol/cvold.sock";
   std::string sys_block_dir = "/sys/class/block";
   std::string dev_dir = "/dev";
@@ -23,6 +25,12 @@ struct DaemonConfig {
   std::string peer_listen;          // host:port of the peer protocol
   std::string peer_address;         // what peers dial; peer_listen if empty
   std::string cluster_secret_file;  // the shared HMAC key, mode 0600
+  // This host's identity on the peer links (mutual TLS): the cluster CA,
+  // a certificate whose DNS subjectAltName is `host`, its key (mode 0600).
+  // Each defaults to its --etcd-* counterpart.
+  std::string peer_cacert;
+  std::string peer_cert;
+  std::string peer_key;
   int64_t lease_ttl_s = 10;
   uint64_t cluster_freeze_timeout_ms = 30000;
   double peer_deadline_s = 5.0;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
@@ -20,6 +21,7 @@
 #include "control_server.h"
 #include "cvol/peer/peer_client.h"
 #include "cvol/peer/peer_server.h"
+#include "cvol/peer/peer_tls.h"
 #include "cvol/peer/secret.h"
 #include "cvol/dm_client.h"
 #include "cvol/event_listener.h"
@@ -61,13 +63,13 @@ class PeerCallerImpl : public PeerCaller {
   explicit PeerCallerImpl(peer::PeerClientOptions options)
       : PeerCaller(&fan_out_), fan_out_(kCallsInFlight), client_(std::move(options)) {}
 
-  PeerAnswer Ask(const std::string& address, const std::string& type, int64_t epoch,
+  PeerAnswer Ask(const PeerTarget& to, const std::string& type, int64_t epoch,
                  const nlohmann::json& body, absl::Duration deadline) override {
     peer::PeerRequest request;
     request.type = type;
     request.epoch = static_cast<uint64_t>(epoch);
     request.body = body;
-    absl::StatusOr<peer::PeerReply> reply = client_.Call(address, std::move(request), deadline);
+    absl::StatusOr<peer::PeerReply> reply = client_.Call(to.host, to.address, std::move(request), deadline);
     PeerAnswer answer;
     if (!reply.ok()) {
       // A reply that arrived but is not one (DataLoss) is an answer of a
@@ -110,6 +112,13 @@ int Run(const std::vector<std::string>& args) {
   store::EtcdKvStore::Options etcd_options;
   etcd_options.timeout = absl::Seconds(config->etcd_timeout_s);
   etcd_options.require_reachable = false;  // the data path must not wait for etcd
+  ApplyEtcdClientSettings(config->etcd_security, &etcd_options);
+  if (config->etcd_security.insecure &&
+      absl::StartsWith(config->etcd_endpoints, "http://")) {
+    LogWarning(absl::StrCat("etcd: plain http to ", config->etcd_endpoints,
+                            " (--etcd-insecure): whoever reaches etcd or the network can read "
+                            "and rewrite this cluster's configuration (docs/security.md)"));
+  }
   absl::StatusOr<std::unique_ptr<store::EtcdKvStore>> etcd =
       store::EtcdKvStore::Connect(config->etcd_endpoints, etcd_options);
   if (!etcd.ok()) {
@@ -152,7 +161,16 @@ int Run(const std::vector<std::string>& args) {
       LogError(absl::StrCat("cluster secret: ", secret.status().message()));
       return 1;
     }
-    peers = std::make_unique<PeerCallerImpl>(peer::PeerClientOptions{*secret, config->host});
+    const peer::PeerTlsFiles tls{config->peer_cacert, config->peer_cert, config->peer_key};
+    if (absl::Status s = peer::CheckOwnCertificate(tls, config->host); !s.ok()) {
+      LogError(absl::StrCat("peer certificate: ", s.message()));
+      return 1;
+    }
+    peer::PeerClientOptions client_options;
+    client_options.secret = *secret;
+    client_options.tls = tls;
+    client_options.self = config->host;
+    peers = std::make_unique<PeerCallerImpl>(std::move(client_options));
     ClusterAgent::Hooks hooks;
     hooks.renew_kernel_leases = [&service](uint64_t ms) { service.RenewKernelLeases(ms); };
     hooks.fence_all = [&service] { service.FenceAll(); };
@@ -187,13 +205,15 @@ int Run(const std::vector<std::string>& args) {
     service.AttachCluster(agent.get(), peers.get());
     peer::PeerServerOptions server_options;
     server_options.secret = *secret;
+    server_options.tls = tls;
     server_options.log = [](std::string line) { LogWarning(absl::StrCat("peer: ", line)); };
     server_options.worker_threads = 8;
     absl::StatusOr<std::unique_ptr<peer::PeerServer>> started = peer::PeerServer::Start(
         config->peer_listen,
         [&service](const peer::PeerRequest& request) {
           absl::StatusOr<nlohmann::json> r =
-              service.HandlePeer(request.type, static_cast<int64_t>(request.epoch), request.body);
+              service.HandlePeer(request.type, static_cast<int64_t>(request.epoch), request.from,
+                                 request.body);
           peer::PeerReply reply;
           reply.id = request.id;
           if (r.ok()) {

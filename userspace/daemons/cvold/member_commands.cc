@@ -45,7 +45,7 @@ absl::StatusOr<Service::Json> Service::MemberList(const Json& args) {
     for (const std::string& address : m.addresses) {
       const absl::Time t0 = absl::Now();
       absl::StatusOr<Json> pong =
-          peers_->Call(address, "ping", view.epoch, Json::object(), absl::Seconds(1));
+          peers_->Call(PeerTarget{m.host, address}, "ping", view.epoch, Json::object(), absl::Seconds(1));
       Json link{{"address", address}, {"up", pong.ok()}};
       if (pong.ok()) {
         link["rtt_ms"] = absl::ToDoubleMilliseconds(absl::Now() - t0);

@@ -95,9 +95,9 @@ absl::StatusOr<Service::Json> Service::ForwardVolumeMove(const std::string& volu
   if (primary == nullptr || primary->addresses.empty()) {
     return absl::UnavailableError("the cluster has no Primary to run the move; try again");
   }
-  const std::string& address = primary->addresses.front();
+  const PeerTarget to{primary->host, primary->addresses.front()};
   auto call = [&](const std::string& type, const Json& body) -> absl::StatusOr<Json> {
-    absl::StatusOr<Json> r = peers_->Call(address, type, view.epoch, body, options_.peer_deadline);
+    absl::StatusOr<Json> r = peers_->Call(to, type, view.epoch, body, options_.peer_deadline);
     if (!r.ok()) {
       return absl::Status(r.status().code(), absl::StrCat("the Primary (", primary->host, "): ",
                                                           r.status().message()));

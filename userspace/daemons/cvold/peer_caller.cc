@@ -13,7 +13,7 @@ std::vector<PeerAnswer> PeerCaller::AskAll(const std::vector<PeerTarget>& target
       answers[i].transport = absl::UnavailableError("the member has no address");
       return;
     }
-    answers[i] = Ask(targets[i].address, type, epoch, body, deadline);
+    answers[i] = Ask(targets[i], type, epoch, body, deadline);
   };
   if (fan_out_ == nullptr || targets.empty()) {
     for (size_t i = 0; i < targets.size(); ++i) ask(i);

@@ -32,6 +32,8 @@ struct PeerAnswer {
   }
 };
 
+// The host answers at address, and the transport checks that it is that
+// host (its certificate) before anything is sent.
 struct PeerTarget {
   std::string host;
   std::string address;
@@ -45,7 +47,7 @@ class PeerCaller {
   // a free thread for each of its calls; fan_out must outlive every round.
   explicit PeerCaller(Executor* fan_out = nullptr) : fan_out_(fan_out) {}
   virtual ~PeerCaller() = default;
-  virtual PeerAnswer Ask(const std::string& address, const std::string& type, int64_t epoch,
+  virtual PeerAnswer Ask(const PeerTarget& to, const std::string& type, int64_t epoch,
                          const nlohmann::json& body, absl::Duration deadline) = 0;
   // Every target at once (a step costs one round trip and the slowest
   // answer, not one per member); answers in the targets' order.
@@ -53,10 +55,10 @@ class PeerCaller {
                                          const std::string& type, int64_t epoch,
                                          const nlohmann::json& body, absl::Duration deadline);
 
-  absl::StatusOr<nlohmann::json> Call(const std::string& address, const std::string& type,
+  absl::StatusOr<nlohmann::json> Call(const PeerTarget& to, const std::string& type,
                                       int64_t epoch, const nlohmann::json& body,
                                       absl::Duration deadline) {
-    return Ask(address, type, epoch, body, deadline).Flatten();
+    return Ask(to, type, epoch, body, deadline).Flatten();
   }
 
  private:

@@ -37,6 +37,7 @@ std::string MoveKeyOf(const nlohmann::json& body) {
 }  // namespace
 
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::Handle(const std::string& type, int64_t epoch,
+                                                        const std::string& sender,
                                                         const Json& body) {
   // Requests of one extent run one at a time; those of different extents
   // side by side: one slow drain or re-copy must not make this host miss
@@ -47,7 +48,7 @@ absl::StatusOr<PeerHandlers::Json> PeerHandlers::Handle(const std::string& type,
   absl::StatusOr<Json> result;
   {
     absl::MutexLock lock(extent_lock.get());
-    result = HandleLocked(type, epoch, body);
+    result = HandleLocked(type, epoch, sender, body);
   }
   DropExtentLock(key, std::move(extent_lock));
   return result;
@@ -98,10 +99,12 @@ void PeerHandlers::NoteRecopySent(const std::string& change, uint64_t round) {
 }
 
 absl::StatusOr<PeerHandlers::Json> PeerHandlers::HandleLocked(const std::string& type,
-                                                              int64_t epoch, const Json& body) {
+                                                              int64_t epoch,
+                                                              const std::string& sender,
+                                                              const Json& body) {
   // Checked again under the lock: a request that waited here behind a slow
   // one must not act for a controller deposed meanwhile.
-  if (absl::Status s = deps_.check_epoch(epoch); !s.ok()) {
+  if (absl::Status s = deps_.check_controller(epoch, sender); !s.ok()) {
     deps_.publish({{"type", "stale_epoch_refused"}, {"request", type}, {"epoch", epoch},
                    {"reason", std::string(s.message())}});
     return s;

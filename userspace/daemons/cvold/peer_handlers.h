@@ -35,8 +35,9 @@ class PeerHandlers {
     ConfigDb* db = nullptr;
     KernelPort* kernel = nullptr;
     Clock* clock = nullptr;
-    // OK if `epoch` is the cluster's current one (read from etcd now).
-    std::function<absl::Status(int64_t epoch)> check_epoch;
+    // OK if `epoch` is the cluster's current one and sender the host
+    // whose epoch it is (read from etcd now; cluster::CheckController).
+    std::function<absl::Status(int64_t epoch, const std::string& sender)> check_controller;
     std::function<void(Json)> publish;
     // How long a follower may take to start dual-writing (its reply must
     // reach the controller within the peer deadline).
@@ -59,8 +60,9 @@ class PeerHandlers {
 
   // True for the request types this class serves.
   static bool Serves(const std::string& type);
-  // One request, already authenticated by the transport.
-  absl::StatusOr<Json> Handle(const std::string& type, int64_t epoch, const Json& body);
+  // One request; sender is the host the transport authenticated.
+  absl::StatusOr<Json> Handle(const std::string& type, int64_t epoch, const std::string& sender,
+                              const Json& body);
 
   // Runs fn with the held freezes while no request runs (re-integration
   // thaws the ones whose change is over).
@@ -74,7 +76,8 @@ class PeerHandlers {
   };
   absl::StatusOr<ChangeContext> LoadChange(const ChangeExtent& at, const Snapshot& snap) const;
 
-  absl::StatusOr<Json> HandleLocked(const std::string& type, int64_t epoch, const Json& body);
+  absl::StatusOr<Json> HandleLocked(const std::string& type, int64_t epoch,
+                                    const std::string& sender, const Json& body);
   // The requests that act on the kernel pass it the request's epoch.
   absl::StatusOr<Json> MigrateStart(const Json& body, uint64_t epoch);
   absl::StatusOr<Json> MigrateStatus(const Json& body);

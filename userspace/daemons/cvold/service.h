@@ -93,7 +93,9 @@ class Service : private KernelPort {
   // Cluster mode (docs/cluster.md). Without it the daemon is a single host.
   void AttachCluster(ClusterAgent* agent, PeerCaller* peers);
   // A controller request from a peer (already authenticated).
-  absl::StatusOr<Json> HandlePeer(const std::string& type, int64_t epoch, const Json& body);
+  // sender: the host the peer link authenticated (its certificate).
+  absl::StatusOr<Json> HandlePeer(const std::string& type, int64_t epoch, const std::string& sender,
+                                  const Json& body);
   // The agent's hooks: HostDevices's, under the locks the daemon needs.
   void RenewKernelLeases(uint64_t lease_ms);
   void FenceAll();

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cvol/status_macros.h"
 #include "cvol/store/kv_store.h"
 #include "nlohmann/json.hpp"
 
@@ -281,13 +282,24 @@ absl::StatusOr<ClusterView> Membership::Read(store::KvStore& kv, const std::stri
 }
 
 absl::StatusOr<int64_t> Membership::ReadEpoch(store::KvStore& kv, const std::string& prefix) {
-  absl::StatusOr<store::RangeResult> campaigns = kv.Range(absl::StrCat(prefix, kElectionDir));
+  ASSIGN_OR_RETURN(Leader leader, ReadLeader(kv, prefix));
+  return leader.epoch;
+}
+
+absl::StatusOr<Leader> Membership::ReadLeader(store::KvStore& kv, const std::string& prefix) {
+  const std::string dir = absl::StrCat(prefix, kElectionDir);
+  absl::StatusOr<store::RangeResult> campaigns = kv.Range(dir);
   if (!campaigns.ok()) return Annotate(campaigns.status(), "reading the election keys");
-  int64_t epoch = 0;
+  Leader leader;
   for (const store::KeyValue& c : campaigns->kvs) {
-    if (epoch == 0 || c.create_revision < epoch) epoch = c.create_revision;
+    if (leader.epoch == 0 || c.create_revision < leader.epoch) {
+      leader.epoch = c.create_revision;
+      // The key, not the value, names the host: Join's guarded create of
+      // that key is what makes the name unique.
+      leader.host = c.key.substr(dir.size());
+    }
   }
-  return epoch;
+  return leader;
 }
 
 absl::Status Membership::MarkDeparting(store::KvStore& kv, const std::string& prefix,
@@ -322,6 +334,17 @@ absl::Status CheckEpoch(int64_t request_epoch, const ClusterView& view) {
   return absl::FailedPreconditionError(
       absl::StrCat("epoch ", request_epoch, " is newer than this host's view (current ",
                    view.epoch, "): re-read the cluster view and retry"));
+}
+
+absl::Status CheckController(int64_t request_epoch, const std::string& sender,
+                             const Leader& leader) {
+  ClusterView view;
+  view.epoch = leader.epoch;
+  RETURN_IF_ERROR(CheckEpoch(request_epoch, view));
+  if (sender == leader.host) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat("controller request from '", sender, "' refused: the Primary of epoch ",
+                   leader.epoch, " is '", leader.host, "'"));
 }
 
 }  // namespace cvol::cluster

@@ -1,6 +1,7 @@
 #include "cvol/peer/peer_client.h"
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
 
 #include <array>
@@ -19,14 +20,15 @@
 #include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/ssl/error.hpp"
 #include "boost/asio/ssl/stream.hpp"
 #include "boost/asio/write.hpp"
 #include "cvol/peer/address.h"
 #include "cvol/peer/frame.h"
 #include "cvol/peer/message.h"
 #include "cvol/status_macros.h"
+#include "cvol/peer/peer_tls.h"
 #include "socket_options.h"
-#include "cvol/peer/tls_psk.h"
 
 namespace cvol::peer {
 namespace {
@@ -38,10 +40,12 @@ using boost::system::error_code;
 // Socket errors all mean the same to the caller: this host cannot be
 // reached right now.
 absl::Status SocketError(const error_code& ec, const char* doing) {
-  if (ec == asio::error::eof) {
+  // A TLS peer that closes without close_notify: stream_truncated.
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
     return absl::UnavailableError(absl::StrCat(
         doing, ": connection closed by the peer (a peer closes without answering a frame it "
-               "cannot authenticate: check that both hosts hold the same cluster secret)"));
+               "cannot authenticate: check that both hosts hold the same cluster secret and "
+               "certificates of the same CA)"));
   }
   return absl::UnavailableError(absl::StrCat(doing, ": ", ec.message()));
 }
@@ -60,9 +64,17 @@ class PeerClient::Connection {
   Connection(const PeerClientOptions& options, asio::ssl::context& tls)
       : stream_(io_, tls), decoder_(options.secret, options.max_body_bytes) {}
 
-  // Connects and completes the handshake, which proves that both ends hold
-  // the cluster secret.
-  absl::Status Connect(const tcp::endpoint& endpoint, absl::Time deadline) {
+  // Connects and completes the handshake, which proves that the other end
+  // is host (and to it, who this end is).
+  absl::Status Connect(const std::string& host, const tcp::endpoint& endpoint,
+                       absl::Time deadline) {
+    SSL* ssl = stream_.native_handle();
+    // SSL_set1_host makes the certificate check fail unless a DNS
+    // subjectAltName matches host: the same names the server binds to.
+    if (SSL_set1_host(ssl, host.c_str()) != 1 ||
+        SSL_set_tlsext_host_name(ssl, host.c_str()) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("bad peer host name '", host, "'"));
+    }
     absl::Status s = Await(deadline, "connecting", [&](auto done) {
       socket().async_connect(endpoint, [done](const error_code& ec) { done(ec, 0); });
     });
@@ -74,7 +86,8 @@ class PeerClient::Connection {
     });
     if (!s.ok()) {
       return absl::UnavailableError(absl::StrCat(
-          s.message(), " (the peer must hold the same cluster secret and run this version)"));
+          s.message(), " (the peer's certificate must be of the cluster CA and name host '",
+          host, "'; ", VerifyError(), ")"));
     }
     return s;
   }
@@ -147,6 +160,12 @@ class PeerClient::Connection {
 
   tcp::socket::lowest_layer_type& socket() { return stream_.lowest_layer(); }
 
+  std::string VerifyError() {
+    const long result = SSL_get_verify_result(stream_.native_handle());
+    return result == X509_V_OK ? "the peer refused this host's certificate"
+                               : X509_verify_cert_error_string(result);
+  }
+
   asio::io_context io_{1};
   asio::ssl::stream<tcp::socket> stream_;
   FrameDecoder decoder_;
@@ -155,9 +174,9 @@ class PeerClient::Connection {
 };
 
 PeerClient::PeerClient(PeerClientOptions options) : options_(std::move(options)) {
-  // An empty secret is refused by Call.
+  // Missing files are refused by Call.
   absl::StatusOr<std::unique_ptr<asio::ssl::context>> tls =
-      MakeTlsPskContext(options_.secret, TlsRole::kClient);
+      MakePeerTlsContext(options_.tls, TlsRole::kClient);
   if (tls.ok()) {
     tls_ = *std::move(tls);
   } else {
@@ -172,36 +191,38 @@ void PeerClient::CloseIdle() {
   idle_.clear();
 }
 
-std::unique_ptr<PeerClient::Connection> PeerClient::TakeIdle(const std::string& address) {
+std::unique_ptr<PeerClient::Connection> PeerClient::TakeIdle(const std::string& key) {
   absl::MutexLock lock(&mu_);
-  auto it = idle_.find(address);
+  auto it = idle_.find(key);
   if (it == idle_.end() || it->second.empty()) return nullptr;
   std::unique_ptr<Connection> connection = std::move(it->second.back());
   it->second.pop_back();
   return connection;
 }
 
-void PeerClient::ReturnIdle(const std::string& address, std::unique_ptr<Connection> connection) {
+void PeerClient::ReturnIdle(const std::string& key, std::unique_ptr<Connection> connection) {
   absl::MutexLock lock(&mu_);
-  std::vector<std::unique_ptr<Connection>>& idle = idle_[address];
+  std::vector<std::unique_ptr<Connection>>& idle = idle_[key];
   if (idle.size() < options_.max_idle_per_address) {
     connection->MarkIdle();
     idle.push_back(std::move(connection));
   }
 }
 
-absl::StatusOr<PeerReply> PeerClient::Call(const std::string& address, PeerRequest request,
-                                           absl::Duration deadline) {
+absl::StatusOr<PeerReply> PeerClient::Call(const std::string& host, const std::string& address,
+                                           PeerRequest request, absl::Duration deadline) {
   const absl::Time deadline_at = absl::Now() + deadline;
   request.id = next_id_.fetch_add(1, std::memory_order_relaxed);
   if (request.sent_unix_ms == 0) request.sent_unix_ms = absl::ToUnixMillis(absl::Now());
   if (request.from.empty()) request.from = options_.self;
   const std::string context =
-      absl::StrCat("peer ", address, ", request '", request.type, "' #", request.id);
+      absl::StrCat("peer ", host, " at ", address, ", request '", request.type, "' #", request.id);
+  const std::string key = absl::StrCat(host, "@", address);
 
   if (options_.secret.empty()) return absl::InvalidArgumentError("peer client: no secret");
   if (tls_ == nullptr) return Annotate(tls_error_, context);
   if (request.type.empty()) return absl::InvalidArgumentError(context + ": empty type");
+  if (host.empty()) return absl::InvalidArgumentError(context + ": no host name");
   ASSIGN_OR_RETURN(HostPort where, ParseHostPort(address));
   error_code ec;
   const asio::ip::address ip = asio::ip::make_address(where.host, ec);
@@ -212,13 +233,13 @@ absl::StatusOr<PeerReply> PeerClient::Call(const std::string& address, PeerReque
       EncodeFrame(options_.secret, EncodeRequest(request), options_.max_body_bytes);
   if (!frame.ok()) return Annotate(frame.status(), context);
 
-  std::unique_ptr<Connection> connection = TakeIdle(address);
+  std::unique_ptr<Connection> connection = TakeIdle(key);
   while (connection != nullptr && !connection->Reusable(options_.max_idle_time)) {
-    connection = TakeIdle(address);
+    connection = TakeIdle(key);
   }
   if (connection == nullptr) {
     connection = std::make_unique<Connection>(options_, *tls_);
-    if (absl::Status s = connection->Connect(endpoint, deadline_at); !s.ok()) {
+    if (absl::Status s = connection->Connect(host, endpoint, deadline_at); !s.ok()) {
       return Annotate(s, context);
     }
   }
@@ -238,7 +259,7 @@ absl::StatusOr<PeerReply> PeerClient::Call(const std::string& address, PeerReque
     return absl::DataLossError(
         absl::StrCat(context, ": the reply answers request #", reply->id));
   }
-  ReturnIdle(address, std::move(connection));
+  ReturnIdle(key, std::move(connection));
   return reply;
 }
 

@@ -1,5 +1,6 @@
 #include "cvol/peer/peer_server.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -36,8 +37,8 @@
 #include "cvol/peer/message.h"
 #include "cvol/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "cvol/peer/peer_tls.h"
 #include "socket_options.h"
-#include "cvol/peer/tls_psk.h"
 
 namespace cvol::peer {
 namespace {
@@ -214,7 +215,7 @@ class PeerServer::Impl::Connection : public std::enable_shared_from_this<Connect
         remote_(std::move(remote)),
         decoder_(server.options().secret, server.options().max_body_bytes) {}
 
-  // The handshake proves that the peer holds the cluster secret; a peer
+  // The handshake proves which host the peer is (its certificate); a peer
   // that fails it is closed on without a word, like a bad frame.
   void Start() {
     // The handshake deadline, cancelled when the handshake ends (the next
@@ -231,6 +232,15 @@ class PeerServer::Impl::Connection : public std::enable_shared_from_this<Connect
                                       absl::StrCat("peer ", self->remote_, ": TLS handshake: ",
                                                    ec.message(), "; closing the connection"));
                                 }
+                                self->Finish();
+                                return;
+                              }
+                              self->hosts_ = PeerCertificateHosts(self->stream_.native_handle());
+                              if (self->hosts_.empty()) {
+                                self->server_.Log(absl::StrCat(
+                                    "peer ", self->remote_,
+                                    ": its certificate names no host (DNS subjectAltName); "
+                                    "closing the connection"));
                                 self->Finish();
                                 return;
                               }
@@ -374,6 +384,17 @@ class PeerServer::Impl::Connection : public std::enable_shared_from_this<Connect
       Send(PeerReply{IdOf(body), request.status(), nullptr});
       return;
     }
+    // The identity comes from the connection, never from the body: a
+    // member cannot speak in another's name (e.g. the Primary's).
+    if (std::find(hosts_.begin(), hosts_.end(), request->from) == hosts_.end()) {
+      absl::Status denied = absl::PermissionDeniedError(absl::StrCat(
+          "request '", request->type, "' names '", request->from,
+          "' as its sender, but the connection's certificate is that of ",
+          DescribeHosts(hosts_)));
+      server_.Log(absl::StrCat("peer ", remote_, ": ", denied.message()));
+      Send(PeerReply{request->id, std::move(denied), nullptr});
+      return;
+    }
     if (absl::Status skew = server_.CheckSkew(*request); !skew.ok()) {
       server_.Log(absl::StrCat("peer ", remote_, ": request '", request->type, "' #", request->id,
                                " from ", request->from, ": ", skew.message()));
@@ -429,6 +450,7 @@ class PeerServer::Impl::Connection : public std::enable_shared_from_this<Connect
   Phase phase_ = Phase::kHandshake;
   std::unique_ptr<ConnectionLimits::Slot> slot_;  // null once finished
   const std::string remote_;
+  std::vector<std::string> hosts_;  // from the certificate; set by the handshake
   FrameDecoder decoder_;
   std::array<char, 64 * 1024> input_;
   std::string output_;
@@ -554,7 +576,7 @@ absl::StatusOr<std::unique_ptr<PeerServer>> PeerServer::Start(const std::string&
   }
   ASSIGN_OR_RETURN(HostPort where, ParseHostPort(address));
   ASSIGN_OR_RETURN(std::unique_ptr<asio::ssl::context> tls,
-                   MakeTlsPskContext(options.secret, TlsRole::kServer));
+                   MakePeerTlsContext(options.tls, TlsRole::kServer));
   auto impl = std::make_unique<Impl>(std::move(handler), std::move(options), std::move(tls));
   if (absl::Status s = impl->Listen(where); !s.ok()) return s;
   impl->Run();

@@ -1,10 +1,11 @@
 #include "cvol/store/etcd_kv_store.h"
 
 #include <curl/curl.h>
-
-#include <cerrno>
+#include <string.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <exception>
 #include <utility>
 
@@ -15,7 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "cvol/secret_file.h"
 #include "cvol/status_macros.h"
+#include "etcd_token_cache.h"
 #include "nlohmann/json.hpp"
 
 namespace cvol::store {
@@ -237,16 +240,63 @@ auto NoThrow(F&& f) -> decltype(f()) {
   }
 }
 
+// The headers of one request: JSON, and the auth token if there is one.
+class Headers {
+ public:
+  explicit Headers(const std::string& token) {
+    list_ = curl_slist_append(nullptr, "Content-Type: application/json");
+    if (list_ != nullptr && !token.empty()) {
+      // etcd takes the raw token, without "Bearer".
+      std::string line = absl::StrCat("Authorization: ", token);
+      if (curl_slist* longer = curl_slist_append(list_, line.c_str()); longer != nullptr) {
+        list_ = longer;
+      }
+      explicit_bzero(line.data(), line.size());
+    }
+  }
+  ~Headers() { curl_slist_free_all(list_); }
+  Headers(const Headers&) = delete;
+  Headers& operator=(const Headers&) = delete;
+  curl_slist* get() const { return list_; }
+
+ private:
+  curl_slist* list_ = nullptr;
+};
+
+// TLS for every request of a store (set on each, so that no handle can
+// miss it): verify etcd's certificate and name against the CA; present
+// ours. libcurl reads the files when it makes a new connection.
+void SetTls(CURL* curl, const EtcdKvStoreOptions& options) {
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, options.ca_file.empty() ? "http" : "https");
+  if (options.ca_file.empty()) return;
+  curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
+  curl_easy_setopt(curl, CURLOPT_CAPATH, nullptr);  // only our CA, not the system's
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+#if LIBCURL_VERSION_NUM >= 0x075700
+  // Re-read the CA file for each new connection (libcurl would otherwise
+  // keep it for 24 h): a rotated CA takes effect like the certificates.
+  curl_easy_setopt(curl, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+#endif
+  if (!options.cert_file.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, options.cert_file.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, options.key_file.c_str());
+  }
+}
+
 // One POST on a handle: the CURLcode; *http when the answer came (CURLE_OK,
 // or a transfer the write callback ended), *error (and *os_errno, if not
 // null) otherwise.
-int PerformPost(CURL* curl, curl_slist* headers, const std::string& url, const std::string& body,
-                absl::Duration connect_timeout, absl::Duration timeout,
-                curl_write_callback write, void* write_data, long* http, std::string* error,
-                int* os_errno) {
+int PerformPost(CURL* curl, const EtcdKvStoreOptions& options, const std::string& token,
+                const std::string& url, const std::string& body, absl::Duration connect_timeout,
+                absl::Duration timeout, curl_write_callback write, void* write_data, long* http,
+                std::string* error, int* os_errno) {
   char error_buffer[CURL_ERROR_SIZE] = {0};
+  const Headers headers(token);
+  SetTls(curl, options);
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(curl, CURLOPT_POST, 1L);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
@@ -264,6 +314,7 @@ int PerformPost(CURL* curl, curl_slist* headers, const std::string& url, const s
   curl_easy_setopt(curl, CURLOPT_PROXY, "");
   const CURLcode rc = curl_easy_perform(curl);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);  // error_buffer goes out of scope
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);   // so do the headers
   *http = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, http);
   if (rc != CURLE_OK) {
@@ -280,6 +331,30 @@ int PerformPost(CURL* curl, curl_slist* headers, const std::string& url, const s
 bool NotSent(int rc) {
   return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
          rc == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
+// What a transport failure may mean, for its message.
+std::string TransportHint(int rc, const std::string& endpoint) {
+  if (rc == CURLE_GOT_NOTHING && absl::StartsWith(endpoint, "http://")) {
+    return " (an https endpoint? etcd with TLS closes plain-http connections without an "
+           "answer)";
+  }
+  // A TLS server that refuses our certificate says so with an alert the
+  // client may only see as a reset, a send or a receive failure.
+  if (absl::StartsWith(endpoint, "https://") && !NotSent(rc) && rc != CURLE_OPERATION_TIMEDOUT) {
+    return " (TLS: check the CA, certificate and key files against etcd's, and that etcd's "
+           "certificate names this endpoint's host)";
+  }
+  return "";
+}
+
+// etcd refused the request for its token, or the lack of one; etcd checks
+// this before applying anything (see the header).
+bool IsTokenRefusal(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kUnauthenticated ||
+         absl::StrContains(s.message(), "invalid auth token") ||
+         absl::StrContains(s.message(), "user name is empty") ||
+         absl::StrContains(s.message(), "revision of auth store is old");
 }
 
 // A watch's stream as the gateway sends it: one JSON object per line,
@@ -360,10 +435,18 @@ class WatchStream {
         return;
       }
       auto reason = result->find("cancel_reason");
-      return Fail(absl::UnavailableError(absl::StrCat(
-          "etcd canceled the watch: ",
-          reason != result->end() && reason->is_string() ? reason->get<std::string>()
-                                                        : "no reason given")));
+      const std::string why = reason != result->end() && reason->is_string()
+                                  ? reason->get<std::string>()
+                                  : "no reason given";
+      // Auth errors come as a cancel reason: "rpc error: code = ... desc = ...".
+      absl::StatusCode code = absl::StatusCode::kUnavailable;
+      if (absl::StrContains(why, "code = PermissionDenied")) {
+        code = absl::StatusCode::kPermissionDenied;
+      } else if (IsTokenRefusal(absl::UnknownError(why)) ||
+                 absl::StrContains(why, "code = Unauthenticated")) {
+        code = absl::StatusCode::kUnauthenticated;
+      }
+      return Fail(absl::Status(code, absl::StrCat("etcd canceled the watch: ", why)));
     }
     auto events = result->find("events");
     if (events == result->end() || !events->is_array() || events->empty()) return;
@@ -398,18 +481,81 @@ absl::StatusOr<std::vector<std::string>> ParseEndpoints(absl::string_view endpoi
   for (absl::string_view part : absl::StrSplit(endpoints, ',', absl::SkipWhitespace())) {
     std::string url(absl::StripAsciiWhitespace(part));
     while (absl::EndsWith(url, "/")) url.pop_back();
-    if (!absl::StartsWith(url, "http://") || url.size() == 7) {
+    const bool http = absl::StartsWith(url, "http://") && url.size() > 7;
+    const bool https = absl::StartsWith(url, "https://") && url.size() > 8;
+    if (!http && !https) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "etcd endpoint \"", url, "\": expected a client URL like http://127.0.0.1:2379"));
+          "etcd endpoint \"", url, "\": expected a client URL like https://127.0.0.1:2379"));
     }
     out.push_back(std::move(url));
   }
   if (out.empty()) {
     return absl::InvalidArgumentError(
         "no etcd endpoint given: expected comma-separated client URLs like "
-        "http://127.0.0.1:2379");
+        "https://127.0.0.1:2379");
   }
   return out;
+}
+
+// The rules of the header's "Security" paragraph, and the files readable.
+absl::Status CheckSecurityOptions(const std::vector<std::string>& urls,
+                                  const EtcdKvStoreOptions& o) {
+  const size_t https =
+      static_cast<size_t>(std::count_if(urls.begin(), urls.end(), [](const std::string& u) {
+        return absl::StartsWith(u, "https://");
+      }));
+  if (https != 0 && https != urls.size()) {
+    return absl::InvalidArgumentError(
+        "etcd endpoints mix http:// and https://: give every member's https:// client URL");
+  }
+  if (https == 0) {
+    if (!o.ca_file.empty() || !o.cert_file.empty() || !o.key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "etcd TLS files are given but the endpoints are http://: use https:// URLs");
+    }
+    if (!o.allow_insecure) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "etcd endpoint ", urls.front(),
+          " is plain http: anyone on the network can read and rewrite the cluster's "
+          "configuration. Use https:// endpoints with a CA, client certificate and key "
+          "(docs/security.md), or allow plain http explicitly (cvold: --etcd-insecure)"));
+    }
+  } else if (o.ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "https etcd endpoints need the CA file that signed etcd's certificates "
+        "(cvold: --etcd-cacert)");
+  }
+  if (o.cert_file.empty() != o.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "an etcd client certificate needs its key and a key its certificate "
+        "(cvold: --etcd-cert and --etcd-key)");
+  }
+  if (o.user.empty() != o.password_file.empty()) {
+    return absl::InvalidArgumentError(
+        "etcd auth needs both a user and a password file (cvold: --etcd-user and "
+        "--etcd-password-file)");
+  }
+  for (const std::string* file : {&o.ca_file, &o.cert_file}) {
+    if (!file->empty() && access(file->c_str(), R_OK) != 0) {
+      const int err = errno;
+      return absl::Status(
+          err == ENOENT ? absl::StatusCode::kNotFound : absl::StatusCode::kPermissionDenied,
+          absl::StrCat("etcd TLS file ", *file, ": ", strerror(err)));
+    }
+  }
+  // The secrets: only their owner may read them (the content is dropped;
+  // libcurl reads the key itself, and the password is read at each login).
+  for (const std::string* file : {&o.key_file, &o.password_file}) {
+    if (file->empty()) continue;
+    absl::StatusOr<std::string> secret = ReadSecretFile(*file);
+    if (!secret.ok()) {
+      return absl::Status(secret.status().code(),
+                          absl::StrCat(file == &o.key_file ? "etcd client key " : "etcd password ",
+                                       secret.status().message()));
+    }
+    explicit_bzero(secret->data(), secret->size());
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -428,14 +574,14 @@ absl::StatusOr<std::unique_ptr<EtcdKvStore>> EtcdKvStore::Connect(absl::string_v
   if (options.timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("etcd timeout must be positive");
   }
+  RETURN_IF_ERROR(CheckSecurityOptions(urls, options));
   if (!CurlGlobal::Init()) return absl::InternalError("curl_global_init failed");
   std::unique_ptr<EtcdKvStore> store(new EtcdKvStore(std::move(urls), options));
   bool handles;
   {
     absl::MutexLock watch_lock(&store->watch_mu_);
     absl::MutexLock lock(&store->mu_);
-    handles = store->curl_ != nullptr && store->watch_curl_ != nullptr &&
-              store->headers_ != nullptr;
+    handles = store->curl_ != nullptr && store->watch_curl_ != nullptr;
   }
   if (!handles) {
     return absl::ResourceExhaustedError("cannot create a curl handle");
@@ -445,8 +591,10 @@ absl::StatusOr<std::unique_ptr<EtcdKvStore>> EtcdKvStore::Connect(absl::string_v
     // to find an etcd, not to require a writable cluster.
     Json probe = {{"key", B64(std::string(1, '\0'))}, {"serializable", true},
                   {"count_only", true}};
-    RETURN_IF_ERROR(
-        store->Post("/v3/kv/range", probe.dump(), Retry::kAnyTransportError).status());
+    // (A user's role may not cover that key: a denial proves just as well
+    // that etcd answers and took our login.)
+    absl::Status s = store->Post("/v3/kv/range", probe.dump(), Retry::kAnyTransportError).status();
+    if (!s.ok() && s.code() != absl::StatusCode::kPermissionDenied) return s;
   }
   return store;
 }
@@ -454,7 +602,8 @@ absl::StatusOr<std::unique_ptr<EtcdKvStore>> EtcdKvStore::Connect(absl::string_v
 EtcdKvStore::EtcdKvStore(std::vector<std::string> endpoints, const Options& options)
     : endpoints_(std::move(endpoints)),
       options_(options),
-      headers_(curl_slist_append(nullptr, "Content-Type: application/json")) {
+      tokens_(options.user.empty() ? nullptr
+                                   : std::make_unique<EtcdTokenCache>(options.min_login_interval)) {
   curl_ = curl_easy_init();
   watch_curl_ = curl_easy_init();
 }
@@ -462,7 +611,6 @@ EtcdKvStore::EtcdKvStore(std::vector<std::string> endpoints, const Options& opti
 EtcdKvStore::~EtcdKvStore() {
   if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
   if (watch_curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(watch_curl_));
-  if (headers_ != nullptr) curl_slist_free_all(static_cast<curl_slist*>(headers_));
 }
 
 std::string EtcdKvStore::endpoint() const {
@@ -470,44 +618,146 @@ std::string EtcdKvStore::endpoint() const {
   return endpoints_[current_];
 }
 
-int EtcdKvStore::PerformLocked(size_t index, absl::string_view path, const std::string& body,
-                               absl::Duration timeout, std::string* response, long* http,
-                               std::string* error, int* os_errno) {
-  return PerformPost(static_cast<CURL*>(curl_), static_cast<curl_slist*>(headers_),
-                     absl::StrCat(endpoints_[index], path), body, timeout, timeout,
-                     &AppendToString, response, http, error, os_errno);
+int64_t EtcdKvStore::logins() const { return tokens_ == nullptr ? 0 : tokens_->logins(); }
+
+// One request's outcome on the wire.
+struct EtcdKvStore::Reply {
+  int rc = CURLE_OK;
+  long http = 0;
+  std::string body;  // when rc is CURLE_OK
+  std::string why;   // when it is not
+  int os_errno = 0;
+
+  // etcd's error: the gateway's error body (a non-200 answer, or a
+  // streaming call's error line), carrying etcd's gRPC code and message.
+  // OK for a 200 answer and for a transport failure.
+  absl::Status EtcdError(const std::string& endpoint, absl::string_view path) const {
+    if (rc != CURLE_OK) return absl::OkStatus();
+    if (http == 200 && !absl::StartsWith(body, "{\"error\"")) return absl::OkStatus();
+    absl::StatusOr<Json> json = NoThrow([&] { return ParseObject(body); });
+    if (json.ok()) {
+      absl::Status s = NoThrow([&] { return ErrorFromObject(*json); });
+      if (!s.ok() || http == 200) return s;
+    }
+    const absl::StatusCode code = http == 503   ? absl::StatusCode::kUnavailable
+                                  : http == 404 ? absl::StatusCode::kUnimplemented
+                                                : absl::StatusCode::kUnknown;
+    return absl::Status(code, absl::StrCat("etcd at ", endpoint, " answered HTTP ", http, " to ",
+                                           path, ": ", body.substr(0, 200)));
+  }
+};
+
+EtcdKvStore::Reply EtcdKvStore::PerformLocked(size_t index, absl::string_view path,
+                                              const std::string& body, const std::string& token,
+                                              absl::Duration timeout) {
+  Reply r;
+  r.rc =
+      PerformPost(static_cast<CURL*>(curl_), options_, token, absl::StrCat(endpoints_[index], path),
+                  body, timeout, timeout, &AppendToString, &r.body, &r.http, &r.why, &r.os_errno);
+  return r;
+}
+
+absl::StatusOr<std::string> EtcdKvStore::Login(void* handle, size_t first) {
+  absl::StatusOr<std::string> password = ReadSecretFile(options_.password_file);
+  if (!password.ok()) {
+    return absl::Status(password.status().code(),
+                        absl::StrCat("etcd password ", password.status().message()));
+  }
+  std::string body = Json{{"name", options_.user}, {"password", *password}}.dump();
+  explicit_bzero(password->data(), password->size());
+  std::vector<std::string> failures;
+  absl::StatusOr<std::string> outcome = absl::UnknownError("no endpoint");
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    const std::string& endpoint = endpoints_[(first + i) % endpoints_.size()];
+    Reply r;
+    r.rc = PerformPost(static_cast<CURL*>(handle), options_, "",
+                       absl::StrCat(endpoint, "/v3/auth/authenticate"), body, options_.timeout,
+                       options_.timeout, &AppendToString, &r.body, &r.http, &r.why, &r.os_errno);
+    if (r.rc != CURLE_OK) {
+      failures.push_back(absl::StrCat(endpoint, " (", r.why, TransportHint(r.rc, endpoint), ")"));
+      continue;
+    }
+    if (absl::Status s = r.EtcdError(endpoint, "/v3/auth/authenticate"); !s.ok()) {
+      if (absl::StrContains(s.message(), "authentication failed")) {
+        outcome = absl::UnauthenticatedError(
+            absl::StrCat("etcd at ", endpoint, " refused the login of user \"", options_.user,
+                         "\": wrong user name or password (the password is read from ",
+                         options_.password_file, ")"));
+      } else if (absl::StrContains(s.message(), "authentication is not enabled")) {
+        outcome = absl::FailedPreconditionError(absl::StrCat(
+            "etcd at ", endpoint, " has authentication disabled, but user \"", options_.user,
+            "\" is configured: enable it (scripts/cvol-etcd-auth) or configure no user"));
+      } else {
+        outcome = absl::Status(s.code(), absl::StrCat("etcd login of user \"", options_.user,
+                                                      "\" at ", endpoint, ": ", s.message()));
+      }
+      break;
+    }
+    // The answer holds the token: never put it in a message.
+    absl::StatusOr<Json> json = NoThrow([&] { return ParseObject(r.body); });
+    const Json* token = nullptr;
+    if (json.ok() && json->contains("token")) token = &(*json)["token"];
+    if (token == nullptr || !token->is_string() || token->get_ref<const std::string&>().empty()) {
+      outcome = absl::InternalError(
+          absl::StrCat("etcd at ", endpoint, " answered a login without a token"));
+    } else {
+      outcome = token->get<std::string>();
+    }
+    explicit_bzero(r.body.data(), r.body.size());
+    break;
+  }
+  explicit_bzero(body.data(), body.size());
+  if (!failures.empty() && failures.size() == endpoints_.size()) {
+    return absl::UnavailableError(absl::StrCat("etcd unreachable for the login of user \"",
+                                               options_.user, "\" at ",
+                                               absl::StrJoin(failures, ", ")));
+  }
+  return outcome;
+}
+
+absl::StatusOr<std::string> EtcdKvStore::Token(void* handle, size_t first) {
+  if (tokens_ == nullptr) return std::string();
+  return tokens_->Get([&] { return Login(handle, first); });
 }
 
 absl::StatusOr<std::string> EtcdKvStore::Post(absl::string_view path, const std::string& body,
                                               Retry retry) {
   absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(std::string token, Token(curl_, current_));
+  bool renewed = false;
   std::vector<std::string> failures;
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     const size_t index = (current_ + i) % endpoints_.size();
-    std::string response, why;
-    long http = 0;
-    const int rc =
-        PerformLocked(index, path, body, options_.timeout, &response, &http, &why, nullptr);
-    if (rc == CURLE_OK) {
-      current_ = index;
-      if (http == 200) return response;
-      // The gateway's error body carries etcd's gRPC code and message.
-      absl::StatusOr<Json> json = NoThrow([&] { return ParseObject(response); });
-      if (json.ok()) {
-        absl::Status s = NoThrow([&] { return ErrorFromObject(*json); });
-        if (!s.ok()) return s;
-      }
-      const absl::StatusCode code = http == 503   ? absl::StatusCode::kUnavailable
-                                    : http == 404 ? absl::StatusCode::kUnimplemented
-                                                  : absl::StatusCode::kUnknown;
-      return absl::Status(code, absl::StrCat("etcd at ", endpoints_[index], " answered HTTP ",
-                                             http, " to ", path, ": ",
-                                             response.substr(0, 200)));
+    Reply r = PerformLocked(index, path, body, token, options_.timeout);
+    absl::Status error = r.EtcdError(endpoints_[index], path);
+    // The token was refused (nothing was applied), or an empty reply that
+    // may be a refusal, for a request that is safe to repeat: once more
+    // with a new token, here.
+    const bool refused =
+        IsTokenRefusal(error) || (r.rc == CURLE_GOT_NOTHING && retry == Retry::kAnyTransportError);
+    if (tokens_ != nullptr && !renewed && refused) {
+      renewed = true;
+      ASSIGN_OR_RETURN(token, tokens_->Renew(token, [&] { return Login(curl_, index); }));
+      r = PerformLocked(index, path, body, token, options_.timeout);
+      error = r.EtcdError(endpoints_[index], path);
     }
-    failures.push_back(absl::StrCat(endpoints_[index], " (", why, ")"));
-    if (retry == Retry::kOnlyIfNotSent && !NotSent(rc)) {
+    if (r.rc == CURLE_OK) {
+      current_ = index;
+      if (error.code() == absl::StatusCode::kPermissionDenied && tokens_ != nullptr) {
+        return absl::PermissionDeniedError(
+            absl::StrCat(error.message(), " (etcd user \"", options_.user, "\", ", path, ")"));
+      }
+      if (!error.ok()) return error;
+      return std::move(r.body);
+    }
+    failures.push_back(
+        absl::StrCat(endpoints_[index], " (", r.why, TransportHint(r.rc, endpoints_[index]), ")"));
+    if (retry == Retry::kOnlyIfNotSent && !NotSent(r.rc)) {
+      // An empty reply may be a refused token: the next request logs in.
+      if (tokens_ != nullptr && r.rc == CURLE_GOT_NOTHING) tokens_->Drop(token);
       return absl::UnavailableError(absl::StrCat(
-          "etcd request ", path, " to ", endpoints_[index], " failed: ", why,
+          "etcd request ", path, " to ", endpoints_[index], " failed: ", r.why,
+          TransportHint(r.rc, endpoints_[index]),
           "; its outcome is unknown (it may have been applied): re-read before retrying"));
     }
   }
@@ -610,15 +860,14 @@ absl::StatusOr<QuorumReport> EtcdKvStore::ProbeQuorum() {
     QuorumReport report;
     size_t listed = 0;
     absl::MutexLock lock(&mu_);
+    // Status and the member list need no token on etcd 3.4; send the one
+    // we have, but never log in here: this runs when requests fail already.
+    const std::string token = tokens_ == nullptr ? "" : tokens_->Current();
     for (size_t i = 0; i < endpoints_.size(); ++i) {
-      std::string response, why;
-      long http = 0;
-      int os_errno = 0;
-      const int rc = PerformLocked(i, "/v3/maintenance/status", "{}", timeout, &response, &http,
-                                   &why, &os_errno);
-      if (rc == CURLE_COULDNT_CONNECT && os_errno == ECONNREFUSED) ++report.refused;
-      if (rc != CURLE_OK || http != 200) continue;
-      absl::StatusOr<Json> status = ParseObject(response);
+      Reply r = PerformLocked(i, "/v3/maintenance/status", "{}", token, timeout);
+      if (r.rc == CURLE_COULDNT_CONNECT && r.os_errno == ECONNREFUSED) ++report.refused;
+      if (r.rc != CURLE_OK || r.http != 200) continue;
+      absl::StatusOr<Json> status = ParseObject(r.body);
       if (!status.ok()) continue;
       // A member id is a uint64 (often above INT64_MAX), as a string.
       auto leader = status->find("leader");
@@ -629,12 +878,9 @@ absl::StatusOr<QuorumReport> EtcdKvStore::ProbeQuorum() {
       if (!has_leader) ++report.leaderless;
       // The cluster may have more members than this daemon was told of:
       // a majority of the endpoints alone would then prove nothing.
-      response.clear();
-      if (listed == 0 &&
-          PerformLocked(i, "/v3/cluster/member/list", "{}", timeout, &response, &http, &why,
-                        nullptr) == CURLE_OK &&
-          http == 200) {
-        absl::StatusOr<Json> list = ParseObject(response);
+      if (listed == 0) r = PerformLocked(i, "/v3/cluster/member/list", "{}", token, timeout);
+      if (listed == 0 && r.rc == CURLE_OK && r.http == 200) {
+        absl::StatusOr<Json> list = ParseObject(r.body);
         if (list.ok() && list->contains("members") && (*list)["members"].is_array()) {
           listed = (*list)["members"].size();
         }
@@ -665,20 +911,35 @@ absl::StatusOr<WatchResult> EtcdKvStore::WaitForChange(const std::string& prefix
       absl::MutexLock lock(&mu_);
       first = current_;
     }
+    ASSIGN_OR_RETURN(std::string token, Token(watch_curl_, first));
+    bool renewed = false;
     std::vector<std::string> failures;
     for (size_t i = 0; i < endpoints_.size(); ++i) {
-      const std::string& endpoint = endpoints_[(first + i) % endpoints_.size()];
+      const size_t index = (first + i) % endpoints_.size();
+      const std::string& endpoint = endpoints_[index];
       WatchStream stream;
       std::string why;
       long http = 0;
-      const int rc = PerformPost(static_cast<CURL*>(watch_curl_),
-                                 static_cast<curl_slist*>(headers_),
-                                 absl::StrCat(endpoint, "/v3/watch"), body, connect_timeout,
-                                 timeout, &WatchStream::OnData, &stream, &http, &why, nullptr);
-      stream.Finish();
+      int rc = CURLE_OK;
+      // A watch is a read: after a refused token (or an empty reply, which
+      // may be one) it is made again once, here, with a new token.
+      for (bool again = true; again;) {
+        stream = WatchStream();
+        rc = PerformPost(static_cast<CURL*>(watch_curl_), options_, token,
+                         absl::StrCat(endpoint, "/v3/watch"), body, connect_timeout, timeout,
+                         &WatchStream::OnData, &stream, &http, &why, nullptr);
+        stream.Finish();
+        const bool refused = (stream.decided() && IsTokenRefusal(stream.outcome().status())) ||
+                             (!stream.decided() && rc == CURLE_GOT_NOTHING);
+        again = tokens_ != nullptr && !renewed && refused;
+        if (again) {
+          renewed = true;
+          ASSIGN_OR_RETURN(token, tokens_->Renew(token, [&] { return Login(watch_curl_, index); }));
+        }
+      }
       if (stream.decided()) return stream.outcome();
       if (NotSent(rc)) {
-        failures.push_back(absl::StrCat(endpoint, " (", why, ")"));
+        failures.push_back(absl::StrCat(endpoint, " (", why, TransportHint(rc, endpoint), ")"));
         continue;
       }
       if (rc == CURLE_OPERATION_TIMEDOUT && stream.created()) {
@@ -693,10 +954,10 @@ absl::StatusOr<WatchResult> EtcdKvStore::WaitForChange(const std::string& prefix
       }
       // Reset, refused mid-way, or the stream ended (etcd stopping): the
       // caller reads everything again and waits anew.
-      return absl::UnavailableError(absl::StrCat(
-          "etcd watch at ", endpoint, " ended without an answer: ",
-          rc == CURLE_OK ? "the stream closed" : why,
-          stream.created() ? "" : " (the watch was never created)"));
+      return absl::UnavailableError(
+          absl::StrCat("etcd watch at ", endpoint, " ended without an answer: ",
+                       rc == CURLE_OK ? "the stream closed" : why + TransportHint(rc, endpoint),
+                       stream.created() ? "" : " (the watch was never created)"));
     }
     return absl::UnavailableError(absl::StrCat(
         "etcd unreachable at ", absl::StrJoin(failures, ", "),

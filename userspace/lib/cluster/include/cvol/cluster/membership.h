@@ -15,7 +15,10 @@
 // was created after its predecessor's; a rejoining host campaigns anew, last).
 // Every controller request carries the epoch it was issued under; a host
 // refuses a request whose epoch is not the current one (CheckEpoch), which is
-// how a deposed controller is fenced.
+// how a deposed controller is fenced. A controller request must also come
+// from the host that holds that campaign key (CheckController; the sender is
+// the peer link's authenticated identity), so that no other member can act
+// in the Primary's name.
 #ifndef CVOL_CLUSTER_MEMBERSHIP_H_
 #define CVOL_CLUSTER_MEMBERSHIP_H_
 
@@ -48,6 +51,12 @@ struct Member {
   Role role = Role::kAlternate;
   int64_t campaign_revision = 0;  // create_revision of its campaign key; 0: none
   int64_t lease = 0;
+};
+
+// The Primary as one range of the election keys sees it.
+struct Leader {
+  int64_t epoch = 0;  // its campaign key's create_revision; 0: no Primary
+  std::string host;   // empty when epoch is 0
 };
 
 struct ClusterView {
@@ -107,6 +116,8 @@ class Membership {
   // Only the epoch (0: no Primary), in one range of the election keys: the
   // check every controller request pays for.
   static absl::StatusOr<int64_t> ReadEpoch(store::KvStore& kv, const std::string& prefix);
+  // The epoch and the host it belongs to, in the same single range.
+  static absl::StatusOr<Leader> ReadLeader(store::KvStore& kv, const std::string& prefix);
 
   // A member whose lease ends early (revoked by a controller, or by its
   // own clean leave) leaves the view at once, but its kernel may write
@@ -154,6 +165,12 @@ class Membership {
 // message saying the request is newer than the view (re-read and retry), or
 // that there is no Primary at all.
 absl::Status CheckEpoch(int64_t request_epoch, const ClusterView& view);
+
+// CheckEpoch against leader.epoch, and then kPermissionDenied unless sender
+// is leader.host: a controller request in the Primary's epoch from any
+// other member is an impersonation (or a bug), never obeyed.
+absl::Status CheckController(int64_t request_epoch, const std::string& sender,
+                             const Leader& leader);
 
 }  // namespace cvol::cluster
 

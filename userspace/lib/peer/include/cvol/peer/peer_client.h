@@ -1,13 +1,17 @@
 // The sending side of the peer protocol: one request, one reply, within a
-// deadline, over TLS keyed by the cluster secret. Connections are cached
-// per address and reused; any error drops the connection it happened on,
+// deadline, over mutual TLS (peer_tls.h): the answer comes from the host
+// the caller names, proven by its certificate, and this host proves its own
+// name, which the server binds to the request's `from`. Connections are
+// cached per host and address and reused; any error drops the connection
+// it happened on,
 // so a late reply can never be mistaken for the answer to a later request.
 //
 // Errors of Call (the transport's; a handler's verdict is PeerReply::status):
 //   kInvalidArgument    the address, or a request without a type
 //   kResourceExhausted  a request larger than max_body_bytes
 //   kUnavailable        connection refused, unreachable, reset or closed;
-//                       the TLS handshake failed (another cluster secret)
+//                       the TLS handshake failed (a certificate of another
+//                       CA, or of another host than the one named)
 //   kDeadlineExceeded   the deadline passed while connecting, sending or
 //                       waiting for the reply
 //   kUnauthenticated    the reply's tag does not verify
@@ -31,6 +35,7 @@
 #include "absl/time/time.h"
 #include "cvol/peer/frame.h"
 #include "cvol/peer/message.h"
+#include "cvol/peer/peer_tls.h"
 
 namespace boost::asio::ssl {
 class context;
@@ -40,7 +45,9 @@ namespace cvol::peer {
 
 struct PeerClientOptions {
   std::string secret;      // the cluster secret; required
-  std::string self;        // put into PeerRequest::from when that is empty
+  PeerTlsFiles tls;        // this host's certificate; required
+  std::string self;        // put into PeerRequest::from when that is empty;
+                           // must be a name of this host's certificate
   uint32_t max_body_bytes = kMaxFrameBodyBytes;
   size_t max_idle_per_address = 4;  // cached connections kept per address
   // A cached connection idle longer is closed instead of reused: half the
@@ -59,11 +66,12 @@ class PeerClient {
   PeerClient(const PeerClient&) = delete;
   PeerClient& operator=(const PeerClient&) = delete;
 
-  // Sends request to address and waits for its reply until deadline (from
-  // now). Sets request.id (unique and increasing per client), and
-  // sent_unix_ms when it is 0.
-  absl::StatusOr<PeerReply> Call(const std::string& address, PeerRequest request,
-                                 absl::Duration deadline);
+  // Sends request to host at address and waits for its reply until
+  // deadline (from now). The handshake fails unless the certificate that
+  // answers names host. Sets request.id (unique and increasing per client),
+  // and sent_unix_ms when it is 0.
+  absl::StatusOr<PeerReply> Call(const std::string& host, const std::string& address,
+                                 PeerRequest request, absl::Duration deadline);
 
   // Closes every cached connection.
   void CloseIdle();
@@ -71,8 +79,9 @@ class PeerClient {
  private:
   class Connection;
 
-  std::unique_ptr<Connection> TakeIdle(const std::string& address);
-  void ReturnIdle(const std::string& address, std::unique_ptr<Connection> connection);
+  // Keyed by "host@address".
+  std::unique_ptr<Connection> TakeIdle(const std::string& key);
+  void ReturnIdle(const std::string& key, std::unique_ptr<Connection> connection);
 
   const PeerClientOptions options_;
   std::unique_ptr<boost::asio::ssl::context> tls_;  // null if it could not be made:

@@ -1,6 +1,8 @@
 // The receiving side of the peer protocol: accepts TCP connections,
-// completes a TLS handshake keyed by the cluster secret, reads
-// authenticated request frames and answers each with the handler's reply.
+// completes a mutual TLS handshake (a certificate of the cluster CA on each
+// end, peer_tls.h), reads authenticated request frames and answers each
+// with the handler's reply. A request's `from` must be a host the
+// connection's certificate names: the handler can trust it.
 //
 // I/O runs on the server's own io_context thread(s); handlers run on a small
 // worker pool, because they block (a freeze waits for the kernel to drain
@@ -11,7 +13,8 @@
 // the connection closed without an answer: a peer that cannot prove it
 // holds the cluster secret learns nothing. An authenticated request that is
 // malformed, or whose sent_unix_ms is further than max_clock_skew from this
-// host's clock, is answered with an error and never reaches the handler.
+// host's clock, or that names a sender the certificate does not, is
+// answered with an error and never reaches the handler.
 //
 // Every phase of a connection but a running handler has a deadline
 // (handshake, idle, frame), and the connections are capped in number, in
@@ -30,6 +33,7 @@
 #include "cvol/peer/connection_limits.h"
 #include "cvol/peer/frame.h"
 #include "cvol/peer/message.h"
+#include "cvol/peer/peer_tls.h"
 
 namespace cvol::peer {
 
@@ -39,6 +43,7 @@ using PeerHandler = std::function<PeerReply(const PeerRequest&)>;
 
 struct PeerServerOptions {
   std::string secret;                          // the cluster secret; required
+  PeerTlsFiles tls;                            // this host's certificate; required
   std::function<void(std::string)> log;        // one line per event; stderr if empty
   absl::Duration max_clock_skew = absl::Seconds(60);
   int io_threads = 1;

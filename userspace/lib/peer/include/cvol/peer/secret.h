@@ -12,11 +12,13 @@ namespace cvol::peer {
 
 inline constexpr size_t kMinSecretBytes = 16;
 
-// The file's content with one trailing newline removed. Refused: a file
-// that is not regular; one readable or writable by group or others (the
-// message gives the mode and says to chmod 600 it: kFailedPrecondition);
-// content shorter than kMinSecretBytes (kInvalidArgument). A missing file
-// is kNotFound.
+// The file's content with one trailing newline removed, read by
+// cvol::ReadSecretFile (cvol/secret_file.h) with its checks and codes: a
+// file that is not regular, a symbolic link, one not owned by root (or
+// this process's user), or one readable or writable by group or others is
+// kFailedPrecondition (the message gives the fix, e.g. chmod 600); a
+// missing file is kNotFound. Content shorter than kMinSecretBytes is
+// kInvalidArgument.
 absl::StatusOr<std::string> LoadClusterSecret(const std::string& path);
 
 }  // namespace cvol::peer

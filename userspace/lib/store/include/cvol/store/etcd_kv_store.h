@@ -2,9 +2,10 @@
 // /v3/kv/range, /v3/kv/txn, /v3/lease/{grant,keepalive,revoke}; keys and
 // values base64, int64 fields as JSON strings), using libcurl.
 //
-// Errors: a transport failure (refused, timed out, reset) is kUnavailable
-// and names the endpoint; an error answered by etcd keeps etcd's gRPC code
-// (absl::StatusCode has the same numbering) and message. Nothing throws.
+// Errors: a transport failure (refused, timed out, reset, a TLS handshake
+// that fails) is kUnavailable and names the endpoint; an error answered by
+// etcd keeps etcd's gRPC code (absl::StatusCode has the same numbering)
+// and message. Nothing throws.
 //
 // Endpoints are tried in order and the one that answered is remembered.
 // Reads and keepalives move on to the next endpoint after any transport
@@ -13,6 +14,44 @@
 // applied, and repeating a guarded transaction would then report a failed
 // compare for a change that in fact succeeded. Such a write returns
 // kUnavailable saying its outcome is unknown; the caller re-reads.
+//
+// Security (docs/security.md). Endpoints are all https:// or all http://.
+// https needs the CA that signed etcd's server certificates (ca_file);
+// the peer's certificate and host name are always verified, and the client
+// certificate and key are sent when given (etcd's --client-cert-auth).
+// http is refused unless allow_insecure says the caller accepts traffic
+// that anyone on the path can read and forge.
+//
+// With a user, requests carry an auth token ("Authorization: <token>"):
+// etcd's gateway never takes the identity from the client certificate.
+// The token comes from POST /v3/auth/authenticate (the password is read
+// from password_file at each login, so a new password needs no restart),
+// is cached, and shared by the store's connections (EtcdTokenCache: at
+// most one login per min_login_interval). Tokens die: etcd's simple tokens
+// expire after --auth-token-ttl (300 s) unused, vanish when the member
+// restarts, and die with a password change. So a request that etcd refuses
+// for its token is sent again ONCE with a new token, on the same endpoint:
+//  - a refusal of the token (HTTP 401, gRPC Unauthenticated, "invalid auth
+//    token", "user name is empty", "revision of auth store is old"):
+//    resent, writes included. etcd checks the token before it proposes a
+//    request to raft, and the revision of the auth store at apply time
+//    before it applies any operation, so a refused request changed nothing;
+//  - an empty reply (the connection closed before any answer), which some
+//    3.4 releases are reported to give instead of a 401 on the gateway
+//    (etcd #15256; Debian's 3.4.23 answers 401): resent only for reads,
+//    keepalives and watches. For a write it is ambiguous (a member
+//    that applied the write and crashed before answering looks the same,
+//    and a restarted member has also lost every token), so the write
+//    returns "outcome unknown" as above and the token is dropped: the
+//    caller's re-read logs in first.
+// A login refused for the user name or password is kUnauthenticated naming
+// the user and the endpoint (never the password); it is not retried, and
+// reported again without asking etcd within min_login_interval. Neither
+// the password nor a token ever appears in a message.
+//
+// Certificates and keys are read by libcurl for each new connection
+// (connections are kept alive between calls): replaced files take effect
+// on the next connection, i.e. after an error or a restart.
 //
 // Requests are serialised on one curl handle per store (the daemon's etcd
 // traffic is small; one handle keeps its connection alive between calls).
@@ -44,6 +83,8 @@
 
 namespace cvol::store {
 
+class EtcdTokenCache;
+
 struct EtcdKvStoreOptions {
   // Bound on one request, connection included, per endpoint tried.
   absl::Duration timeout = absl::Seconds(2);
@@ -51,6 +92,25 @@ struct EtcdKvStoreOptions {
   // etcd is down (calls return kUnavailable until it is back): the data
   // path must not depend on etcd.
   bool require_reachable = true;
+
+  // TLS (https:// endpoints): the CA bundle etcd's server certificates
+  // chain to (required for https), and this client's certificate and key
+  // (PEM, unencrypted; both or neither). The key file must pass
+  // ReadSecretFile's checks (cvol/secret_file.h: root's, mode 0600).
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  // http:// endpoints: refused unless this is set.
+  bool allow_insecure = false;
+
+  // etcd auth: the user, and the file holding its password (the same
+  // checks as the key; one trailing newline is not part of the password).
+  // Both or neither.
+  std::string user;
+  std::string password_file;
+  // Logins are at least this far apart (etcd hashes the password with
+  // bcrypt for each).
+  absl::Duration min_login_interval = absl::Seconds(1);
 };
 
 // The exclusive end of the key range holding every key that starts with
@@ -64,12 +124,12 @@ class EtcdKvStore final : public KvStore {
   using Options = EtcdKvStoreOptions;
 
   // endpoints: comma-separated client URLs, e.g.
-  // "http://10.0.0.1:2379,http://10.0.0.2:2379" (http only).
+  // "https://10.0.0.1:2379,https://10.0.0.2:2379". Options that do not fit
+  // together (above) are kInvalidArgument; a key or password file that
+  // fails its checks keeps ReadSecretFile's code. With require_reachable,
+  // a configured user must log in.
   static absl::StatusOr<std::unique_ptr<EtcdKvStore>> Connect(absl::string_view endpoints,
                                                               const Options& options);
-  static absl::StatusOr<std::unique_ptr<EtcdKvStore>> Connect(absl::string_view endpoints) {
-    return Connect(endpoints, Options());
-  }
 
   ~EtcdKvStore() override;
   EtcdKvStore(const EtcdKvStore&) = delete;
@@ -96,24 +156,33 @@ class EtcdKvStore final : public KvStore {
 
   // The endpoint that answered last (the first one before any answer).
   std::string endpoint() const;
+  // Logins tried so far (0 without a user).
+  int64_t logins() const;
 
  private:
   enum class Retry { kAnyTransportError, kOnlyIfNotSent };
+  struct Reply;
 
   EtcdKvStore(std::vector<std::string> endpoints, const Options& options);
 
-  // POSTs a JSON body to path on the current endpoint, failing over as
-  // described above. Returns the 200 response's body, or etcd's error.
+  // POSTs a JSON body to path on the current endpoint, failing over and
+  // renewing the token as described above. Returns the 200 response's
+  // body, or etcd's error.
   absl::StatusOr<std::string> Post(absl::string_view path, const std::string& body, Retry retry);
-  // One POST to one endpoint: the CURLcode; *http and *response when it is
-  // CURLE_OK, *error (and *os_errno, if not null) otherwise.
-  int PerformLocked(size_t index, absl::string_view path, const std::string& body,
-                    absl::Duration timeout, std::string* response, long* http,
-                    std::string* error, int* os_errno) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One POST to one endpoint on the store's main handle.
+  Reply PerformLocked(size_t index, absl::string_view path, const std::string& body,
+                      const std::string& token, absl::Duration timeout)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // POST /v3/auth/authenticate on handle (a CURL*), trying the endpoints
+  // from first on: the new token. The caller holds the handle's mutex.
+  absl::StatusOr<std::string> Login(void* handle, size_t first);
+  // The token to send ("" without a user), logging in on handle if needed.
+  absl::StatusOr<std::string> Token(void* handle, size_t first);
 
   const std::vector<std::string> endpoints_;
   const Options options_;
-  void* const headers_;  // curl_slist*, kept out of this header; read-only
+  // Null without a user. Has its own mutex, taken after mu_ or watch_mu_.
+  const std::unique_ptr<EtcdTokenCache> tokens_;
   mutable absl::Mutex mu_;
   size_t current_ ABSL_GUARDED_BY(mu_) = 0;
   void* curl_ ABSL_GUARDED_BY(mu_) = nullptr;  // CURL*
