@@ -454,32 +454,5 @@ TEST(EtcdSecurityTest, EmptyReplyRetriesReadsOnceAndNeverWrites) {
   EXPECT_EQ(fake.count("/v3/auth/authenticate"), 3);
 }
 
-// What TLS and the token cost a Get: medians of 300 against a plain-http
-// etcd and the TLS + auth one, on the same machine, as a ratio. Not a
-// check; run with --gtest_also_run_disabled_tests.
-TEST(EtcdSecurityTest, DISABLED_GetLatencyOverTlsWithATokenVsPlainHttp) {
-  absl::StatusOr<std::unique_ptr<EtcdProcess>> plain = EtcdProcess::Start();
-  ASSERT_TRUE(plain.ok()) << plain.status();
-  auto median_get = [](EtcdKvStore& store) {
-    std::vector<absl::Duration> times;
-    for (int i = 0; i < 300; ++i) {
-      const absl::Time start = absl::Now();
-      EXPECT_TRUE(store.Get("/cvol/latency").ok());
-      times.push_back(absl::Now() - start);
-    }
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
-  };
-  std::unique_ptr<EtcdKvStore> http = MustConnect(**plain, (*plain)->ClientOptions());
-  std::unique_ptr<EtcdKvStore> tls = MustConnect(SecureEtcd(), SecureEtcd().ClientOptions());
-  ASSERT_TRUE(http && tls);
-  median_get(*http);  // warm both
-  median_get(*tls);
-  const absl::Duration a = median_get(*http), b = median_get(*tls);
-  printf("Get median: plain http %s, TLS + token %s, ratio %.2f\n",
-         absl::FormatDuration(a).c_str(), absl::FormatDuration(b).c_str(),
-         absl::FDivDuration(b, a));
-}
-
 }  // namespace
 }  // namespace cvol::store
