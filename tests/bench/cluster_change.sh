@@ -22,10 +22,10 @@
 #             own event log lines (median over the cluster's hosts)
 #
 # Layout: two clusters at once, so that 3 and 8 hosts interleave rep by rep:
-# hosts h1-h3 (etcd prefix /c3/, pool p3) and h4-h11 (prefix /c8/, pool p8),
+# hosts h1-h3 (etcd prefix /cvol/c3/, pool p3) and h4-h11 (prefix /cvol/c8/, pool p8),
 # network namespaces cvh1..cvh11 (tests/vm/lib/cluster.bash), one 3-member
 # etcd for all, plus a single-host cvold in the root namespace (prefix
-# /single/, pool ps, --instance s). Each cluster/daemon has its own two
+# /cvol/single/, pool ps, --instance s). Each cluster/daemon has its own two
 # shared loop pvs and a 64 MiB volume; extent MOVE_EXT moves back and forth
 # between them. The other cluster's daemons stay up (idle) during a
 # measurement: the same background for every configuration.
@@ -260,7 +260,7 @@ pool_setup() { # CFG: pool, two pvs, the volume, prefilled; on its Primary
 cluster_up() { # CFG: start its hosts in order (the first one is the Primary)
 	local cfg=$1 h
 	for h in ${HOSTS[$cfg]}; do
-		host_start "$h" --etcd-prefix "/$cfg/" --etcd-timeout 5 \
+		host_start "$h" --etcd-prefix "/cvol/$cfg/" --etcd-timeout 5 \
 			--cluster-freeze-timeout-ms $((CLUSTER_LEASE_TTL * 2000)) || return 1
 		sleep 1	# join in order: rank = join order
 	done
@@ -281,7 +281,12 @@ check "network: $n_hosts namespaces" -- cluster_net_up $n_hosts
 check "etcd cluster up" -- start_etcd_cluster
 check "3-host cluster h1-h3 up" -- cluster_up c3
 check "8-host cluster h4-h11 up" -- cluster_up c8
-check "single-host cvold up" -- start_cvold --etcd-endpoints "$ETCD_ENDPOINTS" --etcd-prefix /single/ --instance s
+# The single-host daemon logs in to the cluster's etcd as h1 (the users'
+# role covers /cvol/ only).
+CVOLD_ETCD_ARGS=(--etcd-endpoints "$ETCD_ENDPOINTS" --etcd-cacert "$CLUSTER_PKI/ca.crt"
+	--etcd-cert "$CLUSTER_PKI/cvol-h1.crt" --etcd-key "$CLUSTER_PKI/cvol-h1.key"
+	--etcd-user cvol-h1 --etcd-password-file "$CLUSTER_PKI/cvol-h1.etcd-password")
+check "single-host cvold up" -- start_cvold --etcd-prefix /cvol/single/ --instance s
 check_hctl "member list of c3 (on h2)" 0 2 member list --json
 assert_eq "c3: h1 is the Primary of 3" "h1 primary 3" "$(jq -r '"\(.members[0].host) \(.members[0].role) \(.members | length)"' "$CC_OUT")"
 check_hctl "member list of c8 (on h5)" 0 5 member list --json

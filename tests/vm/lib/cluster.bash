@@ -33,7 +33,17 @@
 #   start_etcd_cluster        starts all three (new cluster, heartbeat 100 ms,
 #                             election 1 s), waits until `endpoint health`
 #                             passes for all; exports ETCD_ENDPOINTS
-#                             (http://10.77.0.1:2379,...:2479,...:2579)
+#                             (https://10.77.0.1:2379,...:2479,...:2579): TLS
+#                             with client certificates (--client-cert-auth),
+#                             the members' own links TLS too, auth enabled
+#                             (scripts/cvol-etcd-auth: user cvol-h<I> per
+#                             host of cluster_net_up, role cvol on /cvol/);
+#                             certificates made by cluster_pki first
+#   cluster_pki               scripts/cvol-certs into $CLUSTER_PKI: the CA,
+#                             members e1..e3, hosts h1..h<CLUSTER_HOSTS>
+#                             (cvol-h<I>.crt/.key), the admin client root;
+#                             every etcdctl of a scenario uses root's
+#                             certificate (ETCDCTL_CACERT/CERT/KEY, exported)
 #   etcd_endpoint I           prints member I's client URL
 #   etcd_stop I               SIGTERM member I and wait for it
 #   etcd_start I [--no-wait]  restart member I on its data dir (state
@@ -42,7 +52,7 @@
 #                             have one
 #   etcd_has_quorum [SECS]    a linearizable put + get with a SECS (default 2)
 #                             command timeout succeeds
-#   ectl ARGS...              etcdctl --endpoints $ETCD_ENDPOINTS ARGS...
+#   ectl ARGS...              etcdctl --endpoints $ETCD_ENDPOINTS ARGS... (as root)
 # MAPS ("vext slot pext" per mapped extent, one line, for comparisons)
 #   host_map I DM             host I's live map of DM@h<I> (first segment)
 #   etcd_map I POOL/VOL       the volume's map in etcd, through host I
@@ -53,8 +63,9 @@
 #                             mode 0600; prints the path
 #   host_start I [ARGS...]    cvold --host h<I> --instance h<I> --socket ...
 #                             --peer-listen <ip>:7450 --cluster-secret-file
-#                             ... --etcd-endpoints $ETCD_ENDPOINTS --etcd-insecure
-#                             --lease-ttl-s ${CLUSTER_LEASE_TTL:-5} ARGS in cvh<I>, log
+#                             ... --etcd-endpoints $ETCD_ENDPOINTS, host I's
+#                             certificate (etcd client and peer links), user
+#                             cvol-h<I> and its password file, --lease-ttl-s ${CLUSTER_LEASE_TTL:-5} ARGS in cvh<I>, log
 #                             appended to $CVOL_OUT/cvold-h<I>.log; waits
 #                             (60 s) for `clusterctl status`; fails at once if
 #                             the daemon exits. Pid in HOST_PID[I]. Writes the
@@ -95,11 +106,12 @@
 #   cluster_cleanup           kills every host daemon (CONT, then KILL), the
 #                             event streams and the etcd members; deletes the
 #                             namespaces, veths and the bridge; removes etcd
-#                             data and the secret. Idempotent; works on a
+#                             data, the secret and the certificates.
+#                             Idempotent; works on a
 #                             partial setup.
 #
 # Variables: CLUSTER_HOSTS (N of cluster_net_up), HOST_PID[I], EVENTS_PID[I],
-# ETCD_PID[I], ETCD_ENDPOINTS, CLUSTER_SECRET, CLUSTER_FIREWALL.
+# ETCD_PID[I], ETCD_ENDPOINTS, CLUSTER_SECRET, CLUSTER_PKI, CLUSTER_FIREWALL.
 
 [ -z "${_CVOL_LIB_CLUSTER:-}" ] || return 0
 _CVOL_LIB_CLUSTER=1
@@ -112,6 +124,9 @@ source "$CVOL_ROOT/tests/vm/lib/fio.bash"
 CLUSTER_BRIDGE=cvbr0
 CLUSTER_BRIDGE_IP=10.77.0.1
 CLUSTER_SECRET=/tmp/cvol-cluster.secret
+CLUSTER_PKI=/tmp/cvol-pki
+export ETCDCTL_CACERT=$CLUSTER_PKI/ca.crt ETCDCTL_CERT=$CLUSTER_PKI/root.crt \
+	ETCDCTL_KEY=$CLUSTER_PKI/root.key
 CLUSTER_HOSTS=0
 CLUSTER_FIREWALL=
 CLUSTER_CLEANUP_HOOKS=()
@@ -173,21 +188,39 @@ link_up() { ip link set "cvh${1:?usage: link_up I}-br" up; }
 
 _etcd_cport() { echo $((2279 + 100 * $1)); }
 _etcd_pport() { echo $((2280 + 100 * $1)); }
-etcd_endpoint() { echo "http://$CLUSTER_BRIDGE_IP:$(_etcd_cport "${1:?usage: etcd_endpoint I}")"; }
+etcd_endpoint() { echo "https://$CLUSTER_BRIDGE_IP:$(_etcd_cport "${1:?usage: etcd_endpoint I}")"; }
+
+cluster_pki() {
+	local certs=$CVOL_ROOT/scripts/cvol-certs i
+	mkdir -p "$CLUSTER_PKI" || return 1
+	"$certs" ca "$CLUSTER_PKI" >/dev/null || return 1
+	for i in 1 2 3; do "$certs" etcd "$CLUSTER_PKI" "e$i" "$CLUSTER_BRIDGE_IP" >/dev/null || return 1; done
+	for ((i = 1; i <= (CLUSTER_HOSTS > 3 ? CLUSTER_HOSTS : 3); i++)); do
+		"$certs" host "$CLUSTER_PKI" "h$i" >/dev/null || return 1
+	done
+	"$certs" client "$CLUSTER_PKI" root >/dev/null
+}
 
 _etcd_run() { # I STATE
 	local i=$1 state=$2 cp pp initial=
 	cp=$(_etcd_cport "$i")
 	pp=$(_etcd_pport "$i")
 	for j in 1 2 3; do
-		initial+="${initial:+,}e$j=http://$CLUSTER_BRIDGE_IP:$(_etcd_pport "$j")"
+		initial+="${initial:+,}e$j=https://$CLUSTER_BRIDGE_IP:$(_etcd_pport "$j")"
 	done
+	# bcrypt cost 4 (the least): logins cost ~40x less than the default 10
+	# in the emulated guest; nothing here guards against password guessing.
 	etcd --name "e$i" --data-dir "/tmp/etcd-e$i" \
 		--logger zap --log-outputs stderr \
-		--listen-client-urls "http://$CLUSTER_BRIDGE_IP:$cp,http://127.0.0.1:$cp" \
-		--advertise-client-urls "http://$CLUSTER_BRIDGE_IP:$cp" \
-		--listen-peer-urls "http://$CLUSTER_BRIDGE_IP:$pp,http://127.0.0.1:$pp" \
-		--initial-advertise-peer-urls "http://$CLUSTER_BRIDGE_IP:$pp" \
+		--listen-client-urls "https://$CLUSTER_BRIDGE_IP:$cp,https://127.0.0.1:$cp" \
+		--advertise-client-urls "https://$CLUSTER_BRIDGE_IP:$cp" \
+		--listen-peer-urls "https://$CLUSTER_BRIDGE_IP:$pp,https://127.0.0.1:$pp" \
+		--initial-advertise-peer-urls "https://$CLUSTER_BRIDGE_IP:$pp" \
+		--cert-file "$CLUSTER_PKI/etcd-e$i.crt" --key-file "$CLUSTER_PKI/etcd-e$i.key" \
+		--trusted-ca-file "$CLUSTER_PKI/ca.crt" --client-cert-auth \
+		--peer-cert-file "$CLUSTER_PKI/etcd-e$i.crt" --peer-key-file "$CLUSTER_PKI/etcd-e$i.key" \
+		--peer-trusted-ca-file "$CLUSTER_PKI/ca.crt" --peer-client-cert-auth \
+		--bcrypt-cost 4 \
 		--initial-cluster "$initial" \
 		--initial-cluster-token cvol-test-cluster \
 		--initial-cluster-state "$state" \
@@ -204,6 +237,10 @@ start_etcd_cluster() {
 		echo "start_etcd_cluster: no $CLUSTER_BRIDGE (cluster_net_up first)" >&2
 		return 1
 	}
+	cluster_pki || {
+		echo "start_etcd_cluster: cannot make the certificates" >&2
+		return 1
+	}
 	ETCD_ENDPOINTS=
 	for i in 1 2 3; do
 		rm -rf "/tmp/etcd-e$i"
@@ -214,6 +251,19 @@ start_etcd_cluster() {
 	wait_for 90 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=3s endpoint health || {
 		echo "start_etcd_cluster: not healthy after 90 s (logs: $CVOL_OUT/etcd-e*.log)" >&2
 		etcdctl --endpoints "$ETCD_ENDPOINTS" endpoint health >&2 || true
+		return 1
+	}
+	cluster_etcd_users $(seq -f 'h%g' 1 $((CLUSTER_HOSTS > 3 ? CLUSTER_HOSTS : 3)))
+}
+
+# cluster_etcd_users HOST...: their etcd users (and auth on, the first time).
+cluster_etcd_users() {
+	"$CVOL_ROOT/scripts/cvol-etcd-auth" --endpoints "$ETCD_ENDPOINTS" \
+		--cacert "$CLUSTER_PKI/ca.crt" --cert "$CLUSTER_PKI/root.crt" --key "$CLUSTER_PKI/root.key" \
+		--root-password-file "$CLUSTER_PKI/root.password" --out "$CLUSTER_PKI" "$@" \
+		>>"$CVOL_OUT/etcd-auth.log" 2>&1 || {
+		echo "cluster_etcd_users: cvol-etcd-auth failed (log: $CVOL_OUT/etcd-auth.log)" >&2
+		tail -n 5 "$CVOL_OUT/etcd-auth.log" >&2
 		return 1
 	}
 }
@@ -277,6 +327,11 @@ host_start() {
 		return 1
 	fi
 	[ -f "$CLUSTER_SECRET" ] || cluster_secret_file >/dev/null || return 1
+	# A host beyond those start_etcd_cluster knew: its certificate and user.
+	if [ ! -f "$CLUSTER_PKI/cvol-h$i.etcd-password" ]; then
+		"$CVOL_ROOT/scripts/cvol-certs" host "$CLUSTER_PKI" "h$i" >/dev/null || return 1
+		cluster_etcd_users "h$i" || return 1
+	fi
 	mkdir -p /run/cvol
 	echo "=== host_start h$i $(date +%T.%N) args: $*" >>"$CVOL_OUT/cvold-h$i.log"
 	# ip netns exec execs the command in place: $! is cvold's own pid.
@@ -286,7 +341,9 @@ host_start() {
 		--socket "$(_host_sock "$i")" \
 		--peer-listen "$(host_ip "$i"):7450" \
 		--cluster-secret-file "$CLUSTER_SECRET" \
-		--etcd-endpoints "$ETCD_ENDPOINTS" --etcd-insecure \
+		--etcd-endpoints "$ETCD_ENDPOINTS" --etcd-cacert "$CLUSTER_PKI/ca.crt" \
+		--etcd-cert "$CLUSTER_PKI/cvol-h$i.crt" --etcd-key "$CLUSTER_PKI/cvol-h$i.key" \
+		--etcd-user "cvol-h$i" --etcd-password-file "$CLUSTER_PKI/cvol-h$i.etcd-password" \
 		--lease-ttl-s "${CLUSTER_LEASE_TTL:-5}" "$@" \
 		>>"$CVOL_OUT/cvold-h$i.log" 2>&1 &
 	pid=$!
@@ -487,7 +544,7 @@ cluster_cleanup() {
 		wait "$pid" 2>/dev/null || true
 	done
 	ETCD_PID=()
-	rm -rf /tmp/etcd-e1 /tmp/etcd-e2 /tmp/etcd-e3
+	rm -rf /tmp/etcd-e1 /tmp/etcd-e2 /tmp/etcd-e3 "$CLUSTER_PKI"
 	# Found by name, not from the state above: also cleans a partial setup.
 	for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^cvh[0-9]+$/ {print $1}' || true); do
 		ip netns del "$ns" 2>/dev/null || true

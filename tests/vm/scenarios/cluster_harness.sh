@@ -47,9 +47,9 @@ plan_note "etcd (t=${SECONDS} s)"
 t0=$SECONDS
 check "start_etcd_cluster" -- start_etcd_cluster
 plan_note "etcd cluster healthy after $((SECONDS - t0)) s"
-assert_eq "ETCD_ENDPOINTS" "http://10.77.0.1:2379,http://10.77.0.1:2479,http://10.77.0.1:2579" "$ETCD_ENDPOINTS"
+assert_eq "ETCD_ENDPOINTS" "https://10.77.0.1:2379,https://10.77.0.1:2479,https://10.77.0.1:2579" "$ETCD_ENDPOINTS"
 check "the members answer on 127.0.0.1 too" -- \
-	etcdctl --endpoints http://127.0.0.1:2379,http://127.0.0.1:2479,http://127.0.0.1:2579 endpoint health
+	etcdctl --endpoints https://127.0.0.1:2379,https://127.0.0.1:2479,https://127.0.0.1:2579 endpoint health
 for i in 1 2 3; do
 	check "h$i: etcdctl put" -- in_host $i etcdctl --endpoints "$ETCD_ENDPOINTS" put /harness/h$i "from-h$i"
 done
@@ -124,7 +124,7 @@ EOF
 chmod +x /tmp/cvold-shim
 CVOLD=/tmp/cvold-shim
 for i in 1 2; do
-	check "host_start $i" -- host_start $i --etcd-prefix /cvol-h$i/
+	check "host_start $i" -- host_start $i --etcd-prefix /cvol/harness-h$i/
 done
 rc=0; host_start 1 2>/dev/null || rc=$?
 assert_eq "host_start of a running host is refused" 1 "$rc"
@@ -139,7 +139,7 @@ check "... is JSON" -- jq -e . "$CC_OUT"
 check_hctl "hctl 3 status: no such daemon" 5 3 status
 check_hctl "h1: pool create p1" 0 1 pool create p1 --extent-size 4M
 check_hctl "h2 (its own etcd prefix) has no pool p1" 3 2 pool show p1
-check "the shim passed the endpoints: p1 is in etcd" -- bash -c "etcdctl --endpoints $ETCD_ENDPOINTS get --prefix --keys-only /cvol-h1/ | grep -q p1"
+check "the shim passed the endpoints: p1 is in etcd" -- bash -c "etcdctl --endpoints $ETCD_ENDPOINTS get --prefix --keys-only /cvol/harness-h1/ | grep -q p1"
 
 host_events_start 1
 sleep 1
@@ -157,7 +157,7 @@ h2pid=${HOST_PID[2]}
 check "host_kill 2 KILL" -- host_kill 2 KILL
 check_fail "h2 is gone" -- host_alive 2
 check_fail "its pid is gone" -- kill -0 "$h2pid"
-check "host_start 2 again (log appended)" -- host_start 2 --etcd-prefix /cvol-h2/
+check "host_start 2 again (log appended)" -- host_start 2 --etcd-prefix /cvol/harness-h2/
 assert_eq "h2's log has two starts" 2 "$(grep -c '^=== host_start h2' "$CVOL_OUT/cvold-h2.log")"
 h2pid=${HOST_PID[2]}
 host_stop 2
