@@ -68,10 +68,10 @@ assert_match "and is answered" '"released":false' "$(cat $W/pc)"
 peercall 2 --host h3 --address "$(host_ip 3):7450" --type release --epoch "$EPOCH" --body "$release" --from h1
 assert_eq "h2 claiming to be h1 is refused" 1 "$pc_rc"
 assert_match "PERMISSION_DENIED: names h1, certificate h2" \
-	"PERMISSION_DENIED.*names 'h1' as its sender.*certificate is that of h2" "$(cat $W/pc)"
+	"names 'h1' as its sender.*certificate is that of h2.*PERMISSION_DENIED" "$(cat $W/pc)"
 peercall 2 --host h3 --address "$(host_ip 3):7450" --type freeze --epoch "$EPOCH" --body "$release"
 assert_eq "h2 sending a controller step as itself is refused" 1 "$pc_rc"
-assert_match "PERMISSION_DENIED: not the Primary" "PERMISSION_DENIED.*the Primary of epoch $EPOCH is 'h1'" "$(cat $W/pc)"
+assert_match "PERMISSION_DENIED: not the Primary" "the Primary of epoch $EPOCH is 'h1'.*PERMISSION_DENIED" "$(cat $W/pc)"
 check "h3 published the refusal" -- wait_for 10 grep -q '"controller_impersonation_refused"' "$CVOL_OUT/events-h3.log"
 peercall 2 --host h1 --address "$(host_ip 3):7450" --type ping
 assert_eq "an address answering with another host's certificate: no answer" 3 "$pc_rc"
@@ -107,16 +107,16 @@ python3 $W/flood.py "$(host_ip 1)" 7450 2000 $W/flood.ready >$W/flood.out 2>&1 &
 FLOOD=$!
 CLUSTER_CLEANUP_HOOKS+=("kill $FLOOD 2>/dev/null")
 check "the flood has opened its 2000 connections" -- wait_for 120 test -s $W/flood.ready
-note "flood: $(cat $W/flood.out)"
+plan_note "flood: $(cat $W/flood.out)"
 check_hctl "a move under the flood completes" 0 1 volume move p/v --extent 1 --count 2 --to-pv pvB --wait
 check_hctl "a move given to h2 (forwarded to h1) completes" 0 2 volume move p/v --extent 5 --to-pv pvC --wait
 FDS1=$(ls /proc/$H1_PID/fd | wc -l)
-note "h1's descriptors: $FDS0 before, $FDS1 under the flood"
+plan_note "h1's descriptors: $FDS0 before, $FDS1 under the flood"
 check "h1's descriptors stay bounded (under 400)" -- test "$FDS1" -lt 400
 check "h1 logged the refusals" -- grep -q "refused a connection from $CLUSTER_BRIDGE_IP" "$CVOL_OUT/cvold-h1.log"
 check_hctl "member list under the flood" 0 3 member list --json
 assert_eq "all active" "active active active" "$(jq -r '[.members[].state] | join(" ")' "$CC_OUT")"
-kill $FLOOD 2>/dev/null; wait $FLOOD 2>/dev/null
+kill $FLOOD 2>/dev/null; wait $FLOOD 2>/dev/null || true
 for i in 1 2 3; do
 	assert_eq "h$i was never fenced" 0 "$(grep -c '"host_fenced"' "$CVOL_OUT/events-h$i.log" || true)"
 done
