@@ -26,7 +26,7 @@ class FuzzInput {
   // (first byte - '0') modulo n (0 for an empty input), consumed.
   unsigned Select(unsigned n) {
     if (text_.empty()) return 0;
-    const unsigned v = (static_cast<unsigned char>(text_.front()) + 256u - '0') % n;
+    const unsigned v = static_cast<unsigned char>(text_.front() - '0') % n;
     text_.remove_prefix(1);
     return v;
   }
