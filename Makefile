@@ -26,7 +26,7 @@ unit: userspace
 	ctest --test-dir $(BUILD) --output-on-failure
 
 # The libFuzzer targets (tests/fuzz/, clang with ASan/UBSan in build-fuzz/),
-# each for 100k runs over a copy of its seed corpus; findings go to
+# each for 250k runs over a copy of its seed corpus; findings go to
 # build-logs/fuzz/. FUZZ_ARGS is passed on, e.g. FUZZ_ARGS="--runs 2000000 status".
 fuzz:
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCVOL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
