@@ -1,11 +1,10 @@
 // The pv label codec (DecodePvLabel, FindForeignSignature): the first
 // 4 KiB of any block device a scan opens. The first byte picks the mode:
-// the block as given (mostly "not a cvol device" or a foreign signature),
-// with the cvol magic, version, header size and a correct crc32c patched
-// in, so that the fuzzer reaches the field checks behind the checksum, or
-// cut short. A label that
-// decodes must pass CheckPvLabel and encode to a block that decodes to
-// the same label.
+// '0' the block as given (mostly "not a cvol device" or a foreign
+// signature); '1' with the cvol magic, version 1, header size 512 and a
+// correct crc32c patched in, so that the fuzzer reaches the field checks
+// behind the checksum; '2' cut short of 4 KiB. A label that decodes must
+// pass CheckPvLabel and encode to a block that decodes to the same label.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
