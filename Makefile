@@ -7,7 +7,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CHECKPATCH ?= /usr/src/linux-source-6.1/scripts/checkpatch.pl
 
-.PHONY: all deps module userspace test unit vm-test bench demo checkpatch clean
+.PHONY: all deps module userspace test unit fuzz vm-test bench demo checkpatch clean
 
 all: module userspace
 
@@ -24,6 +24,14 @@ userspace:
 
 unit: userspace
 	ctest --test-dir $(BUILD) --output-on-failure
+
+# The libFuzzer targets (tests/fuzz/, clang with ASan/UBSan in build-fuzz/),
+# each for 250k runs over a copy of its seed corpus; findings go to
+# build-logs/fuzz/. FUZZ_ARGS is passed on, e.g. FUZZ_ARGS="--runs 2000000 status".
+fuzz:
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCVOL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target cvol_fuzzers
+	bash tests/fuzz/run.sh $(FUZZ_ARGS)
 
 checkpatch:
 	@$(CHECKPATCH) --no-tree --quiet --terse -f kernel/*.c kernel/*.h include/uapi/linux/dm-cvol.h

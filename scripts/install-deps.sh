@@ -15,6 +15,7 @@ pkgs=(
 	stress-ng lvm2
 	etcd-server etcd-client curl libcurl4-openssl-dev nlohmann-json3-dev
 	libssl-dev systemd
+	clang libclang-rt-14-dev llvm
 )
 
 missing=()

@@ -10,7 +10,10 @@
 #                                                   (1 test per ctest test)
 #   7. if CMakeLists.txt has CVOL_SANITIZE: build build-san with
 #      -DCVOL_SANITIZE=ON (1 test) and its ctest    (1 test per ctest test)
-# The builds of 6 and 7 run in the background at nice 19 from step 4 on,
+#   8. if tests/fuzz/ exists: build the libFuzzer targets in build-fuzz with
+#      clang and -DCVOL_FUZZ=ON (1 test), then run each for 250k runs over a
+#      copy of its seed corpus (tests/fuzz/run.sh; 1 test per target)
+# The builds of 6, 7 and 8 run in the background at nice 19 from step 4 on,
 # while the guests run (the guests take the CPU whenever they want it); their
 # tests run after the guests, on a quiet machine.
 # A failing step does not stop the later ones. The last line of output is
@@ -230,26 +233,65 @@ userspace_tools_build() {
 }
 
 # Runs in the background (bg_step_start): the rest of build/ (the test
-# programs), then build-san, whose own result goes to build-san.result for
-# sanitizer_result. Its exit status is build/'s.
+# programs), then build-san, then the fuzz targets in build-fuzz; the last
+# two write their own results (<name>.result) for background_result. Its
+# exit status is build/'s.
 background_builds() {
-	local rc=0 t0 src=0
+	local rc=0
 	cmake --build build -j "$jobs" || rc=$?
 	if grep -q CVOL_SANITIZE CMakeLists.txt 2>/dev/null; then
-		t0=$(now)
-		{ cmake -S . -B build-san -DCVOL_SANITIZE=ON >/dev/null &&
-			cmake --build build-san -j "$jobs"; } >"$logs/build-userspace-sanitize.log" 2>&1 || src=$?
-		echo "$src $(since "$t0")" >"$logs/build-userspace-sanitize.result"
+		background_build build-userspace-sanitize sanitize_build
+	fi
+	if [ -f tests/fuzz/CMakeLists.txt ]; then
+		background_build build-fuzz fuzz_build
 	fi
 	return "$rc"
 }
 
-# Counts the sanitizer build that background_builds ran. Sets step_ok.
-sanitizer_result() {
-	local log=$logs/build-userspace-sanitize.log rc secs
-	read -r rc secs <"$logs/build-userspace-sanitize.result" 2>/dev/null || { rc=1 secs=0; }
-	timing step "build-userspace-sanitize (in the background, nice 19)" "$secs"
-	step_result build-userspace-sanitize "$rc" "$log"
+# Runs command $2 with its output in build-logs/$1.log and "rc seconds" in
+# build-logs/$1.result.
+background_build() {
+	local name=$1 t0 rc=0
+	shift
+	t0=$(now)
+	"$@" >"$logs/$name.log" 2>&1 || rc=$?
+	echo "$rc $(since "$t0")" >"$logs/$name.result"
+}
+sanitize_build() {
+	cmake -S . -B build-san -DCVOL_SANITIZE=ON >/dev/null &&
+		cmake --build build-san -j "$jobs"
+}
+# Only the fuzzers and the libraries under them, with clang: the parsers
+# themselves carry ASan, UBSan and the fuzzer's coverage.
+fuzz_build() {
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCVOL_FUZZ=ON \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+		cmake --build build-fuzz -j "$jobs" --target cvol_fuzzers
+}
+
+# Counts build $1 that background_builds ran. Sets step_ok.
+background_result() {
+	local name=$1 log=$logs/$1.log rc secs
+	read -r rc secs <"$logs/$name.result" 2>/dev/null || { rc=1 secs=0; }
+	timing step "$name (in the background, nice 19)" "$secs"
+	step_result "$name" "$rc" "$log"
+}
+
+# Streams tests/fuzz/run.sh's output; its PASS/FAIL lines are the tests.
+# Findings (crash, leak, timeout inputs) stay in build-logs/fuzz/<name>/.
+fuzz_targets() {
+	local line n=0
+	while IFS= read -r line; do
+		case "$line" in
+		"PASS "*) echo "$line"; passed=$((passed + 1)); n=$((n + 1)) ;;
+		"FAIL "*) echo "$line"; failed=$((failed + 1)); n=$((n + 1)); failures+=("${line#FAIL }") ;;
+		"TIMING "*) printf '%s\n' "${line#TIMING }" >>"$timings" ;;
+		*) echo "$line" ;;
+		esac
+	done < <(bash tests/fuzz/run.sh --build build-fuzz --out "$logs/fuzz" 2>&1 || true)
+	if [ "$n" -eq 0 ]; then
+		failt "fuzz: tests/fuzz/run.sh ran no target"
+	fi
 }
 
 # Streams run.sh's output; its PASS/FAIL lines are the tests.
@@ -310,7 +352,7 @@ main() {
 
 	if grep -q CVOL_SANITIZE CMakeLists.txt 2>/dev/null; then
 		phase "unit tests under ASan/UBSan (build-san)"
-		sanitizer_result
+		background_result build-userspace-sanitize
 		if [ -n "$step_ok" ]; then
 			ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
 			UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
@@ -319,6 +361,17 @@ main() {
 			failt "unit-san: not run, sanitizer build failed"
 		fi
 		phase_end "sanitizer unit tests"
+	fi
+
+	if [ -f tests/fuzz/CMakeLists.txt ]; then
+		phase "fuzz targets, 250k runs each (build-fuzz)"
+		background_result build-fuzz
+		if [ -n "$step_ok" ]; then
+			fuzz_targets
+		else
+			failt "fuzz: not run, the fuzz build failed"
+		fi
+		phase_end "fuzz targets"
 	fi
 
 	print_timings

@@ -266,5 +266,16 @@ TEST(ControlProtocol, ExitCodes) {
   EXPECT_EQ(ExitCodeFor(absl::UnauthenticatedError("")), 6);
 }
 
+// Found by tests/fuzz (control_protocol): nlohmann reports a number beyond
+// a double's range as out_of_range, not parse_error, and the exception
+// escaped ParseRequest and ended cvold.
+TEST(ControlProtocol, NumberOutOfRangeIsInvalidArgument) {
+  const std::string line = R"({"version":1,"id":1,"command":"status","args":{"x":1E400}})";
+  EXPECT_EQ(ParseRequest(line).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PeekRequestId(line), std::nullopt);
+  EXPECT_EQ(ParseReply(R"({"version":1,"id":1,"status":"ok","result":{"x":-1e999}})").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace cvol::control

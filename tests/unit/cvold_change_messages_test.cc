@@ -105,6 +105,21 @@ TEST(ChangeMessagesTest, RequestsRoundTripAndRefuseBadLocations) {
   // apply names its change: without one it is refused.
   EXPECT_EQ(ApplyRequest::FromJson(apply.ToJson()).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // Nor with an empty one, which ToJson would leave out (found by
+  // tests/fuzz, change_messages).
+  EXPECT_TRUE(AbortRequest::FromJson(Json::parse(R"({"change":"c#1","volume":"p/v","vext":3})")).ok());
+  EXPECT_EQ(AbortRequest::FromJson(Json::parse(R"({"change":"","volume":"p/v","vext":3})"))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  Json empty_change = freeze.ToJson();
+  empty_change["change"] = "";
+  EXPECT_EQ(FreezeRequest::FromJson(empty_change).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  Json apply_empty = apply.ToJson();
+  apply_empty["change"] = "";
+  EXPECT_EQ(ApplyRequest::FromJson(apply_empty).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

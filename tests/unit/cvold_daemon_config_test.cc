@@ -173,6 +173,21 @@ TEST_F(DaemonConfigTest, UnknownOrMalformedConfigFileLineIsInvalidArgument) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// Found by tests/fuzz (daemon_config): Boost's error message replaces its
+// placeholders until none is left, so a bad value that contains one made
+// ParseDaemonConfig loop forever.
+TEST_F(DaemonConfigTest, BadValueQuotingAPlaceholderIsInvalidArgument) {
+  for (const char* line :
+       {"lease-ttl-s = 20%value%\n", "etcd-timeout = %canonical_option%\n",
+        "lease-ttl-s = %option%%prefix%%original_token%\n", "%value% = 1\n"}) {
+    const std::string path = WriteFile("placeholder.conf", line);
+    absl::StatusOr<DaemonConfig> c = ParseDaemonConfig({"--config", path});
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << line;
+  }
+  const std::string path = WriteFile("placeholder.conf", "lease-ttl-s = 20%value%\n");
+  EXPECT_THAT(ErrorOf(ParseDaemonConfig({"--config", path})), HasSubstr("20%25value%25"));
+}
+
 TEST_F(DaemonConfigTest, MissingOptionValueIsInvalidArgument) {
   const std::string path = WriteFile("empty.conf", "");
   EXPECT_EQ(ParseDaemonConfig({"--config", path, "--socket"}).status().code(),

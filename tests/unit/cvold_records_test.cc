@@ -334,6 +334,13 @@ TEST(CheckVolumeTest, SegmentsMustTileTheVolume) {
   // An empty segment.
   EXPECT_EQ(CheckVolume(Shaped(10, {{0, 10}, {10, 0}}, {})).code(),
             absl::StatusCode::kInvalidArgument);
+  // Segments whose sum wraps past 2^64 back to the volume's size (found by
+  // tests/fuzz, records).
+  s = CheckVolume(Shaped(0, {{0, UINT64_MAX}, {UINT64_MAX, 1}}, {}));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ErrorOf(s), HasSubstr("runs past the volume's 0"));
+  EXPECT_EQ(CheckVolume(Shaped(4, {{0, 2}, {2, UINT64_MAX - 1}, {0, 4}}, {})).code(),
+            absl::StatusCode::kInvalidArgument);
   // Too short and too long.
   s = CheckVolume(Shaped(10, {{0, 9}}, {}));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);

@@ -62,13 +62,12 @@ class World;
 
 class DaemonClock final : public Clock {
  public:
-  DaemonClock(World& world, Host& host, Daemon& daemon) : world_(world), host_(host), daemon_(daemon) {}
+  DaemonClock(World& world, Daemon& daemon) : world_(world), daemon_(daemon) {}
   absl::Time Now() override;
   void SleepFor(absl::Duration d) override;
 
  private:
   World& world_;
-  Host& host_;
   Daemon& daemon_;
 };
 
@@ -659,7 +658,7 @@ void World::StartDaemon(Host& h) {
   auto d = std::make_unique<Daemon>();
   d->incarnation = ++h.incarnations;
   Daemon& dr = *d;
-  d->clock = std::make_unique<DaemonClock>(*this, h, dr);
+  d->clock = std::make_unique<DaemonClock>(*this, dr);
   d->kv = std::make_unique<DaemonKv>(kv_, dr);
   d->db = std::make_unique<ConfigDb>(*d->kv, kPrefix);
   d->kernel = std::make_unique<DaemonKernel>(*this, h, dr);
@@ -847,7 +846,9 @@ void World::AgentTick(Host& h, int incarnation) {
   if (!snap.ok()) return;
   for (const auto& [key, move] : snap->moves) {
     if (d->driving.insert(key).second) {
-      Schedule(absl::ZeroDuration(), [this, &h, incarnation, key] { Drive(h, incarnation, key); });
+      // key = key: clang 14 cannot capture a structured binding by name.
+      Schedule(absl::ZeroDuration(),
+               [this, &h, incarnation, key = key] { Drive(h, incarnation, key); });
     }
   }
 }

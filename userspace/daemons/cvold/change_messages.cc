@@ -66,6 +66,8 @@ absl::StatusOr<ChangeExtent> ReadExtent(ArgReader& reader, bool with_change) {
   ChangeExtent at;
   if (with_change) {
     ASSIGN_OR_RETURN(at.change, reader.String("change"));
+    // ToJson leaves an empty change out: "" is no change, as if absent.
+    if (at.change.empty()) return absl::InvalidArgumentError("change must not be empty");
   }
   ASSIGN_OR_RETURN(std::string text, reader.String("volume"));
   ASSIGN_OR_RETURN(control::VolumeName name, control::ParseVolumeName(text));

@@ -6,11 +6,32 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "boost/program_options.hpp"
 
 namespace cvol::daemon {
 
 namespace po = boost::program_options;
+
+namespace {
+
+// The message of a program_options error, with every '%' of the values
+// it quotes written "%25". Boost (1.74) builds what() by replacing
+// placeholders such as %value% until none is left, so a config line
+// whose bad value contains one ("lease-ttl-s = 1%value%") would make
+// what() loop forever, growing the string.
+class EscapedOptionError : public po::error_with_option_name {
+ public:
+  explicit EscapedOptionError(const po::error_with_option_name& e)
+      : po::error_with_option_name(e) {
+    for (auto& [placeholder, value] : m_substitutions) {
+      (void)placeholder;
+      value = absl::StrReplaceAll(value, {{"%", "%25"}});
+    }
+  }
+};
+
+}  // namespace
 
 absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& args) {
   DaemonConfig c;
@@ -86,6 +107,8 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& a
       return absl::InvalidArgumentError(absl::StrCat("cannot read config file ", file));
     }
     po::notify(vm);
+  } catch (const po::error_with_option_name& e) {
+    return absl::InvalidArgumentError(EscapedOptionError(e).what());
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(e.what());
   }

@@ -244,6 +244,13 @@ absl::Status CheckVolume(const VolumeRecord& r) {
       return absl::InvalidArgumentError(
           absl::StrCat("segment at extent ", s.first_vext, " does not follow extent ", next));
     }
+    // next <= r.extents holds here, so this cannot wrap; a sum that
+    // wrapped past 2^64 could come back to r.extents.
+    if (s.extents > r.extents - next) {
+      return absl::InvalidArgumentError(absl::StrCat("segment at extent ", s.first_vext, " of ",
+                                                     s.extents, " extents runs past the volume's ",
+                                                     r.extents));
+    }
     next += s.extents;
   }
   if (next != r.extents) {

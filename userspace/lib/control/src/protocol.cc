@@ -43,6 +43,10 @@ absl::StatusOr<json> ParseObjectLine(std::string_view line, absl::string_view wh
   } catch (const json::parse_error& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " is not valid JSON (error at byte ", e.byte, ")"));
+  } catch (const json::exception& e) {
+    // A number beyond a double's range (1E400) is out_of_range, not a
+    // parse_error; uncaught, it ended the daemon.
+    return absl::InvalidArgumentError(absl::StrCat(what, " is not valid JSON (", e.what(), ")"));
   }
   if (!value.is_object()) {
     return absl::InvalidArgumentError(
