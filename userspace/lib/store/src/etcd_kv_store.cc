@@ -12,12 +12,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cvol/secret_file.h"
 #include "cvol/status_macros.h"
+#include "etcd_gateway_json.h"
 #include "etcd_token_cache.h"
 #include "nlohmann/json.hpp"
 
@@ -25,6 +25,7 @@ namespace cvol::store {
 namespace {
 
 using Json = nlohmann::json;
+using gateway::IsTokenRefusal;
 
 // curl_global_init is not thread-safe and must run once per process; the
 // matching cleanup runs at exit (so LeakSanitizer sees TLS state freed). A
@@ -50,113 +51,6 @@ size_t AppendToString(char* data, size_t size, size_t count, void* out) {
 }
 
 std::string B64(absl::string_view bytes) { return absl::Base64Escape(bytes); }
-
-// etcd's int64 fields: JSON strings through the gateway, absent when zero
-// (proto3). Numbers are accepted too.
-absl::Status ReadInt64(const Json& obj, const char* name, int64_t* out) {
-  *out = 0;
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return absl::OkStatus();
-  if (it->is_number_integer()) {
-    *out = it->get<int64_t>();
-    return absl::OkStatus();
-  }
-  if (it->is_string() && absl::SimpleAtoi(it->get_ref<const std::string&>(), out)) {
-    return absl::OkStatus();
-  }
-  return absl::InternalError(absl::StrCat("etcd response: field ", name, " is not an int64: ",
-                                          it->dump()));
-}
-
-absl::Status ReadBytes(const Json& obj, const char* name, std::string* out) {
-  out->clear();
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_string() || !absl::Base64Unescape(it->get_ref<const std::string&>(), out)) {
-    return absl::InternalError(absl::StrCat("etcd response: field ", name, " is not base64"));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<Json> ParseObject(const std::string& body) {
-  Json json = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return absl::InternalError(
-        absl::StrCat("etcd response is not a JSON object: ", body.substr(0, 200)));
-  }
-  return json;
-}
-
-absl::StatusCode CodeFromGrpc(int64_t code) {
-  // absl::StatusCode uses gRPC's numbering.
-  if (code <= 0 || code > 16) return absl::StatusCode::kUnknown;
-  return static_cast<absl::StatusCode>(code);
-}
-
-// An error object from the gateway: {"error": "...", "code": N, "message":
-// "..."} for unary calls, {"error": {"grpc_code": N, "message": ...}} inside
-// a streaming call's 200 answer. OK if obj is neither.
-absl::Status ErrorFromObject(const Json& obj) {
-  const Json* err = &obj;
-  auto e = obj.find("error");
-  if (e != obj.end() && e->is_object()) err = &*e;
-  int64_t code = 0;
-  if (!ReadInt64(*err, "grpc_code", &code).ok() || code == 0) {
-    if (!ReadInt64(*err, "code", &code).ok()) code = 0;
-  }
-  std::string message;
-  for (const char* field : {"message", "error"}) {
-    auto m = err->find(field);
-    if (m != err->end() && m->is_string() && !m->get_ref<const std::string&>().empty()) {
-      message = m->get<std::string>();
-      break;
-    }
-  }
-  if (code == 0 && message.empty()) return absl::OkStatus();
-  if (code == 0) return absl::UnknownError(absl::StrCat("etcd: ", message));
-  return absl::Status(CodeFromGrpc(code), message);
-}
-
-absl::StatusOr<KeyValue> ParseKeyValue(const Json& kv) {
-  if (!kv.is_object()) return absl::InternalError("etcd response: kv is not an object");
-  KeyValue out;
-  absl::Status s = ReadBytes(kv, "key", &out.key);
-  if (s.ok()) s = ReadBytes(kv, "value", &out.value);
-  if (s.ok()) s = ReadInt64(kv, "create_revision", &out.create_revision);
-  if (s.ok()) s = ReadInt64(kv, "mod_revision", &out.mod_revision);
-  if (s.ok()) s = ReadInt64(kv, "version", &out.version);
-  if (s.ok()) s = ReadInt64(kv, "lease", &out.lease);
-  if (!s.ok()) return s;
-  return out;
-}
-
-absl::Status ReadHeaderRevision(const Json& response, int64_t* revision) {
-  auto header = response.find("header");
-  if (header == response.end() || !header->is_object()) {
-    return absl::InternalError("etcd response has no header");
-  }
-  return ReadInt64(*header, "revision", revision);
-}
-
-absl::StatusOr<RangeResult> ParseRange(const std::string& body) {
-  ASSIGN_OR_RETURN(Json json, ParseObject(body));
-  RangeResult result;
-  if (absl::Status s = ReadHeaderRevision(json, &result.revision); !s.ok()) return s;
-  auto kvs = json.find("kvs");
-  if (kvs != json.end() && !kvs->is_null()) {
-    if (!kvs->is_array()) return absl::InternalError("etcd response: kvs is not an array");
-    for (const Json& kv : *kvs) {
-      ASSIGN_OR_RETURN(KeyValue parsed, ParseKeyValue(kv));
-      result.kvs.push_back(std::move(parsed));
-    }
-  }
-  auto more = json.find("more");
-  if (more != json.end() && more->is_boolean() && more->get<bool>()) {
-    // Only possible with a limit, which we never set.
-    return absl::InternalError("etcd returned a partial range");
-  }
-  return result;
-}
 
 const char* TargetName(Compare::Target target) {
   switch (target) {
@@ -348,133 +242,15 @@ std::string TransportHint(int rc, const std::string& endpoint) {
   return "";
 }
 
-// etcd refused the request for its token, or the lack of one; etcd checks
-// this before applying anything (see the header).
-bool IsTokenRefusal(const absl::Status& s) {
-  return s.code() == absl::StatusCode::kUnauthenticated ||
-         absl::StrContains(s.message(), "invalid auth token") ||
-         absl::StrContains(s.message(), "user name is empty") ||
-         absl::StrContains(s.message(), "revision of auth store is old");
+// libcurl's write callback for a watch: the stream goes to a
+// gateway::WatchStreamParser (the data argument). Returning less than
+// given ends the transfer (CURLE_WRITE_ERROR) once the wait is decided:
+// dropping the stream cancels the watch on etcd's side.
+size_t OnWatchData(char* data, size_t size, size_t count, void* parser) {
+  const bool decided = static_cast<gateway::WatchStreamParser*>(parser)->Feed(
+      absl::string_view(data, size * count));
+  return decided ? 0 : size * count;
 }
-
-// A watch's stream as the gateway sends it: one JSON object per line,
-// {"result": {...}} or {"error": {...}}. The first says created; the wait
-// is decided by the first that carries events, a cancel or an error.
-class WatchStream {
- public:
-  static size_t OnData(char* data, size_t size, size_t count, void* self) {
-    auto* stream = static_cast<WatchStream*>(self);
-    stream->buffer_.append(data, size * count);
-    size_t start = 0;
-    for (size_t nl; !stream->decided_ && (nl = stream->buffer_.find('\n', start)) !=
-                                             std::string::npos;
-         start = nl + 1) {
-      stream->Consume(absl::string_view(stream->buffer_).substr(start, nl - start));
-    }
-    stream->buffer_.erase(0, start);
-    // Returning less than given ends the transfer (CURLE_WRITE_ERROR):
-    // dropping the stream cancels the watch on etcd's side.
-    return stream->decided_ ? 0 : size * count;
-  }
-
-  // The last message may come without its newline (the stream ended).
-  void Finish() {
-    if (!decided_ && !buffer_.empty()) Consume(buffer_);
-    buffer_.clear();
-  }
-
-  bool created() const { return created_; }
-  bool decided() const { return decided_; }
-  absl::StatusOr<WatchResult> outcome() const {
-    if (!error_.ok()) return error_;
-    return result_;
-  }
-
- private:
-  void Consume(absl::string_view line) {
-    // Called from libcurl's C frames: nothing may throw out of here.
-    try {
-      if (absl::StripAsciiWhitespace(line).empty()) return;
-      Decide(Json::parse(line, nullptr, /*allow_exceptions=*/false));
-    } catch (const std::exception& e) {
-      Fail(absl::InternalError(absl::StrCat("etcd watch: ", e.what())));
-    }
-  }
-
-  void Fail(absl::Status s) {
-    decided_ = true;
-    error_ = std::move(s);
-  }
-
-  void Decide(const Json& message) {
-    if (message.is_discarded() || !message.is_object()) {
-      return Fail(absl::InternalError("etcd watch: a message is not a JSON object"));
-    }
-    if (message.contains("error")) {
-      absl::Status s = ErrorFromObject(message);
-      return Fail(s.ok() ? absl::UnknownError("etcd watch: an error without a code") : s);
-    }
-    auto result = message.find("result");
-    if (result == message.end() || !result->is_object()) {
-      return Fail(absl::InternalError("etcd watch: a message without a result"));
-    }
-    auto flag = [&](const char* name) {
-      auto it = result->find(name);
-      return it != result->end() && it->is_boolean() && it->get<bool>();
-    };
-    if (flag("created")) created_ = true;
-    if (flag("canceled")) {
-      int64_t compacted = 0;
-      if (absl::Status s = ReadInt64(*result, "compact_revision", &compacted); !s.ok()) {
-        return Fail(s);
-      }
-      if (compacted > 0) {
-        decided_ = true;
-        result_.outcome = WatchResult::Outcome::kCompacted;
-        result_.revision = compacted;
-        return;
-      }
-      auto reason = result->find("cancel_reason");
-      const std::string why = reason != result->end() && reason->is_string()
-                                  ? reason->get<std::string>()
-                                  : "no reason given";
-      // Auth errors come as a cancel reason: "rpc error: code = ... desc = ...".
-      absl::StatusCode code = absl::StatusCode::kUnavailable;
-      if (absl::StrContains(why, "code = PermissionDenied")) {
-        code = absl::StatusCode::kPermissionDenied;
-      } else if (IsTokenRefusal(absl::UnknownError(why)) ||
-                 absl::StrContains(why, "code = Unauthenticated")) {
-        code = absl::StatusCode::kUnauthenticated;
-      }
-      return Fail(absl::Status(code, absl::StrCat("etcd canceled the watch: ", why)));
-    }
-    auto events = result->find("events");
-    if (events == result->end() || !events->is_array() || events->empty()) return;
-    for (const Json& event : *events) {
-      auto kv = event.is_object() ? event.find("kv") : event.end();
-      if (!event.is_object() || kv == event.end()) {
-        return Fail(absl::InternalError("etcd watch: an event without a kv"));
-      }
-      absl::StatusOr<KeyValue> parsed = ParseKeyValue(*kv);
-      if (!parsed.ok()) return Fail(parsed.status());
-      auto type = event.find("type");  // absent: PUT (proto3 leaves out zero)
-      const bool deleted = type != event.end() && type->is_string() &&
-                           type->get_ref<const std::string&>() == "DELETE";
-      result_.events.push_back(WatchEvent{
-          deleted ? WatchEvent::Type::kDelete : WatchEvent::Type::kPut, std::move(parsed->key),
-          parsed->mod_revision, deleted ? 0 : parsed->version});
-    }
-    decided_ = true;
-    result_.outcome = WatchResult::Outcome::kChanged;
-    result_.revision = result_.events.back().revision;
-  }
-
-  std::string buffer_;
-  bool created_ = false;
-  bool decided_ = false;
-  absl::Status error_;
-  WatchResult result_;
-};
 
 absl::StatusOr<std::vector<std::string>> ParseEndpoints(absl::string_view endpoints) {
   std::vector<std::string> out;
@@ -633,17 +409,7 @@ struct EtcdKvStore::Reply {
   // OK for a 200 answer and for a transport failure.
   absl::Status EtcdError(const std::string& endpoint, absl::string_view path) const {
     if (rc != CURLE_OK) return absl::OkStatus();
-    if (http == 200 && !absl::StartsWith(body, "{\"error\"")) return absl::OkStatus();
-    absl::StatusOr<Json> json = NoThrow([&] { return ParseObject(body); });
-    if (json.ok()) {
-      absl::Status s = NoThrow([&] { return ErrorFromObject(*json); });
-      if (!s.ok() || http == 200) return s;
-    }
-    const absl::StatusCode code = http == 503   ? absl::StatusCode::kUnavailable
-                                  : http == 404 ? absl::StatusCode::kUnimplemented
-                                                : absl::StatusCode::kUnknown;
-    return absl::Status(code, absl::StrCat("etcd at ", endpoint, " answered HTTP ", http, " to ",
-                                           path, ": ", body.substr(0, 200)));
+    return gateway::ErrorFromReply(http, body, endpoint, path);
   }
 };
 
@@ -694,14 +460,12 @@ absl::StatusOr<std::string> EtcdKvStore::Login(void* handle, size_t first) {
       break;
     }
     // The answer holds the token: never put it in a message.
-    absl::StatusOr<Json> json = NoThrow([&] { return ParseObject(r.body); });
-    const Json* token = nullptr;
-    if (json.ok() && json->contains("token")) token = &(*json)["token"];
-    if (token == nullptr || !token->is_string() || token->get_ref<const std::string&>().empty()) {
+    absl::StatusOr<std::string> token = gateway::ParseAuthToken(r.body);
+    if (!token.ok()) {
       outcome = absl::InternalError(
           absl::StrCat("etcd at ", endpoint, " answered a login without a token"));
     } else {
-      outcome = token->get<std::string>();
+      outcome = std::move(token);
     }
     explicit_bzero(r.body.data(), r.body.size());
     break;
@@ -771,7 +535,7 @@ absl::StatusOr<std::optional<KeyValue>> EtcdKvStore::Get(const std::string& key)
     const Json request = {{"key", B64(key)}};
     ASSIGN_OR_RETURN(std::string body,
                      Post("/v3/kv/range", request.dump(), Retry::kAnyTransportError));
-    ASSIGN_OR_RETURN(RangeResult range, ParseRange(body));
+    ASSIGN_OR_RETURN(RangeResult range, gateway::ParseRange(body));
     if (range.kvs.empty()) return std::nullopt;
     return std::move(range.kvs.front());
   });
@@ -783,7 +547,7 @@ absl::StatusOr<RangeResult> EtcdKvStore::Range(const std::string& prefix) {
     const Json request = {{"key", B64(key)}, {"range_end", B64(end)}};
     ASSIGN_OR_RETURN(std::string body,
                      Post("/v3/kv/range", request.dump(), Retry::kAnyTransportError));
-    return ParseRange(body);
+    return gateway::ParseRange(body);
   });
 }
 
@@ -797,13 +561,7 @@ absl::StatusOr<TxnResult> EtcdKvStore::Txn(absl::Span<const Compare> compares,
     for (const Op& op : success) request["success"].push_back(OpJson(op));
     for (const Op& op : failure) request["failure"].push_back(OpJson(op));
     ASSIGN_OR_RETURN(std::string body, Post("/v3/kv/txn", request.dump(), Retry::kOnlyIfNotSent));
-    ASSIGN_OR_RETURN(Json json, ParseObject(body));
-    TxnResult result;
-    if (absl::Status s = ReadHeaderRevision(json, &result.revision); !s.ok()) return s;
-    auto succeeded = json.find("succeeded");
-    result.succeeded =
-        succeeded != json.end() && succeeded->is_boolean() && succeeded->get<bool>();
-    return result;
+    return gateway::ParseTxnResponse(body);
   });
 }
 
@@ -812,12 +570,7 @@ absl::StatusOr<int64_t> EtcdKvStore::LeaseGrant(int64_t ttl_seconds) {
     const Json request = {{"TTL", absl::StrCat(ttl_seconds)}};
     ASSIGN_OR_RETURN(std::string body,
                      Post("/v3/lease/grant", request.dump(), Retry::kOnlyIfNotSent));
-    ASSIGN_OR_RETURN(Json json, ParseObject(body));
-    if (absl::Status s = ErrorFromObject(json); !s.ok()) return s;  // LeaseGrantResponse.error
-    int64_t id = 0;
-    if (absl::Status s = ReadInt64(json, "ID", &id); !s.ok()) return s;
-    if (id == 0) return absl::InternalError("etcd granted lease 0");
-    return id;
+    return gateway::ParseLeaseGrant(body);
   });
 }
 
@@ -826,16 +579,7 @@ absl::Status EtcdKvStore::LeaseKeepAlive(int64_t lease) {
     const Json request = {{"ID", absl::StrCat(lease)}};
     ASSIGN_OR_RETURN(std::string body,
                      Post("/v3/lease/keepalive", request.dump(), Retry::kAnyTransportError));
-    // A streaming call: one {"result": ...} or {"error": {...}} per message.
-    ASSIGN_OR_RETURN(Json json, ParseObject(body));
-    if (absl::Status s = ErrorFromObject(json); !s.ok()) return s;
-    auto result = json.find("result");
-    if (result == json.end() || !result->is_object()) {
-      return absl::InternalError(absl::StrCat("etcd keepalive answer without a result: ",
-                                              body.substr(0, 200)));
-    }
-    int64_t ttl = 0;
-    if (absl::Status s = ReadInt64(*result, "TTL", &ttl); !s.ok()) return s;
+    ASSIGN_OR_RETURN(int64_t ttl, gateway::ParseKeepAliveTtl(body));
     // etcd answers a keepalive of an unknown or expired lease with TTL 0.
     if (ttl <= 0) return absl::NotFoundError(absl::StrCat("lease ", lease, " not found or expired"));
     return absl::OkStatus();
@@ -867,23 +611,16 @@ absl::StatusOr<QuorumReport> EtcdKvStore::ProbeQuorum() {
       Reply r = PerformLocked(i, "/v3/maintenance/status", "{}", token, timeout);
       if (r.rc == CURLE_COULDNT_CONNECT && r.os_errno == ECONNREFUSED) ++report.refused;
       if (r.rc != CURLE_OK || r.http != 200) continue;
-      absl::StatusOr<Json> status = ParseObject(r.body);
-      if (!status.ok()) continue;
-      // A member id is a uint64 (often above INT64_MAX), as a string.
-      auto leader = status->find("leader");
-      const bool has_leader = leader != status->end() && leader->is_string() &&
-                              !leader->get_ref<const std::string&>().empty() &&
-                              leader->get_ref<const std::string&>() != "0";
+      absl::StatusOr<bool> has_leader = gateway::ParseStatusHasLeader(r.body);
+      if (!has_leader.ok()) continue;
       ++report.answered;
-      if (!has_leader) ++report.leaderless;
+      if (!*has_leader) ++report.leaderless;
       // The cluster may have more members than this daemon was told of:
       // a majority of the endpoints alone would then prove nothing.
       if (listed == 0) r = PerformLocked(i, "/v3/cluster/member/list", "{}", token, timeout);
       if (listed == 0 && r.rc == CURLE_OK && r.http == 200) {
-        absl::StatusOr<Json> list = ParseObject(r.body);
-        if (list.ok() && list->contains("members") && (*list)["members"].is_array()) {
-          listed = (*list)["members"].size();
-        }
+        absl::StatusOr<size_t> count = gateway::ParseMemberCount(r.body);
+        if (count.ok()) listed = *count;
       }
     }
     report.members = std::max(endpoints_.size(), listed);
@@ -917,17 +654,17 @@ absl::StatusOr<WatchResult> EtcdKvStore::WaitForChange(const std::string& prefix
     for (size_t i = 0; i < endpoints_.size(); ++i) {
       const size_t index = (first + i) % endpoints_.size();
       const std::string& endpoint = endpoints_[index];
-      WatchStream stream;
+      gateway::WatchStreamParser stream;
       std::string why;
       long http = 0;
       int rc = CURLE_OK;
       // A watch is a read: after a refused token (or an empty reply, which
       // may be one) it is made again once, here, with a new token.
       for (bool again = true; again;) {
-        stream = WatchStream();
+        stream = gateway::WatchStreamParser();
         rc = PerformPost(static_cast<CURL*>(watch_curl_), options_, token,
                          absl::StrCat(endpoint, "/v3/watch"), body, connect_timeout, timeout,
-                         &WatchStream::OnData, &stream, &http, &why, nullptr);
+                         &OnWatchData, &stream, &http, &why, nullptr);
         stream.Finish();
         const bool refused = (stream.decided() && IsTokenRefusal(stream.outcome().status())) ||
                              (!stream.decided() && rc == CURLE_GOT_NOTHING);
