@@ -38,7 +38,7 @@ done
 corpus_root=$root/tests/fuzz/corpus
 if [ ${#names[@]} -eq 0 ]; then
 	# Longest first (measured), so the two lanes end together.
-	names=(daemon_config records peer_message)
+	names=(daemon_config records peer_message etcd_gateway)
 	for d in "$corpus_root"/*/; do
 		case " ${names[*]} " in *" $(basename "$d") "*) ;; *) names+=("$(basename "$d")") ;; esac
 	done
