@@ -42,8 +42,11 @@ absl::Status ReadInt64Impl(const Json& obj, const char* name, int64_t* out) {
   if (it->is_string() && absl::SimpleAtoi(it->get_ref<const std::string&>(), out)) {
     return absl::OkStatus();
   }
+  // An array or object is named, not quoted: dump() recurses once per
+  // level of nesting, and a body of a few hundred KB of "[" would overflow
+  // the stack (found by tests/fuzz/etcd_gateway_fuzz.cc).
   return absl::InternalError(absl::StrCat("etcd response: field ", name, " is not an int64: ",
-                                          it->dump()));
+                                          it->is_structured() ? it->type_name() : it->dump()));
 }
 
 absl::Status ReadBytesImpl(const Json& obj, const char* name, std::string* out) {
