@@ -72,6 +72,22 @@ TEST(EtcdGatewayJsonTest, WatchStreamVerdictDoesNotDependOnThePieces) {
   }
 }
 
+// Something that answers as etcd but never ends a line must not grow the
+// buffer without bound.
+TEST(EtcdGatewayJsonTest, AWatchLineWithoutEndIsCutAtTheLimit) {
+  WatchStreamParser parser;
+  const std::string chunk(1 << 20, 'x');
+  bool decided = false;
+  size_t fed = 0;
+  while (!decided && fed <= WatchStreamParser::kMaxWatchLineBytes) {
+    decided = parser.Feed(chunk);
+    fed += chunk.size();
+  }
+  ASSERT_TRUE(decided);
+  EXPECT_EQ(parser.outcome().status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(parser.outcome().status().message(), HasSubstr("a line longer than"));
+}
+
 TEST(EtcdGatewayJsonTest, LoginErrorNeverQuotesTheAnswer) {
   absl::StatusOr<std::string> token = ParseAuthToken(R"({"token":"secret.1")");  // cut short
   EXPECT_FALSE(token.ok());

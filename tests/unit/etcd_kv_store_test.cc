@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -283,6 +284,18 @@ TEST(EtcdKvStoreTest, WaitOnASilentEndpointEndsAtItsTimeout) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
   EXPECT_TRUE(absl::StrContains(r.status().message(), "never created")) << r.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
+// A revision as large as int64 allows (from something posing as etcd)
+// cannot be watched after: refused, not overflowed.
+TEST(EtcdKvStoreTest, WatchAfterTheLastRevisionIsRefused) {
+  absl::StatusOr<std::unique_ptr<EtcdKvStore>> store =
+      EtcdKvStore::Connect(RealEndpoint(), Insecure());
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (int64_t bad : {std::numeric_limits<int64_t>::max(), int64_t{-1}}) {
+    absl::StatusOr<WatchResult> r = (*store)->WaitForChange("/w/", bad, absl::Seconds(1));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
 }
 
 TEST(EtcdKvStoreTest, EtcdErrorsKeepTheirCodeAndMessage) {

@@ -344,6 +344,14 @@ WatchLine ParseWatchLine(absl::string_view line) noexcept {
 
 bool WatchStreamParser::Feed(absl::string_view data) noexcept {
   if (decided()) return true;
+  // etcd's watch lines are a few KiB (one event batch); a stream that sends
+  // megabytes without a newline is not etcd, and must not grow this
+  // buffer until the wait's timeout.
+  if (buffer_.size() + data.size() > kMaxWatchLineBytes) {
+    verdict_ = absl::DataLossError(absl::StrCat(kWatch, "a line longer than ",
+                                                kMaxWatchLineBytes, " bytes"));
+    return true;
+  }
   try {
     buffer_.append(data.data(), data.size());
   } catch (const std::exception& e) {

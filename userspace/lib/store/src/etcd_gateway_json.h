@@ -117,6 +117,10 @@ WatchLine ParseWatchLine(absl::string_view line) noexcept;
 // ignored.
 class WatchStreamParser {
  public:
+  // A longer line (with what precedes it in the buffer) decides the wait
+  // as kDataLoss.
+  static constexpr size_t kMaxWatchLineBytes = 64 << 20;
+
   // Takes the next bytes of the stream; true once the wait is decided.
   bool Feed(absl::string_view data) noexcept;
   // The stream ended: its last line may lack its newline.

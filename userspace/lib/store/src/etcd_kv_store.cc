@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <exception>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -634,6 +635,12 @@ absl::StatusOr<WatchResult> EtcdKvStore::WaitForChange(const std::string& prefix
   return NoThrow([&]() -> absl::StatusOr<WatchResult> {
     if (timeout <= absl::ZeroDuration()) {
       return absl::InvalidArgumentError("a watch needs a positive timeout");
+    }
+    // A revision read from etcd (or from whatever answered as etcd) is
+    // the caller's; +1 must not overflow.
+    if (after_revision < 0 || after_revision == std::numeric_limits<int64_t>::max()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot watch after revision ", after_revision));
     }
     auto [key, end] = PrefixRange(prefix);
     const Json request = {{"create_request",
