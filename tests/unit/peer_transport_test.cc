@@ -610,6 +610,43 @@ TEST_F(PeerTransportTest, AClientWithoutACertificateIsRefused) {
   EXPECT_TRUE(recorder_.Logged("TLS handshake")) << ::testing::PrintToString(recorder_.logs());
 }
 
+// A DNS name is a host identity only in a host certificate (OU=cvol-<host>):
+// an etcd member's certificate of the same CA named like a host, or a
+// wildcard, answers for nobody, on either end.
+TEST_F(PeerTransportTest, OnlyHostCertificatesWithExactNamesAreIdentities) {
+  const PeerTlsFiles member = Pki().Issue("member-h1", "DNS:h1", "serverAuth,clientAuth", "/CN=h1");
+  const PeerTlsFiles wildcard =
+      Pki().Issue("wild", "DNS:*.example,DNS:h2.example", "serverAuth,clientAuth",
+                  "/O=cvol/OU=cvol-*.example");
+  const PeerTlsFiles upper = Pki().Issue("H3");
+  EXPECT_TRUE(CertificateFileHosts(member.cert_file).empty());
+  EXPECT_TRUE(CertificateFileHosts(wildcard.cert_file).empty());
+  EXPECT_EQ(CertificateFileHosts(upper.cert_file), std::vector<std::string>{"H3"});
+
+  // As a server: a client naming h1 / h2.example / h3 gets no answer.
+  for (const auto& [files, name] : {std::pair{member, std::string("h1")},
+                                    std::pair{wildcard, std::string("h2.example")},
+                                    std::pair{upper, std::string("h3")}}) {
+    PeerServerOptions options = SecretAndTls();
+    options.tls = files;
+    std::unique_ptr<PeerServer> server = StartServer("127.0.0.1:0", options);
+    ASSERT_NE(server, nullptr);
+    std::unique_ptr<PeerClient> client = MakeClientPtr();
+    absl::StatusOr<PeerReply> reply =
+        client->Call(name, server->address(), Request("echo"), absl::Seconds(5));
+    EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << name << reply.status();
+    EXPECT_TRUE(recorder_.requests().empty()) << name;
+  }
+  // As a client: the member certificate claiming to be h1 is closed on.
+  std::unique_ptr<PeerServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<PeerClient> client = MakeClientPtr(kSecret, member, "h1");
+  absl::StatusOr<PeerReply> reply =
+      client->Call(kServerHost, server->address(), Request("echo"), absl::Seconds(5));
+  EXPECT_TRUE(!reply.ok() || !reply->status.ok());
+  EXPECT_TRUE(recorder_.requests().empty());
+}
+
 TEST_F(PeerTransportTest, MissingTlsFilesAreRefused) {
   PeerServerOptions options = SecretAndTls();
   options.tls.key_file.clear();

@@ -36,7 +36,7 @@ TestPki::TestPki(const std::string& ca_name) {
 TestPki::~TestPki() { Run(absl::StrCat("rm -rf ", dir_)); }
 
 peer::PeerTlsFiles TestPki::Issue(const std::string& name, const std::string& san,
-                                  const std::string& eku) {
+                                  const std::string& eku, const std::string& subject) {
   const std::string base = absl::StrCat(dir_, "/", name);
   {
     std::ofstream ext(base + ".ext");
@@ -45,7 +45,8 @@ peer::PeerTlsFiles TestPki::Issue(const std::string& name, const std::string& sa
         << "extendedKeyUsage=" << eku << "\n";
   }
   Run(absl::StrCat("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes",
-                   " -keyout ", base, ".key -out ", base, ".csr -subj /CN=cvol-", name));
+                   " -keyout ", base, ".key -out ", base, ".csr -subj ",
+                   subject.empty() ? "/O=cvol/OU=cvol-" + name : subject));
   Run(absl::StrCat("openssl x509 -req -in ", base, ".csr -CA ", dir_, "/ca.crt -CAkey ", dir_,
                    "/ca.key -CAcreateserial -days 30 -out ", base, ".crt -extfile ", base,
                    ".ext"));

@@ -21,9 +21,12 @@ class TestPki {
   TestPki& operator=(const TestPki&) = delete;
 
   // The CA, a certificate for name (subjectAltName san, default
-  // "DNS:<name>"; extended key usage eku) and its key (mode 0600).
+  // "DNS:<name>"; extended key usage eku; subject, default a cvol host's
+  // "/O=cvol/OU=cvol-<name>" as scripts/cvol-certs makes it) and its key
+  // (mode 0600).
   peer::PeerTlsFiles Issue(const std::string& name, const std::string& san = "",
-                           const std::string& eku = "serverAuth,clientAuth");
+                           const std::string& eku = "serverAuth,clientAuth",
+                           const std::string& subject = "");
 
   const std::string& dir() const { return dir_; }
   std::string ca_file() const { return dir_ + "/ca.crt"; }

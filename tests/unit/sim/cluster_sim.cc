@@ -611,8 +611,16 @@ void World::Impersonate(Host& target, const std::string& type, int64_t epoch, co
   ++result_.impersonations;
   Trace(absl::StrCat(sender, " as the Primary -> ", target.name, " ", type, ": ",
                      verdict.ok() ? "ok" : std::string(verdict.status().message())));
-  if (verdict.ok() || (verdict.status().code() != absl::StatusCode::kPermissionDenied &&
-                       verdict.status().code() != absl::StatusCode::kFailedPrecondition)) {
+  // In the Primary's own epoch only the sender check can refuse it (any
+  // other refusal would mean the handler ran); a stale epoch is refused
+  // as stale first.
+  const bool current = leader->epoch != 0 && epoch == leader->epoch;
+  const absl::StatusCode want = current ? absl::StatusCode::kPermissionDenied
+                                        : absl::StatusCode::kFailedPrecondition;
+  if (current && verdict.status().code() == absl::StatusCode::kPermissionDenied) {
+    ++result_.impersonations_in_epoch;
+  }
+  if (verdict.ok() || verdict.status().code() != want) {
     Fail(absl::StrCat("a controller step '", type, "' from ", sender, " (not the Primary, ",
                       leader->host, ") was not refused: ",
                       verdict.ok() ? "ok" : verdict.status().ToString()));

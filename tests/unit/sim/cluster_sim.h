@@ -62,6 +62,9 @@ struct SimResult {
   // Controller steps replayed by another member in the Primary's name
   // (each refused, or the run fails).
   uint64_t impersonations = 0;
+  // Of those, the ones in the Primary's current epoch (refused for the
+  // sender, not the epoch).
+  uint64_t impersonations_in_epoch = 0;
   // HostDevices's re-integrations that ended with host_reintegrated, and
   // the freezes they thawed: a dead predecessor's (orphan_freeze_thawed)
   // and those of changes that ended without the host (cluster_released).

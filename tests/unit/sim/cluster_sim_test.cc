@@ -41,6 +41,7 @@ void RunSeeds(SimOptions base, uint64_t first, uint64_t count) {
     total.stale_epoch_refusals += r.stale_epoch_refusals;
     total.step_downs += r.step_downs;
     total.impersonations += r.impersonations;
+    total.impersonations_in_epoch += r.impersonations_in_epoch;
     total.reintegrations += r.reintegrations;
     total.orphan_freezes_thawed += r.orphan_freezes_thawed;
     total.ended_changes_thawed += r.ended_changes_thawed;
@@ -58,10 +59,16 @@ void RunSeeds(SimOptions base, uint64_t first, uint64_t count) {
             << " rolled back, " << total.exclusions << " exclusions, " << total.faults
             << " faults, " << total.stale_epoch_refusals << " stale epochs refused by a kernel, "
             << total.step_downs << " Primaries stepped down, " << total.impersonations
-            << " impersonated controller steps refused, "
+            << " impersonated controller steps refused (" << total.impersonations_in_epoch
+            << " in the Primary's epoch), "
             << total.reintegrations << " re-integrations (" << total.orphan_freezes_thawed
             << " orphan freezes and " << total.ended_changes_thawed
             << " ended changes' freezes thawed)\n";
+  // The impersonation fault ran, and reached the sender check (not only
+  // the stale-epoch one), or the check could be gone unnoticed.
+  if (count >= 20) {
+    EXPECT_GT(total.impersonations_in_epoch, 0u);
+  }
 }
 
 // Under the sanitizers every seed costs ten times more: fewer of them.

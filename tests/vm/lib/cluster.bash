@@ -34,8 +34,8 @@
 #                             election 1 s), waits until `endpoint health`
 #                             passes for all; exports ETCD_ENDPOINTS
 #                             (https://10.77.0.1:2379,...:2479,...:2579): TLS
-#                             with client certificates (--client-cert-auth),
-#                             the members' own links TLS too, auth enabled
+#                             with client certificates (--client-cert-auth)
+#                             (the members' own links plain http), auth enabled
 #                             (scripts/cvol-etcd-auth: user cvol-h<I> per
 #                             host of cluster_net_up, role cvol on /cvol/);
 #                             certificates made by cluster_pki first
@@ -206,20 +206,22 @@ _etcd_run() { # I STATE
 	cp=$(_etcd_cport "$i")
 	pp=$(_etcd_pport "$i")
 	for j in 1 2 3; do
-		initial+="${initial:+,}e$j=https://$CLUSTER_BRIDGE_IP:$(_etcd_pport "$j")"
+		initial+="${initial:+,}e$j=http://$CLUSTER_BRIDGE_IP:$(_etcd_pport "$j")"
 	done
 	# bcrypt cost 4 (the least): logins cost ~40x less than the default 10
 	# in the emulated guest; nothing here guards against password guessing.
+	# The members' own (raft) links stay plain http on the guest's bridge:
+	# every write crosses them twice, and TLS there costs the emulated
+	# guest CPU the scenarios need; what cvol talks to, the client port, is
+	# TLS with client certificates and auth as in production.
 	etcd --name "e$i" --data-dir "/tmp/etcd-e$i" \
 		--logger zap --log-outputs stderr \
 		--listen-client-urls "https://$CLUSTER_BRIDGE_IP:$cp,https://127.0.0.1:$cp" \
 		--advertise-client-urls "https://$CLUSTER_BRIDGE_IP:$cp" \
-		--listen-peer-urls "https://$CLUSTER_BRIDGE_IP:$pp,https://127.0.0.1:$pp" \
-		--initial-advertise-peer-urls "https://$CLUSTER_BRIDGE_IP:$pp" \
+		--listen-peer-urls "http://$CLUSTER_BRIDGE_IP:$pp,http://127.0.0.1:$pp" \
+		--initial-advertise-peer-urls "http://$CLUSTER_BRIDGE_IP:$pp" \
 		--cert-file "$CLUSTER_PKI/etcd-e$i.crt" --key-file "$CLUSTER_PKI/etcd-e$i.key" \
 		--trusted-ca-file "$CLUSTER_PKI/ca.crt" --client-cert-auth \
-		--peer-cert-file "$CLUSTER_PKI/etcd-e$i.crt" --peer-key-file "$CLUSTER_PKI/etcd-e$i.key" \
-		--peer-trusted-ca-file "$CLUSTER_PKI/ca.crt" --peer-client-cert-auth \
 		--bcrypt-cost 4 \
 		--initial-cluster "$initial" \
 		--initial-cluster-token cvol-test-cluster \

@@ -4,7 +4,9 @@
 #include <openssl/x509.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -70,7 +72,10 @@ class PeerClient::Connection {
                        absl::Time deadline) {
     SSL* ssl = stream_.native_handle();
     // SSL_set1_host makes the certificate check fail unless a DNS
-    // subjectAltName matches host: the same names the server binds to.
+    // subjectAltName matches host, without wildcards or the subject's CN;
+    // after the handshake the names are compared exactly, as the server
+    // does (PeerCertificateHosts: case, OU=cvol-<host>).
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
     if (SSL_set1_host(ssl, host.c_str()) != 1 ||
         SSL_set_tlsext_host_name(ssl, host.c_str()) != 1) {
       return absl::InvalidArgumentError(absl::StrCat("bad peer host name '", host, "'"));
@@ -88,6 +93,15 @@ class PeerClient::Connection {
       return absl::UnavailableError(absl::StrCat(
           s.message(), " (the peer's certificate must be of the cluster CA and name host '",
           host, "'; ", VerifyError(), ")"));
+    }
+    const std::vector<std::string> hosts = PeerCertificateHosts(ssl);
+    if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) {
+      error_code ignored;
+      socket().close(ignored);
+      return absl::UnavailableError(absl::StrCat(
+          "the TLS handshake: the certificate that answered is not host '", host,
+          "' as a cvol host certificate (OU=cvol-", host, "); it names ",
+          DescribeHosts(hosts)));
     }
     return s;
   }
@@ -114,7 +128,9 @@ class PeerClient::Connection {
   }
 
   // Called when the connection goes into the cache.
-  void MarkIdle() { idle_since_ = absl::Now(); }
+  // A monotonic clock: a wall-clock step back must not make a connection
+  // the server is about to close for idleness look fresh.
+  void MarkIdle() { idle_since_ = std::chrono::steady_clock::now(); }
 
   // False if the peer has closed its end (or sent something unasked) since
   // the last call: such a cached connection would fail the next request
@@ -122,7 +138,9 @@ class PeerClient::Connection {
   // too if it has been idle longer than max_idle_time: the server may be
   // closing it right now, and a request sent in that instant would be lost.
   bool Reusable(absl::Duration max_idle_time) {
-    if (absl::Now() - idle_since_ > max_idle_time) return false;
+    if (absl::FromChrono(std::chrono::steady_clock::now() - idle_since_) > max_idle_time) {
+      return false;
+    }
     if (decoder_.buffered() != 0 || !socket().is_open()) return false;
     if (SSL_pending(stream_.native_handle()) != 0) return false;
     pollfd p{};
@@ -170,7 +188,7 @@ class PeerClient::Connection {
   asio::ssl::stream<tcp::socket> stream_;
   FrameDecoder decoder_;
   std::array<char, 64 * 1024> input_;
-  absl::Time idle_since_;
+  std::chrono::steady_clock::time_point idle_since_;
 };
 
 PeerClient::PeerClient(PeerClientOptions options) : options_(std::move(options)) {

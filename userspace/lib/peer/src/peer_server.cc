@@ -26,6 +26,7 @@
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/strand.hpp"
+#include "boost/asio/ssl/error.hpp"
 #include "boost/asio/ssl/stream.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/thread_pool.hpp"
@@ -365,8 +366,13 @@ class PeerServer::Impl::Connection : public std::enable_shared_from_this<Connect
     stream_.async_read_some(asio::buffer(input_),
                             [self = shared_from_this()](const error_code& ec, size_t n) {
                               if (ec) {
-                                if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
-                                  self->server_.Log(absl::StrCat("peer ", self->remote_,
+                                // A client closes without close_notify
+                                // (stream_truncated): as normal as eof.
+                                if (ec != asio::error::eof &&
+                                    ec != asio::ssl::error::stream_truncated &&
+                                    ec != asio::error::operation_aborted) {
+                                  self->server_.LogLimited(
+                                      "read error", absl::StrCat("peer ", self->remote_,
                                                                  ": read: ", ec.message()));
                                 }
                                 self->Finish();

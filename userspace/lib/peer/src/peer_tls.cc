@@ -91,8 +91,26 @@ absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> MakePeerTlsContext(
 
 namespace {
 
+// The subject's organizational units: a host certificate of cvol-certs
+// carries OU=cvol-<host>.
+std::vector<std::string> OrganizationalUnits(const X509* cert) {
+  std::vector<std::string> units;
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  for (int i = X509_NAME_get_index_by_NID(subject, NID_organizationalUnitName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(subject, NID_organizationalUnitName, i)) {
+    const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
+    units.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                       static_cast<size_t>(ASN1_STRING_length(value)));
+  }
+  return units;
+}
+
+// A DNS name is a cvol host's identity only in a certificate issued as that
+// host's (OU=cvol-<host>): an etcd member's certificate of the same CA,
+// named like a host, is not one. No wildcards: a name stands for one host.
 std::vector<std::string> CertificateHosts(const X509* cert) {
   std::vector<std::string> hosts;
+  const std::vector<std::string> units = OrganizationalUnits(cert);
   auto* names = static_cast<GENERAL_NAMES*>(
       X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (names == nullptr) return hosts;
@@ -103,7 +121,13 @@ std::vector<std::string> CertificateHosts(const X509* cert) {
     const std::string host(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
                            static_cast<size_t>(ASN1_STRING_length(dns)));
     // An embedded NUL would let "h1\0.evil" pass for "h1" in C strings.
-    if (!host.empty() && host.find('\0') == std::string::npos) hosts.push_back(host);
+    if (host.empty() || host.find('\0') != std::string::npos ||
+        host.find('*') != std::string::npos) {
+      continue;
+    }
+    if (std::find(units.begin(), units.end(), "cvol-" + host) != units.end()) {
+      hosts.push_back(host);
+    }
   }
   GENERAL_NAMES_free(names);
   return hosts;
