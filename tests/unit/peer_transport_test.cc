@@ -683,6 +683,12 @@ TEST(PeerTlsTest, CheckOwnCertificate) {
   mismatched.key_file = foreign.key_file;
   EXPECT_EQ(CheckOwnCertificate(mismatched, "h7").code(), absl::StatusCode::kFailedPrecondition);
 
+  // A key behind a symbolic link is not the file checked: refused.
+  PeerTlsFiles linked = mine;
+  linked.key_file = mine.key_file + ".link";
+  ASSERT_EQ(symlink(mine.key_file.c_str(), linked.key_file.c_str()), 0);
+  EXPECT_EQ(CheckOwnCertificate(linked, "h7").code(), absl::StatusCode::kFailedPrecondition);
+
   const PeerTlsFiles readable = Pki().Issue("h9");
   ASSERT_EQ(chmod(readable.key_file.c_str(), 0644), 0);
   absl::Status exposed = CheckOwnCertificate(readable, "h9");

@@ -1,6 +1,8 @@
 #include "cvol/peer/peer_tls.h"
 
 #include <openssl/err.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -17,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "cvol/secret_file.h"
 #include "cvol/status_macros.h"
 
 namespace cvol::peer {
@@ -30,16 +33,23 @@ absl::Status OpenSslError(const std::string& what) {
   return absl::FailedPreconditionError(absl::StrCat("peer tls: ", what, ": ", text));
 }
 
-// A private key others can read is as good as published.
-absl::Status CheckKeyFile(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat("peer tls: cannot read key ", path));
-  }
-  if ((st.st_mode & 077) != 0) {
+// The key is read once, through ReadSecretFile's checks (a regular file,
+// not a link, root's or ours, mode 0600), and handed to OpenSSL from memory:
+// the file checked is the file used.
+absl::Status UsePrivateKey(SSL_CTX* ctx, const std::string& path) {
+  absl::StatusOr<std::string> pem = ReadSecretFile(path);
+  if (!pem.ok()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("peer tls: key ", path, " has mode ", absl::StrFormat("%04o", st.st_mode & 07777),
-                     "; it must not be readable by group or others: chmod 600 ", path));
+        absl::StrCat("peer tls: key ", path, ": ", pem.status().message()));
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())), &BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      bio == nullptr ? nullptr : PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr),
+      &EVP_PKEY_free);
+  OPENSSL_cleanse(pem->data(), pem->size());
+  if (key == nullptr || SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) {
+    return OpenSslError(absl::StrCat("key ", path));
   }
   return absl::OkStatus();
 }
@@ -53,7 +63,6 @@ absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> MakePeerTlsContext(
     return absl::InvalidArgumentError(
         "peer tls: the CA, certificate and key files are all required");
   }
-  if (absl::Status s = CheckKeyFile(files.key_file); !s.ok()) return s;
   auto context = std::make_unique<ssl::context>(role == TlsRole::kClient
                                                     ? ssl::context::tls_client
                                                     : ssl::context::tls_server);
@@ -68,9 +77,7 @@ absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> MakePeerTlsContext(
   if (SSL_CTX_use_certificate_chain_file(ctx, files.cert_file.c_str()) != 1) {
     return OpenSslError(absl::StrCat("certificate ", files.cert_file));
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, files.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return OpenSslError(absl::StrCat("key ", files.key_file));
-  }
+  if (absl::Status s = UsePrivateKey(ctx, files.key_file); !s.ok()) return s;
   if (SSL_CTX_check_private_key(ctx) != 1) {
     return OpenSslError(absl::StrCat("key ", files.key_file, " does not match certificate ",
                                      files.cert_file));
