@@ -118,7 +118,14 @@ void DecideWatchMessage(const Json& message, WatchLine* line) {
   }
   if (message.contains("error")) {
     absl::Status s = ErrorFromObjectImpl(message);
-    return fail(s.ok() ? absl::UnknownError("etcd watch: an error without a code") : s);
+    if (s.ok()) return fail(absl::UnknownError("etcd watch: an error without a code"));
+    // A member shutting down ends its watches with CANCELLED ("the client
+    // connection is closing") just before its port closes: to the caller
+    // that is the member going away, as a reset connection is.
+    if (s.code() == absl::StatusCode::kCancelled) {
+      return fail(absl::UnavailableError(absl::StrCat("etcd watch: ", s.message())));
+    }
+    return fail(s);
   }
   auto result = message.find("result");
   if (result == message.end() || !result->is_object()) {

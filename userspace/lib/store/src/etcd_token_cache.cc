@@ -46,8 +46,13 @@ absl::StatusOr<std::string> EtcdTokenCache::LoginLocked(Login login) {
   }
   ++logins_;
   absl::StatusOr<std::string> token = login();
-  last_login_ = absl::Now();
-  last_error_ = token.status();
+  // Only a refused login (a wrong user or password) is remembered and
+  // held against the next one: etcd unreachable or slow says nothing about
+  // the password, and the next request (a lease renewal) must try again.
+  const bool refused = token.status().code() == absl::StatusCode::kUnauthenticated ||
+                       token.status().code() == absl::StatusCode::kPermissionDenied;
+  last_error_ = refused ? token.status() : absl::OkStatus();
+  last_login_ = token.ok() || refused ? absl::Now() : absl::InfinitePast();
   if (token.ok()) token_ = *token;
   return token;
 }
