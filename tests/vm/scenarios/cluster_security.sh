@@ -13,8 +13,10 @@
 #      controller step as itself, a certificate of another CA, an address
 #      that answers with another host's certificate: all refused, and the
 #      refused controller step is an event on its target.
-#   C. 2000 idle connections to the Primary's peer port: the Primary's
-#      descriptors stay bounded, moves complete, nobody is fenced.
+#   C. 2000 idle connections to the Primary's peer port from two
+#      addresses, each reopened as the server closes it, while two moves
+#      run: the Primary's descriptors stay bounded, the moves complete,
+#      nobody is fenced, the refusals and handshake timeouts are logged.
 source "$CVOL_ROOT/tests/vm/lib.sh"
 source "$CVOL_ROOT/tests/vm/lib/cluster.bash"
 
@@ -86,34 +88,69 @@ assert_eq "h2 as itself: ping answered" 0 "$pc_rc"
 H1_PID=${HOST_PID[1]}
 FDS0=$(ls /proc/$H1_PID/fd | wc -l)
 cat >$W/flood.py <<'PY'
-import resource, socket, sys, time
+# Holds N connections open from each source address and opens a new one
+# for every one the server closes, until killed; counts in a file.
+import resource, select, socket, sys, time
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-held, refused = [], 0
-for _ in range(n):
+host, port, n, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+sources = sys.argv[5:]
+opened = failed = 0
+held = []
+def connect(src):
+    global opened, failed
     s = socket.socket()
+    s.setblocking(False)
+    s.bind((src, 0))
     try:
         s.connect((host, port))
-        held.append(s)
+    except BlockingIOError:
+        pass
     except OSError:
-        refused += 1
+        failed += 1
         s.close()
-print(f"opened {len(held)} refused {refused}", flush=True)
-open(sys.argv[4], "w").write("ready\n")
-time.sleep(3600)
-PY
-python3 $W/flood.py "$(host_ip 1)" 7450 2000 $W/flood.ready >$W/flood.out 2>&1 &
+        return
+    opened += 1
+    held.append((s, src))
+for src in sources:
+    for _ in range(n):
+        connect(src)
+last = 0
+while True:
+    readable, _, _ = select.select([s for s, _ in held], [], [], 0.2)
+    for s in readable:
+        try:
+            if s.recv(4096):
+                continue
+        except OSError:
+            pass
+        src = next(x for y, x in held if y is s)
+        held[:] = [(y, x) for y, x in held if y is not s]
+        s.close()
+        connect(src)
+    if time.time() - last > 0.5:
+        last = time.time()
+        open(out, "w").write(f"opened {opened} failed {failed} held {len(held)}\n")
+# From two addresses (the bridge and an alias), 1000 each, reopened as the
+# server closes them, for as long as the moves below run.
+ip addr add 10.77.0.200/24 dev "$CLUSTER_BRIDGE"
+python3 $W/flood.py "$(host_ip 1)" 7450 1000 $W/flood.count "$CLUSTER_BRIDGE_IP" 10.77.0.200 \
+	>$W/flood.out 2>&1 &
 FLOOD=$!
 CLUSTER_CLEANUP_HOOKS+=("kill $FLOOD 2>/dev/null")
-check "the flood has opened its 2000 connections" -- wait_for 120 test -s $W/flood.ready
-plan_note "flood: $(cat $W/flood.out)"
+check "the flood has opened its first 2000 connections" -- \
+	wait_for 120 awk '$2 >= 2000 { ok = 1 } END { exit !ok }' $W/flood.count
+plan_note "flood: $(cat $W/flood.count)"
 check_hctl "a move under the flood completes" 0 1 volume move p/v --extent 1 --count 2 --to-pv pvB --wait
 check_hctl "a move given to h2 (forwarded to h1) completes" 0 2 volume move p/v --extent 5 --to-pv pvC --wait
 FDS1=$(ls /proc/$H1_PID/fd | wc -l)
+plan_note "flood after the moves: $(cat $W/flood.count)"
+check "the flood went on during the moves (new connections after the first 2000)" -- \
+	awk '$2 > 2200 { ok = 1 } END { exit !ok }' $W/flood.count
 plan_note "h1's descriptors: $FDS0 before, $FDS1 under the flood"
 check "h1's descriptors stay bounded (under 400)" -- test "$FDS1" -lt 400
 check "h1 logged the refusals" -- grep -q "refused a connection from $CLUSTER_BRIDGE_IP" "$CVOL_OUT/cvold-h1.log"
+check "h1 logged the handshake timeouts" -- grep -q "no TLS handshake within" "$CVOL_OUT/cvold-h1.log"
 check_hctl "member list under the flood" 0 3 member list --json
 assert_eq "all active" "active active active" "$(jq -r '[.members[].state] | join(" ")' "$CC_OUT")"
 kill $FLOOD 2>/dev/null; wait $FLOOD 2>/dev/null || true
