@@ -96,7 +96,8 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 host, port, n, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 sources = sys.argv[5:]
 opened = failed = 0
-held = []
+held = {}  # fd -> (socket, source)
+poller = select.poll()  # select() stops at descriptor 1024
 def connect(src):
     global opened, failed
     s = socket.socket()
@@ -111,26 +112,37 @@ def connect(src):
         s.close()
         return
     opened += 1
-    held.append((s, src))
+    held[s.fileno()] = (s, src)
+    poller.register(s.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
 for src in sources:
     for _ in range(n):
         connect(src)
 last = 0
+closed = []
 while True:
-    readable, _, _ = select.select([s for s, _ in held], [], [], 0.2)
-    for s in readable:
+    for fd, _ in poller.poll(200):
+        s, src = held[fd]
         try:
             if s.recv(4096):
                 continue
+        except BlockingIOError:
+            continue
         except OSError:
             pass
-        src = next(x for y, x in held if y is s)
-        held[:] = [(y, x) for y, x in held if y is not s]
+        poller.unregister(fd)
+        del held[fd]
         s.close()
+        closed.append(src)
+    # At most 25 new connections a round (about 100 a second): a flood,
+    # not a busy loop that takes the emulated guest's CPU from everyone.
+    for src in closed[:25]:
         connect(src)
+    del closed[:25]
+    time.sleep(0.2)
     if time.time() - last > 0.5:
         last = time.time()
         open(out, "w").write(f"opened {opened} failed {failed} held {len(held)}\n")
+PY
 # From two addresses (the bridge and an alias), 1000 each, reopened as the
 # server closes them, for as long as the moves below run.
 ip addr add 10.77.0.200/24 dev "$CLUSTER_BRIDGE"
@@ -146,7 +158,7 @@ check_hctl "a move given to h2 (forwarded to h1) completes" 0 2 volume move p/v 
 FDS1=$(ls /proc/$H1_PID/fd | wc -l)
 plan_note "flood after the moves: $(cat $W/flood.count)"
 check "the flood went on during the moves (new connections after the first 2000)" -- \
-	awk '$2 > 2200 { ok = 1 } END { exit !ok }' $W/flood.count
+	awk '$2 > 2100 { ok = 1 } END { exit !ok }' $W/flood.count
 plan_note "h1's descriptors: $FDS0 before, $FDS1 under the flood"
 check "h1's descriptors stay bounded (under 400)" -- test "$FDS1" -lt 400
 check "h1 logged the refusals" -- grep -q "refused a connection from $CLUSTER_BRIDGE_IP" "$CVOL_OUT/cvold-h1.log"

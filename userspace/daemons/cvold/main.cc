@@ -170,6 +170,10 @@ int Run(const std::vector<std::string>& args) {
     client_options.secret = *secret;
     client_options.tls = tls;
     client_options.self = config->host;
+    // A round asks every member at once, and 16 move workers ask rounds:
+    // keeping 16 idle connections per member spares most calls a new
+    // handshake (the server allows 128 per address).
+    client_options.max_idle_per_address = 16;
     peers = std::make_unique<PeerCallerImpl>(std::move(client_options));
     ClusterAgent::Hooks hooks;
     hooks.renew_kernel_leases = [&service](uint64_t ms) { service.RenewKernelLeases(ms); };
