@@ -53,19 +53,9 @@ constexpr char kSecret[] = "limits-test-secret-0123456789abc";
 constexpr char kServerHost[] = "server-host";
 constexpr char kClientHost[] = "legit";
 
-// One CA for the whole binary: certificates take a few openssl runs.
-cvol::testing::TestPki& Pki() {
-  static auto* pki = new cvol::testing::TestPki("limits-ca");
-  return *pki;
-}
-const PeerTlsFiles& ServerTls() {
-  static const PeerTlsFiles files = Pki().Issue(kServerHost);
-  return files;
-}
-const PeerTlsFiles& ClientTls() {
-  static const PeerTlsFiles files = Pki().Issue(kClientHost);
-  return files;
-}
+cvol::testing::TestPki& Pki() { return cvol::testing::TestPki::Shared(); }
+const PeerTlsFiles& ServerTls() { return Pki().Host(kServerHost); }
+const PeerTlsFiles& ClientTls() { return Pki().Host(kClientHost); }
 
 // Polls `done` every 5 ms until it holds or `limit` passes.
 template <typename Condition>

@@ -15,30 +15,14 @@
 #include "absl/status/statusor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "secret_file_fixture.h"
 
 namespace cvol::peer {
 namespace {
 
 using ::testing::HasSubstr;
 
-class PeerSecretTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string templ = (std::filesystem::temp_directory_path() / "cvol-peer-secret-XXXXXX").string();
-    ASSERT_NE(mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string Write(const std::string& name, const std::string& content, mode_t mode) {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << content;
-    EXPECT_EQ(chmod(path.c_str(), mode), 0);
-    return path;
-  }
-
-  std::filesystem::path dir_;
-};
+using PeerSecretTest = cvol::testing::SecretFileFixture;
 
 TEST_F(PeerSecretTest, LoadsAndStripsOneNewline) {
   absl::StatusOr<std::string> s = LoadClusterSecret(Write("s", "0123456789abcdef\n", 0600));

@@ -48,19 +48,9 @@ constexpr char kSecret[] = "transport-test-secret-0123456789";
 constexpr char kServerHost[] = "server-host";
 constexpr char kClientHost[] = "test-host";
 
-// One CA for the whole binary: certificates take a few openssl runs.
-cvol::testing::TestPki& Pki() {
-  static auto* pki = new cvol::testing::TestPki();
-  return *pki;
-}
-const PeerTlsFiles& ServerTls() {
-  static const PeerTlsFiles files = Pki().Issue(kServerHost);
-  return files;
-}
-const PeerTlsFiles& ClientTls() {
-  static const PeerTlsFiles files = Pki().Issue(kClientHost);
-  return files;
-}
+cvol::testing::TestPki& Pki() { return cvol::testing::TestPki::Shared(); }
+const PeerTlsFiles& ServerTls() { return Pki().Host(kServerHost); }
+const PeerTlsFiles& ClientTls() { return Pki().Host(kClientHost); }
 
 // Collects what the server logs and which requests its handler saw.
 class Recorder {

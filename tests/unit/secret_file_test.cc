@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "secret_file_fixture.h"
 
 namespace cvol {
 namespace {
@@ -22,25 +23,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class SecretFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string templ =
-        (std::filesystem::temp_directory_path() / "cvol-secret-file-XXXXXX").string();
-    ASSERT_NE(mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string Write(const std::string& name, const std::string& content, mode_t mode) {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << content;
-    EXPECT_EQ(chmod(path.c_str(), mode), 0);
-    return path;
-  }
-
-  std::filesystem::path dir_;
-};
+using SecretFileTest = cvol::testing::SecretFileFixture;
 
 TEST_F(SecretFileTest, ReadsAndStripsOneNewline) {
   absl::StatusOr<std::string> s = ReadSecretFile(Write("s", "pass word\n", 0600));

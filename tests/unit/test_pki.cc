@@ -35,6 +35,17 @@ TestPki::TestPki(const std::string& ca_name) {
 
 TestPki::~TestPki() { Run(absl::StrCat("rm -rf ", dir_)); }
 
+TestPki& TestPki::Shared() {
+  static auto* pki = new TestPki();  // never destroyed: used until exit
+  return *pki;
+}
+
+const peer::PeerTlsFiles& TestPki::Host(const std::string& name) {
+  auto it = hosts_.find(name);
+  if (it == hosts_.end()) it = hosts_.emplace(name, Issue(name)).first;
+  return it->second;
+}
+
 peer::PeerTlsFiles TestPki::Issue(const std::string& name, const std::string& san,
                                   const std::string& eku, const std::string& subject) {
   const std::string base = absl::StrCat(dir_, "/", name);

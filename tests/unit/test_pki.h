@@ -5,6 +5,7 @@
 #ifndef CVOL_TESTS_UNIT_TEST_PKI_H_
 #define CVOL_TESTS_UNIT_TEST_PKI_H_
 
+#include <map>
 #include <string>
 
 #include "cvol/peer/peer_tls.h"
@@ -28,11 +29,17 @@ class TestPki {
                            const std::string& eku = "serverAuth,clientAuth",
                            const std::string& subject = "");
 
+  // One CA for a whole test binary (certificates take a few openssl runs),
+  // and its certificate for name, issued on first use.
+  static TestPki& Shared();
+  const peer::PeerTlsFiles& Host(const std::string& name);
+
   const std::string& dir() const { return dir_; }
   std::string ca_file() const { return dir_ + "/ca.crt"; }
 
  private:
   std::string dir_;
+  std::map<std::string, peer::PeerTlsFiles> hosts_;
 };
 
 }  // namespace cvol::testing
